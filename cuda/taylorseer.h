@@ -1,0 +1,72 @@
+/*
+ * taylorseer: plain C interface to the fused TaylorSeer kernels.
+ *
+ * Other native code (a C++ diffusion pipeline, another Node addon) can link these kernels without Node.
+ * The CPU twins (native/cpu_kernels.h) take the same entry structs, so one host-side table drives both.
+ *
+ * Semantics (per entry, element-wise over n elements):
+ *   update:   factors hold d_0..d_{old_count-1}. Writes d_0..d_{new_count-1} in one pass:
+ *             new d_0 = F; new d_{i+1} = (new d_i - old d_i) / divisors[i]   for i < new_count-1.
+ *             new_count must be in 1..min(old_count + 1, TS_MAX_FACTORS).
+ *   forecast: y = sum_{i < count} coeffs[i] * d_i (accumulated in f32)
+ *             plain: out = y;  gated: out = residual + gate[b, c] * y  for element (b, l, c) of [B, L, D]
+ *             (gate is [B, D] and broadcasts over tokens; residual may alias out).
+ * Factor i of an entry lives at factors + i * n elements (storage dtype). Arithmetic is f32; 16-bit stores
+ * round to nearest even.
+ */
+#ifndef TAYLORSEER_H
+#define TAYLORSEER_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define TS_MAX_ORDER 4
+#define TS_MAX_FACTORS (TS_MAX_ORDER + 1)
+
+typedef enum { TS_F32 = 0, TS_F16 = 1, TS_BF16 = 2 } ts_dtype;
+
+typedef enum {
+  TS_OK = 0,
+  TS_ERR_INVALID_ARGUMENT = 1, /* a count, length, dtype or pointer is out of range */
+  TS_ERR_CUDA = 2,             /* a CUDA runtime call failed: see ts_cuda_last_error() */
+  TS_ERR_NOT_COMPILED = 3      /* this build has no CUDA */
+} ts_status;
+
+typedef struct {
+  void* factors;        /* (TS storage dtype) capacity * n elements; factor i at offset i * n */
+  const void* fresh;    /* (activation dtype) n elements: the freshly computed feature F */
+  int64_t n;            /* elements per factor */
+  int32_t old_count;    /* factors valid before the update */
+  int32_t new_count;    /* factors valid after the update */
+  float divisors[TS_MAX_ORDER];
+} ts_update_entry;
+
+typedef struct {
+  const void* factors;  /* (storage dtype) */
+  void* out;            /* (activation dtype) n elements */
+  const void* residual; /* gated form only: n elements (activation dtype); may equal out */
+  const void* gate;     /* gated form only: batch * dim elements (activation dtype); NULL = plain forecast */
+  int64_t n;            /* elements per factor = batch * tokens * dim in the gated form */
+  int64_t tokens;       /* gated form: L */
+  int64_t dim;          /* gated form: D */
+  int32_t count;        /* factors used: 1..TS_MAX_FACTORS */
+  float coeffs[TS_MAX_FACTORS];
+} ts_forecast_entry;
+
+/* CUDA entry points. Pointers are device pointers; the table itself is host memory and is copied by
+ * value into the launch. All work is ordered on `stream` (a cudaStream_t, 0 = legacy default). */
+ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                         void* stream);
+ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                           void* stream);
+/* The message of the last CUDA error seen by these functions on this thread ("" if none). */
+const char* ts_cuda_last_error(void);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* TAYLORSEER_H */

@@ -1,0 +1,122 @@
+/**
+ * The single typed view of the native addon. Nothing else in lib/ touches the addon directly.
+ *
+ * Tensors handed to the kernels are either host TypedArrays (f32 data as Float32Array, f16/bf16 data as
+ * Uint16Array: Node 20 has no Float16Array) or DeviceTensor handles (CUDA memory owned by the addon or
+ * wrapped from an external pointer). All tensors of one call must live on the same device.
+ */
+import * as path from 'node:path';
+import { TaylorSeerError } from './errors';
+
+export type Dtype = 'f32' | 'f16' | 'bf16';
+export type HostTensor = Float32Array | Uint16Array;
+
+/** A CUDA buffer. Created by the addon; freed by dispose() (a finalizer is only the backstop). */
+export interface DeviceTensor {
+  readonly dtype: Dtype;
+  /** elements */
+  readonly length: number;
+  readonly byteLength: number;
+  /** device pointer as a BigInt (0n after dispose) */
+  readonly pointer: bigint;
+  /** true when the memory belongs to the caller (wrapped external pointer) */
+  readonly external: boolean;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+export type Tensor = HostTensor | DeviceTensor;
+
+export interface UpdateEntry {
+  /** capacity * n elements of the storage dtype; factor i at offset i * n */
+  factors: Tensor;
+  /** the freshly computed feature: n elements of the activation dtype */
+  fresh: Tensor;
+  oldCount: number;
+  newCount: number;
+  /** newCount - 1 finite non-zero divisors: new d_{i+1} = (new d_i - old d_i) / divisors[i] */
+  divisors: ArrayLike<number>;
+  /** elements per factor; defaults to fresh's length */
+  n?: number;
+}
+
+export interface ForecastEntry {
+  factors: Tensor;
+  out: Tensor;
+  /** factors used, 1..5 */
+  count: number;
+  /** count finite coefficients */
+  coeffs: ArrayLike<number>;
+  /** gated form: out = residual + gate * forecast; residual may be `out` itself */
+  residual?: Tensor;
+  gate?: Tensor;
+  /** gated form: out is [batch, tokens, dim], gate is [batch, dim] */
+  tokens?: number;
+  dim?: number;
+  /** elements per factor; defaults to out's length */
+  n?: number;
+}
+
+export interface CpuInfo {
+  threads: number;
+  /** e.g. "avx2+f16c (256-bit)" or "sse2 (128-bit)" */
+  vector: string;
+  vectorBits: number;
+  /** element count from which calls are split across the pool */
+  parallelThreshold: number;
+}
+
+export interface CudaInfo {
+  compiled: boolean;
+  /** CUDA runtime version the addon was built with, e.g. "13.0"; "" when not compiled */
+  runtimeVersion: string;
+  usable: boolean;
+  /** why CUDA is not usable ("" when usable) */
+  reason: string;
+  devices: Array<{ index: number; name: string; totalMemory: number; computeCapability: string; multiprocessors: number }>;
+}
+
+export interface NativeAddon {
+  version: string;
+  setErrorClass(ctor: new (code: string, message: string) => Error): void;
+  cpuInfo(): CpuInfo;
+  cudaInfo(): CudaInfo;
+  update(storage: Dtype, act: Dtype, entries: UpdateEntry[]): void;
+  forecast(storage: Dtype, act: Dtype, entries: ForecastEntry[]): void;
+  /** Same as update/forecast, run off the event loop (host tensors only). */
+  updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[]): Promise<void>;
+  forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[]): Promise<void>;
+  /** f32 <-> 16-bit conversion with the kernels' rounding (round to nearest even) */
+  toHalf(src: Float32Array, dtype: 'f16' | 'bf16', dst: Uint16Array): void;
+  fromHalf(src: Uint16Array, dtype: 'f16' | 'bf16', dst: Float32Array): void;
+  /** CUDA (present in every build; throws ERR_DEVICE / ERR_CUDA when no device is usable) */
+  cuda: {
+    alloc(dtype: Dtype, length: number): DeviceTensor;
+    wrap(pointer: bigint, byteLength: number, dtype: Dtype, stream?: bigint): DeviceTensor;
+    upload(dst: DeviceTensor, src: HostTensor, offset?: number): void;
+    download(src: DeviceTensor, dst: HostTensor, offset?: number): Promise<void>;
+    synchronize(): void;
+    setStream(stream: bigint | null): void;
+  };
+}
+
+let cached: NativeAddon | undefined;
+
+/** Loads the addon once (node-gyp-build finds build/Release or prebuilds). */
+export function native(): NativeAddon {
+  if (cached) return cached;
+  const root = path.resolve(__dirname, '..');
+  let addon: NativeAddon;
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    addon = require('node-gyp-build')(root) as NativeAddon;
+  } catch (e) {
+    throw new TaylorSeerError(
+      'ERR_DEVICE',
+      `the taylorseer native addon is not built (${(e as Error).message.split('\n')[0]}); run \`npm run build:native\` in ${root}`,
+    );
+  }
+  addon.setErrorClass(TaylorSeerError as unknown as new (code: string, message: string) => Error);
+  cached = addon;
+  return addon;
+}

@@ -1,0 +1,34 @@
+// Argument parsing and validation for the Node-API entry points. Every check throws a TaylorSeerError
+// with a stable code and a message naming the argument, what it was and what was expected.
+#pragma once
+#include <napi.h>
+
+#include <cstdint>
+#include <string>
+
+#include "../cuda/taylorseer.h"
+
+namespace ts {
+
+const char* DtypeName(ts_dtype d);
+ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what);
+
+// A tensor argument: a host TypedArray (Float32Array for f32, Uint16Array for f16/bf16) or a DeviceTensor.
+struct TensorArg {
+  bool device = false;
+  void* data = nullptr;
+  int64_t length = 0;  // elements
+  int elem_size = 4;
+  uintptr_t begin() const { return reinterpret_cast<uintptr_t>(data); }
+  uintptr_t end() const { return begin() + static_cast<uintptr_t>(length) * elem_size; }
+};
+
+TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::string& what);
+
+// An integer in [lo, hi]; `fallback` when undefined and allow_missing.
+int64_t ParseInt(Napi::Env env, Napi::Value v, int64_t lo, int64_t hi, const std::string& what);
+double ParseFinite(Napi::Env env, Napi::Value v, const std::string& what);
+
+bool Overlaps(const TensorArg& a, const TensorArg& b);
+
+}  // namespace ts

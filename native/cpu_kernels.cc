@@ -1,0 +1,50 @@
+#include "cpu_kernels.h"
+
+#include "thread_pool.h"
+
+namespace ts {
+
+const CpuKernelSet& CpuKernels() {
+  static const CpuKernelSet* chosen = [] {
+#if defined(__x86_64__) || defined(_M_X64)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+      return &avx2::kKernels;
+#endif
+    return &generic::kKernels;
+  }();
+  return *chosen;
+}
+
+namespace {
+// Chunk boundaries on multiples of 1024 elements: whole cache lines for every dtype.
+constexpr int64_t kAlign = 1024;
+}  // namespace
+
+void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  const CpuKernelSet& k = CpuKernels();
+  for (int32_t i = 0; i < count; ++i) {
+    const ts_update_entry& e = entries[i];
+    ParallelFor(e.n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) { k.update(e, storage, act, b, en); });
+  }
+}
+
+void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  const CpuKernelSet& k = CpuKernels();
+  for (int32_t i = 0; i < count; ++i) {
+    const ts_forecast_entry& e = entries[i];
+    ParallelFor(e.n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) { k.forecast(e, storage, act, b, en); });
+  }
+}
+
+void CpuToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype) {
+  const CpuKernelSet& k = CpuKernels();
+  ParallelFor(n, kParallelThreshold, kAlign, [&](int64_t b, int64_t e) { k.to_half(src + b, dst + b, e - b, dtype); });
+}
+
+void CpuFromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype) {
+  const CpuKernelSet& k = CpuKernels();
+  ParallelFor(n, kParallelThreshold, kAlign, [&](int64_t b, int64_t e) { k.from_half(src + b, dst + b, e - b, dtype); });
+}
+
+}  // namespace ts

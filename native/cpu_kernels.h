@@ -1,0 +1,41 @@
+// The CPU twins of the CUDA kernels (semantics in cuda/taylorseer.h). Each kernel is compiled twice,
+// for AVX2+F16C+FMA and for baseline x86-64 (or the host's baseline elsewhere); the best one the
+// processor supports is picked once at load.
+#pragma once
+#include <cstdint>
+
+#include "../cuda/taylorseer.h"
+
+namespace ts {
+
+struct CpuKernelSet {
+  const char* name;  // e.g. "avx2+f16c"
+  int vector_bits;
+  // Process elements [begin, end) of one entry.
+  void (*update)(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
+  void (*forecast)(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
+  void (*to_half)(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
+  void (*from_half)(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+};
+
+namespace generic {
+extern const CpuKernelSet kKernels;
+}
+#if defined(__x86_64__) || defined(_M_X64)
+namespace avx2 {
+extern const CpuKernelSet kKernels;
+}
+#endif
+
+const CpuKernelSet& CpuKernels();
+
+// Entry count below which a call is not split across the pool (the split costs a few microseconds).
+constexpr int64_t kParallelThreshold = 1 << 15;
+
+// Whole-table operations, parallel over each entry's elements. Arguments must already be validated.
+void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
+void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
+void CpuToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
+void CpuFromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+
+}  // namespace ts

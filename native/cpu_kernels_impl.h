@@ -1,0 +1,205 @@
+// Kernel bodies, included once per instruction set with TS_ISA naming the namespace (see
+// cpu_kernels_avx2.cc, cpu_kernels_generic.cc). Work goes through small L1-resident f32 blocks: each
+// element of every tensor is read or written in memory exactly once, and each inner loop is a plain
+// loop the compiler vectorises.
+#include <cstdint>
+
+#include "cpu_kernels.h"
+#include "half.h"
+
+#if TS_USE_F16C
+#include <immintrin.h>
+#endif
+
+namespace ts {
+namespace TS_ISA {
+namespace {
+
+constexpr int kBlock = 512;
+
+// Local, not std::min: a template instantiated in this ISA-specific file must not be merged by the
+// linker with the baseline file's copy.
+inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
+
+template <ts_dtype D>
+struct Io;
+
+template <>
+struct Io<TS_F32> {
+  using T = float;
+  static void Load(const float* __restrict s, float* __restrict d, int m) {
+    for (int k = 0; k < m; ++k) d[k] = s[k];
+  }
+  static void Store(const float* __restrict s, float* __restrict d, int m) {
+    for (int k = 0; k < m; ++k) d[k] = s[k];
+  }
+};
+
+template <>
+struct Io<TS_BF16> {
+  using T = uint16_t;
+  static void Load(const uint16_t* __restrict s, float* __restrict d, int m) {
+    for (int k = 0; k < m; ++k) d[k] = Bf16ToFloat(s[k]);
+  }
+  static void Store(const float* __restrict s, uint16_t* __restrict d, int m) {
+    for (int k = 0; k < m; ++k) d[k] = FloatToBf16(s[k]);
+  }
+};
+
+template <>
+struct Io<TS_F16> {
+  using T = uint16_t;
+  static void Load(const uint16_t* __restrict s, float* __restrict d, int m) {
+    int k = 0;
+#if TS_USE_F16C
+    for (; k + 8 <= m; k += 8)
+      _mm256_storeu_ps(d + k, _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + k))));
+#endif
+    for (; k < m; ++k) d[k] = HalfToFloat(s[k]);
+  }
+  static void Store(const float* __restrict s, uint16_t* __restrict d, int m) {
+    int k = 0;
+#if TS_USE_F16C
+    for (; k + 8 <= m; k += 8)
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k),
+                       _mm256_cvtps_ph(_mm256_loadu_ps(s + k), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+#endif
+    for (; k < m; ++k) d[k] = FloatToHalf(s[k]);
+  }
+};
+
+template <ts_dtype S, ts_dtype A, int NEW>
+void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end) {
+  using ST = typename Io<S>::T;
+  using AT = typename Io<A>::T;
+  ST* f = static_cast<ST*>(e.factors);
+  const AT* fresh = static_cast<const AT*>(e.fresh);
+  const int64_t n = e.n;
+  alignas(64) float cur[kBlock];
+  alignas(64) float old[kBlock];
+  for (int64_t j = begin; j < end; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, end - j));
+    Io<A>::Load(fresh + j, cur, m);
+    for (int i = 0; i < NEW; ++i) {
+      ST* di = f + i * n + j;
+      if (i + 1 < NEW) Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
+      Io<S>::Store(cur, di, m);
+      if (i + 1 < NEW) {
+        const float dv = e.divisors[i];
+        for (int k = 0; k < m; ++k) cur[k] = (cur[k] - old[k]) / dv;
+      }
+    }
+  }
+}
+
+template <ts_dtype S, ts_dtype A, int COUNT, bool GATED>
+void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
+  using ST = typename Io<S>::T;
+  using AT = typename Io<A>::T;
+  const ST* f = static_cast<const ST*>(e.factors);
+  AT* out = static_cast<AT*>(e.out);
+  const AT* residual = static_cast<const AT*>(e.residual ? e.residual : e.out);
+  const AT* gate = static_cast<const AT*>(e.gate);
+  const int64_t n = e.n;
+  const int64_t dim = GATED ? e.dim : kBlock;
+  const int64_t row = GATED ? e.tokens * e.dim : 1;
+  alignas(64) float acc[kBlock];
+  alignas(64) float tmp[kBlock];
+  alignas(64) float g[kBlock];
+  for (int64_t j = begin; j < end;) {
+    // Gated: a segment never crosses a row of D elements, so it uses one contiguous run of the gate.
+    const int64_t col = GATED ? j % dim : 0;
+    const int m = static_cast<int>(Min(Min(kBlock, dim - col), end - j));
+    Io<S>::Load(f + j, tmp, m);
+    const float c0 = e.coeffs[0];
+    for (int k = 0; k < m; ++k) acc[k] = c0 * tmp[k];
+    for (int i = 1; i < COUNT; ++i) {
+      Io<S>::Load(f + i * n + j, tmp, m);
+      const float ci = e.coeffs[i];
+      for (int k = 0; k < m; ++k) acc[k] += ci * tmp[k];
+    }
+    if (GATED) {
+      const int64_t b = j / row;
+      Io<A>::Load(gate + b * dim + col, g, m);
+      Io<A>::Load(residual + j, tmp, m);
+      for (int k = 0; k < m; ++k) acc[k] = tmp[k] + g[k] * acc[k];
+    }
+    Io<A>::Store(acc, out + j, m);
+    j += m;
+  }
+}
+
+template <ts_dtype S, ts_dtype A>
+void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en) {
+  switch (e.new_count) {
+    case 1: return UpdateRange<S, A, 1>(e, b, en);
+    case 2: return UpdateRange<S, A, 2>(e, b, en);
+    case 3: return UpdateRange<S, A, 3>(e, b, en);
+    case 4: return UpdateRange<S, A, 4>(e, b, en);
+    case 5: return UpdateRange<S, A, 5>(e, b, en);
+  }
+}
+
+template <ts_dtype S, ts_dtype A, bool G>
+void ForecastCount(const ts_forecast_entry& e, int64_t b, int64_t en) {
+  switch (e.count) {
+    case 1: return ForecastRange<S, A, 1, G>(e, b, en);
+    case 2: return ForecastRange<S, A, 2, G>(e, b, en);
+    case 3: return ForecastRange<S, A, 3, G>(e, b, en);
+    case 4: return ForecastRange<S, A, 4, G>(e, b, en);
+    case 5: return ForecastRange<S, A, 5, G>(e, b, en);
+  }
+}
+
+template <ts_dtype S, ts_dtype A>
+void ForecastGate(const ts_forecast_entry& e, int64_t b, int64_t en) {
+  if (e.gate) ForecastCount<S, A, true>(e, b, en);
+  else ForecastCount<S, A, false>(e, b, en);
+}
+
+// Expands a runtime (storage, act) pair into a call of FN<S, A>(args...).
+#define TS_DISPATCH_DTYPES(FN, storage, act, ...)                 \
+  switch (storage * 3 + act) {                                    \
+    case 0: return FN<TS_F32, TS_F32>(__VA_ARGS__);               \
+    case 1: return FN<TS_F32, TS_F16>(__VA_ARGS__);               \
+    case 2: return FN<TS_F32, TS_BF16>(__VA_ARGS__);              \
+    case 3: return FN<TS_F16, TS_F32>(__VA_ARGS__);               \
+    case 4: return FN<TS_F16, TS_F16>(__VA_ARGS__);               \
+    case 5: return FN<TS_F16, TS_BF16>(__VA_ARGS__);              \
+    case 6: return FN<TS_BF16, TS_F32>(__VA_ARGS__);              \
+    case 7: return FN<TS_BF16, TS_F16>(__VA_ARGS__);              \
+    case 8: return FN<TS_BF16, TS_BF16>(__VA_ARGS__);             \
+  }
+
+void Update(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
+  TS_DISPATCH_DTYPES(UpdateCount, storage, act, e, b, en)
+}
+
+void Forecast(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
+  TS_DISPATCH_DTYPES(ForecastGate, storage, act, e, b, en)
+}
+
+#undef TS_DISPATCH_DTYPES
+
+void ToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype) {
+  for (int64_t j = 0; j < n; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, n - j));
+    if (dtype == TS_F16) Io<TS_F16>::Store(src + j, dst + j, m);
+    else Io<TS_BF16>::Store(src + j, dst + j, m);
+  }
+}
+
+void FromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype) {
+  for (int64_t j = 0; j < n; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, n - j));
+    if (dtype == TS_F16) Io<TS_F16>::Load(src + j, dst + j, m);
+    else Io<TS_BF16>::Load(src + j, dst + j, m);
+  }
+}
+
+}  // namespace
+
+extern const CpuKernelSet kKernels = {TS_ISA_NAME, TS_ISA_BITS, Update, Forecast, ToHalf, FromHalf};
+
+}  // namespace TS_ISA
+}  // namespace ts

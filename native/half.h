@@ -1,0 +1,63 @@
+// Scalar f16/bf16 <-> f32 conversions, round to nearest even, shared by the CPU kernels, the
+// conversion helpers and the tests. Branch-free so the compiler can vectorise loops that call them.
+// static: each kernel build (AVX2 / baseline) must get its own copy, never one merged by the linker.
+#pragma once
+#include <cstdint>
+#include <cstring>
+
+namespace ts {
+
+static inline uint32_t FloatBits(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+static inline float BitsFloat(uint32_t u) {
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+static inline float Bf16ToFloat(uint16_t h) { return BitsFloat(static_cast<uint32_t>(h) << 16); }
+
+static inline uint16_t FloatToBf16(float f) {
+  uint32_t u = FloatBits(f);
+  // NaN must stay NaN (rounding could carry it into Infinity): force a quiet-NaN payload bit.
+  uint32_t is_nan = ((u & 0x7fffffffu) > 0x7f800000u);
+  uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  uint32_t nan = (u >> 16) | 0x40u;
+  return static_cast<uint16_t>(is_nan ? nan : rounded);
+}
+
+// IEEE binary16. Conversion via the "magic number" method: exact for normals, subnormals, inf, NaN.
+static inline float HalfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t em = h & 0x7fffu;
+  // Normal and subnormal: shift into place and rescale by 2^112 (exact, the multiply normalises
+  // subnormals). Inf/NaN: exponent forced to 255.
+  float scaled = BitsFloat(em << 13) * BitsFloat(0x77800000u);  // 2^112
+  uint32_t bits = FloatBits(scaled);
+  bits = (em >= 0x7c00u) ? ((em << 13) | 0x7f800000u) : bits;
+  return BitsFloat(bits | sign);
+}
+
+static inline uint16_t FloatToHalf(float f) {
+  uint32_t u = FloatBits(f);
+  uint32_t sign = (u >> 16) & 0x8000u;
+  uint32_t a = u & 0x7fffffffu;
+  uint32_t is_nan = a > 0x7f800000u;
+  // Values that round to >= 65520 overflow to infinity (IEEE round to nearest even).
+  uint32_t overflow = a >= 0x477ff000u;
+  // Normal range: rebias exponent, round mantissa to nearest even.
+  uint32_t normal = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13;
+  // Subnormal range (|f| < 2^-14): adding 0.5 shifts the value so the FPU's own round-to-nearest-even
+  // produces the 10-bit subnormal mantissa in the low bits.
+  float sub_f = BitsFloat(a) + 0.5f;
+  uint32_t sub = FloatBits(sub_f) - 0x3f000000u;
+  uint32_t r = (a < 0x38800000u) ? sub : normal;
+  r = overflow ? 0x7c00u : r;
+  r = is_nan ? (0x7e00u | ((a >> 13) & 0x3ffu)) : r;
+  return static_cast<uint16_t>(r | sign);
+}
+
+}  // namespace ts

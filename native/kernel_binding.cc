@@ -1,0 +1,296 @@
+// Node-API entry points of the update and forecast kernels: validates a whole table of entries before
+// any kernel runs (so a rejected call changes nothing), then dispatches to the CPU kernels or, for
+// DeviceTensors, to the CUDA hooks.
+#include "kernel_binding.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "args.h"
+#include "cpu_kernels.h"
+#include "device.h"
+#include "errors.h"
+
+namespace ts {
+namespace {
+
+// Upper bound on elements per factor: keeps capacity * n * 4 bytes far from int64 overflow.
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+std::string At(const char* table, uint32_t i, const char* field) {
+  return std::string(table) + "[" + std::to_string(i) + "]." + field;
+}
+
+// Values passed to a kernel are kept alive (async) by holding references to the JS objects.
+struct Keep {
+  std::vector<Napi::Reference<Napi::Value>> refs;
+  void Add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
+};
+
+struct Table {
+  ts_dtype storage, act;
+  bool device = false;
+  std::vector<ts_update_entry> updates;
+  std::vector<ts_forecast_entry> forecasts;
+  Keep keep;
+};
+
+void CheckSameDevice(Napi::Env env, bool& first, bool& device, const TensorArg& t, const std::string& what) {
+  if (first) {
+    device = t.device;
+    first = false;
+    return;
+  }
+  TS_REQUIRE(env, t.device == device, "ERR_DEVICE",
+             what + " is " + (t.device ? "a DeviceTensor" : "a host TypedArray") + " but the other tensors of this call are " +
+                 (device ? "DeviceTensors" : "host TypedArrays") + ": all tensors of one call must live on the same device");
+}
+
+Napi::Array ParseEntries(Napi::Env env, Napi::Value v) {
+  TS_REQUIRE(env, v.IsArray(), "ERR_INVALID_ARGUMENT", "entries must be an Array of entry objects");
+  Napi::Array arr = v.As<Napi::Array>();
+  TS_REQUIRE(env, arr.Length() >= 1 && arr.Length() <= 1000000, "ERR_INVALID_ARGUMENT",
+             "entries must hold 1 to 1000000 entries (got " + std::to_string(arr.Length()) + ")");
+  return arr;
+}
+
+Napi::Object EntryObject(Napi::Env env, Napi::Array arr, uint32_t i, const char* table) {
+  Napi::Value e = arr.Get(i);
+  TS_REQUIRE(env, e.IsObject() && !e.IsArray(), "ERR_INVALID_ARGUMENT",
+             std::string(table) + "[" + std::to_string(i) + "] must be an object");
+  return e.As<Napi::Object>();
+}
+
+// Element count per factor: explicit `n`, or the length of `basis`.
+int64_t EntryN(Napi::Env env, Napi::Object o, const TensorArg& basis, const std::string& what) {
+  Napi::Value nv = o.Get("n");
+  int64_t n = nv.IsUndefined() ? basis.length : ParseInt(env, nv, 1, kMaxElements, what);
+  TS_REQUIRE(env, n >= 1, "ERR_LENGTH", what + " must be at least 1 element (the tensor is empty or detached)");
+  return n;
+}
+
+// Factor capacity of a factors tensor holding whole factors of n elements.
+int64_t Capacity(Napi::Env env, const TensorArg& f, int64_t n, const std::string& what) {
+  TS_REQUIRE(env, f.length % n == 0 && f.length / n >= 1, "ERR_LENGTH",
+             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (got " +
+                 std::to_string(f.length) + " elements)");
+  return f.length / n;
+}
+
+void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
+  bool first = true;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Object o = EntryObject(env, arr, i, "entries");
+    Napi::Value fv = o.Get("factors"), xv = o.Get("fresh");
+    TensorArg factors = ParseTensor(env, fv, t.storage, At("entries", i, "factors"));
+    TensorArg fresh = ParseTensor(env, xv, t.act, At("entries", i, "fresh"));
+    CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
+    CheckSameDevice(env, first, t.device, fresh, At("entries", i, "fresh"));
+    const int64_t n = EntryN(env, o, fresh, At("entries", i, "n"));
+    TS_REQUIRE(env, fresh.length == n, "ERR_LENGTH",
+               At("entries", i, "fresh") + " must have n = " + std::to_string(n) + " elements (got " +
+                   std::to_string(fresh.length) + ")");
+    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
+    ts_update_entry e{};
+    e.old_count = static_cast<int32_t>(ParseInt(env, o.Get("oldCount"), 0, max_count, At("entries", i, "oldCount")));
+    const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
+    e.new_count = static_cast<int32_t>(ParseInt(env, o.Get("newCount"), 1, new_max, At("entries", i, "newCount")));
+    if (e.new_count > 1) {
+      Napi::Value dv = o.Get("divisors");
+      TS_REQUIRE(env, dv.IsArray() || dv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
+                 At("entries", i, "divisors") + " must be an array of " + std::to_string(e.new_count - 1) + " numbers");
+      Napi::Object d = dv.As<Napi::Object>();
+      uint32_t len = d.Get("length").As<Napi::Number>().Uint32Value();
+      TS_REQUIRE(env, len >= static_cast<uint32_t>(e.new_count - 1), "ERR_LENGTH",
+                 At("entries", i, "divisors") + " must hold newCount - 1 = " + std::to_string(e.new_count - 1) +
+                     " numbers (got " + std::to_string(len) + ")");
+      for (int k = 0; k + 1 < e.new_count; ++k) {
+        const std::string what = At("entries", i, "divisors") + "[" + std::to_string(k) + "]";
+        double dk = ParseFinite(env, d.Get(k), what);
+        float f = static_cast<float>(dk);
+        TS_REQUIRE(env, f != 0.0f && std::isfinite(f), "ERR_NON_FINITE",
+                   what + " must be a non-zero number representable in float32 (got " + std::to_string(dk) + ")");
+        e.divisors[k] = f;
+      }
+    }
+    TS_REQUIRE(env, !Overlaps(fresh, factors), "ERR_INVALID_ARGUMENT",
+               At("entries", i, "fresh") + " must not share memory with the entry's factors");
+    e.factors = factors.data;
+    e.fresh = fresh.data;
+    e.n = n;
+    t.updates.push_back(e);
+    t.keep.Add(fv);
+    t.keep.Add(xv);
+  }
+}
+
+void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
+  bool first = true;
+  for (uint32_t i = 0; i < arr.Length(); ++i) {
+    Napi::Object o = EntryObject(env, arr, i, "entries");
+    Napi::Value fv = o.Get("factors"), ov = o.Get("out"), gv = o.Get("gate"), rv = o.Get("residual");
+    TensorArg factors = ParseTensor(env, fv, t.storage, At("entries", i, "factors"));
+    TensorArg out = ParseTensor(env, ov, t.act, At("entries", i, "out"));
+    CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
+    CheckSameDevice(env, first, t.device, out, At("entries", i, "out"));
+    const int64_t n = EntryN(env, o, out, At("entries", i, "n"));
+    TS_REQUIRE(env, out.length == n, "ERR_LENGTH",
+               At("entries", i, "out") + " must have n = " + std::to_string(n) + " elements (got " +
+                   std::to_string(out.length) + ")");
+    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
+    ts_forecast_entry e{};
+    e.count = static_cast<int32_t>(ParseInt(env, o.Get("count"), 1, max_count, At("entries", i, "count")));
+    Napi::Value cv = o.Get("coeffs");
+    TS_REQUIRE(env, cv.IsArray() || cv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
+               At("entries", i, "coeffs") + " must be an array of " + std::to_string(e.count) + " numbers");
+    Napi::Object c = cv.As<Napi::Object>();
+    uint32_t clen = c.Get("length").As<Napi::Number>().Uint32Value();
+    TS_REQUIRE(env, clen >= static_cast<uint32_t>(e.count), "ERR_LENGTH",
+               At("entries", i, "coeffs") + " must hold count = " + std::to_string(e.count) + " numbers (got " +
+                   std::to_string(clen) + ")");
+    for (int k = 0; k < e.count; ++k) {
+      const std::string what = At("entries", i, "coeffs") + "[" + std::to_string(k) + "]";
+      double ck = ParseFinite(env, c.Get(k), what);
+      TS_REQUIRE(env, std::isfinite(static_cast<float>(ck)), "ERR_NON_FINITE",
+                 what + " must be representable in float32 (got " + std::to_string(ck) + ")");
+      e.coeffs[k] = static_cast<float>(ck);
+    }
+    TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
+               At("entries", i, "out") + " must not share memory with the entry's factors");
+    if (!gv.IsUndefined()) {
+      TensorArg gate = ParseTensor(env, gv, t.act, At("entries", i, "gate"));
+      CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
+      e.tokens = ParseInt(env, o.Get("tokens"), 1, kMaxElements, At("entries", i, "tokens"));
+      e.dim = ParseInt(env, o.Get("dim"), 1, kMaxElements, At("entries", i, "dim"));
+      TS_REQUIRE(env, e.dim <= n && e.tokens <= n / e.dim && n % (e.tokens * e.dim) == 0, "ERR_SHAPE",
+                 At("entries", i, "out") + " has " + std::to_string(n) + " elements, not a multiple of tokens * dim = " +
+                     std::to_string(e.tokens) + " * " + std::to_string(e.dim));
+      const int64_t batch = n / (e.tokens * e.dim);
+      TS_REQUIRE(env, gate.length == batch * e.dim, "ERR_SHAPE",
+                 At("entries", i, "gate") + " must be [batch, dim] = [" + std::to_string(batch) + ", " +
+                     std::to_string(e.dim) + "] (" + std::to_string(batch * e.dim) + " elements, got " +
+                     std::to_string(gate.length) + ")");
+      TS_REQUIRE(env, !Overlaps(gate, out), "ERR_INVALID_ARGUMENT",
+                 At("entries", i, "gate") + " must not share memory with out");
+      e.gate = gate.data;
+      t.keep.Add(gv);
+      if (!rv.IsUndefined()) {
+        TensorArg residual = ParseTensor(env, rv, t.act, At("entries", i, "residual"));
+        CheckSameDevice(env, first, t.device, residual, At("entries", i, "residual"));
+        TS_REQUIRE(env, residual.length == n, "ERR_LENGTH",
+                   At("entries", i, "residual") + " must have n = " + std::to_string(n) + " elements (got " +
+                       std::to_string(residual.length) + ")");
+        // Exactly the same memory as out is the in-place form (h += gate * F); a partial overlap would
+        // read values the kernel already overwrote.
+        TS_REQUIRE(env, residual.data == out.data || !Overlaps(residual, out), "ERR_INVALID_ARGUMENT",
+                   At("entries", i, "residual") + " must be out itself or not overlap it");
+        e.residual = residual.data;
+        t.keep.Add(rv);
+      } else {
+        e.residual = out.data;
+      }
+    } else {
+      TS_REQUIRE(env, rv.IsUndefined(), "ERR_INVALID_ARGUMENT",
+                 At("entries", i, "residual") + " needs a gate (the gated form is out = residual + gate * forecast)");
+    }
+    e.factors = factors.data;
+    e.out = out.data;
+    e.n = n;
+    t.forecasts.push_back(e);
+    t.keep.Add(fv);
+    t.keep.Add(ov);
+  }
+}
+
+std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
+  Napi::Env env = info.Env();
+  auto t = std::make_unique<Table>();
+  t->storage = ParseDtype(env, info[0], "storage dtype (argument 1)");
+  t->act = ParseDtype(env, info[1], "activation dtype (argument 2)");
+  Napi::Array arr = ParseEntries(env, info[2]);
+  if (update) ParseUpdate(env, arr, *t);
+  else ParseForecast(env, arr, *t);
+  return t;
+}
+
+void RunDevice(Napi::Env env, const Table& t) {
+  const DeviceHooks* hooks = GetDeviceHooks(env);
+  if (!t.updates.empty()) hooks->update(env, t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
+  else hooks->forecast(env, t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
+}
+
+void RunHost(const Table& t) {
+  if (!t.updates.empty()) CpuUpdate(t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
+  else CpuForecast(t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
+}
+
+Napi::Value RunSync(const Napi::CallbackInfo& info, bool update) {
+  std::unique_ptr<Table> t = ParseTable(info, update);
+  if (t->device) RunDevice(info.Env(), *t);
+  else RunHost(*t);
+  return info.Env().Undefined();
+}
+
+// Runs a host table on the libuv pool; the references in the table keep every array alive until the
+// Promise settles.
+class KernelWorker : public Napi::AsyncWorker {
+ public:
+  KernelWorker(Napi::Env env, std::unique_ptr<Table> table)
+      : Napi::AsyncWorker(env, "taylorseer:kernel"), table_(std::move(table)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  Napi::Promise Promise() { return deferred_.Promise(); }
+  void Execute() override { RunHost(*table_); }
+  void OnOK() override {
+    table_.reset();
+    deferred_.Resolve(Env().Undefined());
+  }
+  void OnError(const Napi::Error& e) override {
+    table_.reset();
+    deferred_.Reject(e.Value());
+  }
+
+ private:
+  std::unique_ptr<Table> table_;
+  Napi::Promise::Deferred deferred_;
+};
+
+Napi::Value RunAsync(const Napi::CallbackInfo& info, bool update) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  std::unique_ptr<Table> t;
+  try {
+    t = ParseTable(info, update);
+    if (t->device) {
+      // Device work is already asynchronous (stream-ordered); the Promise settles once it is queued.
+      RunDevice(env, *t);
+      deferred.Resolve(env.Undefined());
+      return deferred.Promise();
+    }
+  } catch (const Napi::Error& e) {
+    deferred.Reject(e.Value());
+    return deferred.Promise();
+  }
+  auto* worker = new KernelWorker(env, std::move(t));
+  Napi::Promise p = worker->Promise();
+  worker->Queue();
+  return p;
+}
+
+Napi::Value Update(const Napi::CallbackInfo& info) { return RunSync(info, true); }
+Napi::Value Forecast(const Napi::CallbackInfo& info) { return RunSync(info, false); }
+Napi::Value UpdateAsync(const Napi::CallbackInfo& info) { return RunAsync(info, true); }
+Napi::Value ForecastAsync(const Napi::CallbackInfo& info) { return RunAsync(info, false); }
+
+}  // namespace
+
+void InitKernels(Napi::Env env, Napi::Object exports) {
+  exports.Set("update", Napi::Function::New(env, Update, "update"));
+  exports.Set("forecast", Napi::Function::New(env, Forecast, "forecast"));
+  exports.Set("updateAsync", Napi::Function::New(env, UpdateAsync, "updateAsync"));
+  exports.Set("forecastAsync", Napi::Function::New(env, ForecastAsync, "forecastAsync"));
+}
+
+}  // namespace ts
