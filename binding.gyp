@@ -10,6 +10,8 @@
         "native/cpu_kernels.cc",
         "native/cpu_kernels_avx2.cc",
         "native/cpu_kernels_generic.cc",
+        "native/cuda_bench.cc",
+        "native/cuda_binding.cc",
         "native/errors.cc",
         "native/kernel_binding.cc",
         "native/thread_pool.cc"

@@ -22,6 +22,8 @@ export interface DeviceTensor {
   /** true when the memory belongs to the caller (wrapped external pointer) */
   readonly external: boolean;
   readonly disposed: boolean;
+  /** CUDA device ordinal the memory lives on */
+  readonly device: number;
   dispose(): void;
 }
 
@@ -70,14 +72,25 @@ export interface CudaInfo {
   compiled: boolean;
   /** CUDA runtime version the addon was built with, e.g. "13.0"; "" when not compiled */
   runtimeVersion: string;
+  /** CUDA version the installed driver supports ("" when there is no driver) */
+  driverVersion: string;
   usable: boolean;
   /** why CUDA is not usable ("" when usable) */
   reason: string;
   devices: Array<{ index: number; name: string; totalMemory: number; computeCapability: string; multiprocessors: number }>;
 }
 
+export interface BuildInfo {
+  /** true when the CUDA kernels were compiled in */
+  cuda: boolean;
+  /** 'cmake-js' or 'node-gyp' (the CPU-only fallback) */
+  system: string;
+  compiler: string;
+  napiVersion: number;
+}
+
 export interface NativeAddon {
-  version: string;
+  build: BuildInfo;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
   cpuInfo(): CpuInfo;
   cudaInfo(): CudaInfo;
@@ -97,6 +110,10 @@ export interface NativeAddon {
     download(src: DeviceTensor, dst: HostTensor, offset?: number): Promise<void>;
     synchronize(): void;
     setStream(stream: bigint | null): void;
+    /** The DeviceTensor class, for instanceof checks. */
+    DeviceTensor: abstract new (...args: never[]) => DeviceTensor;
+    /** Device-side benchmark timed with CUDA events; resolves to JSON lines. */
+    bench(options?: { reps?: number; warmup?: number; flux?: boolean; single?: boolean; log?: boolean }): Promise<string>;
   };
 }
 

@@ -11,8 +11,6 @@
 #include "thread_pool.h"
 
 namespace ts {
-// TEMPORARY until the CUDA binding lands: weak so the CPU part links on its own.
-void InitDevice(Napi::Env env, Napi::Object exports) __attribute__((weak));
 namespace {
 
 Napi::Value SetErrorClassFn(const Napi::CallbackInfo& info) {
@@ -59,7 +57,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));
   InitKernels(env, exports);
   InitConvert(env, exports);
-  if (&InitDevice) InitDevice(env, exports);
+  InitDevice(env, exports);
   return exports;
 }
 

@@ -1,0 +1,109 @@
+// Body of the fused forecast (semantics in taylorseer.h), one tile of one entry per call.
+// __host__ __device__: the kernel in forecast.cu and the host emulation in cuda/tests/ run the same code.
+//
+//   y = c_0 d_0 + c_1 d_1 + ... (f32, fused multiply-add in index order, as the CPU twin's contracted loop)
+//   plain: out = y;   gated: out = fma(gate[b, c], y, residual)   (residual may alias out)
+#pragma once
+#include "multi_tensor.cuh"
+
+namespace tsk {
+
+// Index into the [B, D] gate of element j of the [B, L, D] output.
+TS_HD int64_t GateIndex(const FcEnt& e, int64_t j) {
+  if (e.flags & kDiv64) {
+    const int64_t row = j / e.dim;
+    const int64_t b = row / e.tokens;
+    return b * e.dim + (j - row * e.dim);
+  }
+  const uint32_t jj = static_cast<uint32_t>(j);
+  const uint32_t row = e.dim_div.Div(jj);
+  const uint32_t b = e.tok_div.Div(row);
+  return static_cast<int64_t>(b) * e.dim + (jj - row * static_cast<uint32_t>(e.dim));
+}
+
+template <int S, int A, int MAXC, bool GATED>
+TS_HD void ForecastElement(const FcEnt& e, int64_t j) {
+  const int cnt = e.count;
+  float d[MAXC];
+#pragma unroll
+  for (int i = 0; i < MAXC; ++i)
+    if (i < cnt) d[i] = LoadAt<S>(e.factors, i * e.n + j);
+  float acc = e.coeffs[0] * d[0];
+#pragma unroll
+  for (int i = 1; i < MAXC; ++i)
+    if (i < cnt) acc = fmaf(e.coeffs[i], d[i], acc);
+  if (GATED && (e.flags & kGated)) {
+    const float r = LoadAt<A>(e.residual, j);
+    const float g = LoadAt<A>(e.gate, GateIndex(e, j));
+    acc = fmaf(g, acc, r);
+  }
+  StoreAt<A>(e.out, j, acc);
+}
+
+template <int S, int A, int MAXC, bool GATED>
+TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
+  constexpr int V = VecWidth<S, A>::value;
+  constexpr int U = Unroll<MAXC>::value;
+  const int cnt = e.count;
+  const int64_t n = e.n;
+  if (e.flags & kVec) {
+    const int64_t nv = n / V;
+    const bool gated = GATED && (e.flags & kGated);
+    int64_t vi[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) vi[u] = (tile * U + u) * kThreads + tid;
+    RawVec<S, V> d[U][MAXC];
+    RawVec<A, V> r[U];
+    RawVec<A, V> g[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (vi[u] < nv) {
+#pragma unroll
+        for (int i = 0; i < MAXC; ++i)
+          if (i < cnt) d[u][i].Load(Offset<S>(e.factors, i * n + vi[u] * V));
+        if (GATED && gated) {
+          // kVec implies kGateVec for a gated entry: the V elements share one gate row.
+          r[u].Load(Offset<A>(e.residual, vi[u] * V));
+          g[u].Load(Offset<A>(e.gate, GateIndex(e, vi[u] * V)));
+        }
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (vi[u] < nv) {
+        float acc[V], x[V];
+        d[u][0].Unpack(x);
+#pragma unroll
+        for (int k = 0; k < V; ++k) acc[k] = e.coeffs[0] * x[k];
+#pragma unroll
+        for (int i = 1; i < MAXC; ++i) {
+          if (i < cnt) {
+            const float c = e.coeffs[i];
+            d[u][i].Unpack(x);
+#pragma unroll
+            for (int k = 0; k < V; ++k) acc[k] = fmaf(c, x[k], acc[k]);
+          }
+        }
+        if (GATED && gated) {
+          float rr[V], gg[V];
+          r[u].Unpack(rr);
+          g[u].Unpack(gg);
+#pragma unroll
+          for (int k = 0; k < V; ++k) acc[k] = fmaf(gg[k], acc[k], rr[k]);
+        }
+        StoreVec<A, V>(Offset<A>(e.out, vi[u] * V), acc);
+      } else if (vi[u] == nv) {
+        for (int64_t j = nv * V; j < n; ++j) ForecastElement<S, A, MAXC, GATED>(e, j);
+      }
+    }
+  } else {
+    const int64_t base = tile * (int64_t{U} * kThreads * V);
+#pragma unroll 1
+    for (int k = 0; k < U * V; ++k) {
+      const int64_t j = base + int64_t{k} * kThreads + tid;
+      if (j < n) ForecastElement<S, A, MAXC, GATED>(e, j);
+    }
+  }
+}
+
+}  // namespace tsk

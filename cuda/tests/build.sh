@@ -1,0 +1,29 @@
+#!/bin/bash
+# Builds the standalone CUDA program ts_cuda_tool (no Node): `test` (kernel checks; host emulation with
+# --emulate) and `bench` (the benchmark, same code as the addon's cuda.bench). Runs here without a GPU.
+#   cuda/tests/build.sh [OUT_DIR]     (default build/cuda-tests, git-ignored)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+out=${1:-$root/build/cuda-tests}
+mkdir -p "$out/obj"
+NVCC=${NVCC:-nvcc}
+FLAGS=(-std=c++17 -O3 -gencode "arch=compute_90,code=[sm_90,compute_90]" --expt-relaxed-constexpr -Xptxas -v
+       -I"$root/cuda")
+jobs=()
+for f in launch update forecast fill eager_baseline bench; do
+  src="$root/cuda/$f.cu"
+  obj="$out/obj/$f.o"
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$root/cuda" -maxdepth 1 -name '*.cuh' -newer "$obj" -o -maxdepth 1 -name '*.h' -newer "$obj")" ]; then
+    "$NVCC" "${FLAGS[@]}" -c "$src" -o "$obj" 2> "$out/obj/$f.ptxas.log" &
+    jobs+=($!)
+  fi
+done
+for j in "${jobs[@]}"; do wait "$j"; done
+objs=("$out"/obj/{launch,update,forecast,fill,eager_baseline,bench}.o)
+"$NVCC" "${FLAGS[@]}" -cudart static "$root/cuda/tests/tool.cu" "$root/cuda/tests/kernel_test.cu" "$root/cuda/tests/bench_main.cu" \
+  "${objs[@]}" -o "$out/ts_cuda_tool" 2> "$out/obj/tool.ptxas.log"
+# Resource report: any kernel with a stack frame or spills is a regression (register arrays in local memory).
+if cat "$out"/obj/*.ptxas.log | grep -E "stack frame|spill" | grep -vE "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads" ; then
+  echo "WARNING: a kernel uses local memory (see $out/obj/*.ptxas.log)" >&2
+fi
+echo "built $out/ts_cuda_tool"

@@ -1,0 +1,506 @@
+// Standalone check of the CUDA kernels against a CPU reference (bit-exact for update and forecast:
+// both use f32 IEEE division / fused multiply-add in the same order, and the reference converts with
+// native/half.h, an implementation independent of the kernels' own).
+//
+//   ts_cuda_tool test            on the GPU (exit 0 only if every check passed); under compute-sanitizer too
+//   ts_cuda_tool test --emulate  no GPU needed: runs the very same tile bodies and table builders on the
+//                                host, block by block and thread by thread (the kernels need no barriers)
+//   ts_cuda_tool test --quick    fewer/smaller cases (for compute-sanitizer)
+//
+// Build (here, no GPU needed):  cuda/tests/build.sh
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../../native/half.h"
+#include "../forecast_impl.cuh"
+#include "../launch.cuh"
+#include "../ts_cuda_extra.h"
+#include "../update_impl.cuh"
+
+using namespace tsk;
+
+static bool g_emulate = false;
+static bool g_quick = false;
+static int g_failures = 0;
+static int g_checks = 0;
+static std::mt19937_64 g_rng(12345);
+
+#define CHECK(cond, ...)                              \
+  do {                                                \
+    ++g_checks;                                       \
+    if (!(cond)) {                                    \
+      ++g_failures;                                   \
+      if (g_failures < 40) {                          \
+        printf("FAIL %s:%d: ", __FILE__, __LINE__);   \
+        printf(__VA_ARGS__);                          \
+        printf("\n");                                 \
+      }                                               \
+    }                                                 \
+  } while (0)
+
+static void CudaOk(cudaError_t e, const char* what) {
+  if (e != cudaSuccess) {
+    printf("CUDA error in %s: %s\n", what, cudaGetErrorString(e));
+    exit(2);
+  }
+}
+
+static const char* Name(ts_dtype d) { return d == TS_F32 ? "f32" : d == TS_F16 ? "f16" : "bf16"; }
+
+// ---------------------------------------------------------------- reference (host, native/half.h)
+static float RefLoad(ts_dtype d, const void* p, int64_t i) {
+  if (d == TS_F32) return static_cast<const float*>(p)[i];
+  const uint16_t h = static_cast<const uint16_t*>(p)[i];
+  return d == TS_F16 ? ts::HalfToFloat(h) : ts::Bf16ToFloat(h);
+}
+static void RefStore(ts_dtype d, void* p, int64_t i, float v) {
+  if (d == TS_F32) static_cast<float*>(p)[i] = v;
+  else static_cast<uint16_t*>(p)[i] = d == TS_F16 ? ts::FloatToHalf(v) : ts::FloatToBf16(v);
+}
+
+static void RefUpdate(const ts_update_entry& e, ts_dtype s, ts_dtype a) {
+  for (int64_t j = 0; j < e.n; ++j) {
+    float old[TS_MAX_FACTORS];
+    for (int i = 0; i + 1 < e.new_count; ++i) old[i] = RefLoad(s, e.factors, i * e.n + j);
+    float cur = RefLoad(a, e.fresh, j);
+    RefStore(s, e.factors, j, cur);
+    for (int i = 0; i + 1 < e.new_count; ++i) {
+      cur = (cur - old[i]) / e.divisors[i];
+      RefStore(s, e.factors, (i + 1) * e.n + j, cur);
+    }
+  }
+}
+
+static void RefForecast(const ts_forecast_entry& e, ts_dtype s, ts_dtype a) {
+  for (int64_t j = 0; j < e.n; ++j) {
+    float acc = e.coeffs[0] * RefLoad(s, e.factors, j);
+    for (int i = 1; i < e.count; ++i) acc = fmaf(e.coeffs[i], RefLoad(s, e.factors, i * e.n + j), acc);
+    if (e.gate) {
+      const int64_t row = j / e.dim, b = row / e.tokens, c = j % e.dim;
+      const float g = RefLoad(a, e.gate, b * e.dim + c);
+      const float r = RefLoad(a, e.residual ? e.residual : e.out, j);
+      acc = fmaf(g, acc, r);
+    }
+    RefStore(a, e.out, j, acc);
+  }
+}
+
+// ---------------------------------------------------------------- host emulation of the launches
+template <int S, int A, int MAXC>
+static void EmulateUpdateTable(const UpdParams& p, int grid) {
+  for (int b = 0; b < grid; ++b) {
+    int hint = 0;
+    for (int64_t t = b; t < p.total_tiles; t += grid) {
+      hint = FindEntry(p, t, hint);
+      const UpdEnt& e = p.e[hint];
+      if (!(t >= e.tile_begin && (hint + 1 == p.num || t < p.e[hint + 1].tile_begin))) {
+        printf("FindEntry returned a wrong entry\n");
+        exit(3);
+      }
+      for (int tid = 0; tid < kThreads; ++tid) UpdateTile<S, A, MAXC>(e, t - e.tile_begin, tid);
+    }
+  }
+}
+
+template <int S, int A, int MAXC, bool G>
+static void EmulateForecastTable(const FcParams& p, int grid) {
+  for (int b = 0; b < grid; ++b) {
+    int hint = 0;
+    for (int64_t t = b; t < p.total_tiles; t += grid) {
+      hint = FindEntry(p, t, hint);
+      const FcEnt& e = p.e[hint];
+      for (int tid = 0; tid < kThreads; ++tid) ForecastTile<S, A, MAXC, G>(e, t - e.tile_begin, tid);
+    }
+  }
+}
+
+template <int S, int A>
+static void EmuUpd(const UpdParams& p, int maxc, int grid) {
+  switch (maxc) {
+    case 1: return EmulateUpdateTable<S, A, 1>(p, grid);
+    case 2: return EmulateUpdateTable<S, A, 2>(p, grid);
+    case 3: return EmulateUpdateTable<S, A, 3>(p, grid);
+    case 4: return EmulateUpdateTable<S, A, 4>(p, grid);
+    default: return EmulateUpdateTable<S, A, 5>(p, grid);
+  }
+}
+
+template <int S, int A, bool G>
+static void EmuFcG(const FcParams& p, int maxc, int grid) {
+  switch (maxc) {
+    case 1: return EmulateForecastTable<S, A, 1, G>(p, grid);
+    case 2: return EmulateForecastTable<S, A, 2, G>(p, grid);
+    case 3: return EmulateForecastTable<S, A, 3, G>(p, grid);
+    case 4: return EmulateForecastTable<S, A, 4, G>(p, grid);
+    default: return EmulateForecastTable<S, A, 5, G>(p, grid);
+  }
+}
+
+template <int S, int A>
+static void EmuFc(const FcParams& p, int maxc, bool gated, int grid) {
+  if (gated) EmuFcG<S, A, true>(p, maxc, grid);
+  else EmuFcG<S, A, false>(p, maxc, grid);
+}
+
+#define DISPATCH9(FN, s, a, ...)                              \
+  switch ((s) * 3 + (a)) {                                    \
+    case 0: FN<TS_F32, TS_F32>(__VA_ARGS__); break;           \
+    case 1: FN<TS_F32, TS_F16>(__VA_ARGS__); break;           \
+    case 2: FN<TS_F32, TS_BF16>(__VA_ARGS__); break;          \
+    case 3: FN<TS_F16, TS_F32>(__VA_ARGS__); break;           \
+    case 4: FN<TS_F16, TS_F16>(__VA_ARGS__); break;           \
+    case 5: FN<TS_F16, TS_BF16>(__VA_ARGS__); break;          \
+    case 6: FN<TS_BF16, TS_F32>(__VA_ARGS__); break;          \
+    case 7: FN<TS_BF16, TS_F16>(__VA_ARGS__); break;          \
+    default: FN<TS_BF16, TS_BF16>(__VA_ARGS__); break;        \
+  }
+
+static int EmuGrid() { return 1 + static_cast<int>(g_rng() % 13); }  // small odd grids: many grid strides
+
+static ts_status RunUpdate(const std::vector<ts_update_entry>& es, ts_dtype s, ts_dtype a) {
+  if (!g_emulate) {
+    ts_status st = ts_cuda_update(es.data(), static_cast<int32_t>(es.size()), s, a, nullptr);
+    if (st != TS_OK) return st;
+    CudaOk(cudaDeviceSynchronize(), "update sync");
+    return TS_OK;
+  }
+  static UpdParams p;
+  int32_t next = 0;
+  while (next < static_cast<int32_t>(es.size())) {
+    int maxc = 1;
+    next = BuildUpdateTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc);
+    if (p.num == 0) continue;
+    DISPATCH9(EmuUpd, s, a, p, maxc, EmuGrid());
+  }
+  return TS_OK;
+}
+
+static ts_status RunForecast(const std::vector<ts_forecast_entry>& es, ts_dtype s, ts_dtype a) {
+  if (!g_emulate) {
+    ts_status st = ts_cuda_forecast(es.data(), static_cast<int32_t>(es.size()), s, a, nullptr);
+    if (st != TS_OK) return st;
+    CudaOk(cudaDeviceSynchronize(), "forecast sync");
+    return TS_OK;
+  }
+  static FcParams p;
+  int32_t next = 0;
+  while (next < static_cast<int32_t>(es.size())) {
+    int maxc = 1;
+    bool gated = false;
+    next = BuildForecastTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc, &gated);
+    if (p.num == 0) continue;
+    DISPATCH9(EmuFc, s, a, p, maxc, gated, EmuGrid());
+  }
+  return TS_OK;
+}
+
+// ---------------------------------------------------------------- buffers with guard bands
+// One "device" buffer (cudaMalloc, or malloc when emulating) with 256 guard bytes on each side, plus a
+// host mirror. `offset` bytes shift the data start to make misaligned pointers.
+struct Buf {
+  char* base = nullptr;  // allocation
+  size_t bytes = 0;      // data bytes
+  size_t offset = 0;
+  std::vector<unsigned char> host;  // data + guards, mirror
+  static constexpr size_t kGuard = 256;
+  void* dev() const { return base + kGuard + offset; }
+  void* h() { return host.data() + kGuard + offset; }
+  size_t total() const { return bytes + 2 * kGuard + offset + 16; }
+  void Alloc(size_t b, size_t off) {
+    bytes = b;
+    offset = off;
+    host.assign(total(), 0xA5);  // guard pattern
+    if (g_emulate) base = static_cast<char*>(malloc(total()));
+    else CudaOk(cudaMalloc(&base, total()), "cudaMalloc");
+  }
+  void Free() {
+    if (g_emulate) free(base);
+    else cudaFree(base);
+    base = nullptr;
+  }
+  void Push() {
+    if (g_emulate) memcpy(base, host.data(), total());
+    else CudaOk(cudaMemcpy(base, host.data(), total(), cudaMemcpyHostToDevice), "H2D");
+  }
+  std::vector<unsigned char> Pull() const {
+    std::vector<unsigned char> out(total());
+    if (g_emulate) memcpy(out.data(), base, total());
+    else CudaOk(cudaMemcpy(out.data(), base, total(), cudaMemcpyDeviceToHost), "D2H");
+    return out;
+  }
+};
+
+static float RandVal() {
+  // Never zero, mixed magnitudes and signs.
+  std::uniform_real_distribution<float> u(0.05f, 2.0f);
+  float v = u(g_rng);
+  return (g_rng() & 1) ? v : -v;
+}
+
+static void FillRandom(Buf& b, ts_dtype d, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) RefStore(d, b.h(), i, RandVal());
+}
+
+static void Poison(Buf& b, int64_t from_byte, int64_t to_byte) {
+  memset(static_cast<char*>(b.h()) + from_byte, 0xFF, to_byte - from_byte);  // NaN in every dtype
+}
+
+// Compares the pulled device buffer with the host reference mirror, guards included.
+static bool Same(const Buf& b, const std::vector<unsigned char>& got, const char* what) {
+  if (memcmp(got.data(), b.host.data(), b.total()) == 0) return true;
+  size_t first = 0;
+  while (first < b.total() && got[first] == b.host[first]) ++first;
+  printf("  %s: first differing byte %zd (data starts at %zu, %zu data bytes): got %02x want %02x\n", what,
+         static_cast<ssize_t>(first) - static_cast<ssize_t>(Buf::kGuard + b.offset), Buf::kGuard + b.offset, b.bytes,
+         got[first], b.host[first]);
+  return false;
+}
+
+// ---------------------------------------------------------------- test cases
+struct UpdCase {
+  int64_t n;
+  int old_count, new_count;
+  size_t off_f, off_x;  // byte offsets (misalignment)
+};
+
+static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& cases, const char* label) {
+  const int ss = DtypeSize(s), as = DtypeSize(a);
+  std::vector<Buf> fb(cases.size()), xb(cases.size());
+  std::vector<ts_update_entry> es(cases.size());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    const UpdCase& c = cases[k];
+    const int cap = TS_MAX_FACTORS;
+    fb[k].Alloc(cap * c.n * ss, c.off_f);
+    xb[k].Alloc(c.n * as, c.off_x);
+    FillRandom(fb[k], s, cap * c.n);
+    FillRandom(xb[k], a, c.n);
+    if (c.old_count < cap) Poison(fb[k], c.old_count * c.n * ss, cap * c.n * ss);  // slots without data
+    fb[k].Push();
+    xb[k].Push();
+    ts_update_entry& e = es[k];
+    memset(&e, 0, sizeof(e));
+    e.factors = fb[k].dev();
+    e.fresh = xb[k].dev();
+    e.n = c.n;
+    e.old_count = c.old_count;
+    e.new_count = c.new_count;
+    const float divs[] = {6.0f, 0.75f, 3.0f, 1.5f, 7.0f};
+    for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = divs[(k + i) % 5];
+  }
+  ts_status st = RunUpdate(es, s, a);
+  CHECK(st == TS_OK, "%s update %s/%s: status %d (%s)", label, Name(s), Name(a), st, ts_cuda_last_error());
+  for (size_t k = 0; k < cases.size(); ++k) {
+    ts_update_entry h = es[k];
+    h.factors = fb[k].h();
+    h.fresh = xb[k].h();
+    RefUpdate(h, s, a);
+    const bool ok = Same(fb[k], fb[k].Pull(), "factors") && Same(xb[k], xb[k].Pull(), "fresh (must be untouched)");
+    CHECK(ok, "%s update %s/%s entry %zu n=%lld counts %d->%d offsets %zu/%zu", label, Name(s), Name(a), k,
+          static_cast<long long>(cases[k].n), cases[k].old_count, cases[k].new_count, cases[k].off_f, cases[k].off_x);
+    fb[k].Free();
+    xb[k].Free();
+  }
+}
+
+struct FcCase {
+  int64_t n;  // = B * L * D when gated
+  int count;
+  bool gated, alias;  // alias: residual == out
+  int64_t tokens, dim;
+  size_t off_f, off_o, off_r, off_g;
+};
+
+static void TestForecastTable(ts_dtype s, ts_dtype a, const std::vector<FcCase>& cases, const char* label) {
+  const int ss = DtypeSize(s), as = DtypeSize(a);
+  const size_t m = cases.size();
+  std::vector<Buf> fb(m), ob(m), rb(m), gb(m);
+  std::vector<ts_forecast_entry> es(m);
+  for (size_t k = 0; k < m; ++k) {
+    const FcCase& c = cases[k];
+    fb[k].Alloc(c.count * c.n * ss, c.off_f);
+    ob[k].Alloc(c.n * as, c.off_o);
+    FillRandom(fb[k], s, c.count * c.n);
+    ts_forecast_entry& e = es[k];
+    memset(&e, 0, sizeof(e));
+    if (c.gated) {
+      const int64_t batch = c.n / (c.tokens * c.dim);
+      gb[k].Alloc(batch * c.dim * as, c.off_g);
+      FillRandom(gb[k], a, batch * c.dim);
+      gb[k].Push();
+      e.gate = gb[k].dev();
+      e.tokens = c.tokens;
+      e.dim = c.dim;
+      if (c.alias) {
+        FillRandom(ob[k], a, c.n);  // out holds the residual h
+        e.residual = nullptr;       // NULL = out (as the CPU twin)
+        if (k % 2) e.residual = ob[k].dev();
+      } else {
+        rb[k].Alloc(c.n * as, c.off_r);
+        FillRandom(rb[k], a, c.n);
+        rb[k].Push();
+        e.residual = rb[k].dev();
+        Poison(ob[k], 0, c.n * as);
+      }
+    } else {
+      Poison(ob[k], 0, c.n * as);
+    }
+    fb[k].Push();
+    ob[k].Push();
+    e.factors = fb[k].dev();
+    e.out = ob[k].dev();
+    e.n = c.n;
+    e.count = c.count;
+    for (int i = 0; i < TS_MAX_FACTORS; ++i) e.coeffs[i] = RandVal();
+  }
+  ts_status st = RunForecast(es, s, a);
+  CHECK(st == TS_OK, "%s forecast %s/%s: status %d (%s)", label, Name(s), Name(a), st, ts_cuda_last_error());
+  for (size_t k = 0; k < m; ++k) {
+    const FcCase& c = cases[k];
+    ts_forecast_entry h = es[k];
+    h.factors = fb[k].h();
+    h.out = ob[k].h();
+    if (c.gated) {
+      h.gate = gb[k].h();
+      h.residual = c.alias ? ob[k].h() : rb[k].h();
+    }
+    RefForecast(h, s, a);
+    bool ok = Same(ob[k], ob[k].Pull(), "out") && Same(fb[k], fb[k].Pull(), "factors (must be untouched)");
+    if (c.gated && !c.alias) ok = ok && Same(rb[k], rb[k].Pull(), "residual (must be untouched)");
+    CHECK(ok, "%s forecast %s/%s entry %zu n=%lld count %d gated %d alias %d L=%lld D=%lld offsets %zu/%zu/%zu/%zu",
+          label, Name(s), Name(a), k, static_cast<long long>(c.n), c.count, c.gated, c.alias,
+          static_cast<long long>(c.tokens), static_cast<long long>(c.dim), c.off_f, c.off_o, c.off_r, c.off_g);
+    fb[k].Free();
+    ob[k].Free();
+    if (c.gated) {
+      gb[k].Free();
+      if (!c.alias) rb[k].Free();
+    }
+  }
+}
+
+static void TestFastDiv() {
+  std::vector<uint32_t> ds = {1, 2, 3, 5, 7, 8, 9, 10, 255, 256, 257, 1000, 3072, 4096, 4608, 20656, 65535, 65536,
+                              65537, 1u << 20, 0x7fffffffu, 0x80000000u, 0x80000001u, 0xfffffffeu, 0xffffffffu};
+  for (int i = 0; i < 200; ++i) ds.push_back(static_cast<uint32_t>(g_rng()) >> (g_rng() % 32));
+  for (uint32_t d : ds) {
+    if (d == 0) continue;
+    FastDiv f = FastDiv::Make(d);
+    std::vector<uint32_t> xs = {0, 1, d - 1, d, d + 1, 2 * d - 1, 2 * d, 0x7fffffffu, 0x80000000u, 0xfffffffeu, 0xffffffffu};
+    for (int i = 0; i < 2000; ++i) xs.push_back(static_cast<uint32_t>(g_rng()));
+    bool ok = true;
+    for (uint32_t x : xs) ok = ok && f.Div(x) == x / d;
+    CHECK(ok, "FastDiv by %u", d);
+  }
+}
+
+static size_t Mis(ts_dtype d) { return DtypeSize(d); }  // one element off 16-byte alignment
+
+int TestMain(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i) {
+    if (!strcmp(argv[i], "--emulate")) g_emulate = true;
+    else if (!strcmp(argv[i], "--quick")) g_quick = true;
+  }
+  if (!g_emulate) {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e != cudaSuccess || n == 0) {
+      printf("no CUDA device (%s): run with --emulate for the host emulation\n", cudaGetErrorString(e));
+      return 77;
+    }
+    cudaDeviceProp prop;
+    CudaOk(cudaGetDeviceProperties(&prop, 0), "props");
+    printf("device: %s (sm_%d%d, %d SMs)\n", prop.name, prop.major, prop.minor, prop.multiProcessorCount);
+  } else {
+    printf("host emulation of the kernel bodies (no GPU)\n");
+  }
+  TestFastDiv();
+
+  const ts_dtype dts[] = {TS_F32, TS_F16, TS_BF16};
+  std::vector<int64_t> lens = {1, 7, 8, 9, 15, 16, 17, 255, 1000, 4099, 65537};
+  if (!g_quick && !g_emulate) lens.push_back((1 << 20) + 3);
+  if (g_emulate && !g_quick) lens.push_back((1 << 16) * 3 + 5);
+
+  for (ts_dtype s : dts) {
+    for (ts_dtype a : dts) {
+      // --quick (compute-sanitizer): three pairs cover every vector shape (4 x f32; 8 x 16-bit beside
+      // 8 x f32 in two words; 8 x 16-bit).
+      if (g_quick && !((s == TS_F32 && a == TS_F32) || (s == TS_BF16 && a == TS_F32) || (s == TS_F16 && a == TS_BF16)))
+        continue;
+      // Single entries: every count, odd lengths, aligned and misaligned.
+      for (int nc = 1; nc <= TS_MAX_FACTORS; ++nc) {
+        for (int64_t n : lens) {
+          if (g_quick && n > 5000 && nc != 3) continue;
+          const int oc = (n % 2) ? nc : (nc - 1 < 0 ? 0 : nc - 1);  // old_count = new_count or new_count - 1
+          TestUpdateTable(s, a, {{n, oc, nc, 0, 0}}, "single");
+          TestForecastTable(s, a, {{n, nc, false, false, 0, 0, 0, 0, 0, 0}}, "single");
+        }
+        TestUpdateTable(s, a, {{1001, nc, nc, Mis(s), 0}, {1024, nc - 1, nc, 0, Mis(a)}}, "misaligned");
+        TestForecastTable(s, a, {{1001, nc, false, false, 0, 0, Mis(s), 0, 0, 0}, {2048, nc, false, false, 0, 0, 0, Mis(a), 0, 0}},
+                          "misaligned");
+        // Gated: [B, L, D] with D a multiple of 8 (vector path) and not (scalar path), aliased residual.
+        TestForecastTable(s, a,
+                          {{2 * 5 * 64, nc, true, false, 5, 64, 0, 0, 0, 0},
+                           {3 * 7 * 24, nc, true, true, 7, 24, 0, 0, 0, 0},
+                           {1 * 33 * 40, nc, true, true, 33, 40, 0, 0, 0, 0},
+                           {2 * 9 * 13, nc, true, false, 9, 13, 0, 0, 0, 0},
+                           {1 * 300 * 3072, nc, true, true, 300, 3072, 0, 0, 0, 0},
+                           {2 * 4 * 64, nc, true, false, 4, 64, 0, 0, 0, Mis(a)},
+                           {2 * 4 * 64, nc, true, false, 4, 64, 0, 0, Mis(a), 0}},
+                          "gated");
+      }
+      // Multi-tensor: mixed counts, sizes and alignment in one launch (per-entry predication).
+      std::vector<UpdCase> uc;
+      std::vector<FcCase> fc;
+      for (int k = 0; k < 23; ++k) {
+        const int64_t n = 1 + static_cast<int64_t>(g_rng() % (g_quick ? 3000 : 20000));
+        const int nc = 1 + static_cast<int>(g_rng() % TS_MAX_FACTORS);
+        uc.push_back({n, nc - (k % 2 && nc > 1 ? 1 : 0), nc, (k % 5 == 0) ? Mis(s) : 0, 0});
+        const bool gated = k % 3 == 0;
+        const int64_t dim = (k % 4 == 0) ? 24 : 16, tokens = 3;
+        const int64_t ng = dim * tokens * (1 + k % 2);
+        fc.push_back({gated ? ng : n, nc, gated, gated && (k % 2 == 0), tokens, dim, (k % 7 == 0) ? Mis(s) : 0, 0, 0, 0});
+      }
+      TestUpdateTable(s, a, uc, "multi");
+      TestForecastTable(s, a, fc, "multi");
+    }
+  }
+  // More entries than one kernel table holds (chunking into several launches), and empty entries.
+  {
+    std::vector<UpdCase> uc;
+    std::vector<FcCase> fc;
+    for (int k = 0; k < kTableCap * 2 + 17; ++k) {
+      const int64_t n = 1 + (k * 37) % 300;
+      uc.push_back({n, 2, 3, 0, 0});
+      fc.push_back({n, 3, false, false, 0, 0, 0, 0, 0, 0});
+    }
+    TestUpdateTable(TS_BF16, TS_BF16, uc, "chunked");
+    TestForecastTable(TS_BF16, TS_F32, fc, "chunked");
+  }
+  // Argument validation.
+  {
+    ts_update_entry e{};
+    e.n = 10;
+    e.old_count = 1;
+    e.new_count = 3;  // > old_count + 1
+    int dummy;
+    e.factors = &dummy;
+    e.fresh = &dummy;
+    CHECK(ts_cuda_update(&e, 1, TS_F32, TS_F32, nullptr) == TS_ERR_INVALID_ARGUMENT, "new_count > old_count + 1 accepted");
+    CHECK(strlen(ts_cuda_last_error()) > 0, "no message for a rejected call");
+    ts_forecast_entry f{};
+    f.n = 10;
+    f.count = 6;
+    f.factors = &dummy;
+    f.out = &dummy;
+    CHECK(ts_cuda_forecast(&f, 1, TS_F32, TS_F32, nullptr) == TS_ERR_INVALID_ARGUMENT, "count 6 accepted");
+    CHECK(ts_cuda_update(nullptr, 0, TS_F32, TS_F32, nullptr) == TS_OK, "empty table rejected");
+  }
+  printf("%d checks, %d failures\n", g_checks, g_failures);
+  return g_failures ? 1 : 0;
+}

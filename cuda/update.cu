@@ -1,0 +1,87 @@
+// Fused in-place update: ONE launch updates every entry of a table (see multi_tensor.cuh for the
+// work distribution and update_impl.cuh for the per-element math).
+#include "launch.cuh"
+#include "update_impl.cuh"
+
+namespace tsk {
+
+template <int S, int A, int MAXC>
+__global__ void __launch_bounds__(kThreads) UpdateKernel(const __grid_constant__ UpdParams p) {
+  static_assert(Unroll<MAXC>::value == (MAXC <= 3 ? 2 : 1), "tile size must match UnrollForCount");
+  int hint = 0;
+  for (int64_t t = blockIdx.x; t < p.total_tiles; t += gridDim.x) {
+    hint = FindEntry(p, t, hint);
+    const UpdEnt& e = p.e[hint];
+    UpdateTile<S, A, MAXC>(e, t - e.tile_begin, static_cast<int>(threadIdx.x));
+  }
+}
+
+template <int S, int A, int MAXC>
+ts_status LaunchUpdateTable(const UpdParams& p, cudaStream_t stream) {
+  const void* fn = reinterpret_cast<const void*>(&UpdateKernel<S, A, MAXC>);
+  int grid = 0;
+  ts_status st = GridFor(fn, p.total_tiles, kThreads, &grid);
+  if (st != TS_OK) return st;
+  UpdateKernel<S, A, MAXC><<<grid, kThreads, 0, stream>>>(p);
+  return Check(cudaGetLastError(), "update kernel launch");
+}
+
+template <int S, int A>
+ts_status UpdateTyped(const UpdParams& p, int maxc, cudaStream_t stream) {
+  switch (maxc) {
+    case 1: return LaunchUpdateTable<S, A, 1>(p, stream);
+    case 2: return LaunchUpdateTable<S, A, 2>(p, stream);
+    case 3: return LaunchUpdateTable<S, A, 3>(p, stream);
+    case 4: return LaunchUpdateTable<S, A, 4>(p, stream);
+    default: return LaunchUpdateTable<S, A, 5>(p, stream);
+  }
+}
+
+ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, cudaStream_t stream) {
+  switch (s * 3 + a) {
+    case 0: return UpdateTyped<TS_F32, TS_F32>(p, maxc, stream);
+    case 1: return UpdateTyped<TS_F32, TS_F16>(p, maxc, stream);
+    case 2: return UpdateTyped<TS_F32, TS_BF16>(p, maxc, stream);
+    case 3: return UpdateTyped<TS_F16, TS_F32>(p, maxc, stream);
+    case 4: return UpdateTyped<TS_F16, TS_F16>(p, maxc, stream);
+    case 5: return UpdateTyped<TS_F16, TS_BF16>(p, maxc, stream);
+    case 6: return UpdateTyped<TS_BF16, TS_F32>(p, maxc, stream);
+    case 7: return UpdateTyped<TS_BF16, TS_F16>(p, maxc, stream);
+    default: return UpdateTyped<TS_BF16, TS_BF16>(p, maxc, stream);
+  }
+}
+
+ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  if (count < 0 || (count > 0 && !entries)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_update: bad entry table");
+  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_update: bad dtype");
+  for (int32_t i = 0; i < count; ++i) {
+    const ts_update_entry& e = entries[i];
+    const std::string at = "ts_cuda_update: entry " + std::to_string(i) + ": ";
+    if (e.n < 0) return Fail(TS_ERR_INVALID_ARGUMENT, at + "n < 0");
+    if (e.old_count < 0 || e.old_count > TS_MAX_FACTORS) return Fail(TS_ERR_INVALID_ARGUMENT, at + "old_count out of range");
+    const int max_new = e.old_count + 1 < TS_MAX_FACTORS ? e.old_count + 1 : TS_MAX_FACTORS;
+    if (e.new_count < 1 || e.new_count > max_new) return Fail(TS_ERR_INVALID_ARGUMENT, at + "new_count out of range");
+    if (e.n > 0 && (!e.factors || !e.fresh)) return Fail(TS_ERR_INVALID_ARGUMENT, at + "null pointer");
+  }
+  return TS_OK;
+}
+
+}  // namespace tsk
+
+extern "C" ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                                    void* stream) {
+  using namespace tsk;
+  ClearError();
+  ts_status st = ValidateUpdate(entries, count, storage, act);
+  if (st != TS_OK) return st;
+  UpdParams p;
+  int32_t next = 0;
+  while (next < count) {
+    int maxc = 1;
+    next = BuildUpdateTable(entries, count, next, storage, act, &p, &maxc);
+    if (p.num == 0) continue;
+    st = UpdateDispatch(p, maxc, storage, act, static_cast<cudaStream_t>(stream));
+    if (st != TS_OK) return st;
+  }
+  return TS_OK;
+}

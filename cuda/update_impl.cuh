@@ -1,0 +1,88 @@
+// Body of the fused in-place update (semantics in taylorseer.h), one tile of one entry per call.
+// __host__ __device__: the kernel in update.cu and the host emulation in cuda/tests/ run the same code.
+//
+// Per element: read F and old d_0..d_{c-2} (all loads issued first), then write
+//   d_0 = F, d_{i+1} = (d_i_new - d_i_old) / divisors[i]
+// Each element is read and written by one thread only, so the in-place order (an old factor is read
+// before its slot is overwritten) needs no synchronisation. IEEE division (not a reciprocal multiply)
+// keeps the result bit-identical to the CPU twin.
+#pragma once
+#include "multi_tensor.cuh"
+
+namespace tsk {
+
+template <int S, int A, int MAXC>
+TS_HD void UpdateElement(const UpdEnt& e, int64_t j) {
+  const int cnt = e.count;
+  float old[MAXC > 1 ? MAXC - 1 : 1];
+#pragma unroll
+  for (int i = 0; i + 1 < MAXC; ++i)
+    if (i + 1 < cnt) old[i] = LoadAt<S>(e.factors, i * e.n + j);
+  float cur = LoadAt<A>(e.fresh, j);
+  StoreAt<S>(e.factors, j, cur);
+#pragma unroll
+  for (int i = 0; i + 1 < MAXC; ++i) {
+    if (i + 1 < cnt) {
+      cur = (cur - old[i]) / e.div[i];
+      StoreAt<S>(e.factors, (i + 1) * e.n + j, cur);
+    }
+  }
+}
+
+// tile: the entry-local tile index; tid in [0, kThreads).
+template <int S, int A, int MAXC>
+TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid) {
+  constexpr int V = VecWidth<S, A>::value;
+  constexpr int U = Unroll<MAXC>::value;
+  constexpr int NO = MAXC > 1 ? MAXC - 1 : 1;
+  const int cnt = e.count;
+  const int64_t n = e.n;
+  if (e.flags & kVec) {
+    const int64_t nv = n / V;  // whole vectors; the partial one (if any) is vector index nv
+    int64_t vi[U];
+#pragma unroll
+    for (int u = 0; u < U; ++u) vi[u] = (tile * U + u) * kThreads + tid;
+    RawVec<A, V> fresh[U];
+    RawVec<S, V> old[U][NO];
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (vi[u] < nv) {
+        fresh[u].Load(Offset<A>(e.fresh, vi[u] * V));
+#pragma unroll
+        for (int i = 0; i + 1 < MAXC; ++i)
+          if (i + 1 < cnt) old[u][i].Load(Offset<S>(e.factors, i * n + vi[u] * V));
+      }
+    }
+#pragma unroll
+    for (int u = 0; u < U; ++u) {
+      if (vi[u] < nv) {
+        float cur[V];
+        fresh[u].Unpack(cur);
+        StoreVec<S, V>(Offset<S>(e.factors, vi[u] * V), cur);
+#pragma unroll
+        for (int i = 0; i + 1 < MAXC; ++i) {
+          if (i + 1 < cnt) {
+            const float d = e.div[i];
+            float o[V];
+            old[u][i].Unpack(o);
+#pragma unroll
+            for (int k = 0; k < V; ++k) cur[k] = (cur[k] - o[k]) / d;
+            StoreVec<S, V>(Offset<S>(e.factors, (i + 1) * n + vi[u] * V), cur);
+          }
+        }
+      } else if (vi[u] == nv) {
+        for (int64_t j = nv * V; j < n; ++j) UpdateElement<S, A, MAXC>(e, j);
+      }
+    }
+  } else {
+    // Unaligned entry: scalar accesses, still coalesced (consecutive threads, consecutive elements).
+    const int64_t base = tile * (int64_t{U} * kThreads * V);
+#pragma unroll 1
+    for (int k = 0; k < U * V; ++k) {
+      const int64_t j = base + int64_t{k} * kThreads + tid;
+      if (j < n) UpdateElement<S, A, MAXC>(e, j);
+    }
+  }
+}
+
+}  // namespace tsk

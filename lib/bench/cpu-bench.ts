@@ -1,0 +1,118 @@
+/**
+ * CPU benchmark of the fused kernels: GB/s of minimal memory traffic, next to the machine's copy
+ * bandwidth (TypedArray.set of the same number of bytes) and the naive operation-at-a-time TypeScript
+ * sequence of the reference. Ratios are measured within one run; nothing here asserts a speed.
+ */
+import { TaylorSeerError } from '../errors';
+import { native, type Dtype } from '../native';
+import { naiveForecast, naiveUpdate } from './naive';
+import { gbps, timeMedian } from './timing';
+
+export interface CpuBenchRow {
+  op: 'update' | 'forecast';
+  dtype: Dtype;
+  order: number;
+  /** bytes of one f32 feature tensor (the size axis) */
+  bytes: number;
+  /** minimal traffic of one call: update reads F and k old factors and writes k+1; forecast reads k+1, writes 1 */
+  trafficBytes: number;
+  ms: number;
+  gbps: number;
+  copyGbps: number;
+  /** null where the naive baseline does not apply (16-bit storage) or was skipped */
+  naiveGbps: number | null;
+  ofCopy: number;
+  vsNaive: number | null;
+}
+
+export interface CpuBenchOptions {
+  sizes: number[];
+  orders: number[];
+  dtypes: Dtype[];
+  /** milliseconds of measurement per cell */
+  budgetMs: number;
+  naive: boolean;
+  onRow?: (row: CpuBenchRow) => void;
+}
+
+export const defaultCpuBenchSizes = [64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20];
+
+function random(n: number): Float32Array {
+  const a = new Float32Array(n);
+  for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
+  return a;
+}
+
+function storageArray(dtype: Dtype, src: Float32Array): Float32Array | Uint16Array {
+  if (dtype === 'f32') return src;
+  const h = new Uint16Array(src.length);
+  native().toHalf(src, dtype, h);
+  return h;
+}
+
+/** Copy bandwidth measured the same way as the kernels: bytes read + written per second. */
+function copyGbps(trafficBytes: number, budgetMs: number): number {
+  const half = Math.max(1, Math.floor(trafficBytes / 2));
+  const src = new Uint8Array(half).fill(7);
+  const dst = new Uint8Array(half);
+  const t = timeMedian(() => dst.set(src), budgetMs);
+  return gbps(2 * half, t.medianMs);
+}
+
+export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
+  const addon = native();
+  const rows: CpuBenchRow[] = [];
+  for (const dtype of o.dtypes) {
+    const st = dtype === 'f32' ? 4 : 2;
+    for (const bytes of o.sizes) {
+      const n = Math.max(1, Math.floor(bytes / 4));
+      const fresh = random(n);
+      for (const order of o.orders) {
+        if (order < 1 || order > 4) throw new TaylorSeerError('ERR_ORDER', `bench orders must be in 1..4 (got ${order})`);
+        const k = order;
+        const factors = storageArray(dtype, random((k + 1) * n));
+        const out = new Float32Array(n);
+        const coeffs = Array.from({ length: k + 1 }, (_, i) => 1 / (i + 1));
+        const divisors = Array.from({ length: k }, () => 2);
+
+        const cells: Array<['update' | 'forecast', number, () => void, (() => void) | null]> = [];
+        const oldF32 = dtype === 'f32' ? Array.from({ length: k + 1 }, (_, i) => (factors as Float32Array).subarray(i * n, (i + 1) * n)) : [];
+        cells.push([
+          'update',
+          n * (4 + k * st + (k + 1) * st),
+          () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors }]),
+          o.naive && dtype === 'f32' ? () => void naiveUpdate(fresh, oldF32, k + 1, 2) : null,
+        ]);
+        cells.push([
+          'forecast',
+          n * ((k + 1) * st + 4),
+          () => addon.forecast(dtype, 'f32', [{ factors, out, count: k + 1, coeffs }]),
+          o.naive && dtype === 'f32' ? () => void naiveForecast(oldF32, 3) : null,
+        ]);
+        for (const [op, traffic, fused, naive] of cells) {
+          const t = timeMedian(fused, o.budgetMs);
+          const copy = copyGbps(traffic, o.budgetMs);
+          const naiveT = naive ? timeMedian(naive, o.budgetMs, 2, 20) : null;
+          const g = gbps(traffic, t.medianMs);
+          const ng = naiveT ? gbps(traffic, naiveT.medianMs) : null;
+          const row: CpuBenchRow = {
+            op,
+            dtype,
+            order,
+            bytes,
+            trafficBytes: traffic,
+            ms: t.medianMs,
+            gbps: g,
+            copyGbps: copy,
+            naiveGbps: ng,
+            ofCopy: g / copy,
+            vsNaive: ng ? g / ng : null,
+          };
+          rows.push(row);
+          o.onRow?.(row);
+        }
+      }
+    }
+  }
+  return rows;
+}

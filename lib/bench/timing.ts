@@ -1,0 +1,25 @@
+/** Host-side timing helpers shared by the benchmarks: warm-up, then the median of repeated runs. */
+
+export interface Timing {
+  medianMs: number;
+  reps: number;
+}
+
+/** Runs fn once to warm up, then until `budgetMs` is spent (at least minReps, at most maxReps). */
+export function timeMedian(fn: () => void, budgetMs = 300, minReps = 3, maxReps = 200): Timing {
+  fn();
+  const samples: number[] = [];
+  const start = performance.now();
+  while (samples.length < minReps || (samples.length < maxReps && performance.now() - start < budgetMs)) {
+    const t0 = performance.now();
+    fn();
+    samples.push(performance.now() - t0);
+  }
+  samples.sort((a, b) => a - b);
+  return { medianMs: samples[samples.length >> 1], reps: samples.length };
+}
+
+/** GB/s (1e9 bytes per second) of `bytes` moved in `ms`. */
+export function gbps(bytes: number, ms: number): number {
+  return bytes / (ms * 1e6);
+}

@@ -1,0 +1,331 @@
+/**
+ * Factor storage: one entry per (context, module key), each holding up to K+1 factors of n elements in the
+ * storage dtype, preallocated at the entry's first full step so the kernels write in place.
+ *
+ * Shape changes (an entry's output length or [batch, tokens, dim] differs from the one it holds factors
+ * for) follow `onShapeChange`:
+ *  - 'error' (default): ERR_SHAPE, the entry is left as it was. Inside a run a shape change is almost always
+ *    a bug (a factor of one shape cannot forecast another), so it must not pass silently.
+ *  - 'reset': on a full step the entry is reallocated for the new shape and restarts at order 0, as if
+ *    created now. A forecast step with another shape is still ERR_SHAPE: there is nothing to forecast from.
+ * Entries with no valid factors (every entry after newRun()) take any shape under either policy, so a batch
+ * or resolution change between runs just works, reusing the allocation when the size fits exactly.
+ *
+ * Device 'cuda' keeps the factors in GPU memory. The hook's I/O is host arrays, so each entry also keeps a
+ * staging buffer of n activation elements (and one for the gate) to move data across; reads back are
+ * asynchronous, hence forecastAsync(). Staging memory is counted in the entry's bytes.
+ */
+import { TaylorSeerError } from './errors';
+import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
+import { native, type DeviceTensor, type Dtype, type HostTensor, type Tensor } from './native';
+import { show } from './schedule/validate';
+
+export type Device = 'cpu' | 'cuda';
+export type ShapeChangePolicy = 'reset' | 'error';
+
+export interface CacheOptions {
+  maxOrder: number;
+  variable: Variable;
+  storage: Dtype;
+  activation: Dtype;
+  device: Device;
+  onShapeChange: ShapeChangePolicy;
+}
+
+/** Read-only view of an entry, for inspection and tests. */
+export interface CacheEntryInfo {
+  readonly context: string;
+  readonly key: string;
+  readonly shape: readonly number[];
+  /** elements per factor */
+  readonly length: number;
+  /** valid factors, 0..maxOrder+1 */
+  readonly count: number;
+  /** full steps that produced the valid factors, oldest first */
+  readonly history: readonly Node[];
+  /** bytes held: factors (maxOrder+1 preallocated) plus device staging */
+  readonly bytes: number;
+}
+
+/** gated forecast target: h += gate[b, :] * forecast, h is [batch, tokens, dim] */
+export interface GatedTarget {
+  h: HostTensor;
+  gate: HostTensor;
+  batch: number;
+  tokens: number;
+  dim: number;
+}
+
+interface Entry {
+  context: string;
+  key: string;
+  shape: number[];
+  length: number;
+  count: number;
+  history: Node[];
+  factors: Tensor;
+  stage?: DeviceTensor;
+  gateStage?: DeviceTensor;
+}
+
+const BYTES: Record<Dtype, number> = { f32: 4, f16: 2, bf16: 2 };
+
+export function bytesPerElement(dtype: Dtype): number {
+  return BYTES[dtype];
+}
+
+/** The host array type that carries data of `dtype` (Node 20 has no Float16Array). */
+export function isHostTensorOf(value: unknown, dtype: Dtype): value is HostTensor {
+  return dtype === 'f32' ? value instanceof Float32Array : value instanceof Uint16Array;
+}
+
+export function describeHostType(dtype: Dtype): string {
+  return dtype === 'f32' ? 'a Float32Array' : `a Uint16Array (${dtype} bits)`;
+}
+
+export function allocHost(dtype: Dtype, length: number): HostTensor {
+  return dtype === 'f32' ? new Float32Array(length) : new Uint16Array(length);
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+function entryId(context: string, key: string): string {
+  // JSON keeps (context, key) pairs distinct whatever characters they contain.
+  return JSON.stringify([context, key]);
+}
+
+export class FactorCache {
+  readonly options: Readonly<CacheOptions>;
+  private readonly entries = new Map<string, Entry>();
+  private disposed = false;
+
+  constructor(options: CacheOptions) {
+    this.options = Object.freeze({ ...options });
+  }
+
+  get size(): number {
+    this.checkAlive();
+    return this.entries.size;
+  }
+
+  get bytesHeld(): number {
+    this.checkAlive();
+    let total = 0;
+    for (const e of this.entries.values()) total += this.bytesOf(e);
+    return total;
+  }
+
+  entry(context: string, key: string): CacheEntryInfo | undefined {
+    this.checkAlive();
+    const e = this.entries.get(entryId(context, key));
+    if (!e) return undefined;
+    return {
+      context: e.context,
+      key: e.key,
+      shape: [...e.shape],
+      length: e.length,
+      count: e.count,
+      history: e.history.map((n) => ({ ...n })),
+      bytes: this.bytesOf(e),
+    };
+  }
+
+  /** elements per factor of an entry, or undefined when it does not exist */
+  lengthOf(context: string, key: string): number | undefined {
+    this.checkAlive();
+    return this.entries.get(entryId(context, key))?.length;
+  }
+
+  list(): CacheEntryInfo[] {
+    this.checkAlive();
+    return [...this.entries.values()].map((e) => this.entry(e.context, e.key)!);
+  }
+
+  /**
+   * Full step: folds the freshly computed `fresh` (activation dtype, `shape`) into the entry's factors.
+   * Everything is checked before anything changes.
+   */
+  update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number): void {
+    this.checkAlive();
+    const { activation, storage, maxOrder, variable } = this.options;
+    if (!isHostTensorOf(fresh, activation)) {
+      throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
+    }
+    const length = shape.reduce((a, b) => a * b, 1);
+    if (fresh.length !== length || length === 0) {
+      throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);
+    }
+    const id = entryId(context, key);
+    let e = this.entries.get(id);
+    let replaced: Entry | undefined;
+    if (e && e.count > 0 && !sameShape(e.shape, shape)) {
+      if (this.options.onShapeChange === 'error') {
+        throw new TaylorSeerError(
+          'ERR_SHAPE',
+          `"${key}"${context ? ` (context "${context}")` : ''} produced shape [${shape.join(', ')}] but holds factors for [${e.shape.join(', ')}]; ` +
+            "start a new run (beginStep(0)) or reset(), or construct with onShapeChange: 'reset'",
+        );
+      }
+    }
+    const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
+    const history = oldCount > 0 ? e!.history : [];
+    const plan = updatePlan(variable, history, oldCount, node, maxOrder, warmup);
+    if (!e || e.length !== length) {
+      // Allocate before releasing the old buffers so a failed allocation leaves the entry intact.
+      replaced = e;
+      e = this.allocate(context, key, shape, length);
+    }
+    try {
+      let src: Tensor = fresh;
+      if (this.options.device === 'cuda') {
+        native().cuda.upload(e.stage!, fresh);
+        src = e.stage!;
+      }
+      native().update(storage, activation, [
+        { factors: e.factors, fresh: src, oldCount, newCount: plan.newCount, divisors: plan.divisors, n: length },
+      ]);
+    } catch (err) {
+      if (e !== this.entries.get(id)) this.release(e); // a buffer allocated by this call
+      throw err;
+    }
+    if (replaced) this.release(replaced);
+    e.shape = [...shape];
+    e.count = plan.newCount;
+    e.history = [...history.slice(history.length - (plan.newCount - 1)), { ...node }];
+    this.entries.set(id, e);
+  }
+
+  /**
+   * Forecast step, host only and synchronous: writes the forecast into `out`, or with `gated`, adds
+   * gate * forecast to gated.h in place (out is then ignored and may be undefined).
+   */
+  forecast(context: string, key: string, node: Node, out: HostTensor | undefined, gated?: GatedTarget): void {
+    const job = this.prepareForecast(context, key, node, out, gated);
+    if (this.options.device === 'cuda') {
+      throw new TaylorSeerError('ERR_DEVICE', 'reading a forecast back from the GPU is asynchronous: use the async API (moduleAsync, gatedResidual) with device "cuda"');
+    }
+    native().forecast(this.options.storage, this.options.activation, [job.entry]);
+  }
+
+  /** Forecast step, any device. */
+  async forecastAsync(context: string, key: string, node: Node, out: HostTensor | undefined, gated?: GatedTarget): Promise<void> {
+    const job = this.prepareForecast(context, key, node, out, gated);
+    const { storage, activation } = this.options;
+    if (this.options.device !== 'cuda') {
+      native().forecast(storage, activation, [job.entry]);
+      return;
+    }
+    const cuda = native().cuda;
+    const e = job.target;
+    const dst = gated ? gated.h : out!;
+    if (gated) {
+      if (!e.gateStage || e.gateStage.length !== gated.gate.length) {
+        const g = cuda.alloc(activation, gated.gate.length);
+        e.gateStage?.dispose();
+        e.gateStage = g;
+      }
+      cuda.upload(e.stage!, gated.h);
+      cuda.upload(e.gateStage, gated.gate);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate: e.gateStage }]);
+    } else {
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }]);
+    }
+    await cuda.download(e.stage!, dst);
+  }
+
+  /** A new run: every entry forgets its factors (allocations are kept for reuse). */
+  newRun(): void {
+    this.checkAlive();
+    for (const e of this.entries.values()) {
+      e.count = 0;
+      e.history = [];
+    }
+  }
+
+  /** Drops every entry and frees its memory: the cache is then indistinguishable from a new one. */
+  reset(): void {
+    this.checkAlive();
+    for (const e of this.entries.values()) this.release(e);
+    this.entries.clear();
+  }
+
+  /** Frees everything; any later use is ERR_DISPOSED. Idempotent. */
+  dispose(): void {
+    if (this.disposed) return;
+    for (const e of this.entries.values()) this.release(e);
+    this.entries.clear();
+    this.disposed = true;
+  }
+
+  get isDisposed(): boolean {
+    return this.disposed;
+  }
+
+  private prepareForecast(context: string, key: string, node: Node, out: HostTensor | undefined, gated?: GatedTarget) {
+    this.checkAlive();
+    const { activation, variable } = this.options;
+    const e = this.entries.get(entryId(context, key));
+    if (!e || e.count === 0) {
+      throw new TaylorSeerError(
+        'ERR_NO_FACTORS',
+        `"${key}"${context ? ` (context "${context}")` : ''} has no factors to forecast from: it was not computed on a full step of this run`,
+      );
+    }
+    const coeffs = forecastCoeffs(variable, e.history, e.count, node);
+    if (gated) {
+      if (!isHostTensorOf(gated.h, activation) || !isHostTensorOf(gated.gate, activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `h and gate must be ${describeHostType(activation)} (activation '${activation}')`);
+      }
+      if (gated.h.length !== e.length) {
+        throw new TaylorSeerError('ERR_SHAPE', `"${key}" holds factors of ${e.length} elements ([${e.shape.join(', ')}]) but h has ${gated.h.length}; a forecast cannot change shape`);
+      }
+      const shape = [gated.batch, gated.tokens, gated.dim];
+      if (!sameShape(e.shape, shape)) {
+        throw new TaylorSeerError('ERR_SHAPE', `"${key}" holds factors for [${e.shape.join(', ')}] but was given [${shape.join(', ')}]; a forecast cannot change shape`);
+      }
+      return {
+        target: e,
+        entry: { factors: e.factors, out: gated.h, residual: gated.h, gate: gated.gate, tokens: gated.tokens, dim: gated.dim, count: e.count, coeffs, n: e.length },
+      };
+    }
+    if (!isHostTensorOf(out, activation) || out.length !== e.length) {
+      throw new TaylorSeerError('ERR_LENGTH', `the forecast of "${key}" needs ${describeHostType(activation)} of ${e.length} elements, got ${show(out)}`);
+    }
+    return { target: e, entry: { factors: e.factors, out, count: e.count, coeffs, n: e.length } };
+  }
+
+  private allocate(context: string, key: string, shape: readonly number[], length: number): Entry {
+    const { maxOrder, storage, activation, device } = this.options;
+    const capacity = (maxOrder + 1) * length;
+    if (device === 'cuda') {
+      const cuda = native().cuda;
+      const factors = cuda.alloc(storage, capacity);
+      let stage: DeviceTensor;
+      try {
+        stage = cuda.alloc(activation, length);
+      } catch (err) {
+        factors.dispose();
+        throw err;
+      }
+      return { context, key, shape: [...shape], length, count: 0, history: [], factors, stage };
+    }
+    return { context, key, shape: [...shape], length, count: 0, history: [], factors: allocHost(storage, capacity) };
+  }
+
+  private release(e: Entry): void {
+    if (!(ArrayBuffer.isView(e.factors))) (e.factors as DeviceTensor).dispose();
+    e.stage?.dispose();
+    e.gateStage?.dispose();
+    e.stage = e.gateStage = undefined;
+  }
+
+  private bytesOf(e: Entry): number {
+    return e.factors.byteLength + (e.stage?.byteLength ?? 0) + (e.gateStage?.byteLength ?? 0);
+  }
+
+  private checkAlive(): void {
+    if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'this TaylorSeer cache was disposed; create a new one');
+  }
+}

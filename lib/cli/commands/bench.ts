@@ -1,0 +1,63 @@
+import * as os from 'node:os';
+import { defaultCpuBenchSizes, runCpuBench, type CpuBenchRow } from '../../bench/cpu-bench';
+import type { Dtype } from '../../native';
+import type { Command } from '../command';
+import { formatBytes, formatTable, parseBytes, parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+
+const dtypes = ['f32', 'f16', 'bf16'] as const;
+
+function cpuTable(rows: CpuBenchRow[]): string {
+  return formatTable(
+    ['op', 'dtype', 'order', 'size', 'ms', 'GB/s', 'copy GB/s', 'of copy', 'naive GB/s', 'vs naive'],
+    rows.map((r) => [
+      r.op,
+      r.dtype,
+      String(r.order),
+      formatBytes(r.bytes),
+      r.ms.toFixed(3),
+      r.gbps.toFixed(1),
+      r.copyGbps.toFixed(1),
+      `${(100 * r.ofCopy).toFixed(0)}%`,
+      r.naiveGbps === null ? '-' : r.naiveGbps.toFixed(2),
+      r.vsNaive === null ? '-' : `${r.vsNaive.toFixed(1)}x`,
+    ]),
+  );
+}
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'throughput of the fused update/forecast kernels vs copy bandwidth and the naive sequence',
+  usage: 'taylorseer bench [--device cpu|cuda] [--sizes 64K,4M,...] [--orders 1,2,3] [--dtypes f32,bf16] [--budget MS] [--no-naive] [--json]',
+  options: {
+    device: { type: 'string', default: 'cpu' },
+    sizes: { type: 'string' },
+    orders: { type: 'string', default: '1,2,3' },
+    dtypes: { type: 'string', default: 'f32' },
+    budget: { type: 'string', default: '250' },
+    'no-naive': { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values) {
+    const device = parseChoice('device', String(values.device), ['cpu', 'cuda'] as const);
+    const orders = parseList('orders', String(values.orders), (s) => parseInteger('orders', s, 1, 4));
+    const dts = parseList('dtypes', String(values.dtypes), (s) => parseChoice('dtypes', s, dtypes)) as Dtype[];
+    const budgetMs = parseNumber('budget', String(values.budget), 1, 60_000);
+    const json = Boolean(values.json);
+    if (device === 'cuda') {
+      const { runCudaBenchCommand } = await import('../../bench/cuda-bench');
+      return runCudaBenchCommand({ orders, json, budgetMs });
+    }
+    const sizes = values.sizes ? parseList('sizes', String(values.sizes), (s) => parseBytes('sizes', s)) : defaultCpuBenchSizes;
+    if (!json) process.stderr.write(`CPU benchmark on ${os.cpus()[0]?.model ?? 'unknown cpu'} (${os.cpus().length} threads)\n`);
+    const rows = runCpuBench({
+      sizes,
+      orders,
+      dtypes: dts,
+      budgetMs,
+      naive: !values['no-naive'],
+      onRow: json ? (r) => process.stdout.write(`${JSON.stringify(r)}\n`) : undefined,
+    });
+    if (!json) process.stdout.write(`${cpuTable(rows)}\n`);
+    return 0;
+  },
+};

@@ -1,0 +1,177 @@
+/**
+ * `taylorseer eval`: full compute and one TaylorSeer setting on the same noise; prints one JSON object.
+ */
+import * as path from 'node:path';
+import { TaylorSeerError } from '../../errors';
+import { compare, type Comparison } from '../../pipeline/evaluate';
+import { loadModel } from '../../pipeline/model';
+import { gaussianNoise, readF32, writeF32 } from '../../pipeline/noise';
+import type { CfgMode, SampleOptions, SampleResult } from '../../pipeline/sampler';
+import { GRANULARITIES, type Granularity, type SeerOptions, type SeerStorage, type SeerVariable } from '../../pipeline/seer';
+import type { HookImplementation } from '../../pipeline/hooks';
+import type { Command } from '../command';
+import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
+
+export const evalCommand: Command = {
+  name: 'eval',
+  summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM, cache memory (one JSON object)',
+  usage:
+    'taylorseer eval [--model DIR] --steps S --guidance G --labels a,b,... [--noise FILE.f32 | --seed N] [--shift X] ' +
+    '[--schedule fixed --interval N --warmup W [--cooldown C] | --schedule mask --full 0,1,2,...] --order O ' +
+    '[--variable step|time|newton] [--granularity module|block|lite] [--storage f32|f16|bf16] [--cfg batched|separate] ' +
+    '[--implementation taylorseer|reference] [--threads T] [--repeat R] [--out FILE.f32] [--json]',
+  options: {
+    model: { type: 'string' },
+    steps: { type: 'string', default: '50' },
+    guidance: { type: 'string', default: '3' },
+    labels: { type: 'string' },
+    noise: { type: 'string' },
+    seed: { type: 'string' },
+    shift: { type: 'string', default: '1' },
+    schedule: { type: 'string', default: 'fixed' },
+    interval: { type: 'string', default: '5' },
+    warmup: { type: 'string', default: '3' },
+    cooldown: { type: 'string', default: '0' },
+    full: { type: 'string' },
+    order: { type: 'string', default: '2' },
+    variable: { type: 'string', default: 'step' },
+    granularity: { type: 'string', default: 'module' },
+    storage: { type: 'string', default: 'f32' },
+    cfg: { type: 'string', default: 'batched' },
+    implementation: { type: 'string', default: 'taylorseer' },
+    threads: { type: 'string' },
+    repeat: { type: 'string', default: '1' },
+    out: { type: 'string' },
+    json: { type: 'boolean' },
+  },
+  async run(values) {
+    const v = values as Values;
+    const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
+    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
+    const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
+    const schedule = parseChoice('schedule', str(v, 'schedule')!, ['fixed', 'mask'] as const);
+    const order = parseInteger('order', str(v, 'order')!, 0, 4);
+    const variable = parseChoice<SeerVariable>('variable', str(v, 'variable')!, ['step', 'time', 'newton']);
+    const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity')!, GRANULARITIES);
+    const storage = parseChoice<SeerStorage>('storage', str(v, 'storage')!, ['f32', 'f16', 'bf16']);
+    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg')!, ['batched', 'separate']);
+    const implementation = parseChoice<HookImplementation>('implementation', str(v, 'implementation')!, ['taylorseer', 'reference']);
+    const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, 100);
+    const threadsArg = str(v, 'threads');
+    const threads = threadsArg === undefined ? undefined : parseInteger('threads', threadsArg, 1, 1024);
+    const noiseFile = str(v, 'noise');
+    const seedArg = str(v, 'seed');
+    if (noiseFile !== undefined && seedArg !== undefined) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
+    }
+    const seed = seedArg === undefined ? 0 : parseInteger('seed', seedArg, 0, Number.MAX_SAFE_INTEGER);
+
+    let seerOptions: SeerOptions;
+    if (schedule === 'fixed') {
+      if (str(v, 'full') !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--full belongs to --schedule mask');
+      const interval = parseInteger('interval', str(v, 'interval')!, 1, 100_000);
+      const warmup = parseInteger('warmup', str(v, 'warmup')!, 1, steps);
+      const cooldown = parseInteger('cooldown', str(v, 'cooldown')!, 0, steps);
+      seerOptions = { schedule: { kind: 'fixed', steps, interval, warmup, cooldown }, maxOrder: order, variable, storage };
+    } else {
+      const fullArg = str(v, 'full');
+      if (fullArg === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--schedule mask needs --full with the full steps, e.g. --full 0,1,2,8,14');
+      const full = parseList('full', fullArg, (s) => parseInteger('full', s, 0, steps - 1));
+      if (!full.includes(0)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected a list that contains step 0`);
+      if (new Set(full).size !== full.length) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected no repeated steps`);
+      const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, steps);
+      seerOptions = { schedule: { kind: 'mask', steps, full, warmup }, maxOrder: order, variable, storage };
+    }
+
+    const modelDir = str(v, 'model') ?? defaultModelDir();
+    const model = await loadModel(modelDir, { threads });
+    try {
+      const { classes, nullClass } = model.arch;
+      const labelsArg = str(v, 'labels');
+      const labels =
+        labelsArg === undefined
+          ? (model.manifest.reference?.labels ?? [0])
+          : parseList('labels', labelsArg, (s) => parseInteger('labels', s, 0, Math.max(classes - 1, nullClass)));
+      for (const l of labels) {
+        if (l >= classes && l !== nullClass) {
+          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--labels: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
+        }
+      }
+      const per = model.imageElements;
+      let noise: Float32Array;
+      if (noiseFile !== undefined) {
+        noise = readF32(noiseFile);
+        if (noise.length !== labels.length * per) {
+          const { channels: C, imageSize: S } = model.arch;
+          throw new TaylorSeerError(
+            'ERR_INVALID_ARGUMENT',
+            `--noise ${noiseFile}: holds ${noise.length} float32 values, expected ${labels.length * per} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
+          );
+        }
+      } else {
+        noise = gaussianNoise(labels.length * per, seed);
+      }
+
+      const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, cfg, granularity, noise, implementation };
+      await warmUp(model, labels, guidance, cfg);
+      let best: Comparison | undefined;
+      let fullBest: SampleResult | undefined;
+      let accelBest: SampleResult | undefined;
+      for (let r = 0; r < repeat; r++) {
+        const c = await compare(model, { ...base, seer: seerOptions });
+        best ??= c;
+        if (!fullBest || c.full.wallMs < fullBest.wallMs) fullBest = c.full;
+        if (!accelBest || c.accelerated.wallMs < accelBest.wallMs) accelBest = c.accelerated;
+      }
+      const c = best!;
+      const wallMs = accelBest!.wallMs;
+      const wallMsFull = fullBest!.wallMs;
+      const evalSpeedup = c.full.moduleEvals / Math.max(1, c.accelerated.moduleEvals);
+      const wallSpeedup = wallMsFull / wallMs;
+      const outFile = str(v, 'out');
+      if (outFile !== undefined) writeF32(outFile, c.accelerated.images);
+      const finite = (x: number) => (Number.isFinite(x) ? x : null);
+      const report = {
+        model: model.manifest.name,
+        modelDir: model.manifest.dir,
+        steps,
+        guidance,
+        labels,
+        shift,
+        cfg,
+        granularity,
+        schedule: seerOptions.schedule,
+        order,
+        variable,
+        storage,
+        implementation,
+        threads: threads ?? null,
+        repeat,
+        fullSteps: c.accelerated.fullSteps,
+        fullStepList: c.accelerated.fullStepList,
+        forecastSteps: steps - c.accelerated.fullSteps,
+        moduleEvals: c.accelerated.moduleEvals,
+        moduleEvalsFull: c.full.moduleEvals,
+        evalSpeedup,
+        wallMs,
+        wallMsFull,
+        wallSpeedup,
+        overheadRatio: wallSpeedup / evalSpeedup,
+        psnr: finite(c.quality.psnr),
+        psnrPerSample: c.quality.psnrPerSample.map(finite),
+        ssim: c.quality.ssim,
+        relL2: c.quality.relL2,
+        cacheBytes: c.accelerated.cacheBytes,
+        cacheEntries: c.accelerated.seerStats?.entries ?? 0,
+        computes: c.accelerated.seerStats?.computes ?? 0,
+        computesSkipped: c.accelerated.seerStats?.computesSkipped ?? 0,
+        out: outFile === undefined ? null : path.resolve(outFile),
+      };
+      process.stdout.write(`${values.json ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};

@@ -1,0 +1,8 @@
+import type { Command } from '../command';
+import { benchCommand } from './bench';
+import { demoCommand } from './demo';
+import { evalCommand } from './eval';
+import { infoCommand } from './info';
+
+/** Every subcommand, in the order `taylorseer --help` lists them. */
+export const commands: Command[] = [demoCommand, evalCommand, benchCommand, infoCommand];

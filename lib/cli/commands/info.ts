@@ -1,0 +1,36 @@
+import { info } from '../../info';
+import type { Command } from '../command';
+
+function formatBytes(n: number): string {
+  return `${(n / 2 ** 30).toFixed(1)} GiB`;
+}
+
+export const infoCommand: Command = {
+  name: 'info',
+  summary: 'what was built and what is usable here (CPU threads and vectors, CUDA device)',
+  usage: 'taylorseer info [--json]',
+  options: { json: { type: 'boolean' } },
+  async run(values) {
+    const i = info();
+    if (values.json) {
+      process.stdout.write(`${JSON.stringify(i, null, 2)}\n`);
+      return i.build ? 0 : 1;
+    }
+    const lines = [`taylorseer ${i.version} (node ${i.node}, ${i.platform})`];
+    if (!i.build || !i.cpu) {
+      lines.push(`native addon: not loaded: ${i.addonError}`);
+    } else {
+      lines.push(`native addon: built with ${i.build.system}, ${i.build.compiler}, Node-API ${i.build.napiVersion}`);
+      lines.push(`cpu: ${i.cpu.threads} threads, ${i.cpu.vector} kernels`);
+    }
+    lines.push(`cuda compiled in: ${i.cuda.compiled ? `yes (runtime ${i.cuda.runtimeVersion})` : 'no'}`);
+    if (i.cuda.usable) {
+      for (const d of i.cuda.devices)
+        lines.push(`cuda device ${d.index}: ${d.name}, ${formatBytes(d.totalMemory)}, sm_${d.computeCapability.replace('.', '')}, ${d.multiprocessors} SMs`);
+    } else {
+      lines.push(`cuda device: not usable (${i.cuda.reason})`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+    return i.build ? 0 : 1;
+  },
+};

@@ -1,0 +1,382 @@
+/**
+ * TaylorSeer: the object a sampler loop and a model's forward pass talk to.
+ *
+ *   const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 50, interval: 6, warmup: 3 }, maxOrder: 2 });
+ *   for (let s = 0; s < 50; s++) {
+ *     seer.beginStep(s, t[s]);
+ *     // inside the model, per cached module:
+ *     const y = seer.module('block3.attn', () => attn(x));              // forecast steps: compute is not called
+ *     await seer.gatedResidual('block3.mlp', () => mlp(x), h, gate, { batch, tokens, dim });
+ *   }
+ *
+ * Lifecycle rules (each violation is ERR_STEP, and the call changes nothing):
+ *  - A run starts with beginStep(0) and continues with consecutive steps 1, 2, ...; beginStep(0) at any time
+ *    starts a new run (every entry forgets its factors, allocations are kept), so reusing one TaylorSeer
+ *    across images needs no reset(). reset() additionally frees all memory and zeroes the stats.
+ *  - 'time' and 'newton' need the sampler's t at every step: finite, strictly monotonic within a run
+ *    (either direction; fixed by the run's first two steps).
+ *  - A (context, key) pair is used at most once per step; a second use would difference a step against
+ *    itself.
+ *  - beginStep() and reset() while an async call is in flight are ERR_BUSY.
+ * Stats count accepted calls only, so a rejected call leaves them unchanged as well.
+ *
+ * Device 'cuda' keeps the factors on the GPU; since inputs and outputs here are host arrays, results are read
+ * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
+ * 'cuda' when the addon reports a usable GPU, else 'cpu'.
+ */
+import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
+import { TaylorSeerError } from './errors';
+import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
+import { native, type Dtype, type HostTensor } from './native';
+import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
+import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './schedule/validate';
+
+export type DeviceOption = 'auto' | Device;
+const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
+
+/** The host array carrying module outputs of activation dtype A: Float32Array for f32, else 16-bit patterns. */
+export type ActivationTensor<A extends Dtype> = A extends 'f32' ? Float32Array : Uint16Array;
+
+export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
+  schedule: ScheduleOptions | Schedule;
+  /** highest Taylor order K, 0..4; 0 reuses the last full output */
+  maxOrder: number;
+  /** what the differences are taken in; default 'step' (the reference) */
+  variable?: Variable;
+  /** dtype the factors are stored in; default 'f32' */
+  storage?: Dtype;
+  /** dtype of module outputs, h and gate; default 'f32' */
+  activation?: A;
+  /** default 'cpu' */
+  device?: DeviceOption;
+  /** see lib/cache.ts; default 'error' */
+  onShapeChange?: ShapeChangePolicy;
+}
+
+export interface ModuleOptions {
+  /** separates caches that must not mix, e.g. the cond and uncond forwards of CFG; default '' */
+  context?: string;
+}
+
+export interface GateShape {
+  batch: number;
+  tokens: number;
+  dim: number;
+}
+
+export interface TaylorSeerStats {
+  /** steps begun as full / as forecast */
+  fullSteps: number;
+  forecastSteps: number;
+  /** compute callbacks run (full steps) / skipped (forecast steps) */
+  computes: number;
+  computesSkipped: number;
+  /** memory held by the cache (factors, plus staging buffers on 'cuda') */
+  bytesHeld: number;
+  entries: number;
+}
+
+const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange'] as const;
+
+interface StepState {
+  step: number;
+  t: number | undefined;
+  full: boolean;
+  /** (context, key) ids used in this step */
+  used: Set<string>;
+}
+
+export class TaylorSeer<A extends Dtype = 'f32'> {
+  readonly schedule: Schedule;
+  readonly maxOrder: number;
+  readonly variable: Variable;
+  readonly storage: Dtype;
+  readonly activation: A;
+  readonly device: Device;
+  readonly onShapeChange: ShapeChangePolicy;
+
+  private readonly cache: FactorCache;
+  private current: StepState | undefined;
+  /** +1 / -1 once a run's t direction is known */
+  private tDirection = 0;
+  /** ids of calls between their start and their end (async, or a sync compute running) */
+  private readonly pending = new Set<string>();
+  private counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
+
+  constructor(options: TaylorSeerOptions<A>) {
+    const o = requireObject('TaylorSeer options', options);
+    requireKnownKeys('TaylorSeer options', o, OPTION_KEYS);
+    this.schedule = createSchedule(o.schedule as ScheduleOptions | Schedule);
+    this.maxOrder = requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
+    this.variable = requireOneOf('variable', o.variable ?? 'step', VARIABLES);
+    this.storage = requireOneOf('storage', o.storage ?? 'f32', DTYPES, 'ERR_DTYPE');
+    this.activation = requireOneOf('activation', o.activation ?? 'f32', DTYPES, 'ERR_DTYPE') as A;
+    this.onShapeChange = requireOneOf('onShapeChange', o.onShapeChange ?? 'error', ['reset', 'error'] as const);
+    this.device = resolveDevice(requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const));
+    this.cache = new FactorCache({
+      maxOrder: this.maxOrder,
+      variable: this.variable,
+      storage: this.storage,
+      activation: this.activation,
+      device: this.device,
+      onShapeChange: this.onShapeChange,
+    });
+  }
+
+  /** Starts denoising step `step` (0-based). `t` is the sampler's time, required for 'time' and 'newton'. */
+  beginStep(step: number, t?: number): void {
+    this.checkAlive();
+    this.checkIdle('beginStep');
+    requireInt('step', step, 0, this.schedule.steps - 1, 'ERR_STEP');
+    if (t === undefined) {
+      if (this.variable !== 'step') throw new TaylorSeerError('ERR_STEP', `variable '${this.variable}' needs the sampler's t: call beginStep(${step}, t)`);
+    } else {
+      requireFinite('t', t);
+    }
+    const prev = this.current;
+    let direction = step === 0 ? 0 : this.tDirection;
+    if (step !== 0) {
+      if (!prev) throw new TaylorSeerError('ERR_STEP', `beginStep(${step}) without a run: a run starts with beginStep(0)`);
+      if (step !== prev.step + 1) {
+        throw new TaylorSeerError('ERR_STEP', `beginStep(${step}) after step ${prev.step}: steps must be consecutive (expected ${prev.step + 1}, or 0 to start a new run)`);
+      }
+      if (this.variable !== 'step') {
+        const dir = Math.sign(t! - prev.t!);
+        if (dir === 0 || (direction !== 0 && dir !== direction)) {
+          throw new TaylorSeerError(
+            'ERR_STEP',
+            `t must be strictly ${direction < 0 ? 'decreasing' : direction > 0 ? 'increasing' : 'monotonic'} within a run: step ${prev.step} had t=${prev.t}, step ${step} got t=${t}`,
+          );
+        }
+        direction = dir;
+      }
+    }
+    // The schedule learns how the previous step went before it decides this one.
+    if (prev) this.schedule.observe?.({ step: prev.step, t: prev.t, full: prev.full, entries: prev.used.size });
+    if (step === 0) this.schedule.reset?.();
+    const full = this.schedule.isFull(step);
+    if (typeof full !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.isFull(${step}) must return a boolean, got ${show(full)}`);
+    if (step === 0 && !full) throw new TaylorSeerError('ERR_STEP', 'the schedule makes step 0 a forecast step, but a run must start with a full step');
+
+    if (step === 0) this.cache.newRun();
+    this.tDirection = direction;
+    this.current = { step, t, full, used: new Set() };
+    if (full) this.counters.fullSteps++;
+    else this.counters.forecastSteps++;
+  }
+
+  /** Whether the current step runs the cached modules in full. */
+  get isFull(): boolean {
+    return this.requireStep().full;
+  }
+
+  /** The current step, or undefined before the first beginStep (and after reset). */
+  get step(): number | undefined {
+    this.checkAlive();
+    return this.current?.step;
+  }
+
+  /**
+   * Full step: runs `compute`, folds its output into the factors and returns it. Forecast step: returns the
+   * forecast (a new array) without calling `compute`. Synchronous, so host ('cpu') factors only.
+   */
+  module(key: string, compute: () => ActivationTensor<A>, opts?: ModuleOptions): ActivationTensor<A> {
+    const { id, context, step } = this.beginCall(key, compute, opts);
+    if (this.device === 'cuda') {
+      throw new TaylorSeerError('ERR_DEVICE', "module() is synchronous and cannot read GPU memory back: use moduleAsync() with device 'cuda'");
+    }
+    this.pending.add(id);
+    try {
+      if (step.full) {
+        const fresh: unknown = compute();
+        if (isThenable(fresh)) {
+          (fresh as Promise<unknown>).then(undefined, () => undefined); // its rejection is not ours to report
+          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned a Promise: use moduleAsync()`);
+        }
+        this.checkAlive();
+        this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
+        this.counters.computes++;
+        step.used.add(id);
+        return fresh as ActivationTensor<A>;
+      }
+      const out = this.forecastBuffer(context, key);
+      this.cache.forecast(context, key, this.node(step), out);
+      this.counters.computesSkipped++;
+      step.used.add(id);
+      return out as ActivationTensor<A>;
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  /** module() for an async compute; works on every device. */
+  async moduleAsync(key: string, compute: () => Promise<ActivationTensor<A>>, opts?: ModuleOptions): Promise<ActivationTensor<A>> {
+    const { id, context, step } = this.beginCall(key, compute, opts);
+    this.pending.add(id);
+    try {
+      if (step.full) {
+        const fresh: unknown = await compute();
+        this.checkAlive();
+        this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
+        this.counters.computes++;
+        step.used.add(id);
+        return fresh as ActivationTensor<A>;
+      }
+      const out = this.forecastBuffer(context, key);
+      await this.cache.forecastAsync(context, key, this.node(step), out);
+      this.counters.computesSkipped++;
+      step.used.add(id);
+      return out as ActivationTensor<A>;
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  /**
+   * The adaLN-gated residual of a DiT block: h += gate[b, :] * F, with h [batch, tokens, dim] and gate
+   * [batch, dim] broadcast over tokens. F is the computed output on full steps (added exactly as computed,
+   * not the rounded stored copy) and the forecast otherwise, fused into one pass so it never touches memory.
+   */
+  async gatedResidual(
+    key: string,
+    compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>,
+    h: ActivationTensor<A>,
+    gate: ActivationTensor<A>,
+    shape: GateShape,
+    opts?: ModuleOptions,
+  ): Promise<void> {
+    const { id, context, step } = this.beginCall(key, compute, opts);
+    const s = requireObject('shape', shape);
+    requireKnownKeys('shape', s, ['batch', 'tokens', 'dim']);
+    const batch = requireInt('shape.batch', s.batch, 1, undefined, 'ERR_SHAPE');
+    const tokens = requireInt('shape.tokens', s.tokens, 1, undefined, 'ERR_SHAPE');
+    const dim = requireInt('shape.dim', s.dim, 1, undefined, 'ERR_SHAPE');
+    for (const [name, value] of [['h', h], ['gate', gate]] as const) {
+      if (!isHostTensorOf(value, this.activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `${name} must be ${describeHostType(this.activation)} (activation '${this.activation}'), got ${show(value)}`);
+      }
+    }
+    const n = batch * tokens * dim;
+    if (h.length !== n) throw new TaylorSeerError('ERR_SHAPE', `h has ${h.length} elements; shape [${batch}, ${tokens}, ${dim}] needs ${n}`);
+    if (gate.length !== batch * dim) throw new TaylorSeerError('ERR_SHAPE', `gate has ${gate.length} elements; [batch, dim] = [${batch}, ${dim}] needs ${batch * dim}`);
+    if ((h.buffer as ArrayBufferLike) === gate.buffer && overlaps(h, gate)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'h and gate must not overlap in memory');
+    }
+    this.pending.add(id);
+    try {
+      if (step.full) {
+        const fresh: unknown = await compute();
+        this.checkAlive();
+        if (fresh === h || (ArrayBuffer.isView(fresh) && fresh.buffer === h.buffer && overlaps(fresh as HostTensor, h))) {
+          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned memory overlapping h; return the module output, not the residual stream`);
+        }
+        this.cache.update(context, key, fresh as HostTensor, [batch, tokens, dim], this.node(step), this.schedule.warmup);
+        // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
+        native().forecast(this.activation, this.activation, [
+          { factors: fresh as HostTensor, out: h, residual: h, gate, tokens, dim, count: 1, coeffs: [1], n },
+        ]);
+        this.counters.computes++;
+      } else {
+        await this.cache.forecastAsync(context, key, this.node(step), undefined, { h, gate, batch, tokens, dim });
+        this.counters.computesSkipped++;
+      }
+      step.used.add(id);
+    } finally {
+      this.pending.delete(id);
+    }
+  }
+
+  get stats(): TaylorSeerStats {
+    this.checkAlive();
+    return { ...this.counters, bytesHeld: this.cache.bytesHeld, entries: this.cache.size };
+  }
+
+  /** A snapshot of every cache entry (shape, valid factors, node history, bytes), for logs and tests. */
+  inspect(): CacheEntryInfo[] {
+    this.checkAlive();
+    return this.cache.list();
+  }
+
+  /** Frees every entry and zeroes the stats: afterwards this object behaves exactly like a new one. */
+  reset(): void {
+    this.checkAlive();
+    this.checkIdle('reset');
+    this.cache.reset();
+    this.current = undefined;
+    this.tDirection = 0;
+    this.counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
+    this.schedule.reset?.();
+  }
+
+  /** Frees all memory (GPU buffers at once, not at garbage collection). Any later use is ERR_DISPOSED. */
+  dispose(): void {
+    this.cache.dispose();
+    this.current = undefined;
+  }
+
+  private beginCall(key: unknown, compute: unknown, opts: unknown): { id: string; context: string; step: StepState } {
+    const step = this.requireStep();
+    if (typeof key !== 'string' || key.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `key must be a non-empty string, got ${show(key)}`);
+    if (typeof compute !== 'function') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute must be a function, got ${show(compute)}`);
+    let context = '';
+    if (opts !== undefined) {
+      const o = requireObject('options', opts);
+      requireKnownKeys('options', o, ['context']);
+      if (o.context !== undefined) {
+        if (typeof o.context !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.context must be a string, got ${show(o.context)}`);
+        context = o.context;
+      }
+    }
+    const id = JSON.stringify([context, key]);
+    if (step.used.has(id) || this.pending.has(id)) {
+      throw new TaylorSeerError('ERR_STEP', `"${key}"${context ? ` (context "${context}")` : ''} was already used in step ${step.step}; each (context, key) is used once per step`);
+    }
+    return { id, context, step };
+  }
+
+  private forecastBuffer(context: string, key: string): HostTensor {
+    const n = this.cache.lengthOf(context, key);
+    // A missing entry is reported by the cache as ERR_NO_FACTORS; the placeholder is never written.
+    return allocHost(this.activation, n ?? 0);
+  }
+
+  private node(step: StepState): Node {
+    return { step: step.step, t: step.t ?? Number.NaN };
+  }
+
+  private requireStep(): StepState {
+    this.checkAlive();
+    if (!this.current) throw new TaylorSeerError('ERR_STEP', 'no current step: call beginStep(0) first');
+    return this.current;
+  }
+
+  private checkIdle(what: string): void {
+    if (this.pending.size > 0) {
+      throw new TaylorSeerError('ERR_BUSY', `${what}() while ${this.pending.size} call(s) of step ${this.current?.step} are in flight; await them first`);
+    }
+  }
+
+  private checkAlive(): void {
+    if (this.cache.isDisposed) throw new TaylorSeerError('ERR_DISPOSED', 'this TaylorSeer was disposed; create a new one');
+  }
+}
+
+function resolveDevice(device: DeviceOption): Device {
+  if (device === 'cpu') return 'cpu';
+  const info = native().cudaInfo();
+  if (info.usable) return 'cuda';
+  if (device === 'auto') return 'cpu';
+  throw new TaylorSeerError('ERR_DEVICE', `device 'cuda' is not usable: ${info.reason || 'no CUDA device'}`);
+}
+
+function isThenable(value: unknown): boolean {
+  return typeof value === 'object' && value !== null && typeof (value as { then?: unknown }).then === 'function';
+}
+
+function lengthOf(value: unknown): number {
+  return ArrayBuffer.isView(value) ? (value as unknown as { length: number }).length ?? 0 : 0;
+}
+
+function overlaps(a: HostTensor, b: HostTensor): boolean {
+  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+}

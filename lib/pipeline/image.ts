@@ -1,0 +1,120 @@
+/**
+ * PNG output of generated samples ([B, C, H, W] float32 in [-1, 1]) as grids, with pngjs.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { PNG } from 'pngjs';
+import { TaylorSeerError } from '../errors';
+import type { ImageShape } from './metrics';
+
+export interface GridOptions {
+  /** integer nearest-neighbour upscaling of every sample (default 3) */
+  scale?: number;
+  /** pixels between cells (default 2) and around the grid */
+  padding?: number;
+  /** extra pixels between rows, e.g. to separate compared runs (default 0) */
+  rowGap?: number;
+  /** RGB of the padding (default dark grey) */
+  background?: [number, number, number];
+}
+
+export interface RgbaImage {
+  width: number;
+  height: number;
+  /** width * height * 4 bytes */
+  data: Buffer;
+}
+
+function byte(v: number): number {
+  const c = v < -1 ? -1 : v > 1 ? 1 : v;
+  return Math.round(((c + 1) / 2) * 255);
+}
+
+/**
+ * Lays out rows of samples: `rows[r]` holds the samples of row r ([n_r, C, H, W], n_r <= columns of the
+ * widest row). 1 channel is grey, 3 channels RGB, more channels show the first three.
+ */
+export function renderRows(rows: Float32Array[], shape: Omit<ImageShape, 'batch'>, options: GridOptions = {}): RgbaImage {
+  const { scale = 3, padding = 2, rowGap = 0, background = [40, 40, 40] } = options;
+  const { channels: C, height: H, width: W } = shape;
+  if (!Number.isInteger(scale) || scale < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `scale must be a positive integer, found ${scale}`);
+  if (!Number.isInteger(padding) || padding < 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `padding must be a non-negative integer, found ${padding}`);
+  const per = C * H * W;
+  const counts = rows.map((r, i) => {
+    if (r.length % per !== 0) {
+      throw new TaylorSeerError('ERR_LENGTH', `row ${i} has ${r.length} values, not a multiple of one [${C}, ${H}, ${W}] sample`);
+    }
+    return r.length / per;
+  });
+  const cols = Math.max(1, ...counts);
+  const cw = W * scale;
+  const ch = H * scale;
+  const width = padding + cols * (cw + padding);
+  const height = padding + rows.length * (ch + padding) + Math.max(0, rows.length - 1) * rowGap;
+  const data = Buffer.alloc(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    data[i * 4] = background[0];
+    data[i * 4 + 1] = background[1];
+    data[i * 4 + 2] = background[2];
+    data[i * 4 + 3] = 255;
+  }
+  const plane = H * W;
+  rows.forEach((row, r) => {
+    const y0 = padding + r * (ch + padding + rowGap);
+    for (let n = 0; n < counts[r]; n++) {
+      const x0 = padding + n * (cw + padding);
+      const base = n * per;
+      for (let y = 0; y < H; y++) {
+        for (let x = 0; x < W; x++) {
+          const idx = y * W + x;
+          const rv = byte(row[base + idx]);
+          const gv = C >= 3 ? byte(row[base + plane + idx]) : rv;
+          const bv = C >= 3 ? byte(row[base + 2 * plane + idx]) : rv;
+          for (let dy = 0; dy < scale; dy++) {
+            let o = ((y0 + y * scale + dy) * width + x0 + x * scale) * 4;
+            for (let dx = 0; dx < scale; dx++, o += 4) {
+              data[o] = rv;
+              data[o + 1] = gv;
+              data[o + 2] = bv;
+            }
+          }
+        }
+      }
+    }
+  });
+  return { width, height, data };
+}
+
+/** One batch as a grid of `columns` samples per row. */
+export function renderGrid(images: Float32Array, shape: ImageShape, columns = shape.batch, options?: GridOptions): RgbaImage {
+  const per = shape.channels * shape.height * shape.width;
+  if (images.length !== shape.batch * per) {
+    throw new TaylorSeerError('ERR_LENGTH', `images have ${images.length} values, expected ${shape.batch * per}`);
+  }
+  if (!Number.isInteger(columns) || columns < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `columns must be a positive integer, found ${columns}`);
+  const rows: Float32Array[] = [];
+  for (let s = 0; s < shape.batch; s += columns) rows.push(images.subarray(s * per, Math.min(shape.batch, s + columns) * per));
+  return renderRows(rows, shape, options);
+}
+
+export function encodePng(image: RgbaImage): Buffer {
+  const png = new PNG({ width: image.width, height: image.height });
+  image.data.copy(png.data);
+  return PNG.sync.write(png);
+}
+
+/** Writes an RGBA image as PNG (creating the directory). */
+export function writePng(file: string, image: RgbaImage): void {
+  const buf = encodePng(image);
+  try {
+    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    fs.writeFileSync(file, buf);
+  } catch (e) {
+    throw new TaylorSeerError('ERR_IO', `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+}
+
+/** Writes a batch of samples as a PNG grid. */
+export function writeImageGrid(file: string, images: Float32Array, shape: ImageShape, columns?: number, options?: GridOptions): void {
+  writePng(file, renderGrid(images, shape, columns, options));
+}

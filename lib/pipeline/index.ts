@@ -1,0 +1,23 @@
+/**
+ * The DiT pipeline on onnxruntime-node: load a `taylorseer-dit-onnx/1` model directory, sample with
+ * rectified-flow Euler and classifier-free guidance, accelerate with TaylorSeer at module, block or lite
+ * granularity, and measure the result against full compute.
+ *
+ *   const model = await loadModel('fixtures/dit-digits');
+ *   const full = await sample(model, { labels: [3, 7], steps: 50, guidance: 3 });
+ *   const fast = await sample(model, { labels: [3, 7], steps: 50, guidance: 3,
+ *     seer: { schedule: { kind: 'fixed', steps: 50, interval: 5, warmup: 3 }, maxOrder: 2 } });
+ *   psnr(fast.images, full.images, fast.shape);
+ */
+export { loadManifest, parseManifest, MANIFEST_FORMAT, type ModelManifest, type DitArchitecture, type ModelFiles, type ModelReference } from './manifest';
+export { loadModel, DitModel, MOD, MOD_CHUNKS, type LoadModelOptions, type ModelCounters } from './model';
+export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo, type CfgMode } from './sampler';
+export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
+export { compare, type CompareOptions, type Comparison } from './evaluate';
+export { createHook, type HookImplementation } from './hooks';
+export { ReferenceSeer } from './reference-seer';
+export { GRANULARITIES, isCacheHook, type CacheHook, type Granularity, type SeerOptions, type SeerStats, type GatedShape } from './seer';
+export { psnr, psnrPerSample, ssim, ssimPerSample, relL2, msePerSample, compareImages, toUnit, type ImageShape, type QualityReport } from './metrics';
+export { readF32, writeF32, gaussianNoise, Rng } from './noise';
+export { renderRows, renderGrid, encodePng, writePng, writeImageGrid, type GridOptions, type RgbaImage } from './image';
+export { bundledModelDir } from './bundled';

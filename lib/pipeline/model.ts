@@ -1,0 +1,275 @@
+/**
+ * The DiT as onnxruntime-node sessions, one per exported piece, checked against the manifest through the
+ * sessions' own input/output metadata. Every call takes and returns plain Float32Arrays (row-major), so a
+ * cache can sit around any module without knowing about onnxruntime.
+ */
+import * as ort from 'onnxruntime-node';
+import { TaylorSeerError } from '../errors';
+import { loadManifest, type DitArchitecture, type ModelManifest } from './manifest';
+
+export interface LoadModelOptions {
+  /** onnxruntime intra-op threads per session (default: onnxruntime's choice, one per physical core) */
+  threads?: number;
+  /** onnxruntime graph optimization level (default 'all') */
+  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+}
+
+/** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
+export interface ModelCounters {
+  embed: number;
+  modulation: number;
+  attn: number;
+  mlp: number;
+  final: number;
+  moduleEvals: number;
+}
+
+/** Number of modulation vectors per block: shift/scale/gate for attention, then for the MLP. */
+export const MOD_CHUNKS = 6;
+export const MOD = { shiftAttn: 0, scaleAttn: 1, gateAttn: 2, shiftMlp: 3, scaleMlp: 4, gateMlp: 5 } as const;
+
+type Dim = number | string;
+interface IoSpec {
+  name: string;
+  type: 'float32' | 'int64';
+  /** numbers are fixed, 'batch' is the dynamic batch dimension */
+  shape: Array<number | 'batch'>;
+}
+
+function checkIo(
+  piece: string,
+  file: string,
+  kind: 'input' | 'output',
+  meta: readonly ort.InferenceSession.ValueMetadata[],
+  names: readonly string[],
+  expected: IoSpec[],
+): void {
+  const where = `${file} (${piece})`;
+  const found = names.join(', ') || 'none';
+  const want = expected.map((e) => e.name).join(', ');
+  if (names.length !== expected.length) {
+    throw new TaylorSeerError('ERR_MODEL', `${where}: expected ${kind}s [${want}], found [${found}]`);
+  }
+  for (const e of expected) {
+    const idx = names.indexOf(e.name);
+    if (idx < 0) throw new TaylorSeerError('ERR_MODEL', `${where}: expected ${kind}s [${want}], found [${found}]`);
+    const m = meta[idx] as ort.InferenceSession.ValueMetadata & { type?: string; shape?: readonly Dim[] };
+    if (!m || m.isTensor === false) throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be a tensor`);
+    if (m.type !== undefined && m.type !== e.type) {
+      throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be ${e.type}, found ${m.type}`);
+    }
+    const shape = m.shape;
+    const show = (s: readonly unknown[]) => `[${s.join(', ')}]`;
+    if (shape !== undefined) {
+      let ok = shape.length === e.shape.length;
+      for (let i = 0; ok && i < shape.length; i++) {
+        const want = e.shape[i];
+        const got = shape[i];
+        // symbolic or unknown dims are accepted anywhere; fixed ones must agree (except the batch dim)
+        if (typeof got === 'number' && got >= 0 && want !== 'batch' && got !== want) ok = false;
+      }
+      if (!ok) {
+        throw new TaylorSeerError(
+          'ERR_MODEL',
+          `${where}: ${kind} "${e.name}" must have shape ${show(e.shape)} for the manifest's architecture, found ${show(shape)}`,
+        );
+      }
+    }
+  }
+}
+
+function f32(data: Float32Array, dims: number[]): ort.Tensor {
+  return new ort.Tensor('float32', data, dims);
+}
+
+/** A loaded model: the manifest plus one onnxruntime session per piece. */
+export class DitModel {
+  readonly manifest: ModelManifest;
+  readonly arch: DitArchitecture;
+  readonly counters: ModelCounters = { embed: 0, modulation: 0, attn: 0, mlp: 0, final: 0, moduleEvals: 0 };
+  private readonly sEmbed: ort.InferenceSession;
+  private readonly sMod: ort.InferenceSession;
+  private readonly sAttn: ort.InferenceSession[];
+  private readonly sMlp: ort.InferenceSession[];
+  private readonly sFinal: ort.InferenceSession;
+  private disposed = false;
+
+  private constructor(
+    manifest: ModelManifest,
+    s: { embed: ort.InferenceSession; mod: ort.InferenceSession; attn: ort.InferenceSession[]; mlp: ort.InferenceSession[]; final: ort.InferenceSession },
+  ) {
+    this.manifest = manifest;
+    this.arch = manifest.architecture;
+    this.sEmbed = s.embed;
+    this.sMod = s.mod;
+    this.sAttn = s.attn;
+    this.sMlp = s.mlp;
+    this.sFinal = s.final;
+  }
+
+  /** Loads `<dir>/model.json` and opens every graph it names, checking names, types and shapes. */
+  static async load(dir: string, options: LoadModelOptions = {}): Promise<DitModel> {
+    const manifest = loadManifest(dir);
+    const { threads, graphOptimizationLevel = 'all' } = options;
+    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `threads must be a positive integer, found ${threads}`);
+    }
+    const so: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel,
+      executionProviders: ['cpu'],
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+    };
+    const a = manifest.architecture;
+    const { channels: C, imageSize: S, tokens: L, hidden: D, depth } = a;
+    const open = async (file: string, piece: string, inputs: IoSpec[], outputs: IoSpec[]) => {
+      let s: ort.InferenceSession;
+      try {
+        s = await ort.InferenceSession.create(file, so);
+      } catch (e) {
+        throw new TaylorSeerError('ERR_MODEL', `${file} (${piece}): onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`);
+      }
+      checkIo(piece, file, 'input', s.inputMetadata, s.inputNames, inputs);
+      checkIo(piece, file, 'output', s.outputMetadata, s.outputNames, outputs);
+      return s;
+    };
+    const hSpec: IoSpec = { name: 'h', type: 'float32', shape: ['batch', L, D] };
+    const vecSpec = (name: string): IoSpec => ({ name, type: 'float32', shape: ['batch', D] });
+    const f = manifest.files;
+    const sessions: ort.InferenceSession[] = [];
+    try {
+      const embed = await open(
+        f.embed,
+        'embed',
+        [
+          { name: 'x', type: 'float32', shape: ['batch', C, S, S] },
+          { name: 't', type: 'float32', shape: ['batch'] },
+          { name: 'y', type: 'int64', shape: ['batch'] },
+        ],
+        [hSpec, vecSpec('c')],
+      );
+      sessions.push(embed);
+      const mod = await open(f.modulation, 'modulation', [vecSpec('c')], [
+        { name: 'mod', type: 'float32', shape: ['batch', depth, MOD_CHUNKS, D] },
+      ]);
+      sessions.push(mod);
+      const blockIo = [hSpec, vecSpec('shift'), vecSpec('scale')];
+      const outSpec: IoSpec[] = [{ name: 'out', type: 'float32', shape: ['batch', L, D] }];
+      const attn: ort.InferenceSession[] = [];
+      const mlp: ort.InferenceSession[] = [];
+      for (let i = 0; i < depth; i++) {
+        attn.push(await open(f.attn[i], `attn_${i}`, blockIo, outSpec));
+        sessions.push(attn[i]);
+        mlp.push(await open(f.mlp[i], `mlp_${i}`, blockIo, outSpec));
+        sessions.push(mlp[i]);
+      }
+      const final = await open(f.final, 'final', [hSpec, vecSpec('c')], [
+        { name: 'v', type: 'float32', shape: ['batch', C, S, S] },
+      ]);
+      sessions.push(final);
+      return new DitModel(manifest, { embed, mod, attn, mlp, final });
+    } catch (e) {
+      for (const s of sessions) void s.release().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** Elements of one image [C, H, W]. */
+  get imageElements(): number {
+    return this.arch.channels * this.arch.imageSize * this.arch.imageSize;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'the model was disposed');
+  }
+
+  private check(name: string, data: ArrayLike<unknown>, expected: number): void {
+    if (data.length !== expected) {
+      throw new TaylorSeerError('ERR_LENGTH', `${name} has ${data.length} elements, expected ${expected}`);
+    }
+  }
+
+  private static out(r: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
+    return (r[name] as ort.Tensor).data as Float32Array;
+  }
+
+  /** x [B, C, H, W], t [B], y [B] -> h [B, L, D] (patch tokens), c [B, D] (conditioning). */
+  async embed(x: Float32Array, t: Float32Array, y: BigInt64Array, batch: number): Promise<{ h: Float32Array; c: Float32Array }> {
+    this.live();
+    const { channels: C, imageSize: S } = this.arch;
+    this.check('x', x, batch * C * S * S);
+    this.check('t', t, batch);
+    this.check('y', y, batch);
+    const r = await this.sEmbed.run({
+      x: f32(x, [batch, C, S, S]),
+      t: f32(t, [batch]),
+      y: new ort.Tensor('int64', y, [batch]),
+    });
+    this.counters.embed++;
+    return { h: DitModel.out(r, 'h'), c: DitModel.out(r, 'c') };
+  }
+
+  /** c [B, D] -> mod [B, depth, 6, D]. */
+  async modulation(c: Float32Array, batch: number): Promise<Float32Array> {
+    this.live();
+    this.check('c', c, batch * this.arch.hidden);
+    const r = await this.sMod.run({ c: f32(c, [batch, this.arch.hidden]) });
+    this.counters.modulation++;
+    return DitModel.out(r, 'mod');
+  }
+
+  private async block(which: 'attn' | 'mlp', i: number, h: Float32Array, shift: Float32Array, scale: Float32Array, batch: number) {
+    this.live();
+    const { tokens: L, hidden: D, depth } = this.arch;
+    if (!Number.isInteger(i) || i < 0 || i >= depth) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `block index must be 0..${depth - 1}, found ${i}`);
+    }
+    this.check('h', h, batch * L * D);
+    this.check('shift', shift, batch * D);
+    this.check('scale', scale, batch * D);
+    const s = which === 'attn' ? this.sAttn[i] : this.sMlp[i];
+    const r = await s.run({ h: f32(h, [batch, L, D]), shift: f32(shift, [batch, D]), scale: f32(scale, [batch, D]) });
+    this.counters[which]++;
+    this.counters.moduleEvals++;
+    return DitModel.out(r, 'out');
+  }
+
+  /** Block i's attention branch before its gate: h [B, L, D], shift/scale [B, D] -> [B, L, D]. */
+  attn(i: number, h: Float32Array, shift: Float32Array, scale: Float32Array, batch: number): Promise<Float32Array> {
+    return this.block('attn', i, h, shift, scale, batch);
+  }
+
+  /** Block i's MLP branch before its gate: h [B, L, D], shift/scale [B, D] -> [B, L, D]. */
+  mlp(i: number, h: Float32Array, shift: Float32Array, scale: Float32Array, batch: number): Promise<Float32Array> {
+    return this.block('mlp', i, h, shift, scale, batch);
+  }
+
+  /** h [B, L, D], c [B, D] -> v [B, C, H, W] (the predicted velocity noise - x0). */
+  async final(h: Float32Array, c: Float32Array, batch: number): Promise<Float32Array> {
+    this.live();
+    const { tokens: L, hidden: D, channels: C, imageSize: S } = this.arch;
+    this.check('h', h, batch * L * D);
+    this.check('c', c, batch * D);
+    const r = await this.sFinal.run({ h: f32(h, [batch, L, D]), c: f32(c, [batch, D]) });
+    this.counters.final++;
+    return DitModel.out(r, 'v');
+  }
+
+  resetCounters(): void {
+    for (const k of Object.keys(this.counters) as Array<keyof ModelCounters>) this.counters[k] = 0;
+  }
+
+  /** Releases every session; the model is unusable afterwards. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    const all = [this.sEmbed, this.sMod, ...this.sAttn, ...this.sMlp, this.sFinal];
+    await Promise.all(all.map((s) => s.release().catch(() => undefined)));
+  }
+}
+
+/** Loads a `taylorseer-dit-onnx/1` model directory. Errors: ERR_MODEL (what is wrong and what is expected). */
+export function loadModel(dir: string, options?: LoadModelOptions): Promise<DitModel> {
+  return DitModel.load(dir, options);
+}

@@ -1,0 +1,212 @@
+/**
+ * Rectified-flow Euler sampling from t = 1 (noise) to t = 0 on a uniform grid, optionally shifted
+ * (t' = s t / (1 + (s - 1) t)), with classifier-free guidance v = v_u + g (v_c - v_u) either batched
+ * (cond and uncond in one forward of batch 2B, one shared cache entry per module) or as two forwards with
+ * separate cache contexts ('cond', 'uncond'). A cache hook, when given, sees beginStep(step, t) with the
+ * shifted t of every step.
+ */
+import { TaylorSeerError } from '../errors';
+import type { DitModel } from './model';
+import type { ImageShape } from './metrics';
+import { gaussianNoise } from './noise';
+import { createHook, type HookImplementation } from './hooks';
+import { forward } from './transformer';
+import { isCacheHook, type CacheHook, type Granularity, type SeerOptions, type SeerStats, GRANULARITIES } from './seer';
+
+export type CfgMode = 'batched' | 'separate';
+
+export interface StepInfo {
+  step: number;
+  steps: number;
+  /** the (shifted) time of the step */
+  t: number;
+  full: boolean;
+}
+
+export interface SampleOptions {
+  /** one class label per sample (0..classes-1, or the null class for unconditional samples) */
+  labels: readonly number[];
+  steps: number;
+  /** classifier-free guidance scale; 1 runs the conditional branch only (default 1) */
+  guidance?: number;
+  /** initial noise [B, C, H, W]; default: gaussianNoise(seed) */
+  noise?: Float32Array;
+  /** seed of the default noise (default 0) */
+  seed?: number;
+  /** timestep shift s (default 1: the uniform grid) */
+  shift?: number;
+  /** default 'batched' */
+  cfg?: CfgMode;
+  /** where the cache sits (default 'module') */
+  granularity?: Granularity;
+  /**
+   * Acceleration: TaylorSeer options (a hook is created for the run and disposed after it) or a hook the
+   * caller owns (the run starts with beginStep(0), which makes it forget earlier factors; it is left alive
+   * and its stats keep accumulating; the result's seerStats are this run's share). Absent: full compute.
+   */
+  seer?: SeerOptions | CacheHook;
+  /** which hook `seer` options create: the library's TaylorSeer (default) or the TypeScript reference */
+  implementation?: HookImplementation;
+  /** called after every step */
+  onStep?: (info: StepInfo) => void;
+}
+
+export interface SampleResult {
+  /** final samples [B, C, H, W] */
+  images: Float32Array;
+  shape: ImageShape;
+  steps: number;
+  /** the sampler's (shifted) grid, steps + 1 values from 1 to 0 */
+  timesteps: number[];
+  /** steps on which the model ran in full */
+  fullSteps: number;
+  fullStepList: number[];
+  /** attention + MLP graph evaluations (each session run counts once, whatever its batch) */
+  moduleEvals: number;
+  /** forwards started (per step: 1 batched, 2 separate, 1 without guidance) */
+  forwards: number;
+  wallMs: number;
+  /** bytes the cache held at the end of the run (0 without a hook) */
+  cacheBytes: number;
+  seerStats?: SeerStats;
+}
+
+/** t_0 = 1 .. t_steps = 0, uniform, then shifted: t' = s t / (1 + (s - 1) t). */
+export function timesteps(steps: number, shift = 1): number[] {
+  if (!Number.isInteger(steps) || steps < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `steps must be a positive integer, found ${steps}`);
+  if (!Number.isFinite(shift) || shift <= 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `shift must be a finite number > 0, found ${shift}`);
+  const out: number[] = [];
+  for (let s = 0; s <= steps; s++) {
+    const t = 1 - s / steps;
+    out.push(shift === 1 ? t : (shift * t) / (1 + (shift - 1) * t));
+  }
+  return out;
+}
+
+function checkLabels(model: DitModel, labels: readonly number[]): BigInt64Array {
+  const { classes, nullClass } = model.arch;
+  if (!Array.isArray(labels) || labels.length === 0) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'labels must be a non-empty array of class labels');
+  }
+  return BigInt64Array.from(
+    labels.map((l) => {
+      if (!Number.isInteger(l) || l < 0 || (l >= classes && l !== nullClass)) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `label ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
+      }
+      return BigInt(l);
+    }),
+  );
+}
+
+/** Generates samples. Errors are TaylorSeerErrors (ERR_INVALID_ARGUMENT for bad options). */
+export async function sample(model: DitModel, options: SampleOptions): Promise<SampleResult> {
+  const { steps, guidance = 1, shift = 1, cfg = 'batched', granularity = 'module', seed = 0, onStep } = options;
+  const y = checkLabels(model, options.labels);
+  const B = y.length;
+  const per = model.imageElements;
+  const ts = timesteps(steps, shift);
+  if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `guidance must be a finite number, found ${guidance}`);
+  }
+  if (cfg !== 'batched' && cfg !== 'separate') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `cfg must be batched or separate, found ${String(cfg)}`);
+  if (!GRANULARITIES.includes(granularity)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity must be ${GRANULARITIES.join(', ')}, found ${String(granularity)}`);
+  }
+  let x: Float32Array;
+  if (options.noise !== undefined) {
+    if (!(options.noise instanceof Float32Array) || options.noise.length !== B * per) {
+      const { channels: C, imageSize: S } = model.arch;
+      throw new TaylorSeerError('ERR_LENGTH', `noise must be a Float32Array of ${B * per} values ([${B}, ${C}, ${S}, ${S}]), found ${options.noise.length}`);
+    }
+    x = Float32Array.from(options.noise);
+  } else {
+    x = gaussianNoise(B * per, seed);
+  }
+
+  let hook: CacheHook | undefined;
+  let owned = false;
+  if (options.seer !== undefined) {
+    if (isCacheHook(options.seer)) {
+      hook = options.seer;
+    } else {
+      const sched = options.seer.schedule;
+      if (sched && sched.steps !== steps) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the TaylorSeer schedule has ${sched.steps} steps but the sampler runs ${steps}`);
+      }
+      hook = createHook(options.seer, options.implementation);
+      owned = true;
+    }
+  }
+
+  const guided = guidance !== 1;
+  const nullY = BigInt64Array.from({ length: B }, () => BigInt(model.arch.nullClass));
+  const yBatched = guided ? BigInt64Array.from([...y, ...nullY]) : y;
+  const xBatched = guided && cfg === 'batched' ? new Float32Array(2 * B * per) : x;
+  const fullStepList: number[] = [];
+  let forwards = 0;
+  const evals0 = model.counters.moduleEvals;
+  const stats0 = hook && !owned ? { ...hook.stats } : undefined;
+  const t0 = performance.now();
+  try {
+    for (let s = 0; s < steps; s++) {
+      const t = ts[s];
+      const dt = ts[s + 1] - t;
+      if (hook) hook.beginStep(s, t);
+      const full = hook ? hook.isFull : true;
+      if (full) fullStepList.push(s);
+      if (!guided) {
+        const v = await forward(model, x, t, y, B, { hook, granularity });
+        forwards++;
+        for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
+      } else {
+        let vc: Float32Array;
+        let vu: Float32Array;
+        let off = 0;
+        if (cfg === 'batched') {
+          xBatched.set(x, 0);
+          xBatched.set(x, B * per);
+          vc = vu = await forward(model, xBatched, t, yBatched, 2 * B, { hook, granularity });
+          off = B * per;
+          forwards++;
+        } else {
+          vc = await forward(model, x, t, y, B, { hook, granularity, context: 'cond' });
+          vu = await forward(model, x, t, nullY, B, { hook, granularity, context: 'uncond' });
+          forwards += 2;
+        }
+        for (let i = 0; i < x.length; i++) {
+          const u = vu[off + i];
+          x[i] += dt * (u + guidance * (vc[i] - u));
+        }
+      }
+      onStep?.({ step: s, steps, t, full });
+    }
+    const wallMs = performance.now() - t0;
+    let seerStats: SeerStats | undefined;
+    if (hook) {
+      const st = hook.stats;
+      seerStats = {
+        fullSteps: st.fullSteps - (stats0?.fullSteps ?? 0),
+        forecastSteps: st.forecastSteps - (stats0?.forecastSteps ?? 0),
+        computes: st.computes - (stats0?.computes ?? 0),
+        computesSkipped: st.computesSkipped - (stats0?.computesSkipped ?? 0),
+        bytesHeld: st.bytesHeld,
+        entries: st.entries,
+      };
+    }
+    return {
+      images: x,
+      shape: { batch: B, channels: model.arch.channels, height: model.arch.imageSize, width: model.arch.imageSize },
+      steps,
+      timesteps: ts,
+      fullSteps: fullStepList.length,
+      fullStepList,
+      moduleEvals: model.counters.moduleEvals - evals0,
+      forwards,
+      wallMs,
+      cacheBytes: seerStats?.bytesHeld ?? 0,
+      seerStats,
+    };
+  } finally {
+    if (owned) hook?.dispose();
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * Argument checks shared by the schedules and the hook. Each throws a TaylorSeerError whose message names
+ * the argument, what it was and what was expected, so a caller can fix the call from the message alone.
+ */
+import { TaylorSeerError, type TaylorSeerErrorCode } from '../errors';
+
+/** A short, safe rendering of a received value for error messages. */
+export function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length: number }).length}`;
+  if (typeof value === 'function') return 'a function';
+  return `a ${(value as object).constructor?.name ?? 'object'}`;
+}
+
+/** An integer in [min, max]; `code` is the error code for a value out of range (wrong types are always ERR_INVALID_ARGUMENT). */
+export function requireInt(
+  name: string,
+  value: unknown,
+  min: number,
+  max: number = Number.MAX_SAFE_INTEGER,
+  code: TaylorSeerErrorCode = 'ERR_INVALID_ARGUMENT',
+): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be an integer, got ${show(value)}`);
+  }
+  if (value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `in ${min}..${max}`;
+    throw new TaylorSeerError(code, `${name} must be ${range}, got ${value}`);
+  }
+  return value;
+}
+
+export function requireFinite(name: string, value: unknown): number {
+  if (typeof value !== 'number') {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be a number, got ${show(value)}`);
+  }
+  if (!Number.isFinite(value)) throw new TaylorSeerError('ERR_NON_FINITE', `${name} must be finite, got ${value}`);
+  return value;
+}
+
+export function requireObject(name: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be an object, got ${show(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** Rejects keys outside `allowed`: a misspelt option (e.g. `fresh_threshold`) must not be silently ignored. */
+export function requireKnownKeys(name: string, value: Record<string, unknown>, allowed: readonly string[]): void {
+  for (const key of Object.keys(value)) {
+    if (!allowed.includes(key)) {
+      throw new TaylorSeerError(
+        'ERR_INVALID_ARGUMENT',
+        `${name} has an unknown option ${show(key)}; expected only ${allowed.map((k) => `"${k}"`).join(', ')}`,
+      );
+    }
+  }
+}
+
+export function requireOneOf<T extends string>(
+  name: string,
+  value: unknown,
+  allowed: readonly T[],
+  code: TaylorSeerErrorCode = 'ERR_INVALID_ARGUMENT',
+): T {
+  if (typeof value !== 'string' || !(allowed as readonly string[]).includes(value)) {
+    throw new TaylorSeerError(code, `${name} must be one of ${allowed.map((k) => `"${k}"`).join(', ')}, got ${show(value)}`);
+  }
+  return value as T;
+}

@@ -1,0 +1,66 @@
+#!/bin/bash
+# The GPU check, run ON THE DEVICE MACHINE from the repository root, with NO build step and no npm:
+#   carry [".gpu"] (prepared here by scripts/gpu-pack.sh), command: bash scripts/gpu-check.sh
+# Stages (each bounded; the whole run stays under ~6 minutes; a failing stage does not stop the others):
+#   1. nvidia-smi (read-only queries; card settings are never changed)
+#   2. ts_cuda_tool test            kernels vs a CPU reference, bit-exact, guard bands, every dtype/count
+#   3. node GPU tests               test/gpu/*.test.ts through the addon (bundled, vitest shim)
+#   4. benchmark                    through the addon (lib/bench/cuda-bench.ts); standalone tool if that fails
+#   5. compute-sanitizer memcheck   on `ts_cuda_tool test --quick`
+#   6. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
+#   7. summary                      $OUT/summary.json and a comparison table, printed LAST
+set -u
+OUT=${OUT:-/tmp/taylorseer-gpu-out}
+mkdir -p "$OUT"
+G=.gpu
+W=/tmp/taylorseer-gpu
+mkdir -p "$W"
+START=$(date +%s)
+BUDGET=${TS_GPU_BUDGET_S:-330}
+: > "$OUT/stages.txt"
+left() { echo $((BUDGET - ($(date +%s) - START))); }
+stage() {  # stage NAME TIMEOUT_S CMD... ; output to $OUT/NAME.log
+  local name=$1 limit=$2
+  shift 2
+  local l
+  l=$(left)
+  if [ "$limit" -gt "$l" ]; then limit=$l; fi
+  if [ "$limit" -lt 10 ]; then
+    echo "$name skipped (out of time)" | tee -a "$OUT/stages.txt"
+    return 99
+  fi
+  local t0 rc
+  t0=$(date +%s)
+  echo "== $name (limit ${limit}s)"
+  timeout -k 5 "$limit" "$@" > "$OUT/$name.log" 2>&1
+  rc=$?
+  echo "$name rc=$rc $(($(date +%s) - t0))s" | tee -a "$OUT/stages.txt"
+  tail -n 4 "$OUT/$name.log" | sed 's/^/   | /'
+  return $rc
+}
+
+echo "== nvidia-smi"
+nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem,clocks.max.sm,power.draw,power.limit,temperature.gpu,persistence_mode,compute_mode --format=csv | tee "$OUT/nvidia-smi.txt"
+nvidia-smi -q -d CLOCK,PERFORMANCE > "$OUT/nvidia-smi-q.txt" 2>&1 || true
+
+# unpack (no build: only decompression)
+xz -dc "$G/node.xz" > "$W/node" && chmod +x "$W/node"
+xz -dc "$G/ts_cuda_tool.xz" > "$W/ts_cuda_tool" && chmod +x "$W/ts_cuda_tool"
+xz -dc "$G/taylorseer.node.xz" > "$W/taylorseer.node"
+export TAYLORSEER_ADDON="$W/taylorseer.node"
+"$W/node" --version
+"$W/node" -e "const a=require(process.env.TAYLORSEER_ADDON); console.log(JSON.stringify(a.cudaInfo()))" | tee "$OUT/cudainfo.json"
+
+stage kernel_test 90 "$W/ts_cuda_tool" test
+stage node_tests 120 env TS_TEST_JSON="$OUT/node_tests.json" "$W/node" "$G/gpu-tests.cjs"
+if ! stage bench 120 "$W/node" "$G/cuda-bench.cjs" "$OUT/bench.json"; then
+  stage bench_tool 100 "$W/ts_cuda_tool" bench --out "$OUT/bench.json"
+fi
+CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
+if [ -n "$CS" ]; then
+  stage sanitizer 90 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
+else
+  echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
+fi
+stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
+python3 scripts/gpu-summary.py "$OUT"

@@ -1,0 +1,67 @@
+#!/bin/bash
+# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh on the GPU machine, which has no Node, no npm
+# and builds nothing. Run here (nvcc, no GPU needed):
+#   scripts/gpu-pack.sh            then on the device: carry [".gpu"], command: bash scripts/gpu-check.sh
+# .gpu/ receives:
+#   node.xz               this machine's node (via /work/shared/gpu/pack-node.sh)
+#   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
+#                         with cmake-js into build/gpu-addon)
+#   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
+#   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
+#   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
+#   pytorch_anchors.py    the PyTorch anchor script (shared/anchors), run beside our benchmark
+set -euo pipefail
+root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+cd "$root"
+G=.gpu
+mkdir -p "$G"
+grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+
+# 1. node
+if [ -x /work/shared/gpu/pack-node.sh ]; then /work/shared/gpu/pack-node.sh >/dev/null; fi
+[ -s "$G/node.xz" ] || { echo "gpu-pack: $G/node.xz missing (run /work/shared/gpu/pack-node.sh)" >&2; exit 1; }
+
+# 2. the standalone CUDA tool
+cuda/tests/build.sh build/cuda-tests
+xz -T2 -6 -c build/cuda-tests/ts_cuda_tool > "$G/ts_cuda_tool.xz"
+
+# 3. the addon, built with CUDA
+is_cuda_build() { [ -f "$1" ] && node -e "process.exit(require('$1').build.cuda ? 0 : 1)" 2>/dev/null; }
+addon=""
+for cand in ${TAYLORSEER_ADDON:-} build/Release/taylorseer.node build/gpu-addon/Release/taylorseer.node; do
+  if is_cuda_build "$root/$cand" || is_cuda_build "$cand"; then addon=$cand; break; fi
+done
+if [ -z "$addon" ] || { [ "$addon" = build/gpu-addon/Release/taylorseer.node ] && [ -n "$(find native cuda -newer "$addon" -name '*.c*' | head -1)" ]; }; then
+  echo "gpu-pack: building a CUDA addon into build/gpu-addon (cmake-js)"
+  node node_modules/cmake-js/bin/cmake-js compile --out build/gpu-addon -l error > build/gpu-addon.log 2>&1 ||
+    { tail -30 build/gpu-addon.log; exit 1; }
+  addon=build/gpu-addon/Release/taylorseer.node
+  is_cuda_build "$root/$addon" || { echo "gpu-pack: $addon is not a CUDA build" >&2; exit 1; }
+fi
+echo "gpu-pack: addon $addon"
+if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | head -1)" ]; then
+  echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: npm run build:native)" >&2
+fi
+xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
+
+# 4. bundles (esbuild; `vitest` -> the shim)
+esb=node_modules/.bin/esbuild
+{
+  for f in test/gpu/*.test.ts; do echo "import './$f';"; done
+  echo "import { main } from './test/gpu/harness/main';"
+  echo "void main();"
+} | "$esb" --bundle --platform=node --format=cjs --target=node20 --loader=ts --sourcefile=gpu-tests-entry.ts \
+  --alias:vitest=./test/gpu/harness/vitest-shim.ts --log-level=warning --outfile="$G/gpu-tests.cjs"
+"$esb" test/gpu/harness/bench-main.ts --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
+  --outfile="$G/cuda-bench.cjs"
+
+# 5. anchors
+install -m 644 /work/shared/anchors/pytorch_anchors.py "$G/pytorch_anchors.py"
+
+# What travels: the working tree plus .gpu must stay under 64 MiB.
+tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
+gpu=$(du -cb "$G"/* | tail -1 | cut -f1)
+ls -la "$G"
+echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
+[ $((tree + gpu)) -lt $((64 * 1048576)) ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
+echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'

@@ -1,0 +1,88 @@
+/**
+ * model.json validation and the session-metadata check: every problem is ERR_MODEL naming what is wrong and
+ * what was expected. Model directories are assembled in a temp dir from links to the bundled graphs.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadManifest, loadModel, parseManifest, TaylorSeerError } from './imports';
+import { MODEL_DIR } from './helpers';
+
+const original = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'model.json'), 'utf8'));
+let tmp: string;
+let n = 0;
+
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-manifest-'));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A model dir whose files link to the bundled ones, with model.json replaced by `edit(copy of original)`. */
+function modelDir(edit: (m: any) => unknown = (m) => m): string {
+  const dir = path.join(tmp, `m${n++}`);
+  fs.mkdirSync(dir);
+  for (const f of fs.readdirSync(MODEL_DIR)) {
+    if (f !== 'model.json') fs.symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
+  }
+  const json = edit(structuredClone(original));
+  fs.writeFileSync(path.join(dir, 'model.json'), typeof json === 'string' ? json : JSON.stringify(json));
+  return dir;
+}
+
+function modelError(fn: () => unknown): TaylorSeerError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TaylorSeerError);
+    expect((e as TaylorSeerError).code).toBe('ERR_MODEL');
+    return e as TaylorSeerError;
+  }
+  throw new Error('expected ERR_MODEL');
+}
+
+describe('manifest', () => {
+  it('loads the bundled manifest', () => {
+    const m = loadManifest(MODEL_DIR);
+    expect(m.format).toBe('taylorseer-dit-onnx/1');
+    expect(m.architecture).toMatchObject({ imageSize: 32, channels: 3, patch: 2, tokens: 256, hidden: 256, depth: 6, heads: 4, classes: 10, nullClass: 10 });
+    expect(m.files.attn).toHaveLength(6);
+    expect(m.reference?.labels).toEqual([3, 7]);
+    expect(path.isAbsolute(m.files.embed)).toBe(true);
+  });
+
+  it.each([
+    ['a missing directory', () => loadManifest(path.join(os.tmpdir(), 'no-such-taylorseer-model')), /does not exist/],
+    ['a missing model.json', () => loadManifest(fs.mkdtempSync(path.join(tmp, 'empty-'))), /model\.json is missing/],
+    ['invalid JSON', () => loadManifest(modelDir(() => '{ nope')), /not valid JSON/],
+    ['another format', () => loadManifest(modelDir((m) => ({ ...m, format: 'other/2' }))), /"format" must be "taylorseer-dit-onnx\/1", found "other\/2"/],
+    ['a non-integer depth', () => loadManifest(modelDir((m) => ((m.architecture.depth = 'six'), m))), /"depth" must be an integer >= 1, found "six"/],
+    ['inconsistent tokens', () => loadManifest(modelDir((m) => ((m.architecture.tokens = 100), m))), /"tokens" must be \(image_size \/ patch\)\^2 = 256, found 100/],
+    ['hidden not divisible by heads', () => loadManifest(modelDir((m) => ((m.architecture.heads = 3), m))), /multiple of "heads"/],
+    ['a null class inside the classes', () => loadManifest(modelDir((m) => ((m.architecture.null_class = 4), m))), /"null_class" must be a label outside/],
+    ['too few attention graphs', () => loadManifest(modelDir((m) => ((m.files.attn = m.files.attn.slice(0, 5)), m))), /"files\.attn" must list one graph per block \(depth 6\), found an array of 5/],
+    ['a missing graph file', () => loadManifest(modelDir((m) => ((m.files.final = 'nope.onnx'), m))), /"files\.final" names "nope\.onnx", which does not exist/],
+    ['a path escaping the directory', () => loadManifest(modelDir((m) => ((m.files.embed = '../embed.onnx'), m))), /must stay inside the model directory/],
+    ['a bad reference', () => loadManifest(modelDir((m) => ((m.reference.labels = [3, 42]), m))), /"labels" must be a non-empty array of class labels 0\.\.9/],
+    ['a non-object', () => parseManifest([], MODEL_DIR), /expected a JSON object, found an array/],
+  ])('rejects %s', (_name, fn, message) => {
+    expect(modelError(fn).message).toMatch(message);
+  });
+
+  it('checks every graph against the architecture through the session metadata', async () => {
+    // embed.onnx where the modulation graph belongs: the inputs do not match
+    const swapped = modelDir((m) => ((m.files.modulation = 'embed.onnx'), m));
+    await expect(loadModel(swapped, { threads: 1 })).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+      message: expect.stringMatching(/embed\.onnx \(modulation\): expected inputs \[c\], found \[x, t, y\]/),
+    });
+    // a manifest claiming a wider model than the graphs implement
+    const wider = modelDir((m) => ((m.architecture.hidden = 512), m));
+    await expect(loadModel(wider, { threads: 1 })).rejects.toMatchObject({
+      code: 'ERR_MODEL',
+      message: expect.stringMatching(/must have shape \[batch, 256, 512\].*found \[batch, 256, 256\]/),
+    });
+  });
+});

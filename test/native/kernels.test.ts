@@ -1,0 +1,236 @@
+/**
+ * The fused CPU kernels against the element-wise oracle: every storage and activation dtype, every factor
+ * count, lengths around the vector width, the block size and the parallel threshold, up to millions.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { native, type Dtype } from '../../lib/native';
+import {
+  decode,
+  encode,
+  eps,
+  firstMismatch,
+  oracleForecast,
+  oracleUpdate,
+  randomValues,
+  rng,
+} from '../helpers/kernel-oracle';
+
+const addon = native();
+const dtypes: Dtype[] = ['f32', 'f16', 'bf16'];
+const combos = dtypes.flatMap((s) => dtypes.map((a) => [s, a] as const));
+const smallLengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 255, 511, 512, 513, 1023, 1025];
+// around the parallel split (32768), the pool's 1024-element chunk alignment, and large odd sizes
+const largeLengths = [32767, 32768, 32769, 65537, 100_003, (1 << 20) + 3, 3_000_001];
+// The f16 oracle (a JS polyfill) is slow: millions of f16 elements would take minutes.
+const lengthsFor = (s: Dtype, a: Dtype) => (s === 'f16' || a === 'f16' ? largeLengths.slice(0, 5) : largeLengths);
+
+function stored(dtype: Dtype, values: Float64Array[]): Float32Array | Uint16Array {
+  const flat = new Float64Array(values.length * values[0].length);
+  values.forEach((v, i) => flat.set(v, i * v.length));
+  return encode(dtype, flat);
+}
+
+function factorSlices(dtype: Dtype, data: Float32Array | Uint16Array, n: number, count: number): Float64Array[] {
+  const all = decode(dtype, data);
+  return Array.from({ length: count }, (_, i) => all.subarray(i * n, (i + 1) * n));
+}
+
+function checkUpdate(storage: Dtype, act: Dtype, n: number, oldCount: number, newCount: number, seed: number) {
+  const next = rng(seed);
+  const capacity = 5;
+  const old = Array.from({ length: capacity }, () => decode(storage, encode(storage, randomValues(n, next))));
+  const fresh = decode(act, encode(act, randomValues(n, next, 4)));
+  const divisors = Array.from({ length: Math.max(0, newCount - 1) }, () => 0.25 + next() * 3);
+  const factors = stored(storage, old);
+  addon.update(storage, act, [{ factors, fresh: encode(act, fresh), oldCount, newCount, divisors }]);
+  const got = factorSlices(storage, factors, n, capacity);
+  const want = oracleUpdate(fresh, old, newCount, divisors, storage);
+  const where = (i: number, j: number) => `${storage}/${act} n=${n} ${oldCount}->${newCount}: factor ${i} element ${j}`;
+  for (let i = 0; i < newCount; i++) {
+    const j = firstMismatch(got[i], want[i]);
+    if (j >= 0) expect.fail(`${where(i, j)}: got ${got[i][j]}, want ${want[i][j]}`);
+  }
+  // factors past newCount are untouched
+  for (let i = newCount; i < capacity; i++) {
+    const j = firstMismatch(got[i], old[i]);
+    if (j >= 0) expect.fail(`${where(i, j)} was written but lies past newCount`);
+  }
+}
+
+function checkForecast(storage: Dtype, act: Dtype, n: number, count: number, gated: boolean, seed: number) {
+  const next = rng(seed);
+  const dim = gated ? 1 + Math.floor(next() * Math.min(n, 40)) : 1;
+  const rows = Math.floor(n / dim);
+  const m = gated ? rows * dim : n;
+  const tokens = gated ? [1, 2, 3].find((t) => rows % t === 0 && t <= rows) ?? 1 : 1;
+  const factors = Array.from({ length: count }, () => decode(storage, encode(storage, randomValues(m, next))));
+  const coeffs = Array.from({ length: count }, () => next() * 4 - 2);
+  const residual = decode(act, encode(act, randomValues(m, next)));
+  const gate = decode(act, encode(act, randomValues((m / (tokens * dim)) * dim, next)));
+  const out = encode(act, randomValues(m, next, 100)); // poison: every element must be written
+  const entry = gated
+    ? { factors: stored(storage, factors), out, count, coeffs, residual: encode(act, residual), gate: encode(act, gate), tokens, dim }
+    : { factors: stored(storage, factors), out, count, coeffs };
+  addon.forecast(storage, act, [entry]);
+  const got = decode(act, out);
+  const want = oracleForecast(factors, coeffs, gated ? { residual, gate, tokens, dim } : undefined);
+  for (let j = 0; j < m; j++) {
+    const err = Math.abs(got[j] - want.value[j]);
+    const bound = 8 * eps('f32') * count * want.scale[j] + 1.01 * eps(act) * Math.abs(want.value[j]) + 2 ** -24;
+    if (!(err <= bound)) {
+      expect.fail(`element ${j} of ${m}: got ${got[j]}, want ${want.value[j]} (error ${err} > bound ${bound})`);
+    }
+  }
+}
+
+describe('update kernel', () => {
+  it.each(combos)('storage %s, activation %s: every (oldCount, newCount), short odd lengths', (s, a) => {
+    let seed = 1;
+    for (const n of smallLengths)
+      for (let oldCount = 0; oldCount <= 5; oldCount++)
+        for (let newCount = 1; newCount <= Math.min(oldCount + 1, 5); newCount++) checkUpdate(s, a, n, oldCount, newCount, seed++);
+  });
+
+  it.each(combos)('storage %s, activation %s: long lengths split across threads', (s, a) => {
+    let seed = 100;
+    for (const n of lengthsFor(s, a)) checkUpdate(s, a, n, 4, 5, seed++);
+  });
+
+  it('matches the oracle on random lengths, counts and dtypes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...combos),
+        fc.integer({ min: 1, max: 70_000 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.integer(),
+        ([s, a], n, oldCount, want, seed) => {
+          checkUpdate(s, a, n, oldCount, Math.min(want, oldCount + 1), seed);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it('a fresh feature that is a polynomial of degree k in the step has constant k-th differences', () => {
+    // d_k of f(s) = s^2 with unit divisors is the second difference: 2 everywhere after three updates.
+    const n = 1001;
+    const factors = new Float32Array(3 * n);
+    for (let s = 0, count = 0; s < 3; s++) {
+      const fresh = new Float32Array(n).fill(s * s);
+      const newCount = Math.min(count + 1, 3);
+      addon.update('f32', 'f32', [{ factors, fresh, oldCount: count, newCount, divisors: [1, 1] }]);
+      count = newCount;
+    }
+    expect(Array.from(factors.subarray(2 * n)).every((v) => v === 2)).toBe(true);
+  });
+});
+
+describe('forecast kernel', () => {
+  it.each(combos)('storage %s, activation %s: every count, plain and gated, short lengths', (s, a) => {
+    let seed = 7;
+    for (const n of smallLengths)
+      for (let count = 1; count <= 5; count++) {
+        checkForecast(s, a, n, count, false, seed++);
+        checkForecast(s, a, n, count, true, seed++);
+      }
+  });
+
+  it.each(combos)('storage %s, activation %s: long lengths split across threads', (s, a) => {
+    let seed = 300;
+    for (const n of lengthsFor(s, a)) {
+      checkForecast(s, a, n, 3, false, seed++);
+      checkForecast(s, a, n, 3, true, seed++);
+    }
+  });
+
+  it('gated form broadcasts gate [B, D] over tokens and may update the residual in place', () => {
+    const [B, L, D] = [2, 3, 4];
+    const n = B * L * D;
+    const factors = Float32Array.from({ length: 2 * n }, (_, i) => (i < n ? 1 : 0.5));
+    const h = Float32Array.from({ length: n }, (_, i) => i);
+    const gate = Float32Array.from({ length: B * D }, (_, i) => i + 1);
+    addon.forecast('f32', 'f32', [{ factors, out: h, residual: h, gate, tokens: L, dim: D, count: 2, coeffs: [1, 2] }]);
+    // forecast = 1 + 2 * 0.5 = 2 everywhere; h[b, l, c] = (b*L + l)*D + c + 2 * gate[b, c]
+    for (let b = 0; b < B; b++)
+      for (let l = 0; l < L; l++)
+        for (let c = 0; c < D; c++) expect(h[(b * L + l) * D + c]).toBe((b * L + l) * D + c + 2 * (b * D + c + 1));
+  });
+
+  it('matches the oracle on random shapes (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...combos),
+        fc.integer({ min: 1, max: 70_000 }),
+        fc.integer({ min: 1, max: 5 }),
+        fc.boolean(),
+        fc.integer(),
+        ([s, a], n, count, gated, seed) => checkForecast(s, a, n, count, gated, seed),
+      ),
+      { numRuns: 60 },
+    );
+  });
+});
+
+describe('multi-entry calls', () => {
+  it('update and forecast a table of entries of different sizes in one call', () => {
+    const next = rng(5);
+    const sizes = [5, 4096, 40_000];
+    const fac = sizes.map((n) => new Float32Array(2 * n));
+    const fresh = sizes.map((n) => Float32Array.from(randomValues(n, next)));
+    addon.update('f32', 'f32', sizes.map((_, i) => ({ factors: fac[i], fresh: fresh[i], oldCount: 0, newCount: 1 })));
+    const outs = sizes.map((n) => new Float32Array(n));
+    addon.forecast('f32', 'f32', sizes.map((_, i) => ({ factors: fac[i], out: outs[i], count: 1, coeffs: [1] })));
+    sizes.forEach((_, i) => expect(outs[i]).toEqual(fresh[i]));
+  });
+});
+
+describe('async forms', () => {
+  it('updateAsync and forecastAsync give the same result as the synchronous calls', async () => {
+    const next = rng(9);
+    const n = 200_001;
+    const a = Float32Array.from(randomValues(3 * n, next));
+    const b = a.slice();
+    const fresh = Float32Array.from(randomValues(n, next));
+    addon.update('f32', 'f32', [{ factors: a, fresh, oldCount: 3, newCount: 3, divisors: [2, 3] }]);
+    await addon.updateAsync('f32', 'f32', [{ factors: b, fresh, oldCount: 3, newCount: 3, divisors: [2, 3] }]);
+    expect(b).toEqual(a);
+    const o1 = new Float32Array(n);
+    const o2 = new Float32Array(n);
+    addon.forecast('f32', 'f32', [{ factors: a, out: o1, count: 3, coeffs: [1, 0.5, 0.25] }]);
+    await addon.forecastAsync('f32', 'f32', [{ factors: a, out: o2, count: 3, coeffs: [1, 0.5, 0.25] }]);
+    expect(o2).toEqual(o1);
+  });
+
+  it('rejects (never throws synchronously) on bad input', async () => {
+    const p = addon.updateAsync('f32', 'f32', [{ factors: new Float32Array(4), fresh: new Float32Array(3), oldCount: 0, newCount: 1 }]);
+    await expect(p).rejects.toMatchObject({ code: 'ERR_LENGTH' });
+  });
+});
+
+describe('f16 / bf16 conversion', () => {
+  const specials = [0, -0, 1, -1, 65504, 65519.99, 65520, -65520, 1e-8, 5.96e-8, 2.98e-8, 6.1e-5, 3.4e38, Infinity, -Infinity, NaN, 1 / 3, 1.00048828125];
+  it.each(['f16', 'bf16'] as const)('toHalf rounds to nearest even like the oracle (%s)', (dtype) => {
+    const next = rng(11);
+    const values = Float32Array.from([...specials, ...Array.from({ length: 10_000 }, () => (next() - 0.5) * 10 ** (next() * 12 - 8))]);
+    const got = new Uint16Array(values.length);
+    addon.toHalf(values, dtype, got);
+    const want = encode(dtype, values) as Uint16Array;
+    for (let i = 0; i < values.length; i++) {
+      if (Number.isNaN(values[i])) expect(Number.isNaN(decode(dtype, got.subarray(i, i + 1))[0])).toBe(true);
+      else expect(got[i], `value ${values[i]}`).toBe(want[i]);
+    }
+  });
+
+  it.each(['f16', 'bf16'] as const)('fromHalf is exact for every 16-bit pattern (%s)', (dtype) => {
+    const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
+    const got = new Float32Array(65536);
+    addon.fromHalf(all, dtype, got);
+    const want = decode(dtype, all);
+    for (let i = 0; i < 65536; i++) {
+      if (Number.isNaN(want[i])) expect(Number.isNaN(got[i])).toBe(true);
+      else expect(got[i]).toBe(want[i]);
+    }
+  });
+});
