@@ -19,7 +19,7 @@ import {
 const addon = native();
 const dtypes: Dtype[] = ['f32', 'f16', 'bf16'];
 const combos = dtypes.flatMap((s) => dtypes.map((a) => [s, a] as const));
-const smallLengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 255, 511, 512, 513, 1023, 1025];
+const smallLengths = [1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 255, 511, 513, 1025, 2047, 2048, 2049];
 // around the parallel split (32768), the pool's 1024-element chunk alignment, and large odd sizes
 const largeLengths = [32767, 32768, 32769, 65537, 100_003, (1 << 20) + 3, 3_000_001];
 // The f16 oracle (a JS polyfill) is slow: millions of f16 elements would take minutes.
