@@ -15,38 +15,36 @@ ts_dtype HalfDtype(Napi::Env env, Napi::Value v) {
   return d;
 }
 
-void CheckHost(Napi::Env env, const TensorArg& t, const char* what) {
-  TS_REQUIRE(env, !t.device, "ERR_DEVICE", std::string(what) + " must be a host TypedArray");
+struct Conversion {
+  TensorArg src, dst;
+  ts_dtype half;
+};
+
+// (src, dtype, dst): the 16-bit side is dst for toHalf and src for fromHalf; the other side is f32.
+Conversion ParseConversion(const Napi::CallbackInfo& info, bool to_half) {
+  Napi::Env env = info.Env();
+  Conversion c;
+  c.half = HalfDtype(env, info[1]);
+  c.src = ParseTensor(env, info[0], to_half ? TS_F32 : c.half, "src (argument 1)");
+  c.dst = ParseTensor(env, info[2], to_half ? c.half : TS_F32, "dst (argument 3)");
+  TS_REQUIRE(env, !c.src.device && !c.dst.device, "ERR_DEVICE", "src and dst must be host TypedArrays");
+  TS_REQUIRE(env, c.src.length == c.dst.length, "ERR_LENGTH",
+             "dst (argument 3) must have as many elements as src (" + std::to_string(c.src.length) + ", got " +
+                 std::to_string(c.dst.length) + ")");
+  TS_REQUIRE(env, !Overlaps(c.src, c.dst), "ERR_INVALID_ARGUMENT", "src and dst must not share memory");
+  return c;
 }
 
 Napi::Value ToHalf(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ts_dtype d = HalfDtype(env, info[1]);
-  TensorArg src = ParseTensor(env, info[0], TS_F32, "src (argument 1)");
-  TensorArg dst = ParseTensor(env, info[2], d, "dst (argument 3)");
-  CheckHost(env, src, "src (argument 1)");
-  CheckHost(env, dst, "dst (argument 3)");
-  TS_REQUIRE(env, src.length == dst.length, "ERR_LENGTH",
-             "dst (argument 3) must have as many elements as src (" + std::to_string(src.length) + ", got " +
-                 std::to_string(dst.length) + ")");
-  TS_REQUIRE(env, !Overlaps(src, dst), "ERR_INVALID_ARGUMENT", "src and dst must not share memory");
-  CpuToHalf(static_cast<const float*>(src.data), static_cast<uint16_t*>(dst.data), src.length, d);
-  return env.Undefined();
+  Conversion c = ParseConversion(info, true);
+  CpuToHalf(static_cast<const float*>(c.src.data), static_cast<uint16_t*>(c.dst.data), c.src.length, c.half);
+  return info.Env().Undefined();
 }
 
 Napi::Value FromHalf(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  ts_dtype d = HalfDtype(env, info[1]);
-  TensorArg src = ParseTensor(env, info[0], d, "src (argument 1)");
-  TensorArg dst = ParseTensor(env, info[2], TS_F32, "dst (argument 3)");
-  CheckHost(env, src, "src (argument 1)");
-  CheckHost(env, dst, "dst (argument 3)");
-  TS_REQUIRE(env, src.length == dst.length, "ERR_LENGTH",
-             "dst (argument 3) must have as many elements as src (" + std::to_string(src.length) + ", got " +
-                 std::to_string(dst.length) + ")");
-  TS_REQUIRE(env, !Overlaps(src, dst), "ERR_INVALID_ARGUMENT", "src and dst must not share memory");
-  CpuFromHalf(static_cast<const uint16_t*>(src.data), static_cast<float*>(dst.data), src.length, d);
-  return env.Undefined();
+  Conversion c = ParseConversion(info, false);
+  CpuFromHalf(static_cast<const uint16_t*>(c.src.data), static_cast<float*>(c.dst.data), c.src.length, c.half);
+  return info.Env().Undefined();
 }
 
 }  // namespace
