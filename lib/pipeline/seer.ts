@@ -3,28 +3,19 @@
  * transformer forward calls. Anything with this shape can accelerate sampling; the library's TaylorSeer
  * is the default, ReferenceSeer (reference-seer.ts) the plain-TypeScript oracle of the reference semantics.
  */
+import type { Variable } from '../expansion';
+import type { GateShape, TaylorSeerStats } from '../hook';
+import type { Dtype } from '../native';
 import type { ScheduleOptions } from '../schedule/types';
 
 export type Granularity = 'module' | 'block' | 'lite';
 export const GRANULARITIES: readonly Granularity[] = ['module', 'block', 'lite'];
 
-export type SeerVariable = 'step' | 'time' | 'newton';
-export type SeerStorage = 'f32' | 'f16' | 'bf16';
-
-export interface SeerStats {
-  fullSteps: number;
-  forecastSteps: number;
-  computes: number;
-  computesSkipped: number;
-  bytesHeld: number;
-  entries: number;
-}
-
-export interface GatedShape {
-  batch: number;
-  tokens: number;
-  dim: number;
-}
+// The hook's own types: the pipeline speaks the same vocabulary as lib/hook.ts.
+export type SeerVariable = Variable;
+export type SeerStorage = Dtype;
+export type SeerStats = TaylorSeerStats;
+export type GatedShape = GateShape;
 
 export interface SeerCallOptions {
   context?: string;
