@@ -125,8 +125,10 @@ export function native(): NativeAddon {
   const root = path.resolve(__dirname, '..');
   let addon: NativeAddon;
   try {
+    // TAYLORSEER_ADDON names a .node file to load instead (a build carried to another machine).
+    const explicit = process.env.TAYLORSEER_ADDON;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = require('node-gyp-build')(root) as NativeAddon;
+    addon = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeAddon;
   } catch (e) {
     throw new TaylorSeerError(
       'ERR_DEVICE',
