@@ -193,20 +193,29 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
           (fresh as Promise<unknown>).then(undefined, () => undefined); // its rejection is not ours to report
           throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned a Promise: use moduleAsync()`);
         }
-        this.checkAlive();
-        this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
-        this.counters.computes++;
-        step.used.add(id);
+        this.recordFull(id, context, key, step, fresh);
         return fresh as ActivationTensor<A>;
       }
       const out = this.forecastBuffer(context, key);
       this.cache.forecast(context, key, this.node(step), out);
-      this.counters.computesSkipped++;
-      step.used.add(id);
+      this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
       this.pending.delete(id);
     }
+  }
+
+  /** A full step of module()/moduleAsync(): folds the computed output into the entry, counts the compute. */
+  private recordFull(id: string, context: string, key: string, step: StepState, fresh: unknown): void {
+    this.checkAlive();
+    this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
+    this.counters.computes++;
+    step.used.add(id);
+  }
+
+  private recordSkipped(id: string, step: StepState): void {
+    this.counters.computesSkipped++;
+    step.used.add(id);
   }
 
   /** module() for an async compute; works on every device. */
@@ -216,16 +225,12 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
     try {
       if (step.full) {
         const fresh: unknown = await compute();
-        this.checkAlive();
-        this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
-        this.counters.computes++;
-        step.used.add(id);
+        this.recordFull(id, context, key, step, fresh);
         return fresh as ActivationTensor<A>;
       }
       const out = this.forecastBuffer(context, key);
       await this.cache.forecastAsync(context, key, this.node(step), out);
-      this.counters.computesSkipped++;
-      step.used.add(id);
+      this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
       this.pending.delete(id);
