@@ -3,6 +3,7 @@
 // cuda/tests/ can run the kernel bodies on the CPU (no GPU on the build machine).
 //
 // Rounding: 16-bit stores round to nearest even (cvt.rn.f16x2.f32 / cvt.rn.bf16x2.f32 on the device).
+// f16 saturates: a finite value beyond 65504 is stored as +-65504 (+-Inf and NaN are kept), as on the CPU.
 // This matches native/half.h bit for bit on every finite value and on +-Inf; NaN stays NaN but its
 // payload may differ (the device writes the canonical 0x7fff, the CPU keeps the payload).
 #pragma once
@@ -38,6 +39,12 @@ TS_HD uint32_t AsUint(float f) {
 #endif
 }
 
+// f16 saturation policy (native/half.h): finite |v| > 65504 -> +-65504; NaN fails both compares.
+TS_HD float SaturateHalf(float v) {
+  const float a = fabsf(v);
+  return (a > 65504.0f && a < INFINITY) ? copysignf(65504.0f, v) : v;
+}
+
 template <int D>
 struct Dt;
 
@@ -54,7 +61,7 @@ struct Dt<TS_F16> {
   using T = __half;
   static constexpr int kSize = 2;
   static TS_HD float Load(const T* p) { return __half2float(*p); }
-  static TS_HD void Store(T* p, float v) { *p = __float2half_rn(v); }
+  static TS_HD void Store(T* p, float v) { *p = __float2half_rn(SaturateHalf(v)); }
 };
 
 template <>
@@ -123,7 +130,7 @@ TS_HD uint4 Pack16<TS_F16>(const float* in) {
   uint32_t words[4];
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const __half2_raw r = static_cast<__half2_raw>(__floats2half2_rn(in[2 * k], in[2 * k + 1]));
+    const __half2_raw r = static_cast<__half2_raw>(__floats2half2_rn(SaturateHalf(in[2 * k]), SaturateHalf(in[2 * k + 1])));
     words[k] = static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
   }
   return make_uint4(words[0], words[1], words[2], words[3]);

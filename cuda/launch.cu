@@ -110,6 +110,8 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
     UpdEnt& d = p->e[k];
     d.factors = s.factors;
     d.fresh = s.fresh;
+    d.stats = s.stats;
+    if (s.stats) p->any_stats = 1;
     d.n = s.n;
     d.count = s.new_count;
     for (int j = 0; j < TS_MAX_ORDER; ++j) d.div[j] = s.divisors[j];

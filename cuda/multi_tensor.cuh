@@ -38,6 +38,7 @@ enum : int32_t {
 struct UpdEnt {
   void* factors;
   const void* fresh;
+  float* stats;  // nullptr, or count floats the sums of squares are added to
   int64_t n;
   int64_t tile_begin;
   float div[TS_MAX_ORDER];
@@ -48,7 +49,7 @@ struct UpdEnt {
 struct UpdParams {
   int64_t total_tiles;
   int32_t num;
-  int32_t pad;
+  int32_t any_stats;  // some entry asks for norms: the kernel variant with the reductions runs
   UpdEnt e[kTableCap];
 };
 

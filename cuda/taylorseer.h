@@ -8,6 +8,7 @@
  *   update:   factors hold d_0..d_{old_count-1}. Writes d_0..d_{new_count-1} in one pass:
  *             new d_0 = F; new d_{i+1} = (new d_i - old d_i) / divisors[i]   for i < new_count-1.
  *             new_count must be in 1..min(old_count + 1, TS_MAX_FACTORS).
+ *             Optionally adds the sum of squares of every new d_i to stats[i] (see the struct).
  *   forecast: y = sum_{i < count} coeffs[i] * d_i (accumulated in f32)
  *             plain: out = y;  gated: out = residual + gate[b, c] * y  for element (b, l, c) of [B, L, D]
  *             (gate is [B, D] and broadcasts over tokens; residual may alias out).
@@ -42,6 +43,11 @@ typedef struct {
   int32_t old_count;    /* factors valid before the update */
   int32_t new_count;    /* factors valid after the update */
   float divisors[TS_MAX_ORDER];
+  /* NULL, or new_count floats (host memory for the CPU twins, device memory for ts_cuda_update) to which
+   * the update ADDS, per new factor d_i, the sum over elements of d_i^2 (d_i as computed in f32, before
+   * rounding to the storage dtype). Zero it first. The values are in registers during the update anyway,
+   * so the norms cost no memory traffic; they let a schedule estimate the error of the next forecasts. */
+  float* stats;
 } ts_update_entry;
 
 typedef struct {

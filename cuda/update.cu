@@ -16,13 +16,60 @@ __global__ void __launch_bounds__(kThreads) UpdateKernel(const __grid_constant__
   }
 }
 
+// Adds the block's per-thread sums of squares to the entry's stats: warp shuffles, one shared-memory
+// pass, one atomicAdd per factor per block. Called block-uniformly (the entry of a tile is the same for
+// the whole block), so the barriers are safe.
+template <int MAXC>
+__device__ void FlushStats(const UpdEnt& e, float* acc) {
+  __shared__ float part[kThreads / 32][MAXC];
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+#pragma unroll
+  for (int i = 0; i < MAXC; ++i) {
+    float v = acc[i];
+#pragma unroll
+    for (int off = 16; off > 0; off >>= 1) v += __shfl_down_sync(0xffffffffu, v, off);
+    if (lane == 0) part[warp][i] = v;
+    acc[i] = 0.0f;
+  }
+  __syncthreads();
+  if (threadIdx.x < e.count && threadIdx.x < MAXC) {
+    float sum = 0.0f;
+    for (int w = 0; w < kThreads / 32; ++w) sum += part[w][threadIdx.x];
+    atomicAdd(e.stats + threadIdx.x, sum);
+  }
+  __syncthreads();
+}
+
+// The same update, also reducing the norms of the new factors. Sums stay in registers while a block
+// works on one entry and are flushed when it moves to another (a few times per launch per block).
+template <int S, int A, int MAXC>
+__global__ void __launch_bounds__(kThreads) UpdateStatsKernel(const __grid_constant__ UpdParams p) {
+  int hint = 0, open = -1;
+  float acc[MAXC];
+#pragma unroll
+  for (int i = 0; i < MAXC; ++i) acc[i] = 0.0f;
+  for (int64_t t = blockIdx.x; t < p.total_tiles; t += gridDim.x) {
+    hint = FindEntry(p, t, hint);
+    if (hint != open) {
+      if (open >= 0 && p.e[open].stats) FlushStats<MAXC>(p.e[open], acc);
+      open = hint;
+    }
+    const UpdEnt& e = p.e[hint];
+    if (e.stats) UpdateTile<S, A, MAXC, true>(e, t - e.tile_begin, static_cast<int>(threadIdx.x), acc);
+    else UpdateTile<S, A, MAXC>(e, t - e.tile_begin, static_cast<int>(threadIdx.x));
+  }
+  if (open >= 0 && p.e[open].stats) FlushStats<MAXC>(p.e[open], acc);
+}
+
 template <int S, int A, int MAXC>
 ts_status LaunchUpdateTable(const UpdParams& p, cudaStream_t stream) {
-  const void* fn = reinterpret_cast<const void*>(&UpdateKernel<S, A, MAXC>);
+  const void* fn = p.any_stats ? reinterpret_cast<const void*>(&UpdateStatsKernel<S, A, MAXC>)
+                               : reinterpret_cast<const void*>(&UpdateKernel<S, A, MAXC>);
   int grid = 0;
   ts_status st = GridFor(fn, p.total_tiles, kThreads, &grid);
   if (st != TS_OK) return st;
-  UpdateKernel<S, A, MAXC><<<grid, kThreads, 0, stream>>>(p);
+  if (p.any_stats) UpdateStatsKernel<S, A, MAXC><<<grid, kThreads, 0, stream>>>(p);
+  else UpdateKernel<S, A, MAXC><<<grid, kThreads, 0, stream>>>(p);
   return Check(cudaGetLastError(), "update kernel launch");
 }
 

@@ -6,13 +6,16 @@
 // Each element is read and written by one thread only, so the in-place order (an old factor is read
 // before its slot is overwritten) needs no synchronisation. IEEE division (not a reciprocal multiply)
 // keeps the result bit-identical to the CPU twin.
+//
+// With STATS, each thread also adds the squares of the values it stores (in f32, before rounding) to
+// acc[i], per new factor i; the kernel reduces acc over the block and adds it to the entry's stats.
 #pragma once
 #include "multi_tensor.cuh"
 
 namespace tsk {
 
-template <int S, int A, int MAXC>
-TS_HD void UpdateElement(const UpdEnt& e, int64_t j) {
+template <int S, int A, int MAXC, bool STATS = false>
+TS_HD void UpdateElement(const UpdEnt& e, int64_t j, float* acc = nullptr) {
   const int cnt = e.count;
   float old[MAXC > 1 ? MAXC - 1 : 1];
 #pragma unroll
@@ -20,18 +23,28 @@ TS_HD void UpdateElement(const UpdEnt& e, int64_t j) {
     if (i + 1 < cnt) old[i] = LoadAt<S>(e.factors, i * e.n + j);
   float cur = LoadAt<A>(e.fresh, j);
   StoreAt<S>(e.factors, j, cur);
+  if (STATS) acc[0] += cur * cur;
 #pragma unroll
   for (int i = 0; i + 1 < MAXC; ++i) {
     if (i + 1 < cnt) {
       cur = (cur - old[i]) / e.div[i];
       StoreAt<S>(e.factors, (i + 1) * e.n + j, cur);
+      if (STATS) acc[i + 1] += cur * cur;
     }
   }
 }
 
-// tile: the entry-local tile index; tid in [0, kThreads).
-template <int S, int A, int MAXC>
-TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid) {
+template <int V>
+TS_HD float SquaresOf(const float* v) {
+  float s = 0.0f;
+#pragma unroll
+  for (int k = 0; k < V; ++k) s += v[k] * v[k];
+  return s;
+}
+
+// tile: the entry-local tile index; tid in [0, kThreads). acc: MAXC per-thread sums (STATS only).
+template <int S, int A, int MAXC, bool STATS = false>
+TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullptr) {
   constexpr int V = VecWidth<S, A>::value;
   constexpr int U = Unroll<MAXC>::value;
   constexpr int NO = MAXC > 1 ? MAXC - 1 : 1;
@@ -59,6 +72,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid) {
         float cur[V];
         fresh[u].Unpack(cur);
         StoreVec<S, V>(Offset<S>(e.factors, vi[u] * V), cur);
+        if (STATS) acc[0] += SquaresOf<V>(cur);
 #pragma unroll
         for (int i = 0; i + 1 < MAXC; ++i) {
           if (i + 1 < cnt) {
@@ -68,10 +82,11 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid) {
 #pragma unroll
             for (int k = 0; k < V; ++k) cur[k] = (cur[k] - o[k]) / d;
             StoreVec<S, V>(Offset<S>(e.factors, (i + 1) * n + vi[u] * V), cur);
+            if (STATS) acc[i + 1] += SquaresOf<V>(cur);
           }
         }
       } else if (vi[u] == nv) {
-        for (int64_t j = nv * V; j < n; ++j) UpdateElement<S, A, MAXC>(e, j);
+        for (int64_t j = nv * V; j < n; ++j) UpdateElement<S, A, MAXC, STATS>(e, j, acc);
       }
     }
   } else {
@@ -80,7 +95,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid) {
 #pragma unroll 1
     for (int k = 0; k < U * V; ++k) {
       const int64_t j = base + int64_t{k} * kThreads + tid;
-      if (j < n) UpdateElement<S, A, MAXC>(e, j);
+      if (j < n) UpdateElement<S, A, MAXC, STATS>(e, j, acc);
     }
   }
 }

@@ -40,6 +40,11 @@ export interface UpdateEntry {
   divisors: ArrayLike<number>;
   /** elements per factor; defaults to fresh's length */
   n?: number;
+  /**
+   * Optional output (host Float32Array, >= newCount elements, host tables only): overwritten with the sum
+   * of squares of every new factor d_i, computed in the same pass at no extra memory traffic.
+   */
+  stats?: Float32Array;
 }
 
 export interface ForecastEntry {
@@ -99,6 +104,8 @@ export interface NativeAddon {
   /** Same as update/forecast, run off the event loop (host tensors only). */
   updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[]): Promise<void>;
   forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[]): Promise<void>;
+  /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
+  findNonFinite(dtype: Dtype, tensor: HostTensor): number;
   /** f32 <-> 16-bit conversion with the kernels' rounding (round to nearest even) */
   toHalf(src: Float32Array, dtype: 'f16' | 'bf16', dst: Uint16Array): void;
   fromHalf(src: Uint16Array, dtype: 'f16' | 'bf16', dst: Float32Array): void;

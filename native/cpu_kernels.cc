@@ -1,5 +1,8 @@
 #include "cpu_kernels.h"
 
+#include <atomic>
+#include <mutex>
+
 #include "thread_pool.h"
 
 namespace ts {
@@ -25,8 +28,35 @@ void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, 
   const CpuKernelSet& k = CpuKernels();
   for (int32_t i = 0; i < count; ++i) {
     const ts_update_entry& e = entries[i];
-    ParallelFor(e.n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) { k.update(e, storage, act, b, en); });
+    if (!e.stats) {
+      ParallelFor(e.n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) { k.update(e, storage, act, b, en, nullptr); });
+      continue;
+    }
+    // Each chunk sums into its own doubles; the chunks are combined once (a few per call).
+    double total[TS_MAX_FACTORS] = {};
+    std::mutex m;
+    ParallelFor(e.n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) {
+      double part[TS_MAX_FACTORS] = {};
+      k.update(e, storage, act, b, en, part);
+      std::lock_guard<std::mutex> lock(m);
+      for (int f = 0; f < e.new_count; ++f) total[f] += part[f];
+    });
+    for (int f = 0; f < e.new_count; ++f) e.stats[f] += static_cast<float>(total[f]);
   }
+}
+
+int64_t CpuFindNonFinite(const void* data, int64_t n, ts_dtype dtype) {
+  const CpuKernelSet& k = CpuKernels();
+  std::atomic<int64_t> first{-1};
+  std::mutex m;
+  ParallelFor(n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) {
+    const int64_t at = k.find_non_finite(data, dtype, b, en);
+    if (at < 0) return;
+    std::lock_guard<std::mutex> lock(m);
+    const int64_t cur = first.load();
+    if (cur < 0 || at < cur) first.store(at);
+  });
+  return first.load();
 }
 
 void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {

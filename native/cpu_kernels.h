@@ -11,11 +11,14 @@ namespace ts {
 struct CpuKernelSet {
   const char* name;  // e.g. "avx2+f16c"
   int vector_bits;
-  // Process elements [begin, end) of one entry.
-  void (*update)(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
+  // Process elements [begin, end) of one entry. `sums` (new_count doubles, or nullptr) receives the range's
+  // sums of squares of the new factors (added to).
+  void (*update)(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end, double* sums);
   void (*forecast)(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
   void (*to_half)(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
   void (*from_half)(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+  // Index of the first non-finite element in [begin, end), or -1.
+  int64_t (*find_non_finite)(const void* data, ts_dtype dtype, int64_t begin, int64_t end);
 };
 
 namespace generic {
@@ -33,9 +36,12 @@ const CpuKernelSet& CpuKernels();
 constexpr int64_t kParallelThreshold = 1 << 15;
 
 // Whole-table operations, parallel over each entry's elements. Arguments must already be validated.
+// CpuUpdate adds to e.stats where an entry has them (see taylorseer.h).
 void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 void CpuToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
 void CpuFromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+// Index of the first NaN or infinite element of a host tensor of `dtype`, or -1 (parallel scan).
+int64_t CpuFindNonFinite(const void* data, int64_t n, ts_dtype dtype);
 
 }  // namespace ts

@@ -2,6 +2,7 @@
 // cpu_kernels_avx2.cc, cpu_kernels_generic.cc). Work goes through small L1-resident f32 blocks: each
 // element of every tensor is read or written in memory exactly once, and each inner loop is a plain
 // loop the compiler vectorises.
+#include <cmath>
 #include <cstdint>
 
 #include "cpu_kernels.h"
@@ -60,16 +61,38 @@ struct Io<TS_F16> {
   static void Store(const float* __restrict s, uint16_t* __restrict d, int m) {
     int k = 0;
 #if TS_USE_F16C
-    for (; k + 8 <= m; k += 8)
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k),
-                       _mm256_cvtps_ph(_mm256_loadu_ps(s + k), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(65504.0f), inf = _mm256_set1_ps(INFINITY);
+    for (; k + 8 <= m; k += 8) {
+      __m256 x = _mm256_loadu_ps(s + k);
+      // Saturation (see half.h): finite |x| > 65504 becomes +-65504; ordered compares leave NaN alone.
+      const __m256 a = _mm256_andnot_ps(sign, x);
+      const __m256 sat = _mm256_and_ps(_mm256_cmp_ps(a, big, _CMP_GT_OQ), _mm256_cmp_ps(a, inf, _CMP_LT_OQ));
+      x = _mm256_blendv_ps(x, _mm256_or_ps(_mm256_and_ps(x, sign), big), sat);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(d + k), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+    }
 #endif
     for (; k < m; ++k) d[k] = FloatToHalf(s[k]);
   }
 };
 
-template <ts_dtype S, ts_dtype A, int NEW>
-void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end) {
+// Sum of (scale * x)^2 over a block, in eight independent f32 lanes so that the loop vectorises without
+// -ffast-math (a single accumulator is a serial chain slower than the memory traffic); f64 at the end.
+inline double SumSquares(const float* __restrict x, int m, float scale = 1.0f) {
+  float lane[8] = {};
+  int k = 0;
+  for (; k + 8 <= m; k += 8)
+    for (int l = 0; l < 8; ++l) {
+      const float v = scale * x[k + l];
+      lane[l] += v * v;
+    }
+  double total = 0.0;
+  for (; k < m; ++k) total += static_cast<double>(scale * x[k]) * (scale * x[k]);
+  for (int l = 0; l < 8; ++l) total += lane[l];
+  return total;
+}
+
+template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
+void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
   using ST = typename Io<S>::T;
   using AT = typename Io<A>::T;
   ST* f = static_cast<ST*>(e.factors);
@@ -77,6 +100,7 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end) {
   const int64_t n = e.n;
   alignas(64) float cur[kBlock];
   alignas(64) float old[kBlock];
+  double total[NEW] = {};
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<A>::Load(fresh + j, cur, m);
@@ -84,12 +108,31 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end) {
       ST* di = f + i * n + j;
       if (i + 1 < NEW) Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
       Io<S>::Store(cur, di, m);
+      if (STATS) total[i] += SumSquares(cur, m);
       if (i + 1 < NEW) {
         const float dv = e.divisors[i];
         for (int k = 0; k < m; ++k) cur[k] = (cur[k] - old[k]) / dv;
       }
     }
   }
+  if (STATS)
+    for (int i = 0; i < NEW; ++i) sums[i] += total[i];
+}
+
+template <ts_dtype D>
+int64_t FindNonFiniteTyped(const void* data, int64_t begin, int64_t end) {
+  using T = typename Io<D>::T;
+  const T* p = static_cast<const T*>(data);
+  alignas(64) float v[kBlock];
+  for (int64_t j = begin; j < end; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, end - j));
+    Io<D>::Load(p + j, v, m);
+    // x * 0 is 0 for finite x and NaN for NaN and +-Inf: one vectorisable test per block.
+    if (SumSquares(v, m, 0.0f) != 0.0f)
+      for (int k = 0; k < m; ++k)
+        if (!(v[k] * 0.0f == 0.0f)) return j + k;
+  }
+  return -1;
 }
 
 // Outputs this large are written with non-temporal stores: they would evict the factors from cache
@@ -153,15 +196,21 @@ void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   if (stream) StreamFence();
 }
 
-template <ts_dtype S, ts_dtype A>
-void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en) {
+template <ts_dtype S, ts_dtype A, bool STATS>
+void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
   switch (e.new_count) {
-    case 1: return UpdateRange<S, A, 1>(e, b, en);
-    case 2: return UpdateRange<S, A, 2>(e, b, en);
-    case 3: return UpdateRange<S, A, 3>(e, b, en);
-    case 4: return UpdateRange<S, A, 4>(e, b, en);
-    case 5: return UpdateRange<S, A, 5>(e, b, en);
+    case 1: return UpdateRange<S, A, 1, STATS>(e, b, en, sums);
+    case 2: return UpdateRange<S, A, 2, STATS>(e, b, en, sums);
+    case 3: return UpdateRange<S, A, 3, STATS>(e, b, en, sums);
+    case 4: return UpdateRange<S, A, 4, STATS>(e, b, en, sums);
+    case 5: return UpdateRange<S, A, 5, STATS>(e, b, en, sums);
   }
+}
+
+template <ts_dtype S, ts_dtype A>
+void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
+  if (sums) UpdateCountStats<S, A, true>(e, b, en, sums);
+  else UpdateCountStats<S, A, false>(e, b, en, nullptr);
 }
 
 template <ts_dtype S, ts_dtype A, bool G>
@@ -195,8 +244,8 @@ void ForecastGate(const ts_forecast_entry& e, int64_t b, int64_t en) {
     case 8: return FN<TS_BF16, TS_BF16>(__VA_ARGS__);             \
   }
 
-void Update(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
-  TS_DISPATCH_DTYPES(UpdateCount, storage, act, e, b, en)
+void Update(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en, double* sums) {
+  TS_DISPATCH_DTYPES(UpdateCount, storage, act, e, b, en, sums)
 }
 
 void Forecast(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
@@ -221,9 +270,17 @@ void FromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype) {
   }
 }
 
+int64_t FindNonFinite(const void* data, ts_dtype dtype, int64_t b, int64_t en) {
+  switch (dtype) {
+    case TS_F32: return FindNonFiniteTyped<TS_F32>(data, b, en);
+    case TS_F16: return FindNonFiniteTyped<TS_F16>(data, b, en);
+    default: return FindNonFiniteTyped<TS_BF16>(data, b, en);
+  }
+}
+
 }  // namespace
 
-extern const CpuKernelSet kKernels = {TS_ISA_NAME, TS_ISA_BITS, Update, Forecast, ToHalf, FromHalf};
+extern const CpuKernelSet kKernels = {TS_ISA_NAME, TS_ISA_BITS, Update, Forecast, ToHalf, FromHalf, FindNonFinite};
 
 }  // namespace TS_ISA
 }  // namespace ts

@@ -1,4 +1,4 @@
-// Scalar f16/bf16 <-> f32 conversions, round to nearest even, shared by the CPU kernels, the
+// Scalar f16/bf16 <-> f32 conversions, round to nearest even (f16: finite overflow saturates), shared by the CPU kernels, the
 // conversion helpers and the tests. Branch-free so the compiler can vectorise loops that call them.
 // static: each kernel build (AVX2 / baseline) must get its own copy, never one merged by the linker.
 #pragma once
@@ -46,8 +46,11 @@ static inline uint16_t FloatToHalf(float f) {
   uint32_t sign = (u >> 16) & 0x8000u;
   uint32_t a = u & 0x7fffffffu;
   uint32_t is_nan = a > 0x7f800000u;
-  // Values that round to >= 65520 overflow to infinity (IEEE round to nearest even).
-  uint32_t overflow = a >= 0x477ff000u;
+  // Saturation policy: a finite value beyond the largest half (65504) is stored as +-65504, not as
+  // infinity (IEEE rounding would give inf from 65520 up); +-Inf stays infinite and NaN stays NaN. A
+  // finite activation must not turn into an inf that poisons every later difference of the cache.
+  uint32_t overflow = a > 0x477fe000u;
+  uint32_t is_inf = a == 0x7f800000u;
   // Normal range: rebias exponent, round mantissa to nearest even.
   uint32_t normal = (a - 0x38000000u + 0xfffu + ((a >> 13) & 1u)) >> 13;
   // Subnormal range (|f| < 2^-14): adding 0.5 shifts the value so the FPU's own round-to-nearest-even
@@ -55,7 +58,7 @@ static inline uint16_t FloatToHalf(float f) {
   float sub_f = BitsFloat(a) + 0.5f;
   uint32_t sub = FloatBits(sub_f) - 0x3f000000u;
   uint32_t r = (a < 0x38800000u) ? sub : normal;
-  r = overflow ? 0x7c00u : r;
+  r = overflow ? (is_inf ? 0x7c00u : 0x7bffu) : r;
   r = is_nan ? (0x7e00u | ((a >> 13) & 0x3ffu)) : r;
   return static_cast<uint16_t>(r | sign);
 }

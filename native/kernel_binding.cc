@@ -3,6 +3,7 @@
 // DeviceTensors, to the CUDA hooks.
 #include "kernel_binding.h"
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -118,6 +119,23 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
     }
     TS_REQUIRE(env, !Overlaps(fresh, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "fresh") + " must not share memory with the entry's factors");
+    Napi::Value sv = o.Get("stats");
+    if (!sv.IsUndefined()) {
+      const std::string what = At("entries", i, "stats");
+      TS_REQUIRE(env, sv.IsTypedArray() && sv.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "ERR_INVALID_ARGUMENT",
+                 what + " must be a Float32Array of at least newCount = " + std::to_string(e.new_count) +
+                     " elements (host memory, also for DeviceTensor tables)");
+      TensorArg stats = ParseTensor(env, sv, TS_F32, what);
+      TS_REQUIRE(env, stats.length >= e.new_count, "ERR_LENGTH",
+                 what + " must hold newCount = " + std::to_string(e.new_count) + " floats (got " + std::to_string(stats.length) + ")");
+      TS_REQUIRE(env, !t.device, "ERR_DEVICE",
+                 what + ": norms from DeviceTensor updates are not read back by this binding yet (the C interface "
+                        "ts_cuda_update has them); omit stats for device tables");
+      TS_REQUIRE(env, !Overlaps(stats, factors) && !Overlaps(stats, fresh), "ERR_INVALID_ARGUMENT",
+                 what + " must not share memory with the entry's factors or fresh");
+      e.stats = static_cast<float*>(stats.data);
+      t.keep.Add(sv);
+    }
     e.factors = factors.data;
     e.fresh = fresh.data;
     e.n = n;
@@ -214,6 +232,19 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Array arr = ParseEntries(env, info[2]);
   if (update) ParseUpdate(env, arr, *t);
   else ParseForecast(env, arr, *t);
+  // Only once the whole table is accepted: the kernel adds to the norms, the binding's contract overwrites.
+  // Two entries may share one stats array only by writing disjoint parts; overlapping parts would add up.
+  for (size_t i = 0; i < t->updates.size(); ++i) {
+    ts_update_entry& e = t->updates[i];
+    if (!e.stats) continue;
+    for (size_t j = 0; j < i; ++j) {
+      const ts_update_entry& p = t->updates[j];
+      TS_REQUIRE(env, !p.stats || p.stats + p.new_count <= e.stats || e.stats + e.new_count <= p.stats, "ERR_INVALID_ARGUMENT",
+                 At("entries", static_cast<uint32_t>(i), "stats") + " overlaps the stats of entries[" + std::to_string(j) + "]");
+    }
+  }
+  for (ts_update_entry& e : t->updates)
+    if (e.stats) std::fill(e.stats, e.stats + e.new_count, 0.0f);
   return t;
 }
 
@@ -279,6 +310,15 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info, bool update) {
   return p;
 }
 
+// findNonFinite(dtype, tensor): index of the first NaN or infinite element of a host tensor, or -1.
+Napi::Value FindNonFinite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ts_dtype dtype = ParseDtype(env, info[0], "dtype (argument 1)");
+  TensorArg t = ParseTensor(env, info[1], dtype, "tensor (argument 2)");
+  TS_REQUIRE(env, !t.device, "ERR_DEVICE", "tensor (argument 2) must be a host TypedArray: findNonFinite scans host memory");
+  return Napi::Number::New(env, static_cast<double>(t.length ? CpuFindNonFinite(t.data, t.length, dtype) : -1));
+}
+
 Napi::Value Update(const Napi::CallbackInfo& info) { return RunSync(info, true); }
 Napi::Value Forecast(const Napi::CallbackInfo& info) { return RunSync(info, false); }
 Napi::Value UpdateAsync(const Napi::CallbackInfo& info) { return RunAsync(info, true); }
@@ -291,6 +331,7 @@ void InitKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("forecast", Napi::Function::New(env, Forecast, "forecast"));
   exports.Set("updateAsync", Napi::Function::New(env, UpdateAsync, "updateAsync"));
   exports.Set("forecastAsync", Napi::Function::New(env, ForecastAsync, "forecastAsync"));
+  exports.Set("findNonFinite", Napi::Function::New(env, FindNonFinite, "findNonFinite"));
 }
 
 }  // namespace ts

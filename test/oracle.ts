@@ -158,7 +158,9 @@ export function floatToHalf(value: number, dtype: 'f16' | 'bf16'): number {
     if (Number.isNaN(value)) return (bits >>> 16) | 0x40;
     return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
   }
-  setFloat16(scratch, 0, value);
+  // The library's f16 saturation policy: finite values beyond 65504 are stored as +-65504.
+  const f = Math.fround(value);
+  setFloat16(scratch, 0, Number.isFinite(f) && Math.abs(f) > 65504 ? Math.sign(f) * 65504 : f);
   return scratch.getUint16(0);
 }
 

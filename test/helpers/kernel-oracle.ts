@@ -25,8 +25,14 @@ export function bf16Value(bits: number): number {
 const h16 = new Float16Array(1);
 const u16 = new Uint16Array(h16.buffer);
 
+/** The library's f16 saturation policy: a finite value beyond 65504 is stored as +-65504 (Inf, NaN kept). */
+export function saturateHalf(x: number): number {
+  const f = Math.fround(x);
+  return Number.isFinite(f) && Math.abs(f) > 65504 ? Math.sign(f) * 65504 : f;
+}
+
 export function f16Bits(x: number): number {
-  h16[0] = x;
+  h16[0] = saturateHalf(x);
   return u16[0];
 }
 
@@ -45,7 +51,7 @@ export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): numbe
 /** The value a store of `x` to `dtype` keeps. */
 export function roundTo(dtype: Dtype, x: number): number {
   if (dtype === 'f32') return Math.fround(x);
-  if (dtype === 'f16') return f16round(Math.fround(x));
+  if (dtype === 'f16') return f16round(saturateHalf(x));
   return bf16Value(bf16Bits(x));
 }
 

@@ -223,6 +223,24 @@ describe('f16 / bf16 conversion', () => {
     }
   });
 
+  it('f16 saturates finite values beyond 65504 to +-65504 and keeps Inf and NaN (toHalf and kernel stores)', () => {
+    const values = Float32Array.from([65504, 65519, 65520, 1e6, -1e6, 3.4e38, -3.4e38, Infinity, -Infinity, NaN]);
+    const got = new Uint16Array(values.length);
+    addon.toHalf(values, 'f16', got);
+    const back = decode('f16', got);
+    expect([...back.subarray(0, 9)]).toEqual([65504, 65504, 65504, 65504, -65504, 65504, -65504, Infinity, -Infinity]);
+    expect(Number.isNaN(back[9])).toBe(true);
+    // The update kernel stores factors with the same policy: a difference that overflows f16 saturates.
+    const factors = new Uint16Array(2 * values.length);
+    addon.update('f16', 'f32', [{ factors, fresh: values, oldCount: 0, newCount: 1 }]);
+    expect(factors.subarray(0, values.length)).toEqual(got);
+    const fresh2 = Float32Array.from(values, () => 60000);
+    addon.update('f16', 'f32', [{ factors, fresh: fresh2, oldCount: 1, newCount: 2, divisors: Array(1).fill(0.01) }]);
+    const d1 = decode('f16', factors.subarray(values.length));
+    expect(d1[0]).toBe(-65504); // (60000 - 65504) / 0.01 = -550400: saturated, not -Infinity
+    expect(d1[7]).toBe(-Infinity); // (60000 - Infinity) / 0.01: Infinity is kept
+  });
+
   it.each(['f16', 'bf16'] as const)('fromHalf is exact for every 16-bit pattern (%s)', (dtype) => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
     const got = new Float32Array(65536);
@@ -232,5 +250,85 @@ describe('f16 / bf16 conversion', () => {
       if (Number.isNaN(want[i])) expect(Number.isNaN(got[i])).toBe(true);
       else expect(got[i]).toBe(want[i]);
     }
+  });
+});
+
+describe('update norms (stats)', () => {
+  it.each(combos)('writes the sum of squares of every new factor, as computed before rounding (%s storage, %s activations)', (storage, act) => {
+    for (const [n, oldCount, newCount] of [[1, 0, 1], [17, 1, 2], [2049, 2, 3], [70_001, 4, 5], [100_003, 3, 3]] as const) {
+      const next = rng(n + newCount);
+      const old = Array.from({ length: 5 }, () => decode(storage, encode(storage, randomValues(n, next))));
+      const fresh = decode(act, encode(act, randomValues(n, next, 4)));
+      const divisors = Array.from({ length: newCount - 1 }, () => 0.5 + next());
+      const stats = new Float32Array(6).fill(-1);
+      addon.update(storage, act, [{ factors: stored(storage, old), fresh: encode(act, fresh), oldCount, newCount, divisors, stats }]);
+      // The oracle in f32 storage gives the values before rounding.
+      const exact = oracleUpdate(fresh, old, newCount, divisors, 'f32');
+      for (let i = 0; i < newCount; i++) {
+        const want = exact[i].reduce((a, v) => a + v * v, 0);
+        expect(Math.abs(stats[i] - want) / want, `${storage}/${act} n=${n} factor ${i}`).toBeLessThan(1e-5);
+      }
+      expect(stats[newCount]).toBe(-1); // only newCount values are written
+    }
+  });
+
+  it('overwrites stale values and leaves stats untouched when the call is rejected', () => {
+    const stats = Float32Array.from([7, 7, 7]);
+    const factors = new Float32Array(8);
+    expect(() => addon.update('f32', 'f32', [{ factors, fresh: new Float32Array(3), oldCount: 0, newCount: 1, stats }])).toThrow(
+      expect.objectContaining({ code: 'ERR_LENGTH' }),
+    );
+    expect([...stats]).toEqual([7, 7, 7]);
+    addon.update('f32', 'f32', [{ factors, fresh: Float32Array.from([1, 2, 2, 0]), oldCount: 0, newCount: 1, stats }]);
+    expect([...stats]).toEqual([9, 7, 7]);
+  });
+
+  it('rejects stats that are not a Float32Array, too short, or overlap the factors or another entry', () => {
+    const f = () => new Float32Array(8);
+    const x = () => new Float32Array(4);
+    const bad: Array<[string, unknown[]]> = [
+      ['ERR_INVALID_ARGUMENT', [{ factors: f(), fresh: x(), oldCount: 0, newCount: 1, stats: [0] }]],
+      ['ERR_LENGTH', [{ factors: f(), fresh: x(), oldCount: 1, newCount: 2, divisors: [1], stats: new Float32Array(1) }]],
+    ];
+    const shared = new Float32Array(12);
+    bad.push(['ERR_INVALID_ARGUMENT', [{ factors: shared.subarray(0, 8), fresh: x(), oldCount: 0, newCount: 1, stats: shared.subarray(4, 6) }]]);
+    const s = new Float32Array(4);
+    bad.push(['ERR_INVALID_ARGUMENT', [
+      { factors: f(), fresh: x(), oldCount: 1, newCount: 2, divisors: [1], stats: s.subarray(0, 2) },
+      { factors: f(), fresh: x(), oldCount: 0, newCount: 1, stats: s.subarray(1, 2) },
+    ]]);
+    for (const [code, entries] of bad) {
+      expect(() => addon.update('f32', 'f32', entries as never)).toThrow(expect.objectContaining({ code }));
+    }
+  });
+
+  it('gives the same norms from the Promise form', async () => {
+    const fresh = randomValues(50_000, rng(3));
+    const a = new Float32Array(2), b = new Float32Array(2);
+    const old = Float32Array.from(randomValues(50_000, rng(4)));
+    addon.update('f32', 'f32', [{ factors: Float32Array.from([...old, ...old]), fresh: Float32Array.from(fresh), oldCount: 1, newCount: 2, divisors: [0.5], stats: a }]);
+    await addon.updateAsync('f32', 'f32', [{ factors: Float32Array.from([...old, ...old]), fresh: Float32Array.from(fresh), oldCount: 1, newCount: 2, divisors: [0.5], stats: b }]);
+    expect(b).toEqual(a);
+  });
+});
+
+describe('findNonFinite', () => {
+  it.each(dtypes)('returns the index of the first NaN or Infinity, or -1 (%s)', (dtype) => {
+    for (const n of [1, 9, 2048, 100_003, 1 << 20]) {
+      const values = randomValues(n, rng(n));
+      expect(addon.findNonFinite(dtype, encode(dtype, values))).toBe(-1);
+      for (const special of [NaN, Infinity, -Infinity]) {
+        const at = Math.floor(n * 0.7);
+        const v = Float64Array.from(values);
+        v[at] = special;
+        if (at + 5 < n) v[n - 1] = NaN; // a later one must not win
+        expect(addon.findNonFinite(dtype, encode(dtype, v)), `${dtype} n=${n} ${special}`).toBe(at);
+      }
+    }
+  });
+
+  it('rejects a tensor of the wrong array type with a typed error', () => {
+    expect(() => addon.findNonFinite('f16', new Float32Array(4) as never)).toThrow(expect.objectContaining({ code: 'ERR_DTYPE' }));
+    expect(() => addon.findNonFinite('f32', 3 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
