@@ -145,9 +145,10 @@ export class FactorCache {
 
   /**
    * Full step: folds the freshly computed `fresh` (activation dtype, `shape`) into the entry's factors.
-   * Everything is checked before anything changes.
+   * Everything is checked before anything changes. With `stats` (host tables only), the kernel writes the
+   * sum of squares of each new factor into it. Returns the entry's factor count after the update.
    */
-  update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number): void {
+  update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number, stats?: Float32Array): number {
     this.checkAlive();
     const { activation, storage, maxOrder, variable } = this.options;
     if (!isHostTensorOf(fresh, activation)) {
@@ -184,7 +185,7 @@ export class FactorCache {
         src = e.stage!;
       }
       native().update(storage, activation, [
-        { factors: e.factors, fresh: src, oldCount, newCount: plan.newCount, divisors: plan.divisors, n: length },
+        { factors: e.factors, fresh: src, oldCount, newCount: plan.newCount, divisors: plan.divisors, n: length, ...(stats ? { stats } : {}) },
       ]);
     } catch (err) {
       if (e !== this.entries.get(id)) this.release(e); // a buffer allocated by this call
@@ -195,6 +196,7 @@ export class FactorCache {
     e.count = plan.newCount;
     e.history = [...history.slice(history.length - (plan.newCount - 1)), { ...node }];
     this.entries.set(id, e);
+    return plan.newCount;
   }
 
   /**

@@ -51,6 +51,11 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   device?: DeviceOption;
   /** see lib/cache.ts; default 'error' */
   onShapeChange?: ShapeChangePolicy;
+  /**
+   * Scan every computed output for NaN and Infinity before it enters the cache: ERR_NON_FINITE names the
+   * module and element, and the cache is left unchanged. Costs one read of the output; default false.
+   */
+  checkFinite?: boolean;
 }
 
 export interface ModuleOptions {
@@ -76,7 +81,7 @@ export interface TaylorSeerStats {
   entries: number;
 }
 
-const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange'] as const;
+const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'checkFinite'] as const;
 
 interface StepState {
   step: number;
@@ -84,6 +89,8 @@ interface StepState {
   full: boolean;
   /** (context, key) ids used in this step */
   used: Set<string>;
+  /** full steps of a schedule that needs norms: per factor i, the summed squares of d_i over entries */
+  normSq?: number[];
 }
 
 export class TaylorSeer<A extends Dtype = 'f32'> {
@@ -94,8 +101,11 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
   readonly activation: A;
   readonly device: Device;
   readonly onShapeChange: ShapeChangePolicy;
+  readonly checkFinite: boolean;
 
   private readonly cache: FactorCache;
+  /** per-update scratch for the kernel's norms (schedules that need them) */
+  private readonly normScratch = new Float32Array(MAX_ORDER + 1);
   private current: StepState | undefined;
   /** +1 / -1 once a run's t direction is known */
   private tDirection = 0;
@@ -113,6 +123,13 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
     this.activation = requireOneOf('activation', o.activation ?? 'f32', DTYPES, 'ERR_DTYPE') as A;
     this.onShapeChange = requireOneOf('onShapeChange', o.onShapeChange ?? 'error', ['reset', 'error'] as const);
     this.device = resolveDevice(requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const));
+    if (o.checkFinite !== undefined && typeof o.checkFinite !== 'boolean') {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
+    }
+    this.checkFinite = o.checkFinite ?? false;
+    if (this.schedule.needsNorms && this.device === 'cuda') {
+      throw new TaylorSeerError('ERR_DEVICE', `the ${this.schedule.kind} schedule needs factor norms, which are not read back from the GPU yet: use device 'cpu' or a fixed schedule`);
+    }
     this.cache = new FactorCache({
       maxOrder: this.maxOrder,
       variable: this.variable,
@@ -152,7 +169,16 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
       }
     }
     // The schedule learns how the previous step went before it decides this one.
-    if (prev) this.schedule.observe?.({ step: prev.step, t: prev.t, full: prev.full, entries: prev.used.size });
+    if (prev) {
+      this.schedule.observe?.({
+        step: prev.step,
+        t: prev.t,
+        full: prev.full,
+        entries: prev.used.size,
+        variable: this.variable,
+        ...(prev.normSq ? { norms: prev.normSq.map(Math.sqrt) } : {}),
+      });
+    }
     if (step === 0) this.schedule.reset?.();
     const full = this.schedule.isFull(step);
     if (typeof full !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.isFull(${step}) must return a boolean, got ${show(full)}`);
@@ -160,7 +186,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
 
     if (step === 0) this.cache.newRun();
     this.tDirection = direction;
-    this.current = { step, t, full, used: new Set() };
+    this.current = { step, t, full, used: new Set(), ...(full && this.schedule.needsNorms ? { normSq: [] } : {}) };
     if (full) this.counters.fullSteps++;
     else this.counters.forecastSteps++;
   }
@@ -208,9 +234,32 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
   /** A full step of module()/moduleAsync(): folds the computed output into the entry, counts the compute. */
   private recordFull(id: string, context: string, key: string, step: StepState, fresh: unknown): void {
     this.checkAlive();
-    this.cache.update(context, key, fresh as HostTensor, [lengthOf(fresh)], this.node(step), this.schedule.warmup);
+    this.fold(context, key, step, fresh, [lengthOf(fresh)]);
     this.counters.computes++;
     step.used.add(id);
+  }
+
+  /** Full step: checks the computed output (checkFinite) and folds it into the cache, collecting norms. */
+  private fold(context: string, key: string, step: StepState, fresh: unknown, shape: number[]): void {
+    if (this.checkFinite && isHostTensorOf(fresh, this.activation)) {
+      const at = native().findNonFinite(this.activation, fresh);
+      if (at >= 0) {
+        throw new TaylorSeerError(
+          'ERR_NON_FINITE',
+          `the output of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step} holds a non-finite value at element ${at}; it was not cached (checkFinite)`,
+        );
+      }
+    }
+    const stats = step.normSq ? this.normScratch : undefined;
+    const count = this.cache.update(context, key, fresh as HostTensor, shape, this.node(step), this.schedule.warmup, stats);
+    if (stats && step.normSq) {
+      // A norm missing for some entries would mix scales, so the step keeps only the orders every entry
+      // of the step has (entries restarted by a shape change hold fewer factors).
+      const first = step.used.size === 0;
+      const upto = first ? count : Math.min(step.normSq.length, count);
+      step.normSq.length = upto;
+      for (let i = 0; i < upto; i++) step.normSq[i] = (first ? 0 : step.normSq[i]) + stats[i];
+    }
   }
 
   private recordSkipped(id: string, step: StepState): void {
@@ -275,7 +324,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
         if (fresh === h || (ArrayBuffer.isView(fresh) && fresh.buffer === h.buffer && overlaps(fresh as HostTensor, h))) {
           throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned memory overlapping h; return the module output, not the residual stream`);
         }
-        this.cache.update(context, key, fresh as HostTensor, [batch, tokens, dim], this.node(step), this.schedule.warmup);
+        this.fold(context, key, step, fresh, [batch, tokens, dim]);
         // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
         native().forecast(this.activation, this.activation, [
           { factors: fresh as HostTensor, out: h, residual: h, gate, tokens, dim, count: 1, coeffs: [1], n },

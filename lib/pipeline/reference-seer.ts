@@ -62,6 +62,8 @@ export class ReferenceSeer implements CacheHook {
           forecast++;
         }
       }
+    } else if (schedule.kind === 'adaptive') {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', "the reference implementation runs the reference's schedules (fixed, or a mask); use implementation 'taylorseer' for adaptive");
     } else {
       this.warmup = schedule.warmup ?? 0;
       for (const s of schedule.full) {

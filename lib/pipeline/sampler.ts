@@ -133,7 +133,9 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
       if (sched && sched.steps !== steps) {
         throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the TaylorSeer schedule has ${sched.steps} steps but the sampler runs ${steps}`);
       }
-      hook = createHook(options.seer, options.implementation);
+      // An adaptive schedule weighs and measures forecasts on the sampler's own grid unless told otherwise.
+      const seerOptions = sched?.kind === 'adaptive' && sched.times === undefined ? { ...options.seer, schedule: { ...sched, times: ts } } : options.seer;
+      hook = createHook(seerOptions, options.implementation);
       owned = true;
     }
   }

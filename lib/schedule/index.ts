@@ -1,11 +1,13 @@
 /** Schedules: which denoising steps run in full. Pure TypeScript; never touches the native addon. */
 import { TaylorSeerError } from '../errors';
+import { AdaptiveSchedule } from './adaptive';
 import { FixedSchedule } from './fixed';
 import { MaskSchedule } from './mask';
 import type { Schedule, ScheduleOptions } from './types';
 import { requireInt, requireObject, show } from './validate';
 
-export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, StepObservation } from './types';
+export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './types';
+export { AdaptiveSchedule } from './adaptive';
 export { FixedSchedule } from './fixed';
 export { MaskSchedule } from './mask';
 
@@ -21,10 +23,12 @@ export function createSchedule(options: ScheduleOptions | Schedule): Schedule {
       return new FixedSchedule(options as ScheduleOptions & { kind: 'fixed' });
     case 'mask':
       return new MaskSchedule(options as ScheduleOptions & { kind: 'mask' });
+    case 'adaptive':
+      return new AdaptiveSchedule(options as ScheduleOptions & { kind: 'adaptive' });
     default:
       throw new TaylorSeerError(
         'ERR_INVALID_ARGUMENT',
-        `schedule.kind must be "fixed" or "mask" (or pass a Schedule object), got ${show(o.kind)}`,
+        `schedule.kind must be "fixed", "mask" or "adaptive" (or pass a Schedule object), got ${show(o.kind)}`,
       );
   }
 }

@@ -28,6 +28,8 @@ export interface Schedule {
   reset?(): void;
   /** Called once a step is over (at the next beginStep), so an adaptive schedule can learn from it. */
   observe?(observation: StepObservation): void;
+  /** true: the hook asks the update kernel for the norms of the new factors and reports them in observe() */
+  readonly needsNorms?: boolean;
 }
 
 export interface StepObservation {
@@ -37,6 +39,14 @@ export interface StepObservation {
   full: boolean;
   /** cache entries used in the step (computed on full steps, forecast otherwise) */
   entries: number;
+  /**
+   * Full steps, when the schedule asks for them (needsNorms): per new factor i, the L2 norm of d_i over all
+   * the step's entries together (sqrt of the summed sums of squares, from the update kernel); one value per
+   * factor the entries hold after the step. Absent on forecast steps and for hooks that do not report them.
+   */
+  norms?: readonly number[];
+  /** what the differences d_i are taken in (the hook's variable) */
+  variable?: 'step' | 'time' | 'newton';
 }
 
 export interface FixedScheduleOptions {
@@ -59,4 +69,24 @@ export interface MaskScheduleOptions {
   warmup?: number;
 }
 
-export type ScheduleOptions = FixedScheduleOptions | MaskScheduleOptions;
+export interface AdaptiveScheduleOptions {
+  kind: 'adaptive';
+  steps: number;
+  /** W: steps 0..W-1 are full (as in the fixed schedule); decisions start after step W-1 */
+  warmup: number;
+  /** C: the last C steps are full; default 0 */
+  cooldown?: number;
+  /** bounds of the interval between full steps; defaults 1 and 10 */
+  minInterval?: number;
+  maxInterval?: number;
+  /** exactly one: the largest weighted relative error estimate a forecast step may have ... */
+  tolerance?: number;
+  /** ... or the number of full steps per run (warm-up and cool-down included), met exactly */
+  budget?: number;
+  /** the sampler's time grid t_0..t_steps (steps or steps + 1 values); needed for 'time' and 'newton' */
+  times?: readonly number[];
+  /** 'sampler' (default when times are given): weight step j's estimate by |t_{j+1} - t_j| / mean */
+  weighting?: 'sampler' | 'none';
+}
+
+export type ScheduleOptions = FixedScheduleOptions | MaskScheduleOptions | AdaptiveScheduleOptions;

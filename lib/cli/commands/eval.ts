@@ -11,6 +11,7 @@ import { GRANULARITIES, type Granularity, type SeerOptions, type SeerStorage, ty
 import type { HookImplementation } from '../../pipeline/hooks';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+import { parseSchedule, SCHEDULE_FLAGS, SCHEDULE_USAGE } from '../schedule-args';
 import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
 
 export const evalCommand: Command = {
@@ -18,7 +19,7 @@ export const evalCommand: Command = {
   summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM, cache memory (one JSON object)',
   usage:
     'taylorseer eval [--model DIR] --steps S --guidance G --labels a,b,... [--noise FILE.f32 | --seed N] [--shift X] ' +
-    '[--schedule fixed --interval N --warmup W [--cooldown C] | --schedule mask --full 0,1,2,...] --order O ' +
+    `${SCHEDULE_USAGE} --order O ` +
     '[--variable step|time|newton] [--granularity module|block|lite] [--storage f32|f16|bf16] [--cfg batched|separate] ' +
     '[--implementation taylorseer|reference] [--threads T] [--repeat R] [--out FILE.f32] [--json]',
   options: {
@@ -29,11 +30,7 @@ export const evalCommand: Command = {
     noise: { type: 'string' },
     seed: { type: 'string' },
     shift: { type: 'string', default: '1' },
-    schedule: { type: 'string', default: 'fixed' },
-    interval: { type: 'string', default: '5' },
-    warmup: { type: 'string', default: '3' },
-    cooldown: { type: 'string', default: '0' },
-    full: { type: 'string' },
+    ...SCHEDULE_FLAGS,
     order: { type: 'string', default: '2' },
     variable: { type: 'string', default: 'step' },
     granularity: { type: 'string', default: 'module' },
@@ -50,7 +47,6 @@ export const evalCommand: Command = {
     const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
     const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
     const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
-    const schedule = parseChoice('schedule', str(v, 'schedule')!, ['fixed', 'mask'] as const);
     const order = parseInteger('order', str(v, 'order')!, 0, 4);
     const variable = parseChoice<SeerVariable>('variable', str(v, 'variable')!, ['step', 'time', 'newton']);
     const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity')!, GRANULARITIES);
@@ -67,22 +63,7 @@ export const evalCommand: Command = {
     }
     const seed = seedArg === undefined ? 0 : parseInteger('seed', seedArg, 0, Number.MAX_SAFE_INTEGER);
 
-    let seerOptions: SeerOptions;
-    if (schedule === 'fixed') {
-      if (str(v, 'full') !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--full belongs to --schedule mask');
-      const interval = parseInteger('interval', str(v, 'interval')!, 1, 100_000);
-      const warmup = parseInteger('warmup', str(v, 'warmup')!, 1, steps);
-      const cooldown = parseInteger('cooldown', str(v, 'cooldown')!, 0, steps);
-      seerOptions = { schedule: { kind: 'fixed', steps, interval, warmup, cooldown }, maxOrder: order, variable, storage };
-    } else {
-      const fullArg = str(v, 'full');
-      if (fullArg === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--schedule mask needs --full with the full steps, e.g. --full 0,1,2,8,14');
-      const full = parseList('full', fullArg, (s) => parseInteger('full', s, 0, steps - 1));
-      if (!full.includes(0)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected a list that contains step 0`);
-      if (new Set(full).size !== full.length) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected no repeated steps`);
-      const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, steps);
-      seerOptions = { schedule: { kind: 'mask', steps, full, warmup }, maxOrder: order, variable, storage };
-    }
+    const seerOptions: SeerOptions = { schedule: parseSchedule(v, steps), maxOrder: order, variable, storage };
 
     const modelDir = str(v, 'model') ?? defaultModelDir();
     const model = await loadModel(modelDir, { threads });

@@ -3,6 +3,7 @@ import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { infoCommand } from './info';
+import { sweepCommand } from './sweep';
 
 /** Every subcommand, in the order `taylorseer --help` lists them. */
-export const commands: Command[] = [demoCommand, evalCommand, benchCommand, infoCommand];
+export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, benchCommand, infoCommand];

@@ -1,0 +1,225 @@
+/**
+ * `taylorseer sweep`: quality against speed for fixed and adaptive schedules at equal compute. For every
+ * shift it runs full compute once, then, for every budget of full steps, every order and variable: each
+ * fixed schedule (interval, warm-up 1-3, cool-down 0-2) that spends exactly that budget, and the adaptive
+ * schedule with that budget. Prints a table (best fixed against best adaptive per budget), writes
+ * sweep.json and one PNG plot per shift (PSNR against evaluation speedup).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { TaylorSeerError } from '../../errors';
+import { compareImages } from '../../pipeline/metrics';
+import { loadModel } from '../../pipeline/model';
+import { gaussianNoise, readF32 } from '../../pipeline/noise';
+import { sample, type SampleOptions } from '../../pipeline/sampler';
+import type { SeerVariable } from '../../pipeline/seer';
+import { renderChartPng } from '../../plot';
+import { FixedSchedule } from '../../schedule/fixed';
+import type { ScheduleOptions } from '../../schedule/types';
+import type { Command } from '../command';
+import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
+
+export interface SweepRow {
+  shift: number;
+  budget: number;
+  schedule: ScheduleOptions;
+  order: number;
+  variable: SeerVariable;
+  fullSteps: number;
+  fullStepList: number[];
+  evalSpeedup: number;
+  psnr: number;
+  ssim: number;
+  relL2: number;
+  wallMs: number;
+}
+
+/** The fixed schedules (warm-up 1-3, cool-down 0-2, any interval) with exactly `budget` full steps. */
+export function fixedWithBudget(steps: number, budget: number): ScheduleOptions[] {
+  const out: ScheduleOptions[] = [];
+  for (let warmup = 1; warmup <= 3; warmup++) {
+    for (let cooldown = 0; cooldown <= 2; cooldown++) {
+      for (let interval = 2; interval <= steps; interval++) {
+        const s = new FixedSchedule({ steps, interval, warmup, cooldown });
+        const n = s.fullSteps().length;
+        if (n === budget) out.push({ kind: 'fixed', steps, interval, warmup, cooldown });
+        if (n < budget) break;
+      }
+    }
+  }
+  return out;
+}
+
+function scheduleLabel(s: ScheduleOptions): string {
+  if (s.kind === 'fixed') return `fixed N=${s.interval} W=${s.warmup} C=${s.cooldown ?? 0}`;
+  if (s.kind === 'adaptive') return `adaptive K=${s.budget ?? `tol ${s.tolerance}`} W=${s.warmup}`;
+  return `mask ${s.full.length}`;
+}
+
+export const sweepCommand: Command = {
+  name: 'sweep',
+  summary: 'quality vs speed of fixed and adaptive schedules at equal compute: table, sweep.json, PNG plots',
+  usage:
+    'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
+    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--warmup W] [--out DIR] [--json] [--quiet]',
+  options: {
+    model: { type: 'string' },
+    steps: { type: 'string', default: '50' },
+    guidance: { type: 'string', default: '3' },
+    labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
+    noise: { type: 'string' },
+    seed: { type: 'string' },
+    shifts: { type: 'string', default: '1,3' },
+    budgets: { type: 'string', default: '8,10,12,18' },
+    orders: { type: 'string', default: '0,1,2,3' },
+    variables: { type: 'string', default: 'step,time,newton' },
+    warmup: { type: 'string', default: '3' },
+    out: { type: 'string', default: 'taylorseer-sweep' },
+    json: { type: 'boolean' },
+    quiet: { type: 'boolean' },
+  },
+  async run(values) {
+    const v = values as Values;
+    const steps = parseInteger('steps', str(v, 'steps')!, 2, 10_000);
+    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
+    const shifts = parseList('shifts', str(v, 'shifts')!, (s) => parseNumber('shifts', s, Number.MIN_VALUE, 1e6));
+    const budgets = parseList('budgets', str(v, 'budgets')!, (s) => parseInteger('budgets', s, 2, steps));
+    const orders = parseList('orders', str(v, 'orders')!, (s) => parseInteger('orders', s, 0, 4));
+    const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<SeerVariable>('variables', s, ['step', 'time', 'newton']));
+    const warmup = parseInteger('warmup', str(v, 'warmup')!, 1, steps);
+    const noiseFile = str(v, 'noise');
+    if (noiseFile !== undefined && str(v, 'seed') !== undefined) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
+    }
+    const seed = parseInteger('seed', str(v, 'seed') ?? '0', 0, Number.MAX_SAFE_INTEGER);
+    const outDir = path.resolve(str(v, 'out')!);
+    const log = (line: string) => {
+      if (!v.quiet) process.stderr.write(`${line}\n`);
+    };
+
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    try {
+      const labels = parseList('labels', str(v, 'labels')!, (s) => parseInteger('labels', s, 0, model.arch.nullClass));
+      const per = model.imageElements;
+      const noise = noiseFile !== undefined ? readF32(noiseFile) : gaussianNoise(labels.length * per, seed);
+      if (noise.length !== labels.length * per) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--noise ${noiseFile}: holds ${noise.length} float32 values, expected ${labels.length * per} for ${labels.length} labels`);
+      }
+      await warmUp(model, labels, guidance, 'batched');
+      fs.mkdirSync(outDir, { recursive: true });
+      const rows: SweepRow[] = [];
+      for (const shift of shifts) {
+        const base: Omit<SampleOptions, 'seer'> = { labels, steps, guidance, shift, noise };
+        const full = await sample(model, base);
+        log(`shift ${shift}: full compute ${full.wallMs.toFixed(0)} ms`);
+        for (const budget of budgets) {
+          const schedules: ScheduleOptions[] = [...fixedWithBudget(steps, budget)];
+          if (budget >= warmup) schedules.push({ kind: 'adaptive', steps, warmup, budget });
+          for (const order of orders) {
+            for (const variable of variables) {
+              // Order 0 has no differences: the variable changes nothing, so it runs once.
+              if (order === 0 && variable !== variables[0]) continue;
+              for (const schedule of schedules) {
+                const r = await sample(model, { ...base, seer: { schedule, maxOrder: order, variable } });
+                const q = compareImages(r.images, full.images, r.shape);
+                const row: SweepRow = {
+                  shift, budget, schedule, order, variable,
+                  fullSteps: r.fullSteps, fullStepList: r.fullStepList,
+                  evalSpeedup: full.moduleEvals / Math.max(1, r.moduleEvals),
+                  psnr: q.psnr, ssim: q.ssim, relL2: q.relL2, wallMs: r.wallMs,
+                };
+                rows.push(row);
+                log(`shift ${shift} K=${budget} O=${order} ${variable.padEnd(6)} ${scheduleLabel(schedule).padEnd(26)} ${q.psnr.toFixed(2)} dB`);
+              }
+            }
+          }
+        }
+        writePlot(outDir, shift, rows.filter((r) => r.shift === shift));
+      }
+      const summary = summarise(rows);
+      fs.writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ model: model.manifest.name, steps, guidance, labels, rows, summary }, null, 1)}\n`);
+      if (v.json) process.stdout.write(`${JSON.stringify({ rows, summary })}\n`);
+      else process.stdout.write(renderSummary(summary) + `\nwrote ${path.join(outDir, 'sweep.json')} and plot-shift-*.png\n`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};
+
+export interface SweepSummaryRow {
+  shift: number;
+  budget: number;
+  evalSpeedup: number;
+  bestFixed: { label: string; order: number; variable: string; psnr: number } | null;
+  bestAdaptive: { label: string; order: number; variable: string; psnr: number } | null;
+  /** best adaptive minus best fixed, dB */
+  gain: number | null;
+}
+
+function best(rows: SweepRow[]) {
+  if (rows.length === 0) return null;
+  const r = rows.reduce((a, b) => (b.psnr > a.psnr ? b : a));
+  return { label: scheduleLabel(r.schedule), order: r.order, variable: r.variable, psnr: r.psnr };
+}
+
+export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
+  const keys = [...new Set(rows.map((r) => `${r.shift}/${r.budget}`))];
+  return keys.map((k) => {
+    const group = rows.filter((r) => `${r.shift}/${r.budget}` === k);
+    const f = best(group.filter((r) => r.schedule.kind === 'fixed'));
+    const a = best(group.filter((r) => r.schedule.kind === 'adaptive'));
+    return {
+      shift: group[0].shift,
+      budget: group[0].budget,
+      evalSpeedup: group[0].evalSpeedup,
+      bestFixed: f,
+      bestAdaptive: a,
+      gain: f && a ? a.psnr - f.psnr : null,
+    };
+  });
+}
+
+function renderSummary(summary: SweepSummaryRow[]): string {
+  const head = ['shift', 'full steps', 'eval speedup', 'best fixed', 'PSNR', 'best adaptive', 'PSNR', 'gain'];
+  const body = summary.map((s) => [
+    String(s.shift),
+    String(s.budget),
+    `${s.evalSpeedup.toFixed(2)}x`,
+    s.bestFixed ? `${s.bestFixed.label} O=${s.bestFixed.order} ${s.bestFixed.variable}` : '-',
+    s.bestFixed ? s.bestFixed.psnr.toFixed(2) : '-',
+    s.bestAdaptive ? `O=${s.bestAdaptive.order} ${s.bestAdaptive.variable}` : '-',
+    s.bestAdaptive ? s.bestAdaptive.psnr.toFixed(2) : '-',
+    s.gain === null ? '-' : `${s.gain >= 0 ? '+' : ''}${s.gain.toFixed(2)} dB`,
+  ]);
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function writePlot(outDir: string, shift: number, rows: SweepRow[]): void {
+  const budgets = [...new Set(rows.map((r) => r.budget))].sort((a, b) => a - b);
+  const series = [];
+  for (const kind of ['fixed', 'adaptive'] as const) {
+    for (const order of [...new Set(rows.map((r) => r.order))].sort()) {
+      const points = budgets.flatMap((b) => {
+        const g = rows.filter((r) => r.budget === b && r.order === order && r.schedule.kind === kind);
+        if (g.length === 0) return [];
+        const top = g.reduce((a, c) => (c.psnr > a.psnr ? c : a));
+        return Number.isFinite(top.psnr) ? [{ x: top.evalSpeedup, y: top.psnr }] : [];
+      });
+      if (points.length > 0) series.push({ name: `${kind} O=${order} (best)`, points, dashed: kind === 'fixed' });
+    }
+  }
+  if (series.length === 0) return;
+  const png = renderChartPng({
+    title: `PSNR vs full compute, shift ${shift}: best fixed and adaptive schedule per budget`,
+    xLabel: 'evaluation speedup (x)',
+    yLabel: 'PSNR (dB)',
+    series,
+    width: 1000,
+    height: 600,
+  });
+  fs.writeFileSync(path.join(outDir, `plot-shift-${shift}.png`), png);
+}

@@ -1,0 +1,67 @@
+/** The schedule flags shared by `eval` and `sweep`: --schedule fixed|mask|adaptive and their parameters. */
+import { TaylorSeerError } from '../errors';
+import type { ScheduleOptions } from '../schedule/types';
+import { parseChoice, parseInteger, parseList, parseNumber } from './parse';
+
+export const SCHEDULE_FLAGS = {
+  schedule: { type: 'string', default: 'fixed' },
+  interval: { type: 'string' },
+  warmup: { type: 'string', default: '3' },
+  cooldown: { type: 'string', default: '0' },
+  full: { type: 'string' },
+  budget: { type: 'string' },
+  tolerance: { type: 'string' },
+  'min-interval': { type: 'string' },
+  'max-interval': { type: 'string' },
+  weighting: { type: 'string' },
+} as const;
+
+export const SCHEDULE_USAGE =
+  '[--schedule fixed --interval N --warmup W [--cooldown C] | --schedule mask --full 0,1,2,... | ' +
+  '--schedule adaptive (--budget K | --tolerance E) --warmup W [--cooldown C] [--min-interval A] [--max-interval B] [--weighting sampler|none]]';
+
+type Flags = Record<string, string | boolean | (string | boolean)[] | undefined>;
+
+function only(v: Flags, kind: string, allowed: readonly string[]): void {
+  for (const flag of ['interval', 'full', 'budget', 'tolerance', 'min-interval', 'max-interval', 'weighting']) {
+    if (v[flag] !== undefined && !allowed.includes(flag)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag} does not apply to --schedule ${kind}`);
+    }
+  }
+}
+
+/** Schedule options from parsed flags (string values), for a run of `steps` steps. */
+export function parseSchedule(v: Flags, steps: number): ScheduleOptions {
+  const s = (name: string) => v[name] as string | undefined;
+  const kind = parseChoice('schedule', s('schedule') ?? 'fixed', ['fixed', 'mask', 'adaptive'] as const);
+  if (kind === 'fixed') {
+    only(v, kind, ['interval']);
+    const interval = parseInteger('interval', s('interval') ?? '5', 1, 100_000);
+    const warmup = parseInteger('warmup', s('warmup') ?? '3', 1, steps);
+    const cooldown = parseInteger('cooldown', s('cooldown') ?? '0', 0, steps);
+    return { kind, steps, interval, warmup, cooldown };
+  }
+  if (kind === 'mask') {
+    only(v, kind, ['full']);
+    const fullArg = s('full');
+    if (fullArg === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--schedule mask needs --full with the full steps, e.g. --full 0,1,2,8,14');
+    const full = parseList('full', fullArg, (x) => parseInteger('full', x, 0, steps - 1));
+    if (!full.includes(0)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected a list that contains step 0`);
+    if (new Set(full).size !== full.length) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--full ${fullArg}: expected no repeated steps`);
+    const warmup = parseInteger('warmup', s('warmup') ?? '0', 0, steps);
+    return { kind, steps, full, warmup };
+  }
+  only(v, kind, ['budget', 'tolerance', 'min-interval', 'max-interval', 'weighting']);
+  if ((s('budget') === undefined) === (s('tolerance') === undefined)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--schedule adaptive needs exactly one of --budget K (full steps per run) or --tolerance E (a relative error, e.g. 0.05)');
+  }
+  const warmup = parseInteger('warmup', s('warmup') ?? '3', 1, steps);
+  const cooldown = parseInteger('cooldown', s('cooldown') ?? '0', 0, steps - warmup);
+  const o: ScheduleOptions = { kind, steps, warmup, cooldown };
+  if (s('budget') !== undefined) o.budget = parseInteger('budget', s('budget')!, warmup + cooldown, steps);
+  if (s('tolerance') !== undefined) o.tolerance = parseNumber('tolerance', s('tolerance')!, Number.MIN_VALUE, 1e9);
+  if (s('min-interval') !== undefined) o.minInterval = parseInteger('min-interval', s('min-interval')!, 1, steps);
+  if (s('max-interval') !== undefined) o.maxInterval = parseInteger('max-interval', s('max-interval')!, o.minInterval ?? 1, steps);
+  if (s('weighting') !== undefined) o.weighting = parseChoice('weighting', s('weighting')!, ['sampler', 'none'] as const);
+  return o;
+}

@@ -1,0 +1,207 @@
+/**
+ * An error-aware schedule: after each full step it decides how many steps to forecast before the next one,
+ * from numbers the update kernel produced in the same pass (the norms of the new factors d_0..d_K); no extra
+ * forward pass, no extra read of the cache.
+ *
+ * Error estimate. The difference between the order-K and the order-(K-1) forecast at distance u from the
+ * last full node is exactly the K-th term, c_K(u) d_K with c_K = u^K / K! (the embedded estimate of
+ * Runge-Kutta-Fehlberg: the lower-order error, a conservative proxy for the order-K one). Relative to the
+ * feature itself: e(u) = |c_K(u)| ||d_K|| / ||d_0||, summed over the step's cached modules. With the sampler's
+ * time grid the estimate of step j is weighted by its Euler step |t_{j+1} - t_j| / mean: an error in the
+ * velocity moves the sample by dt times that error, so a forecast error matters in proportion to dt.
+ *
+ * Two ways to set it:
+ *  - tolerance: the next full step is the first whose weighted estimate exceeds the tolerance.
+ *  - budget: exactly `budget` full steps per run (warm-up and cool-down included), so it can be compared
+ *    with a fixed schedule at equal compute. At each decision it plans the rest of the run with the current
+ *    error model (the same norms at every future node), finds by bisection the smallest tolerance whose plan
+ *    fits the remaining budget, and takes the plan's first interval, clamped so the budget stays reachable.
+ *    Re-planning at every full step is what makes it adaptive.
+ * Intervals stay within [minInterval, maxInterval] (the budget wins where both cannot hold). Without
+ * differences to look at (maxOrder 0, or a hook that reports no norms) a decision spreads the remaining
+ * budget evenly (budget) or uses minInterval (tolerance).
+ */
+import { TaylorSeerError } from '../errors';
+import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
+import { requireInt, requireKnownKeys, requireObject, show } from './validate';
+
+/** Tolerance factor per full step ahead of (or behind) the budget's even pace; see decide(). */
+const CONTROL_GAIN = 1.3;
+
+const KEYS = ['kind', 'steps', 'warmup', 'cooldown', 'minInterval', 'maxInterval', 'tolerance', 'budget', 'times', 'weighting'] as const;
+
+export class AdaptiveSchedule implements Schedule {
+  readonly kind = 'adaptive';
+  readonly needsNorms = true;
+  readonly steps: number;
+  readonly warmup: number;
+  readonly cooldown: number;
+  readonly minInterval: number;
+  readonly maxInterval: number;
+  readonly tolerance: number | undefined;
+  readonly budget: number | undefined;
+  readonly weighting: 'sampler' | 'none';
+  private readonly times: readonly number[] | undefined;
+  /** per step: the weight of its forecast error (1 without a time grid) */
+  private readonly weights: readonly number[];
+  private nextFull = -1;
+  private fullSoFar = 0;
+  private decisions: number[] = [];
+  /** budget mode: the tolerance the controller steers, and the order it was calibrated for */
+  private tol: number | undefined;
+  private tolOrder = -1;
+
+  constructor(options: Omit<AdaptiveScheduleOptions, 'kind'> & { kind?: 'adaptive' }) {
+    const o = requireObject('adaptive schedule options', options);
+    requireKnownKeys('adaptive schedule options', o, KEYS);
+    this.steps = requireInt('schedule.steps', o.steps, 1);
+    this.warmup = requireInt('schedule.warmup', o.warmup, 1, this.steps);
+    this.cooldown = requireInt('schedule.cooldown', o.cooldown ?? 0, 0, this.steps - this.warmup);
+    this.minInterval = requireInt('schedule.minInterval', o.minInterval ?? 1, 1, 1_000_000);
+    this.maxInterval = requireInt('schedule.maxInterval', o.maxInterval ?? Math.max(this.minInterval, 10), this.minInterval, 1_000_000);
+    if ((o.tolerance === undefined) === (o.budget === undefined)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'an adaptive schedule needs exactly one of tolerance (a relative error) or budget (full steps per run)');
+    }
+    if (o.tolerance !== undefined) {
+      if (typeof o.tolerance !== 'number' || !Number.isFinite(o.tolerance) || o.tolerance <= 0) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.tolerance must be a finite number > 0, got ${show(o.tolerance)}`);
+      }
+      this.tolerance = o.tolerance;
+    } else {
+      const min = this.warmup + this.cooldown;
+      this.budget = requireInt('schedule.budget', o.budget, Math.max(1, min), this.steps);
+    }
+    if (o.times !== undefined) {
+      const t = o.times;
+      if (!Array.isArray(t) || (t.length !== this.steps && t.length !== this.steps + 1) || !t.every((v) => typeof v === 'number' && Number.isFinite(v))) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.times must be the sampler's grid: ${this.steps} or ${this.steps + 1} finite numbers, got ${show(t)}`);
+      }
+      for (let i = 1; i < t.length; i++) {
+        if (Math.sign(t[i] - t[i - 1]) !== Math.sign(t[1] - t[0]) || t[i] === t[i - 1]) {
+          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.times must be strictly monotonic (t[${i - 1}]=${t[i - 1]}, t[${i}]=${t[i]})`);
+        }
+      }
+      this.times = [...t];
+    }
+    const weighting = o.weighting ?? (this.times ? 'sampler' : 'none');
+    if (weighting !== 'sampler' && weighting !== 'none') {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.weighting must be 'sampler' or 'none', got ${show(weighting)}`);
+    }
+    if (weighting === 'sampler' && !this.times) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', "schedule.weighting 'sampler' needs schedule.times");
+    this.weighting = weighting;
+    this.weights = this.stepWeights();
+  }
+
+  isFull(step: number): boolean {
+    requireInt('step', step, 0, this.steps - 1, 'ERR_STEP');
+    const full = step < this.warmup || step >= this.steps - this.cooldown || step === this.nextFull;
+    if (full) this.fullSoFar++;
+    return full;
+  }
+
+  fullSteps(): null {
+    return null;
+  }
+
+  reset(): void {
+    this.nextFull = -1;
+    this.fullSoFar = 0;
+    this.decisions = [];
+    this.tol = undefined;
+    this.tolOrder = -1;
+  }
+
+  /** The intervals chosen in the current run, in order (for logs and tests). */
+  get intervals(): readonly number[] {
+    return [...this.decisions];
+  }
+
+  observe(o: StepObservation): void {
+    // Decisions are taken after the last warm-up step and after every full step the schedule placed.
+    if (!o.full || o.step < this.warmup - 1 || o.step >= this.end) return;
+    const x = (step: number) => (o.variable === 'step' || !this.times ? step : this.times[step]);
+    const norms = o.norms ?? [];
+    const order = norms.length - 1;
+    let rate = Number.NaN; // ||d_K|| / ||d_0||
+    if (order >= 1 && norms[0] > 0) rate = norms[order] / norms[0];
+    if (o.variable !== undefined && o.variable !== 'step' && !this.times) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `an adaptive schedule with variable '${o.variable}' needs the sampler's grid: pass schedule.times`);
+    }
+    const factorial = [1, 1, 2, 6, 24][Math.max(0, order)];
+    // The model is stationary per sampler step: the relative change per step measured at this node is
+    // assumed at every later node (d_K in t units is converted with the node's latest step size), so a
+    // plan does not carry a rate measured where t moves slowly into a region where it moves fast.
+    const h = o.step > 0 ? Math.abs(x(o.step) - x(o.step - 1)) : 1;
+    const perStep = rate * h ** order;
+    // Weighted estimate at step j, forecast from the full node p.
+    const estimate = (p: number, j: number) => (this.weights[j] * perStep * Math.abs(j - p) ** order) / factorial;
+    const g = Number.isFinite(rate) && rate > 0 ? this.decide(o.step, estimate, order) : this.fallback(o.step);
+    this.decisions.push(g);
+    this.nextFull = o.step + g;
+  }
+
+  describe(): string {
+    const how = this.budget !== undefined ? `budget=${this.budget}` : `tolerance=${this.tolerance}`;
+    return `adaptive(steps=${this.steps}, ${how}, warmup=${this.warmup}, cooldown=${this.cooldown}, interval=${this.minInterval}..${this.maxInterval}, weighting=${this.weighting})`;
+  }
+
+  /** first cool-down step (or steps): the end of the region the schedule decides */
+  private get end(): number {
+    return this.steps - this.cooldown;
+  }
+
+  /** The interval after full step s under tolerance `tol`: forecast while the estimate stays within it. */
+  private greedy(s: number, tol: number, estimate: (p: number, j: number) => number): number {
+    let g = this.minInterval;
+    while (g < this.maxInterval && s + g < this.end && estimate(s, s + g) <= tol) g++;
+    return g;
+  }
+
+  private decide(s: number, estimate: (p: number, j: number) => number, order: number): number {
+    if (this.budget === undefined) return this.greedy(s, this.tolerance!, estimate);
+    const left = this.budget - this.cooldown - this.fullSoFar; // full steps still to place before the cool-down
+    if (left <= 0) return this.end - s; // none: forecast up to the cool-down (or the end)
+    const pace = Math.max(1, Math.round((this.end - s) / (left + 1)));
+    if (this.tol === undefined || order !== this.tolOrder) {
+      // Calibrate: the tolerance that the current error model meets at the even-pace interval. Re-done
+      // when the order of the estimate changes (a K-th term and a (K+1)-th term are not on one scale).
+      this.tol = estimate(s, Math.min(s + pace, this.steps - 1));
+      this.tolOrder = order;
+    } else {
+      // Control: ahead of the even pace (more full steps used than the budget's share so far) loosens
+      // the tolerance, behind tightens it, by CONTROL_GAIN per full step of difference. A gentle gain lets
+      // the error model place the steps and the pace only correct drift (the clamp guarantees the budget).
+      const start = this.warmup - 1;
+      const share = this.warmup + ((this.budget - this.cooldown - this.warmup) * (s - start)) / (this.end - start);
+      this.tol *= CONTROL_GAIN ** (this.fullSoFar - share);
+    }
+    return this.clampToBudget(s, left, this.greedy(s, this.tol, estimate));
+  }
+
+  private fallback(s: number): number {
+    if (this.budget === undefined) return this.minInterval;
+    const left = this.budget - this.cooldown - this.fullSoFar;
+    if (left <= 0) return this.end - s;
+    return this.clampToBudget(s, left, Math.round((this.end - s) / (left + 1)));
+  }
+
+  /** Keeps `left` full steps placeable after s + g (each gap within the bounds; the budget wins). */
+  private clampToBudget(s: number, left: number, g: number): number {
+    const span = this.end - s; // distance to the first cool-down step (or one past the end)
+    // After s + g, the other left - 1 full steps need gaps >= minInterval before the end, and the left
+    // gaps up to the end (the last one to the cool-down or past the final step) must stay <= maxInterval.
+    const hi = span - 1 - (left - 1) * this.minInterval;
+    const lo = span - left * this.maxInterval;
+    if (hi < 1) return 1; // cannot even keep minInterval: place full steps as densely as possible
+    return Math.max(1, Math.max(lo, Math.min(hi, g)));
+  }
+
+  private stepWeights(): number[] {
+    const w = new Array<number>(this.steps).fill(1);
+    if (this.weighting !== 'sampler' || !this.times) return w;
+    const t = this.times;
+    const dt = w.map((_, j) => Math.abs(j + 1 < t.length ? t[j + 1] - t[j] : t[j] - t[j - 1]));
+    const mean = dt.reduce((a, b) => a + b, 0) / dt.length;
+    return dt.map((d) => d / mean);
+  }
+}
