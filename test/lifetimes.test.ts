@@ -132,8 +132,20 @@ describe('dispose()', () => {
 });
 
 describe('objects dropped without dispose()', () => {
+  // BUG (native/kernel_binding.cc RunAsync): the function creates a Promise::Deferred up front, but on the
+  // host path KernelWorker makes and settles its own, so the first Deferred is never settled: each successful
+  // updateAsync/forecastAsync leaves a pending Promise (~48 B of JS heap) and its napi_deferred handle
+  // (8 B, valgrind "definitely lost" under napi_create_promise <- RunAsync) behind, forever. Measured here:
+  // ~48 B/call of heap growth (0.25 B/call with the Deferred created only where it is used).
+  // scripts/leak-check.sh reports the same leak.
+  it.fails('20,000 successful updateAsync/forecastAsync calls leave nothing on the JS heap', () => {
+    const { status, signal, stderr, json } = childJson(['--expose-gc', path.join(helpers, 'async-heap.cjs'), '20000']);
+    expect({ status, signal, stderr: status === 0 ? '' : stderr }).toEqual({ status: 0, signal: null, stderr: '' });
+    expect(json.bytesPerCall).toBeLessThan(5);
+  });
+
   it('5000 TaylorSeers holding factors (1.8 GB if kept), dropped: collected, RSS and heap stay bounded', () => {
-    const { status, signal, stderr, json } = childJson(['--expose-gc', path.join(helpers, 'gc-drop.cjs'), '5000', '16384']);
+    const { status, signal, stderr, json } = childJson(['--expose-gc', '--max-semi-space-size=1', path.join(helpers, 'gc-drop.cjs'), '5000', '16384']);
     expect({ status, signal, stderr: status === 0 ? '' : stderr }).toEqual({ status: 0, signal: null, stderr: '' });
     const { baseline, samples, created, collected, retainedIfLeakedMB } = json;
     console.log(
@@ -142,7 +154,7 @@ describe('objects dropped without dispose()', () => {
     );
     expect(collected).toBeGreaterThanOrEqual(0.95 * created);
     for (const s of samples) {
-      expect(s.rssMB - baseline.rssMB, `RSS at ${s.created}`).toBeLessThan(100);
+      expect(s.rssMB - baseline.rssMB, `RSS at ${s.created}`).toBeLessThan(50);
       expect(s.heapUsedMB - baseline.heapUsedMB, `heap at ${s.created}`).toBeLessThan(20);
       expect(s.arrayBuffersMB - baseline.arrayBuffersMB, `array buffers at ${s.created}`).toBeLessThan(20);
     }
