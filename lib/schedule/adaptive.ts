@@ -17,13 +17,18 @@
  *    error model (the same norms at every future node), finds by bisection the smallest tolerance whose plan
  *    fits the remaining budget, and takes the plan's first interval, clamped so the budget stays reachable.
  *    Re-planning at every full step is what makes it adaptive.
- * Intervals stay within [minInterval, maxInterval] (the budget wins where both cannot hold). Without
+ * Intervals stay within [minInterval, maxInterval] (the budget wins where both cannot hold; with a budget they
+ * default to a band of 0.6x..1.6x the even pace, so the decisions shape the schedule without abandoning a
+ * region on the strength of one noisy estimate). Without
  * differences to look at (maxOrder 0, or a hook that reports no norms) a decision spreads the remaining
  * budget evenly (budget) or uses minInterval (tolerance).
  */
 import { TaylorSeerError } from '../errors';
 import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
 import { requireInt, requireKnownKeys, requireObject, show } from './validate';
+
+/** Budget mode: default interval bounds as fractions of the even pace; see the constructor. */
+const BAND = [0.6, 1.6] as const;
 
 /** Tolerance factor per full step ahead of (or behind) the budget's even pace; see decide(). */
 const CONTROL_GAIN = 1.3;
@@ -57,11 +62,14 @@ export class AdaptiveSchedule implements Schedule {
     this.steps = requireInt('schedule.steps', o.steps, 1);
     this.warmup = requireInt('schedule.warmup', o.warmup, 1, this.steps);
     this.cooldown = requireInt('schedule.cooldown', o.cooldown ?? 0, 0, this.steps - this.warmup);
-    this.minInterval = requireInt('schedule.minInterval', o.minInterval ?? 1, 1, 1_000_000);
-    this.maxInterval = requireInt('schedule.maxInterval', o.maxInterval ?? Math.max(this.minInterval, 10), this.minInterval, 1_000_000);
     if ((o.tolerance === undefined) === (o.budget === undefined)) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'an adaptive schedule needs exactly one of tolerance (a relative error) or budget (full steps per run)');
     }
+    // Default bounds. Tolerance: 1..10. Budget: a band around the even pace (the interval that spreads the
+    // budget uniformly), 0.6x to 1.6x of it: the error estimate decides where within the band the full steps
+    // go, the band keeps an estimate made from noisy differences from starving a whole region.
+    let minDefault = 1;
+    let maxDefault = 10;
     if (o.tolerance !== undefined) {
       if (typeof o.tolerance !== 'number' || !Number.isFinite(o.tolerance) || o.tolerance <= 0) {
         throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.tolerance must be a finite number > 0, got ${show(o.tolerance)}`);
@@ -70,7 +78,13 @@ export class AdaptiveSchedule implements Schedule {
     } else {
       const min = this.warmup + this.cooldown;
       this.budget = requireInt('schedule.budget', o.budget, Math.max(1, min), this.steps);
+      const gapsLeft = this.budget - min + 1; // the decided full steps, plus the gap to the end
+      const pace = (this.steps - this.cooldown - (this.warmup - 1)) / Math.max(1, gapsLeft);
+      minDefault = Math.max(1, Math.round(BAND[0] * pace));
+      maxDefault = Math.max(minDefault, Math.round(BAND[1] * pace));
     }
+    this.minInterval = requireInt('schedule.minInterval', o.minInterval ?? Math.min(minDefault, typeof o.maxInterval === 'number' ? o.maxInterval : minDefault), 1, 1_000_000);
+    this.maxInterval = requireInt('schedule.maxInterval', o.maxInterval ?? Math.max(this.minInterval, maxDefault), this.minInterval, 1_000_000);
     if (o.times !== undefined) {
       const t = o.times;
       if (!Array.isArray(t) || (t.length !== this.steps && t.length !== this.steps + 1) || !t.every((v) => typeof v === 'number' && Number.isFinite(v))) {
@@ -127,14 +141,15 @@ export class AdaptiveSchedule implements Schedule {
     if (o.variable !== undefined && o.variable !== 'step' && !this.times) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `an adaptive schedule with variable '${o.variable}' needs the sampler's grid: pass schedule.times`);
     }
-    const factorial = [1, 1, 2, 6, 24][Math.max(0, order)];
+    const power = order;
+    const factorial = [1, 1, 2, 6, 24, 120][Math.max(0, power)];
     // The model is stationary per sampler step: the relative change per step measured at this node is
     // assumed at every later node (d_K in t units is converted with the node's latest step size), so a
     // plan does not carry a rate measured where t moves slowly into a region where it moves fast.
     const h = o.step > 0 ? Math.abs(x(o.step) - x(o.step - 1)) : 1;
-    const perStep = rate * h ** order;
+    const perStep = rate * h ** power;
     // Weighted estimate at step j, forecast from the full node p.
-    const estimate = (p: number, j: number) => (this.weights[j] * perStep * Math.abs(j - p) ** order) / factorial;
+    const estimate = (p: number, j: number) => (this.weights[j] * perStep * Math.abs(j - p) ** power) / factorial;
     const g = Number.isFinite(rate) && rate > 0 ? this.decide(o.step, estimate, order) : this.fallback(o.step);
     this.decisions.push(g);
     this.nextFull = o.step + g;

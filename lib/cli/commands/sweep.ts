@@ -2,7 +2,7 @@
  * `taylorseer sweep`: quality against speed for fixed and adaptive schedules at equal compute. For every
  * shift it runs full compute once, then, for every budget of full steps, every order and variable: each
  * fixed schedule (interval, warm-up 1-3, cool-down 0-2) that spends exactly that budget, and the adaptive
- * schedule with that budget. Prints a table (best fixed against best adaptive per budget), writes
+ * schedule with that budget for each warm-up and cool-down asked for (default 1,3 and 0,1). Prints a table (best fixed against best adaptive per budget), writes
  * sweep.json and one PNG plot per shift (PSNR against evaluation speedup).
  */
 import * as fs from 'node:fs';
@@ -51,9 +51,20 @@ export function fixedWithBudget(steps: number, budget: number): ScheduleOptions[
   return out;
 }
 
+/** The adaptive schedules (default bounds) for each warm-up and cool-down that the budget allows. */
+export function adaptiveWithBudget(steps: number, budget: number, warmups: number[], cooldowns: number[]): ScheduleOptions[] {
+  const out: ScheduleOptions[] = [];
+  for (const warmup of warmups) {
+    for (const cooldown of cooldowns) {
+      if (warmup + cooldown <= budget && warmup + cooldown <= steps) out.push({ kind: 'adaptive', steps, warmup, cooldown, budget });
+    }
+  }
+  return out;
+}
+
 function scheduleLabel(s: ScheduleOptions): string {
   if (s.kind === 'fixed') return `fixed N=${s.interval} W=${s.warmup} C=${s.cooldown ?? 0}`;
-  if (s.kind === 'adaptive') return `adaptive K=${s.budget ?? `tol ${s.tolerance}`} W=${s.warmup}`;
+  if (s.kind === 'adaptive') return `adaptive K=${s.budget ?? `tol ${s.tolerance}`} W=${s.warmup} C=${s.cooldown ?? 0}`;
   return `mask ${s.full.length}`;
 }
 
@@ -62,7 +73,7 @@ export const sweepCommand: Command = {
   summary: 'quality vs speed of fixed and adaptive schedules at equal compute: table, sweep.json, PNG plots',
   usage:
     'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
-    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--warmup W] [--out DIR] [--json] [--quiet]',
+    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,3] [--adaptive-cooldowns 0,1] [--out DIR] [--json] [--quiet]',
   options: {
     model: { type: 'string' },
     steps: { type: 'string', default: '50' },
@@ -74,7 +85,8 @@ export const sweepCommand: Command = {
     budgets: { type: 'string', default: '8,10,12,18' },
     orders: { type: 'string', default: '0,1,2,3' },
     variables: { type: 'string', default: 'step,time,newton' },
-    warmup: { type: 'string', default: '3' },
+    'adaptive-warmups': { type: 'string', default: '1,3' },
+    'adaptive-cooldowns': { type: 'string', default: '0,1' },
     out: { type: 'string', default: 'taylorseer-sweep' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -87,7 +99,8 @@ export const sweepCommand: Command = {
     const budgets = parseList('budgets', str(v, 'budgets')!, (s) => parseInteger('budgets', s, 2, steps));
     const orders = parseList('orders', str(v, 'orders')!, (s) => parseInteger('orders', s, 0, 4));
     const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<SeerVariable>('variables', s, ['step', 'time', 'newton']));
-    const warmup = parseInteger('warmup', str(v, 'warmup')!, 1, steps);
+    const warmups = parseList('adaptive-warmups', str(v, 'adaptive-warmups')!, (s) => parseInteger('adaptive-warmups', s, 1, steps));
+    const cooldowns = parseList('adaptive-cooldowns', str(v, 'adaptive-cooldowns')!, (s) => parseInteger('adaptive-cooldowns', s, 0, steps));
     const noiseFile = str(v, 'noise');
     if (noiseFile !== undefined && str(v, 'seed') !== undefined) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
@@ -114,13 +127,14 @@ export const sweepCommand: Command = {
         const full = await sample(model, base);
         log(`shift ${shift}: full compute ${full.wallMs.toFixed(0)} ms`);
         for (const budget of budgets) {
-          const schedules: ScheduleOptions[] = [...fixedWithBudget(steps, budget)];
-          if (budget >= warmup) schedules.push({ kind: 'adaptive', steps, warmup, budget });
+          const fixed = fixedWithBudget(steps, budget);
+          const adaptive = adaptiveWithBudget(steps, budget, warmups, cooldowns);
           for (const order of orders) {
             for (const variable of variables) {
-              // Order 0 has no differences: the variable changes nothing, so it runs once.
+              // Order 0 has no differences: the variable changes nothing, so it runs once, and an adaptive
+              // schedule has no error estimate to work from (it would only spread the budget evenly).
               if (order === 0 && variable !== variables[0]) continue;
-              for (const schedule of schedules) {
+              for (const schedule of order === 0 ? fixed : [...fixed, ...adaptive]) {
                 const r = await sample(model, { ...base, seer: { schedule, maxOrder: order, variable } });
                 const q = compareImages(r.images, full.images, r.shape);
                 const row: SweepRow = {
