@@ -17,7 +17,7 @@
         "native/thread_pool.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],
-      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "TS_BUILD_SYSTEM=\"node-gyp\""],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS", "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS", "NODE_ADDON_API_DISABLE_DEPRECATED", "TS_BUILD_SYSTEM=\"node-gyp\""],
       "cflags_cc": ["-std=c++17", "-O3", "-fexceptions"],
       "cflags_cc!": ["-fno-exceptions"],
       "cflags!": ["-fno-exceptions"],

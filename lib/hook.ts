@@ -324,6 +324,11 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
         if (fresh === h || (ArrayBuffer.isView(fresh) && fresh.buffer === h.buffer && overlaps(fresh as HostTensor, h))) {
           throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned memory overlapping h; return the module output, not the residual stream`);
         }
+        // h and gate were checked before the compute ran; the caller may have detached them meanwhile. The
+        // cache must not take this step's factor for a call that then fails.
+        if (h.length !== n || gate.length !== batch * dim) {
+          throw new TaylorSeerError('ERR_LENGTH', `h or gate changed length (detached?) while the compute for "${key}" ran: h has ${h.length} elements (expected ${n}), gate ${gate.length} (expected ${batch * dim})`);
+        }
         this.fold(context, key, step, fresh, [batch, tokens, dim]);
         // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
         native().forecast(this.activation, this.activation, [

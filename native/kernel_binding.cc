@@ -290,17 +290,19 @@ class KernelWorker : public Napi::AsyncWorker {
 
 Napi::Value RunAsync(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
-  auto deferred = Napi::Promise::Deferred::New(env);
   std::unique_ptr<Table> t;
+  // A Deferred is created only where it is settled: an unsettled one stays on the heap for good.
   try {
     t = ParseTable(info, update);
     if (t->device) {
       // Device work is already asynchronous (stream-ordered); the Promise settles once it is queued.
       RunDevice(env, *t);
+      auto deferred = Napi::Promise::Deferred::New(env);
       deferred.Resolve(env.Undefined());
       return deferred.Promise();
     }
   } catch (const Napi::Error& e) {
+    auto deferred = Napi::Promise::Deferred::New(env);
     deferred.Reject(e.Value());
     return deferred.Promise();
   }

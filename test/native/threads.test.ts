@@ -7,7 +7,7 @@
  *    the CPU thread pool is process-wide and shared, a caller that finds it busy runs inline. Workers with
  *    their own TaylorSeer objects produce exactly the bytes the main thread produces (no cross-talk).
  *  - terminate() of a worker whose kernels are running or queued must not crash the process, and workers
- *    started afterwards work. (Currently fails: see the it.fails below.)
+ *    started afterwards work.
  *  - On one TaylorSeer, concurrent Promise-returning calls are either rejected or effectively serialised:
  *    the same (context, key) twice in a step is ERR_STEP; beginStep()/reset() while a call is in flight is
  *    ERR_BUSY; different keys may be in flight together and give the same bytes as awaiting them one by
@@ -127,16 +127,10 @@ describe('terminate() while work is in flight', () => {
     for (const r of result!.after) expect(r.digests).toEqual(await runSequence(r.seed));
   });
 
-  // BUG (native/kernel_binding.cc + node-addon-api exceptions): terminate() of a worker whose kernels are in
-  // flight aborts the whole process ("terminate called after throwing an instance of 'Napi::Error'", exit
-  // 134). At worker teardown Node runs the pending AsyncWorker completions (FreeEnvironment ->
-  // CleanupHandles -> Napi::AsyncWorker::OnAsyncWorkComplete); OnOK's deferred.Resolve() cannot run JS
-  // there, throws Napi::Error, node-addon-api's ThrowAsJavaScriptException() then fails to throw it and
-  // rethrows out of a C callback -> std::terminate. The sync entry points abort the same way when the
-  // termination lands while they read their arguments. process.exit() with busy workers aborts too.
-  // Building with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (CMakeLists.txt and binding.gyp) made this
-  // scenario pass in a scratch build. Flip to it() once fixed.
-  it.fails('terminating 4 workers in updateAsync/forecastAsync/hook loops on 8M-element tensors does not crash; later workers work', async () => {
+  // Regression: terminate() of a worker whose kernels were in flight aborted the whole process (exit 134:
+  // at teardown the pending AsyncWorker completion cannot throw into JS, node-addon-api rethrew out of a C
+  // callback). Built with NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS (CMakeLists.txt, binding.gyp) it cannot.
+  it('terminating 4 workers in updateAsync/forecastAsync/hook loops on 8M-element tensors does not crash; later workers work', async () => {
     const { status, signal, stderr, result } = terminateScenario('in-flight', 6, 8 << 20);
     expect({ status, signal, stderr: status === 0 ? '' : stderr }).toEqual({ status: 0, signal: null, stderr: '' });
     expect(result!.exitCodes).toEqual(Array.from({ length: 6 }, () => [1, 1, 1, 1]));
