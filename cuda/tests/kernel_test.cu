@@ -8,6 +8,7 @@
 //   ts_cuda_tool test --quick    fewer/smaller cases (for compute-sanitizer)
 //
 // Build (here, no GPU needed):  cuda/tests/build.sh
+#include <array>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,10 +93,24 @@ static void RefForecast(const ts_forecast_entry& e, ts_dtype s, ts_dtype a) {
 }
 
 // ---------------------------------------------------------------- host emulation of the launches
+// With stats: per-thread sums as in UpdateStatsKernel, flushed (summed over the block's threads and added to
+// the entry's stats) whenever the block moves to another entry, and at the end.
 template <int S, int A, int MAXC>
 static void EmulateUpdateTable(const UpdParams& p, int grid) {
+  static float acc[kThreads][MAXC];
   for (int b = 0; b < grid; ++b) {
-    int hint = 0;
+    int hint = 0, open = -1;
+    memset(acc, 0, sizeof(acc));
+    auto flush = [&](int entry) {
+      const UpdEnt& e = p.e[entry];
+      if (!e.stats) return;
+      for (int i = 0; i < e.count && i < MAXC; ++i) {
+        float sum = 0.0f;
+        for (int tid = 0; tid < kThreads; ++tid) sum += acc[tid][i];
+        e.stats[i] += sum;
+      }
+      memset(acc, 0, sizeof(acc));
+    };
     for (int64_t t = b; t < p.total_tiles; t += grid) {
       hint = FindEntry(p, t, hint);
       const UpdEnt& e = p.e[hint];
@@ -103,8 +118,16 @@ static void EmulateUpdateTable(const UpdParams& p, int grid) {
         printf("FindEntry returned a wrong entry\n");
         exit(3);
       }
-      for (int tid = 0; tid < kThreads; ++tid) UpdateTile<S, A, MAXC>(e, t - e.tile_begin, tid);
+      if (p.any_stats && hint != open) {
+        if (open >= 0) flush(open);
+        open = hint;
+      }
+      for (int tid = 0; tid < kThreads; ++tid) {
+        if (p.any_stats && e.stats) UpdateTile<S, A, MAXC, true>(e, t - e.tile_begin, tid, acc[tid]);
+        else UpdateTile<S, A, MAXC>(e, t - e.tile_begin, tid);
+      }
     }
+    if (p.any_stats && open >= 0) flush(open);
   }
 }
 
@@ -269,10 +292,25 @@ struct UpdCase {
   size_t off_f, off_x;  // byte offsets (misalignment)
 };
 
-static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& cases, const char* label) {
+// Sums of squares of the new factors as computed in f32 before rounding (what ts_update_entry.stats gets).
+static void RefStats(const ts_update_entry& e, ts_dtype s, ts_dtype a, double* out) {
+  for (int i = 0; i < TS_MAX_FACTORS; ++i) out[i] = 0.0;
+  for (int64_t j = 0; j < e.n; ++j) {
+    float cur = RefLoad(a, e.fresh, j);
+    out[0] += static_cast<double>(cur) * cur;
+    for (int i = 0; i + 1 < e.new_count; ++i) {
+      cur = (cur - RefLoad(s, e.factors, i * e.n + j)) / e.divisors[i];
+      out[i + 1] += static_cast<double>(cur) * cur;
+    }
+  }
+}
+
+// stats: every other entry asks for the norms of its new factors (the rest run in the same launch without).
+static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& cases, const char* label, bool stats = false) {
   const int ss = DtypeSize(s), as = DtypeSize(a);
-  std::vector<Buf> fb(cases.size()), xb(cases.size());
+  std::vector<Buf> fb(cases.size()), xb(cases.size()), sb(cases.size());
   std::vector<ts_update_entry> es(cases.size());
+  std::vector<std::array<double, TS_MAX_FACTORS>> want(cases.size());
   for (size_t k = 0; k < cases.size(); ++k) {
     const UpdCase& c = cases[k];
     const int cap = TS_MAX_FACTORS;
@@ -292,6 +330,16 @@ static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& 
     e.new_count = c.new_count;
     const float divs[] = {6.0f, 0.75f, 3.0f, 1.5f, 7.0f};
     for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = divs[(k + i) % 5];
+    if (stats && k % 2 == 0) {
+      sb[k].Alloc(TS_MAX_FACTORS * 4, 0);
+      memset(sb[k].h(), 0, TS_MAX_FACTORS * 4);
+      sb[k].Push();
+      e.stats = static_cast<float*>(sb[k].dev());
+      ts_update_entry h = e;
+      h.factors = fb[k].h();
+      h.fresh = xb[k].h();
+      RefStats(h, s, a, want[k].data());
+    }
   }
   ts_status st = RunUpdate(es, s, a);
   CHECK(st == TS_OK, "%s update %s/%s: status %d (%s)", label, Name(s), Name(a), st, ts_cuda_last_error());
@@ -303,6 +351,16 @@ static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& 
     const bool ok = Same(fb[k], fb[k].Pull(), "factors") && Same(xb[k], xb[k].Pull(), "fresh (must be untouched)");
     CHECK(ok, "%s update %s/%s entry %zu n=%lld counts %d->%d offsets %zu/%zu", label, Name(s), Name(a), k,
           static_cast<long long>(cases[k].n), cases[k].old_count, cases[k].new_count, cases[k].off_f, cases[k].off_x);
+    if (es[k].stats) {
+      std::vector<unsigned char> got = sb[k].Pull();
+      const float* g = reinterpret_cast<const float*>(got.data() + Buf::kGuard);
+      for (int i = 0; i < TS_MAX_FACTORS; ++i) {
+        const double w = i < cases[k].new_count ? want[k][i] : 0.0;
+        const double err = fabs(g[i] - w) / (w > 0 ? w : 1.0);
+        CHECK(err < 1e-4, "%s update stats %s/%s entry %zu factor %d: got %g, want %g", label, Name(s), Name(a), k, i, g[i], w);
+      }
+      sb[k].Free();
+    }
     fb[k].Free();
     xb[k].Free();
   }
@@ -467,6 +525,7 @@ int TestMain(int argc, char** argv) {
         fc.push_back({gated ? ng : n, nc, gated, gated && (k % 2 == 0), tokens, dim, (k % 7 == 0) ? Mis(s) : 0, 0, 0, 0});
       }
       TestUpdateTable(s, a, uc, "multi");
+      TestUpdateTable(s, a, uc, "multi+stats", true);
       TestForecastTable(s, a, fc, "multi");
     }
   }
@@ -480,6 +539,7 @@ int TestMain(int argc, char** argv) {
       fc.push_back({n, 3, false, false, 0, 0, 0, 0, 0, 0});
     }
     TestUpdateTable(TS_BF16, TS_BF16, uc, "chunked");
+    TestUpdateTable(TS_F32, TS_BF16, uc, "chunked+stats", true);
     TestForecastTable(TS_BF16, TS_F32, fc, "chunked");
   }
   // Argument validation.
