@@ -75,20 +75,39 @@ struct Io<TS_F16> {
   }
 };
 
-// Sum of (scale * x)^2 over a block, in eight independent f32 lanes so that the loop vectorises without
-// -ffast-math (a single accumulator is a serial chain slower than the memory traffic); f64 at the end.
-inline double SumSquares(const float* __restrict x, int m, float scale = 1.0f) {
-  float lane[8] = {};
+// Eight independent f32 lanes (one AVX2 register) hold running sums of squares: the loops below vectorise
+// without -ffast-math, where a single accumulator would be a serial chain slower than the memory traffic.
+struct Lanes {
+  float v[8] = {};
+  double Total() const {
+    double t = 0.0;
+    for (int l = 0; l < 8; ++l) t += v[l];
+    return t;
+  }
+};
+
+inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
+  int k = 0;
+  for (; k + 8 <= m; k += 8)
+    for (int l = 0; l < 8; ++l) acc.v[l] += x[k + l] * x[k + l];
+  for (; k < m; ++k) acc.v[0] += x[k] * x[k];
+}
+
+// cur = (cur - old) / dv, with the squares of the new values added to acc when STATS.
+template <bool STATS>
+inline void Difference(float* __restrict cur, const float* __restrict old, float dv, int m, Lanes& acc) {
   int k = 0;
   for (; k + 8 <= m; k += 8)
     for (int l = 0; l < 8; ++l) {
-      const float v = scale * x[k + l];
-      lane[l] += v * v;
+      const float v = (cur[k + l] - old[k + l]) / dv;
+      cur[k + l] = v;
+      if (STATS) acc.v[l] += v * v;
     }
-  double total = 0.0;
-  for (; k < m; ++k) total += static_cast<double>(scale * x[k]) * (scale * x[k]);
-  for (int l = 0; l < 8; ++l) total += lane[l];
-  return total;
+  for (; k < m; ++k) {
+    const float v = (cur[k] - old[k]) / dv;
+    cur[k] = v;
+    if (STATS) acc.v[0] += v * v;
+  }
 }
 
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
@@ -100,23 +119,24 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
   const int64_t n = e.n;
   alignas(64) float cur[kBlock];
   alignas(64) float old[kBlock];
-  double total[NEW] = {};
+  Lanes acc[NEW];
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<A>::Load(fresh + j, cur, m);
+    if (STATS) AddSquares(cur, m, acc[0]);
     for (int i = 0; i < NEW; ++i) {
       ST* di = f + i * n + j;
       if (i + 1 < NEW) Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
       Io<S>::Store(cur, di, m);
-      if (STATS) total[i] += SumSquares(cur, m);
-      if (i + 1 < NEW) {
-        const float dv = e.divisors[i];
-        for (int k = 0; k < m; ++k) cur[k] = (cur[k] - old[k]) / dv;
-      }
+      if (i + 1 < NEW) Difference<STATS>(cur, old, e.divisors[i], m, acc[i + 1]);
     }
+    // f32 lanes within a block, f64 across blocks
+    if (STATS)
+      for (int i = 0; i < NEW; ++i) {
+        sums[i] += acc[i].Total();
+        acc[i] = Lanes();
+      }
   }
-  if (STATS)
-    for (int i = 0; i < NEW; ++i) sums[i] += total[i];
 }
 
 template <ts_dtype D>
@@ -128,9 +148,12 @@ int64_t FindNonFiniteTyped(const void* data, int64_t begin, int64_t end) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<D>::Load(p + j, v, m);
     // x * 0 is 0 for finite x and NaN for NaN and +-Inf: one vectorisable test per block.
-    if (SumSquares(v, m, 0.0f) != 0.0f)
+    for (int k = 0; k < m; ++k) v[k] *= 0.0f;
+    Lanes probe;
+    AddSquares(v, m, probe);
+    if (probe.Total() != 0.0)
       for (int k = 0; k < m; ++k)
-        if (!(v[k] * 0.0f == 0.0f)) return j + k;
+        if (!(v[k] == 0.0f)) return j + k;
   }
   return -1;
 }

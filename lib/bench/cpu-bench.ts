@@ -6,10 +6,11 @@
 import { TaylorSeerError } from '../errors';
 import { native, type Dtype } from '../native';
 import { naiveForecast, naiveUpdate } from './naive';
-import { gbps, timeMedian } from './timing';
+import { gbps, timeMedian, timePair } from './timing';
 
 export interface CpuBenchRow {
-  op: 'update' | 'forecast';
+  /** 'update+norms': the update also returning the norms of the new factors (stats), timed against 'update' */
+  op: 'update' | 'update+norms' | 'forecast';
   dtype: Dtype;
   order: number;
   /** bytes of one f32 feature tensor (the size axis) */
@@ -23,6 +24,8 @@ export interface CpuBenchRow {
   naiveGbps: number | null;
   ofCopy: number;
   vsNaive: number | null;
+  /** 'update+norms' only: its time over the plain update's, both timed in alternation in this run, minus 1 */
+  normsCost?: number;
 }
 
 export interface CpuBenchOptions {
@@ -32,6 +35,8 @@ export interface CpuBenchOptions {
   /** milliseconds of measurement per cell */
   budgetMs: number;
   naive: boolean;
+  /** also time the update with norms (stats) against the plain update */
+  norms?: boolean;
   onRow?: (row: CpuBenchRow) => void;
 }
 
@@ -107,6 +112,21 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
             naiveGbps: ng,
             ofCopy: g / copy,
             vsNaive: ng ? g / ng : null,
+          };
+          rows.push(row);
+          o.onRow?.(row);
+        }
+        if (o.norms) {
+          const stats = new Float32Array(k + 1);
+          const plain = () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors }]);
+          const withNorms = () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors, stats }]);
+          const [tp, tn] = timePair(plain, withNorms, o.budgetMs);
+          const traffic = n * (4 + k * st + (k + 1) * st);
+          const copy = copyGbps(traffic, o.budgetMs);
+          const row: CpuBenchRow = {
+            op: 'update+norms', dtype, order, bytes, trafficBytes: traffic, ms: tn.medianMs, gbps: gbps(traffic, tn.medianMs),
+            copyGbps: copy, naiveGbps: null, ofCopy: gbps(traffic, tn.medianMs) / copy, vsNaive: null,
+            normsCost: tn.medianMs / tp.medianMs - 1,
           };
           rows.push(row);
           o.onRow?.(row);

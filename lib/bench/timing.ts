@@ -23,3 +23,28 @@ export function timeMedian(fn: () => void, budgetMs = 300, minReps = 3, maxReps 
 export function gbps(bytes: number, ms: number): number {
   return bytes / (ms * 1e6);
 }
+
+/**
+ * Two functions timed in alternation (a, b, a, b, ...) so that both see the same machine state; returns
+ * the median of each. For ratios between variants on a shared machine.
+ */
+export function timePair(a: () => void, b: () => void, budgetMs = 300, minReps = 5, maxReps = 400): [Timing, Timing] {
+  a();
+  b();
+  const sa: number[] = [];
+  const sb: number[] = [];
+  const start = performance.now();
+  while (sa.length < minReps || (sa.length < maxReps && performance.now() - start < 2 * budgetMs)) {
+    let t0 = performance.now();
+    a();
+    sa.push(performance.now() - t0);
+    t0 = performance.now();
+    b();
+    sb.push(performance.now() - t0);
+  }
+  const med = (x: number[]) => x.sort((p, q) => p - q)[x.length >> 1];
+  return [
+    { medianMs: med(sa), reps: sa.length },
+    { medianMs: med(sb), reps: sb.length },
+  ];
+}

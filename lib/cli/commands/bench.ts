@@ -8,7 +8,7 @@ const dtypes = ['f32', 'f16', 'bf16'] as const;
 
 function cpuTable(rows: CpuBenchRow[]): string {
   return formatTable(
-    ['op', 'dtype', 'order', 'size', 'ms', 'GB/s', 'copy GB/s', 'of copy', 'naive GB/s', 'vs naive'],
+    ['op', 'dtype', 'order', 'size', 'ms', 'GB/s', 'copy GB/s', 'of copy', 'naive GB/s', 'vs naive', 'norms cost'],
     rows.map((r) => [
       r.op,
       r.dtype,
@@ -20,6 +20,7 @@ function cpuTable(rows: CpuBenchRow[]): string {
       `${(100 * r.ofCopy).toFixed(0)}%`,
       r.naiveGbps === null ? '-' : r.naiveGbps.toFixed(2),
       r.vsNaive === null ? '-' : `${r.vsNaive.toFixed(1)}x`,
+      r.normsCost === undefined ? '-' : `${(100 * r.normsCost).toFixed(1)}%`,
     ]),
   );
 }
@@ -27,7 +28,7 @@ function cpuTable(rows: CpuBenchRow[]): string {
 export const benchCommand: Command = {
   name: 'bench',
   summary: 'throughput of the fused update/forecast kernels vs copy bandwidth and the naive sequence',
-  usage: 'taylorseer bench [--device cpu|cuda] [--sizes 64K,4M,...] [--orders 1,2,3] [--dtypes f32,bf16] [--budget MS] [--no-naive] [--json]',
+  usage: 'taylorseer bench [--device cpu|cuda] [--sizes 64K,4M,...] [--orders 1,2,3] [--dtypes f32,bf16] [--budget MS] [--no-naive] [--norms] [--json]',
   options: {
     device: { type: 'string', default: 'cpu' },
     sizes: { type: 'string' },
@@ -35,6 +36,7 @@ export const benchCommand: Command = {
     dtypes: { type: 'string', default: 'f32' },
     budget: { type: 'string', default: '250' },
     'no-naive': { type: 'boolean' },
+    norms: { type: 'boolean' },
     json: { type: 'boolean' },
   },
   async run(values) {
@@ -55,6 +57,7 @@ export const benchCommand: Command = {
       dtypes: dts,
       budgetMs,
       naive: !values['no-naive'],
+      norms: Boolean(values.norms),
       onRow: json ? (r) => process.stdout.write(`${JSON.stringify(r)}\n`) : undefined,
     });
     if (!json) process.stdout.write(`${cpuTable(rows)}\n`);
