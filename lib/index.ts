@@ -8,8 +8,8 @@ export { TaylorSeer } from './hook';
 export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './hook';
 
 // Schedules (pure, no native code) and the expansion math.
-export { createSchedule, FixedSchedule, MaskSchedule } from './schedule';
-export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, StepObservation } from './schedule';
+export { createSchedule, FixedSchedule, MaskSchedule, AdaptiveSchedule } from './schedule';
+export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './schedule';
 export { updatePlan, forecastCoeffs, MAX_ORDER, VARIABLES } from './expansion';
 export type { Variable, Node, UpdatePlan } from './expansion';
 
@@ -72,3 +72,7 @@ export type {
   ImageShape,
   QualityReport,
 } from './pipeline';
+
+// Charts (the sweep's PSNR-vs-speed plots): SVG built here, rasterised with resvg.
+export { chartSvg, renderChartPng, renderSvgToPng } from './plot';
+export type { ChartOptions, Series, Point } from './plot';

@@ -175,3 +175,40 @@ describe('demo', () => {
     expect(comparison.height).toBe(2 + summary.rows.length * cell + (summary.rows.length - 1) * 4);
   });
 });
+
+describe('eval --schedule adaptive', () => {
+  it('spends exactly the budget and reports it', async () => {
+    const args = ['--model', MODEL_DIR, '--steps', '12', '--guidance', '3', '--labels', '3', '--seed', '1', '--threads', '1',
+      '--schedule', 'adaptive', '--budget', '6', '--warmup', '1', '--order', '2', '--variable', 'time', '--shift', '3', '--json'];
+    const { code, stdout } = await run(evalCommand, args);
+    expect(code).toBe(0);
+    const r = JSON.parse(stdout);
+    expect(r.fullSteps).toBe(6);
+    expect(r.schedule).toMatchObject({ kind: 'adaptive', budget: 6, warmup: 1 });
+    expect(r.evalSpeedup).toBeCloseTo(2, 5);
+    expect(r.psnr).toBeGreaterThan(20);
+  });
+
+  it('rejects --budget together with --tolerance', async () => {
+    const e = await rejection(evalCommand, ['--model', MODEL_DIR, '--schedule', 'adaptive', '--budget', '6', '--tolerance', '0.1']);
+    expect(e.message).toMatch(/exactly one of --budget/);
+  });
+});
+
+describe('sweep', () => {
+  it('runs fixed and adaptive schedules at equal full steps, prints the summary, writes sweep.json and a PNG plot', async () => {
+    const { sweepCommand } = await import('../../lib/cli/commands/sweep');
+    const out = path.join(tmp, 'sweep');
+    const { code, stdout } = await run(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--labels', '3', '--shifts', '2', '--budgets', '4',
+      '--orders', '1', '--variables', 'step', '--adaptive-warmups', '1', '--adaptive-cooldowns', '0', '--out', out, '--quiet']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/best fixed/);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8'));
+    expect(json.rows.length).toBeGreaterThan(1);
+    for (const r of json.rows) expect(r.fullSteps).toBe(4);
+    expect(json.rows.some((r: { schedule: { kind: string } }) => r.schedule.kind === 'adaptive')).toBe(true);
+    expect(json.summary[0]).toMatchObject({ shift: 2, budget: 4 });
+    const png = PNG.sync.read(fs.readFileSync(path.join(out, 'plot-shift-2.png')));
+    expect([png.width, png.height]).toEqual([1000, 600]);
+  });
+});
