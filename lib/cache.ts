@@ -237,6 +237,22 @@ export class FactorCache {
     await cuda.download(e.stage!, dst);
   }
 
+  /**
+   * Forecast step, several gated entries into one residual stream: h += sum_k gate_k * forecast_k, in the
+   * order given. On the CPU one fused pass over h (instead of one per entry); on 'cuda' one launch each.
+   * Everything is checked before h changes.
+   */
+  async forecastChain(context: string, items: ReadonlyArray<{ key: string; gate: HostTensor }>, node: Node, h: HostTensor, shape: { batch: number; tokens: number; dim: number }): Promise<void> {
+    const jobs = items.map((it) => this.prepareForecast(context, it.key, node, undefined, { h, gate: it.gate, ...shape }));
+    if (jobs.length === 0) return;
+    const { storage, activation } = this.options;
+    if (this.options.device !== 'cuda') {
+      native().forecast(storage, activation, jobs.map((j) => j.entry), { chain: true });
+      return;
+    }
+    for (const it of items) await this.forecastAsync(context, it.key, node, undefined, { h, gate: it.gate, ...shape });
+  }
+
   /** A new run: every entry forgets its factors (allocations are kept for reuse). */
   newRun(): void {
     this.checkAlive();

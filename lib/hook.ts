@@ -300,22 +300,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
     opts?: ModuleOptions,
   ): Promise<void> {
     const { id, context, step } = this.beginCall(key, compute, opts);
-    const s = requireObject('shape', shape);
-    requireKnownKeys('shape', s, ['batch', 'tokens', 'dim']);
-    const batch = requireInt('shape.batch', s.batch, 1, undefined, 'ERR_SHAPE');
-    const tokens = requireInt('shape.tokens', s.tokens, 1, undefined, 'ERR_SHAPE');
-    const dim = requireInt('shape.dim', s.dim, 1, undefined, 'ERR_SHAPE');
-    for (const [name, value] of [['h', h], ['gate', gate]] as const) {
-      if (!isHostTensorOf(value, this.activation)) {
-        throw new TaylorSeerError('ERR_DTYPE', `${name} must be ${describeHostType(this.activation)} (activation '${this.activation}'), got ${show(value)}`);
-      }
-    }
-    const n = batch * tokens * dim;
-    if (h.length !== n) throw new TaylorSeerError('ERR_SHAPE', `h has ${h.length} elements; shape [${batch}, ${tokens}, ${dim}] needs ${n}`);
-    if (gate.length !== batch * dim) throw new TaylorSeerError('ERR_SHAPE', `gate has ${gate.length} elements; [batch, dim] = [${batch}, ${dim}] needs ${batch * dim}`);
-    if ((h.buffer as ArrayBufferLike) === gate.buffer && overlaps(h, gate)) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'h and gate must not overlap in memory');
-    }
+    const { batch, tokens, dim, n } = this.checkGated(h, [gate], shape);
     this.pending.add(id);
     try {
       if (step.full) {
@@ -342,6 +327,43 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
       step.used.add(id);
     } finally {
       this.pending.delete(id);
+    }
+  }
+
+  /**
+   * Several gated residuals into the same h, in order: on full steps exactly gatedResidual() for each item
+   * in turn (item k's compute sees h after items < k); on forecast steps one fused pass over h for all of
+   * them (h is read and written once instead of once per module). A DiT's forecast step can hand every
+   * block's attention and MLP in one call. Every item is checked before h changes.
+   */
+  async gatedResiduals(
+    items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
+    h: ActivationTensor<A>,
+    shape: GateShape,
+    opts?: ModuleOptions,
+  ): Promise<void> {
+    const step = this.requireStep();
+    if (!Array.isArray(items)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `items must be an array of { key, compute, gate }, got ${show(items)}`);
+    if (step.full) {
+      for (const it of items) await this.gatedResidual(it?.key, it?.compute, h, it?.gate, shape, opts);
+      return;
+    }
+    const checked = items.map((it, i) => {
+      const o = requireObject(`items[${i}]`, it);
+      requireKnownKeys(`items[${i}]`, o, ['key', 'compute', 'gate']);
+      return { ...this.beginCall(o.key, o.compute, opts), key: o.key as string, gate: o.gate as HostTensor };
+    });
+    const ids = new Set(checked.map((c) => c.id));
+    if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'items name the same (context, key) twice; each is used once per step');
+    const { batch, tokens, dim } = this.checkGated(h, checked.map((c) => c.gate), shape);
+    const context = checked[0]?.context ?? '';
+    for (const c of checked) this.pending.add(c.id);
+    try {
+      await this.cache.forecastChain(context, checked, this.node(step), h, { batch, tokens, dim });
+      this.counters.computesSkipped += checked.length;
+      for (const c of checked) step.used.add(c.id);
+    } finally {
+      for (const c of checked) this.pending.delete(c.id);
     }
   }
 
@@ -391,6 +413,30 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
       throw new TaylorSeerError('ERR_STEP', `"${key}"${context ? ` (context "${context}")` : ''} was already used in step ${step.step}; each (context, key) is used once per step`);
     }
     return { id, context, step };
+  }
+
+  /** The shared checks of the gated forms: dtypes, [batch, tokens, dim] of h, [batch, dim] of each gate. */
+  private checkGated(h: unknown, gates: unknown[], shape: unknown): GateShape & { n: number } {
+    const s = requireObject('shape', shape);
+    requireKnownKeys('shape', s, ['batch', 'tokens', 'dim']);
+    const batch = requireInt('shape.batch', s.batch, 1, undefined, 'ERR_SHAPE');
+    const tokens = requireInt('shape.tokens', s.tokens, 1, undefined, 'ERR_SHAPE');
+    const dim = requireInt('shape.dim', s.dim, 1, undefined, 'ERR_SHAPE');
+    for (const [name, value] of [['h', h], ...gates.map((g) => ['gate', g] as const)] as const) {
+      if (!isHostTensorOf(value, this.activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `${name} must be ${describeHostType(this.activation)} (activation '${this.activation}'), got ${show(value)}`);
+      }
+    }
+    const hh = h as HostTensor;
+    const n = batch * tokens * dim;
+    if (hh.length !== n) throw new TaylorSeerError('ERR_SHAPE', `h has ${hh.length} elements; shape [${batch}, ${tokens}, ${dim}] needs ${n}`);
+    for (const g of gates as HostTensor[]) {
+      if (g.length !== batch * dim) throw new TaylorSeerError('ERR_SHAPE', `gate has ${g.length} elements; [batch, dim] = [${batch}, ${dim}] needs ${batch * dim}`);
+      if ((hh.buffer as ArrayBufferLike) === g.buffer && overlaps(hh, g)) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'h and gate must not overlap in memory');
+      }
+    }
+    return { batch, tokens, dim, n };
   }
 
   private forecastBuffer(context: string, key: string): HostTensor {

@@ -64,6 +64,10 @@ export interface ForecastEntry {
   n?: number;
 }
 
+export interface ForecastOptions {
+  chain?: boolean;
+}
+
 export interface CpuInfo {
   threads: number;
   /** e.g. "avx2+f16c (256-bit)" or "sse2 (128-bit)" */
@@ -100,10 +104,14 @@ export interface NativeAddon {
   cpuInfo(): CpuInfo;
   cudaInfo(): CudaInfo;
   update(storage: Dtype, act: Dtype, entries: UpdateEntry[]): void;
-  forecast(storage: Dtype, act: Dtype, entries: ForecastEntry[]): void;
+  /**
+   * With { chain: true } the entries are gated forecasts into one residual stream (same out, residual,
+   * tokens, dim): out = residual + sum_e gate_e * forecast_e in ONE pass over it, entries applied in order.
+   */
+  forecast(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): void;
   /** Same as update/forecast, run off the event loop (host tensors only). */
   updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[]): Promise<void>;
-  forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[]): Promise<void>;
+  forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
   /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
   findNonFinite(dtype: Dtype, tensor: HostTensor): number;
   /** f32 <-> 16-bit conversion with the kernels' rounding (round to nearest even) */

@@ -45,6 +45,12 @@ void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, 
   }
 }
 
+void CpuForecastChain(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  const CpuKernelSet& k = CpuKernels();
+  ParallelFor(entries[0].n, kParallelThreshold, kAlign,
+              [&](int64_t b, int64_t en) { k.forecast_chain(entries, count, storage, act, b, en); });
+}
+
 int64_t CpuFindNonFinite(const void* data, int64_t n, ts_dtype dtype) {
   const CpuKernelSet& k = CpuKernels();
   std::atomic<int64_t> first{-1};

@@ -17,6 +17,9 @@ struct CpuKernelSet {
   void (*forecast)(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
   void (*to_half)(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
   void (*from_half)(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+  // Gated chain over elements [begin, end): out = residual + sum over entries (in order) of gate_e * y_e;
+  // every entry shares out, residual, n, tokens and dim.
+  void (*forecast_chain)(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, int64_t begin, int64_t end);
   // Index of the first non-finite element in [begin, end), or -1.
   int64_t (*find_non_finite)(const void* data, ts_dtype dtype, int64_t begin, int64_t end);
 };
@@ -41,6 +44,10 @@ void CpuUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, 
 void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 void CpuToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype);
 void CpuFromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype);
+// The gated forecasts of several entries into one residual stream in ONE pass over it: h is read and
+// written once instead of once per entry. Per element the entries are applied in order with f32
+// arithmetic, so f32 results equal those of the entries applied one call at a time. Validated arguments.
+void CpuForecastChain(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 // Index of the first NaN or infinite element of a host tensor of `dtype`, or -1 (parallel scan).
 int64_t CpuFindNonFinite(const void* data, int64_t n, ts_dtype dtype);
 

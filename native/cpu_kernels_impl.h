@@ -230,6 +230,43 @@ void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* s
   }
 }
 
+// See CpuForecastChain. Segments never cross a row of D elements (one contiguous run of each gate).
+template <ts_dtype S, ts_dtype A>
+void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t begin, int64_t end) {
+  using ST = typename Io<S>::T;
+  using AT = typename Io<A>::T;
+  const ts_forecast_entry& e0 = entries[0];
+  AT* out = static_cast<AT*>(e0.out);
+  const AT* residual = static_cast<const AT*>(e0.residual ? e0.residual : e0.out);
+  const int64_t n = e0.n, dim = e0.dim, row = e0.tokens * e0.dim;
+  alignas(64) float h[kBlock];
+  alignas(64) float y[kBlock];
+  alignas(64) float tmp[kBlock];
+  alignas(64) float g[kBlock];
+  for (int64_t j = begin; j < end;) {
+    const int64_t col = j % dim;
+    const int m = static_cast<int>(Min(Min(kBlock, dim - col), end - j));
+    const int64_t b = j / row;
+    Io<A>::Load(residual + j, h, m);
+    for (int32_t q = 0; q < count; ++q) {
+      const ts_forecast_entry& e = entries[q];
+      const ST* f = static_cast<const ST*>(e.factors);
+      Io<S>::Load(f + j, tmp, m);
+      const float c0 = e.coeffs[0];
+      for (int k = 0; k < m; ++k) y[k] = c0 * tmp[k];
+      for (int i = 1; i < e.count; ++i) {
+        Io<S>::Load(f + i * n + j, tmp, m);
+        const float ci = e.coeffs[i];
+        for (int k = 0; k < m; ++k) y[k] += ci * tmp[k];
+      }
+      Io<A>::Load(static_cast<const AT*>(e.gate) + b * dim + col, g, m);
+      for (int k = 0; k < m; ++k) h[k] = h[k] + g[k] * y[k];
+    }
+    Io<A>::Store(h, out + j, m);
+    j += m;
+  }
+}
+
 template <ts_dtype S, ts_dtype A>
 void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
   if (sums) UpdateCountStats<S, A, true>(e, b, en, sums);
@@ -275,6 +312,10 @@ void Forecast(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_
   TS_DISPATCH_DTYPES(ForecastGate, storage, act, e, b, en)
 }
 
+void ForecastChain(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
+  TS_DISPATCH_DTYPES(ForecastChainRange, storage, act, entries, count, b, en)
+}
+
 #undef TS_DISPATCH_DTYPES
 
 void ToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype) {
@@ -303,7 +344,7 @@ int64_t FindNonFinite(const void* data, ts_dtype dtype, int64_t b, int64_t en) {
 
 }  // namespace
 
-extern const CpuKernelSet kKernels = {TS_ISA_NAME, TS_ISA_BITS, Update, Forecast, ToHalf, FromHalf, FindNonFinite};
+extern const CpuKernelSet kKernels = {TS_ISA_NAME, TS_ISA_BITS, Update, Forecast, ToHalf, FromHalf, ForecastChain, FindNonFinite};
 
 }  // namespace TS_ISA
 }  // namespace ts

@@ -33,6 +33,7 @@ struct Keep {
 struct Table {
   ts_dtype storage, act;
   bool device = false;
+  bool chain = false;  // forecast: every entry adds its gated forecast into the same residual stream
   std::vector<ts_update_entry> updates;
   std::vector<ts_forecast_entry> forecasts;
   Keep keep;
@@ -224,6 +225,26 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
   }
 }
 
+// forecast(..., { chain: true }): the entries are gated forecasts into ONE residual stream, applied in
+// order in a single pass over it. Every entry must then be gated with the same out, residual and shape.
+void ParseChain(Napi::Env env, Napi::Value v, Table& t) {
+  if (v.IsUndefined()) return;
+  TS_REQUIRE(env, v.IsObject() && !v.IsArray(), "ERR_INVALID_ARGUMENT", "options (argument 4) must be an object such as { chain: true }");
+  Napi::Value c = v.As<Napi::Object>().Get("chain");
+  if (c.IsUndefined()) return;
+  TS_REQUIRE(env, c.IsBoolean(), "ERR_INVALID_ARGUMENT", "options.chain must be a boolean");
+  t.chain = c.As<Napi::Boolean>().Value();
+  if (!t.chain) return;
+  const ts_forecast_entry& a = t.forecasts[0];
+  for (size_t i = 0; i < t.forecasts.size(); ++i) {
+    const ts_forecast_entry& e = t.forecasts[i];
+    const std::string at = "entries[" + std::to_string(i) + "]";
+    TS_REQUIRE(env, e.gate != nullptr, "ERR_INVALID_ARGUMENT", at + ": a chain holds gated forecasts only (give gate, tokens, dim)");
+    TS_REQUIRE(env, e.out == a.out && e.residual == a.residual && e.n == a.n && e.tokens == a.tokens && e.dim == a.dim,
+               "ERR_INVALID_ARGUMENT", at + ": every entry of a chain must share out, residual, tokens and dim with entries[0]");
+  }
+}
+
 std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
@@ -232,6 +253,7 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Array arr = ParseEntries(env, info[2]);
   if (update) ParseUpdate(env, arr, *t);
   else ParseForecast(env, arr, *t);
+  if (!update) ParseChain(env, info[3], *t);
   // Only once the whole table is accepted: the kernel adds to the norms, the binding's contract overwrites.
   // Two entries may share one stats array only by writing disjoint parts; overlapping parts would add up.
   for (size_t i = 0; i < t->updates.size(); ++i) {
@@ -250,12 +272,19 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
 
 void RunDevice(Napi::Env env, const Table& t) {
   const DeviceHooks* hooks = GetDeviceHooks(env);
-  if (!t.updates.empty()) hooks->update(env, t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
-  else hooks->forecast(env, t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
+  if (!t.updates.empty()) {
+    hooks->update(env, t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
+  } else if (t.chain) {
+    // One launch per entry: the entries of one launch run concurrently, a chain's share its output.
+    for (const ts_forecast_entry& e : t.forecasts) hooks->forecast(env, &e, 1, t.storage, t.act);
+  } else {
+    hooks->forecast(env, t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
+  }
 }
 
 void RunHost(const Table& t) {
   if (!t.updates.empty()) CpuUpdate(t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
+  else if (t.chain) CpuForecastChain(t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
   else CpuForecast(t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
 }
 

@@ -565,3 +565,47 @@ describe.runIf(cudaUsable())("device 'cuda' (factors on the GPU, host I/O)", () 
     gpu.dispose();
   });
 });
+
+describe('gatedResiduals: several gated residuals into one h', () => {
+  const shape = { batch: 2, tokens: 3, dim: 4 };
+  const n = 24;
+  const out = (step: number, k: number) => Float32Array.from({ length: n }, (_, j) => Math.sin(0.1 * step * (j + 1) + k) + 0.01 * step * step);
+  const gateOf = (step: number, k: number) => Float32Array.from({ length: 8 }, (_, j) => 0.5 + 0.1 * Math.cos(step + j + k));
+
+  it('gives exactly the bytes of gatedResidual() called for each item in turn, on full and forecast steps', async () => {
+    const opts = { schedule: { kind: 'fixed', steps: 20, interval: 4, warmup: 2 }, maxOrder: 2 } as const;
+    const a = new TaylorSeer(opts);
+    const b = new TaylorSeer(opts);
+    const ha = new Float32Array(n).fill(1);
+    const hb = new Float32Array(n).fill(1);
+    for (let s = 0; s < 20; s++) {
+      a.beginStep(s);
+      b.beginStep(s);
+      const keys = ['b0.attn', 'b0.mlp', 'b1.attn'];
+      await a.gatedResiduals(keys.map((key, k) => ({ key, compute: () => out(s, k), gate: gateOf(s, k) })), ha, shape);
+      for (const [k, key] of keys.entries()) await b.gatedResidual(key, () => out(s, k), hb, gateOf(s, k), shape);
+      expect(ha).toEqual(hb);
+    }
+    expect(a.stats).toEqual(b.stats);
+    expect(a.stats.computesSkipped).toBeGreaterThan(0);
+  });
+
+  it('rejects a key named twice or a gate of the wrong shape on a forecast step, leaving h and the stats unchanged', async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    const h = new Float32Array(n).fill(2);
+    seer.beginStep(0);
+    await seer.gatedResiduals([{ key: 'x', compute: () => out(0, 0), gate: gateOf(0, 0) }, { key: 'y', compute: () => out(0, 1), gate: gateOf(0, 1) }], h, shape);
+    seer.beginStep(1);
+    expect(seer.isFull).toBe(false);
+    const before = Float32Array.from(h);
+    const stats = seer.stats;
+    await expect(seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }], h, shape)).rejects.toMatchObject({ code: 'ERR_STEP' });
+    await expect(seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'y', compute: () => out(1, 1), gate: new Float32Array(3) }], h, shape)).rejects.toMatchObject({ code: 'ERR_SHAPE' });
+    await expect(seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'z', compute: () => out(1, 1), gate: gateOf(1, 1) }], h, shape)).rejects.toMatchObject({ code: 'ERR_NO_FACTORS' });
+    expect(h).toEqual(before);
+    expect(seer.stats).toEqual(stats);
+    // the keys are still free in this step
+    await seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'y', compute: () => out(1, 1), gate: gateOf(1, 1) }], h, shape);
+    expect(seer.stats.computesSkipped).toBe(2);
+  });
+});

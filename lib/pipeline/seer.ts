@@ -33,6 +33,13 @@ export interface CacheHook {
     shape: GatedShape,
     opts?: SeerCallOptions,
   ): Promise<void>;
+  /** Optional: several gated residuals into the same h in one call (fused on forecast steps). */
+  gatedResiduals?(
+    items: ReadonlyArray<{ key: string; compute: () => Float32Array | Promise<Float32Array>; gate: Float32Array }>,
+    h: Float32Array,
+    shape: GatedShape,
+    opts?: SeerCallOptions,
+  ): Promise<void>;
   readonly stats: SeerStats;
   reset(): void;
   dispose(): void;

@@ -128,6 +128,16 @@ export async function forward(
   if (granularity === 'module') {
     const mods = splitModulation(await model.modulation(c, batch), batch, depth, D);
     const shape = { batch, tokens: L, dim: D };
+    if (!hook.isFull && hook.gatedResiduals) {
+      // Forecast step: no attention or MLP runs, nothing reads h in between, so every block's two gated
+      // forecasts go into h in one fused pass.
+      const items = mods.flatMap((m, i) => [
+        { key: cacheKeys.attn(i), compute: () => model.attn(i, h, m[MOD.shiftAttn], m[MOD.scaleAttn], batch), gate: m[MOD.gateAttn] },
+        { key: cacheKeys.mlp(i), compute: () => model.mlp(i, h, m[MOD.shiftMlp], m[MOD.scaleMlp], batch), gate: m[MOD.gateMlp] },
+      ]);
+      await hook.gatedResiduals(items, h, shape, opts);
+      return model.final(h, c, batch);
+    }
     for (let i = 0; i < depth; i++) {
       const m = mods[i];
       await hook.gatedResidual(cacheKeys.attn(i), () => model.attn(i, h, m[MOD.shiftAttn], m[MOD.scaleAttn], batch), h, m[MOD.gateAttn], shape, opts);

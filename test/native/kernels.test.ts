@@ -332,3 +332,64 @@ describe('findNonFinite', () => {
     expect(() => addon.findNonFinite('f32', 3 as never)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
   });
 });
+
+describe('forecast chain (several gated forecasts into one residual stream, one pass)', () => {
+  function chainCase(storage: Dtype, act: Dtype, batch: number, tokens: number, dim: number, counts: number[], seed: number) {
+    const next = rng(seed);
+    const n = batch * tokens * dim;
+    const terms = counts.map((count) => ({
+      factors: encode(storage, randomValues(count * n, next)),
+      gate: encode(act, randomValues(batch * dim, next)),
+      count,
+      coeffs: Array.from({ length: count }, () => next() * 2 - 1),
+    }));
+    const h0 = encode(act, randomValues(n, next, 3));
+    return { n, terms, h0 };
+  }
+
+  it.each(combos)('equals the entries applied one call at a time (%s storage, %s activations)', (storage, act) => {
+    for (const [batch, tokens, dim, counts] of [[1, 1, 1, [1]], [2, 3, 17, [1, 3, 2]], [2, 256, 256, [3, 3, 3, 3, 3, 3]], [1, 40, 3000, [5, 1]]] as const) {
+      const { n, terms, h0 } = chainCase(storage, act, batch, tokens, dim, [...counts], batch * 7 + dim);
+      const seq = h0.slice();
+      for (const t of terms) addon.forecast(storage, act, [{ ...t, out: seq, residual: seq, tokens, dim, n }]);
+      const chained = h0.slice();
+      addon.forecast(storage, act, terms.map((t) => ({ ...t, out: chained, residual: chained, tokens, dim, n })), { chain: true });
+      if (act === 'f32') {
+        // f32: the same operations in the same order per element, so the same bits
+        expect(firstMismatch(chained, seq)).toBe(-1);
+      } else {
+        // 16-bit activations: the chain rounds h once at the end instead of after every entry
+        const a = decode(act, chained), b = decode(act, seq);
+        for (let j = 0; j < n; j += 97) expect(Math.abs(a[j] - b[j])).toBeLessThanOrEqual(counts.length * 4 * eps(act) * (1 + Math.abs(b[j])));
+      }
+    }
+  });
+
+  it('accepts a separate residual, and the Promise form gives the same bits', async () => {
+    const { n, terms, h0 } = chainCase('f32', 'f32', 2, 8, 64, [2, 3], 5);
+    const out1 = new Float32Array(n), out2 = new Float32Array(n);
+    const table = (out: Float32Array) => terms.map((t) => ({ ...t, out, residual: h0, tokens: 8, dim: 64, n }));
+    addon.forecast('f32', 'f32', table(out1), { chain: true });
+    await addon.forecastAsync('f32', 'f32', table(out2), { chain: true });
+    expect(out2).toEqual(out1);
+    expect(out1).not.toEqual(h0);
+  });
+
+  it('rejects chains whose entries are not gated or do not share out, residual and shape, writing nothing', () => {
+    const { n, terms, h0 } = chainCase('f32', 'f32', 1, 4, 8, [1, 1], 9);
+    const h = h0.slice();
+    const other = new Float32Array(n);
+    const bad = [
+      [{ ...terms[0], out: h, residual: h, tokens: 4, dim: 8 }, { factors: terms[1].factors, count: 1, coeffs: [1], out: h }],
+      [{ ...terms[0], out: h, residual: h, tokens: 4, dim: 8 }, { ...terms[1], out: other, residual: other, tokens: 4, dim: 8 }],
+      [{ ...terms[0], out: h, residual: h, tokens: 4, dim: 8 }, { ...terms[1], out: h, residual: h, tokens: 2, dim: 16, gate: new Float32Array(16) }],
+    ];
+    for (const entries of bad) {
+      expect(() => addon.forecast('f32', 'f32', entries as never, { chain: true })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }));
+      expect(h).toEqual(h0);
+    }
+    expect(() => addon.forecast('f32', 'f32', [{ ...terms[0], out: h, residual: h, tokens: 4, dim: 8 }], { chain: 'yes' } as never)).toThrow(
+      expect.objectContaining({ code: 'ERR_INVALID_ARGUMENT' }),
+    );
+  });
+});
