@@ -250,6 +250,18 @@ class Bench {
       Stat s_up = Time(
           [&](int r) { Ok(ts_cuda_update((r & 1 ? ub : ua).data(), T, TS_BF16, TS_BF16, stream_), "update"); }, reps);
       Row("flux", "update_all", m, T, "bf16", "bf16", el, 2 * c * E, s_up);
+      {
+        // The same update also returning the norms of the new factors (ts_update_entry.stats): the adaptive
+        // schedule's input. Its cost over update_all is the figure to keep under 5%. The norms accumulate
+        // across repetitions (nobody reads them here), which is the kernel's documented "adds to" contract.
+        float* stats = static_cast<float*>(Alloc(sizeof(float) * TS_MAX_FACTORS * T));
+        Ok(cudaMemset(stats, 0, sizeof(float) * TS_MAX_FACTORS * T), "memset stats");
+        std::vector<ts_update_entry> sa = ua, sb = ub;
+        for (int i = 0; i < T; ++i) sa[i].stats = sb[i].stats = stats + TS_MAX_FACTORS * i;
+        Stat s_ups = Time(
+            [&](int r) { Ok(ts_cuda_update((r & 1 ? sb : sa).data(), T, TS_BF16, TS_BF16, stream_), "update+norms"); }, reps);
+        Row("flux", "update_all_norms", m, T, "bf16", "bf16", el, 2 * c * E, s_ups);
+      }
       Stat s_fc2 = Time(fused_fc, reps);
       Row("flux", "forecast_all_repeat", m, T, "bf16", "bf16", el, (c + 1) * E, s_fc2);
       Stat s_pt = Time(

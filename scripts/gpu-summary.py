@@ -82,6 +82,9 @@ for o in (1, 2):
     d["gated"] = {"fused_ms": g and g["ms"], "two_step_ms": t2 and t2["ms"], "speedup": t2 and t2.get("fused_speedup")}
     rep = row("forecast_all_repeat", o)
     d["forecast_repeat_ms"] = rep and rep["ms"]
+    un = row("update_all_norms", o)
+    d["update_norms"] = {"ms": un and un["ms"],
+                         "cost_pct": un and d["update"]["ms"] and 100.0 * (un["ms"] / d["update"]["ms"] - 1.0)}
     flux[f"order{o}"] = d
 S["flux_step"] = flux
 single = []
@@ -124,6 +127,9 @@ for o in (1, 2):
     g = flux[f"order{o}"]["gated"]
     sp = f"{g['speedup']:.2f}x" if g["speedup"] else "-"
     print(f"  gated o{o}: fused {ms(g['fused_ms'])} vs forecast + gated add {ms(g['two_step_ms'])} -> {sp}")
+    un = flux[f"order{o}"]["update_norms"]
+    cost = f"{un['cost_pct']:+.1f}%" if un["cost_pct"] is not None else "-"
+    print(f"  update o{o} with norms (stats): {ms(un['ms'])} -> cost {cost} (target < 5%)")
 tune = [r for r in rows if r["group"] == "tune"]
 if tune:
     full_f, full_u = row("forecast_all", 2), row("update_all", 2)
