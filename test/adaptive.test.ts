@@ -6,6 +6,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TaylorSeer } from '../lib/hook';
 import { AdaptiveSchedule, createSchedule, type Schedule, type StepObservation } from '../lib/schedule';
+import { codeOf } from './helpers/code-of';
 
 /** Drives a schedule as the hook does; norms(step) gives the norms reported after each full step. */
 function drive(s: Schedule, norms: (step: number) => number[] | undefined, variable: 'step' | 'time' = 'step', times?: number[]): number[] {
@@ -24,15 +25,6 @@ function drive(s: Schedule, norms: (step: number) => number[] | undefined, varia
 
 const gaps = (full: number[]) => full.slice(1).map((s, i) => s - full[i]);
 const uniform = (steps: number) => Array.from({ length: steps + 1 }, (_, i) => 1 - i / steps);
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 describe('adaptive schedule: budget', () => {
   it('spends exactly the budget, whatever the norms say, within the interval bounds where they can hold', () => {

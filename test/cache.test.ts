@@ -1,6 +1,7 @@
 import { describe, expect, it, vi } from 'vitest';
 import { FactorCache, type CacheOptions } from '../lib/cache';
 import type { Node } from '../lib/expansion';
+import { codeOf } from './helpers/code-of';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
@@ -13,15 +14,6 @@ const at = (step: number, t = Number.NaN): Node => ({ step, t });
 
 function cache(o: Partial<CacheOptions> = {}): FactorCache {
   return new FactorCache({ maxOrder: 2, variable: 'step', storage: 'f32', activation: 'f32', device: 'cpu', onShapeChange: 'error', ...o });
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
 }
 
 function forecast(c: FactorCache, key: string, step: number, n: number, context = ''): number[] {

@@ -2,17 +2,9 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from '../lib/expansion';
 import { lagrange } from './oracle';
+import { codeOf } from './helpers/code-of';
 
 const at = (step: number, t = Number.NaN): Node => ({ step, t });
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
 
 /** The kernels' semantics in f64: chained differences, then a weighted sum. */
 function applyUpdate(old: number[], fresh: number, plan: { newCount: number; divisors: number[] }): number[] {

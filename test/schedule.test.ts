@@ -4,15 +4,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FixedSchedule, MaskSchedule, createSchedule, type Schedule } from '../lib/schedule';
 import { refFullSteps } from './oracle';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers/code-of';
 
 describe('fixed schedule', () => {
   it('reproduces the documented example: 50 steps, W=3, N=6', () => {
@@ -114,8 +106,8 @@ describe('mask schedule', () => {
 
 describe('createSchedule', () => {
   it('rejects an unknown kind or a non-object', () => {
-    expect(codeOf(() => createSchedule({ kind: 'adaptive', steps: 3 } as never))).toBe('ERR_INVALID_ARGUMENT');
-    expect(() => createSchedule({ kind: 'adaptive', steps: 3 } as never)).toThrow(/kind must be "fixed" or "mask"/);
+    expect(codeOf(() => createSchedule({ kind: 'random', steps: 3 } as never))).toBe('ERR_INVALID_ARGUMENT');
+    expect(() => createSchedule({ kind: 'random', steps: 3 } as never)).toThrow(/kind must be "fixed", "mask" or "adaptive"/);
     expect(codeOf(() => createSchedule(null as never))).toBe('ERR_INVALID_ARGUMENT');
   });
 

@@ -3,15 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { parseSchedule } from '../lib/cli/schedule-args';
 import { adaptiveWithBudget, fixedWithBudget, summarise, type SweepRow } from '../lib/cli/commands/sweep';
 import { createSchedule } from '../lib/schedule';
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (e) {
-    return (e as { code?: string }).code;
-  }
-  return undefined;
-}
+import { codeOf } from './helpers/code-of';
 
 describe('fixed schedules at a budget', () => {
   it.each([8, 10, 12, 18])('every one spends exactly %i full steps of 50, and all (interval, warm-up 1-3, cool-down 0-2) that do are listed', (budget) => {
