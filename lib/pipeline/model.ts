@@ -12,6 +12,12 @@ export interface LoadModelOptions {
   threads?: number;
   /** onnxruntime graph optimization level (default 'all') */
   graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /**
+   * Let onnxruntime's intra-op threads spin after each run (its own default). Default false: the model is
+   * one session per piece, so 14 or more thread pools would spin in turn and take the cores from whichever
+   * session runs next (measured on the 2-core build machine: full compute of the bundled model 2.3x slower).
+   */
+  spinning?: boolean;
 }
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
@@ -110,7 +116,8 @@ export class DitModel {
   /** Loads `<dir>/model.json` and opens every graph it names, checking names, types and shapes. */
   static async load(dir: string, options: LoadModelOptions = {}): Promise<DitModel> {
     const manifest = loadManifest(dir);
-    const { threads, graphOptimizationLevel = 'all' } = options;
+    const { threads, graphOptimizationLevel = 'all', spinning = false } = options;
+    if (typeof spinning !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `spinning must be a boolean, found ${String(spinning)}`);
     if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `threads must be a positive integer, found ${threads}`);
     }
@@ -120,6 +127,8 @@ export class DitModel {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
+      // session.intra_op.allow_spinning (onnxruntime_session_options_config_keys.h)
+      extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
     };
     const a = manifest.architecture;
     const { channels: C, imageSize: S, tokens: L, hidden: D, depth } = a;
