@@ -2,7 +2,7 @@
  * `taylorseer sweep`: quality against speed for fixed and adaptive schedules at equal compute. For every
  * shift it runs full compute once, then, for every budget of full steps, every order and variable: each
  * fixed schedule (interval, warm-up 1-3, cool-down 0-2) that spends exactly that budget, and the adaptive
- * schedule with that budget for each warm-up and cool-down asked for (default 1,3 and 0,1). Prints a table (best fixed against best adaptive per budget), writes
+ * schedule with that budget for each warm-up and cool-down asked for (default 1-3 and 0-2, as the fixed ones). Prints a table (best fixed against best adaptive per budget), writes
  * sweep.json and one PNG plot per shift (PSNR against evaluation speedup).
  */
 import * as fs from 'node:fs';
@@ -73,7 +73,7 @@ export const sweepCommand: Command = {
   summary: 'quality vs speed of fixed and adaptive schedules at equal compute: table, sweep.json, PNG plots',
   usage:
     'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
-    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,3] [--adaptive-cooldowns 0,1] [--out DIR] [--json] [--quiet]',
+    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,2,3] [--adaptive-cooldowns 0,1,2] [--out DIR] [--json] [--quiet]',
   options: {
     model: { type: 'string' },
     steps: { type: 'string', default: '50' },
@@ -85,8 +85,8 @@ export const sweepCommand: Command = {
     budgets: { type: 'string', default: '8,10,12,18' },
     orders: { type: 'string', default: '0,1,2,3' },
     variables: { type: 'string', default: 'step,time,newton' },
-    'adaptive-warmups': { type: 'string', default: '1,3' },
-    'adaptive-cooldowns': { type: 'string', default: '0,1' },
+    'adaptive-warmups': { type: 'string', default: '1,2,3' },
+    'adaptive-cooldowns': { type: 'string', default: '0,1,2' },
     out: { type: 'string', default: 'taylorseer-sweep' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
