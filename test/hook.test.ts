@@ -214,10 +214,10 @@ describe('full and forecast steps', () => {
     expect(asked).toEqual([0, 1, 2, 3, 0]);
     expect(resets).toBe(2);
     expect(seen).toEqual([
-      { step: 0, t: 1, full: true, entries: 2 },
-      { step: 1, t: 0.75, full: false, entries: 2 },
-      { step: 2, t: 0.5, full: true, entries: 2 },
-      { step: 3, t: 0.25, full: false, entries: 2 },
+      { step: 0, t: 1, full: true, entries: 2, variable: 'time' },
+      { step: 1, t: 0.75, full: false, entries: 2, variable: 'time' },
+      { step: 2, t: 0.5, full: true, entries: 2, variable: 'time' },
+      { step: 3, t: 0.25, full: false, entries: 2, variable: 'time' },
     ]);
   });
 });

@@ -110,8 +110,8 @@ describe('eval', () => {
     [['--cfg', 'both'], /--cfg both/],
     [['--storage', 'f8'], /--storage f8/],
     [['--schedule', 'adaptive'], /--schedule adaptive/],
-    [['--schedule', 'mask'], /--schedule mask needs --full/],
-    [['--schedule', 'mask', '--full', '1,2'], /contains step 0/],
+    [['--schedule', 'mask'], /--interval does not apply to --schedule mask/],
+    [['--schedule', 'adaptive', '--budget', '10'], /--interval does not apply to --schedule adaptive/],
     [['--seed', '3'], /--noise and --seed exclude each other/],
     [['--shift', '0'], /--shift 0/],
     [['--labels', '1,2,3'], /--noise .*: holds 6144 float32 values, expected 9216/],
@@ -187,6 +187,14 @@ describe('eval --schedule adaptive', () => {
     expect(r.schedule).toMatchObject({ kind: 'adaptive', budget: 6, warmup: 1 });
     expect(r.evalSpeedup).toBeCloseTo(2, 5);
     expect(r.psnr).toBeGreaterThan(20);
+  });
+
+  it.each([
+    [[], /--schedule mask needs --full/],
+    [['--full', '1,2'], /contains step 0/],
+  ])('rejects a mask schedule %j with a one-line error', async (extra, message) => {
+    const e = await rejection(evalCommand, ['--model', MODEL_DIR, '--schedule', 'mask', ...extra]);
+    expect(e.message).toMatch(message);
   });
 
   it('rejects --budget together with --tolerance', async () => {
