@@ -6,7 +6,8 @@
 #   2. ts_cuda_tool test            kernels vs a CPU reference, bit-exact, guard bands, every dtype/count
 #   3. node GPU tests               test/gpu/*.test.ts through the addon (bundled, vitest shim)
 #   4. benchmark                    through the addon (lib/bench/cuda-bench.ts); standalone tool if that fails
-#   5. compute-sanitizer memcheck   on `ts_cuda_tool test --quick`
+#   5. compute-sanitizer memcheck and racecheck on `ts_cuda_tool test --quick` (racecheck: the shared
+#      memory of the update-norms reduction)
 #   6. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
 #   7. summary                      $OUT/summary.json and a comparison table, printed LAST
 set -u
@@ -59,6 +60,7 @@ fi
 CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
 if [ -n "$CS" ]; then
   stage sanitizer 90 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
+  stage racecheck 90 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
 else
   echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
 fi
