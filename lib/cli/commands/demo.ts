@@ -11,7 +11,8 @@ import { renderRows, writePng } from '../../pipeline/image';
 import { loadModel } from '../../pipeline/model';
 import { gaussianNoise } from '../../pipeline/noise';
 import { sample, type SampleResult } from '../../pipeline/sampler';
-import type { Granularity, SeerOptions } from '../../pipeline/seer';
+import type { Granularity, SeerOptions, SeerVariable } from '../../pipeline/seer';
+import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
 import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
@@ -21,16 +22,31 @@ export interface DemoSetting {
   id: string;
   label: string;
   granularity: Granularity;
-  interval: number;
   order: number;
-  warmup: number;
+  variable?: SeerVariable;
+  /** the schedule for a run of `steps` steps */
+  schedule(steps: number): ScheduleOptions;
 }
 
-/** The accelerated settings the demo shows, from mild to aggressive, plus the memory-light lite mode. */
+const fixed = (interval: number, warmup: number) => (steps: number): ScheduleOptions => ({ kind: 'fixed', steps, interval, warmup: Math.min(warmup, steps) });
+
+/**
+ * The accelerated settings the demo shows: the reference's fixed schedule from mild to aggressive, the
+ * adaptive schedule at the same 12 full steps as N=5, and the memory-light lite mode.
+ */
 export const DEMO_SETTINGS: readonly DemoSetting[] = [
-  { id: 'module-n3-o2', label: 'TaylorSeer N=3 O=2', granularity: 'module', interval: 3, order: 2, warmup: 3 },
-  { id: 'module-n5-o2', label: 'TaylorSeer N=5 O=2', granularity: 'module', interval: 5, order: 2, warmup: 3 },
-  { id: 'lite-n5-o2', label: 'TaylorSeer lite N=5 O=2', granularity: 'lite', interval: 5, order: 2, warmup: 3 },
+  { id: 'module-n3-o2', label: 'TaylorSeer N=3 O=2', granularity: 'module', order: 2, schedule: fixed(3, 3) },
+  { id: 'module-n5-o2', label: 'TaylorSeer N=5 O=2', granularity: 'module', order: 2, schedule: fixed(5, 3) },
+  {
+    id: 'adaptive-12-o3',
+    label: 'TaylorSeer adaptive 12 full O=3',
+    granularity: 'module',
+    order: 3,
+    variable: 'step',
+    // the budget of N=5 W=3 at 50 steps (12 full steps), scaled to --steps
+    schedule: (steps) => ({ kind: 'adaptive', steps, warmup: 1, budget: Math.max(2, Math.min(steps, Math.round((12 * steps) / 50))) }),
+  },
+  { id: 'lite-n5-o2', label: 'TaylorSeer lite N=5 O=2', granularity: 'lite', order: 2, schedule: fixed(5, 3) },
 ];
 
 export interface DemoRow {
@@ -80,7 +96,7 @@ export const demoCommand: Command = {
       const labels = Array.from({ length: classes }, (_, i) => i);
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, height: imageSize, width: imageSize };
-      const settings = DEMO_SETTINGS.map((s) => ({ ...s, warmup: Math.min(s.warmup, steps) }));
+      const settings = DEMO_SETTINGS;
 
       const bar =
         process.stderr.isTTY && !values.json
@@ -95,7 +111,7 @@ export const demoCommand: Command = {
         await warmUp(model, labels, guidance, 'batched');
         full = await sample(model, { labels, steps, guidance, noise, onStep: tick('full compute') });
         for (const s of settings) {
-          const seer: SeerOptions = { schedule: { kind: 'fixed', steps, interval: s.interval, warmup: s.warmup }, maxOrder: s.order };
+          const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
           const result = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(s.label) });
           runs.push({ setting: s, result, quality: compareImages(result.images, full.images, result.shape) });
         }
