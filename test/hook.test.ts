@@ -1,9 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import { TaylorSeerError } from '../lib/errors';
 import { TaylorSeer, type TaylorSeerOptions } from '../lib/hook';
 import { native, type Dtype } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
 import { fromHost, referenceRun, relErr, toHost, variantRun } from './oracle';
+import { typedCodeOf as codeOf } from './helpers/code-of';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
@@ -40,16 +40,6 @@ function expectClose(got: Array<Record<string, number[]>>, want: Array<Record<st
   got.forEach((row, s) => {
     for (const key of Object.keys(want[s])) expect(relErr(row[key], want[s][key]), `step ${s} "${key}"`).toBeLessThan(tol);
   });
-}
-
-async function codeOf(call: () => unknown): Promise<string | undefined> {
-  try {
-    await call();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TaylorSeerError);
-    return (e as TaylorSeerError).code;
-  }
-  return 'no error';
 }
 
 /** Non-uniform sampler times: a shifted flow-matching grid, t' = 3t / (1 + 2t), t from 1 to 0. */

@@ -20,6 +20,7 @@ import { TaylorSeerError } from '../lib/errors';
 import { TaylorSeer, type TaylorSeerOptions } from '../lib/hook';
 import { native, type Dtype, type HostTensor } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
+import { typedCodeOf as codeOf } from './helpers/code-of';
 
 const helpers = path.resolve(__dirname, 'helpers');
 const schedule = { kind: 'fixed', steps: 12, interval: 3, warmup: 2 } as const; // full: 0, 1, 4, 7, 10
@@ -45,16 +46,6 @@ function detach<T extends HostTensor>(a: T): T {
   structuredClone(a.buffer, { transfer: [a.buffer as ArrayBuffer] });
   expect(a.length).toBe(0);
   return a;
-}
-
-async function codeOf(call: () => unknown): Promise<string> {
-  try {
-    await call();
-  } catch (e) {
-    if (!(e instanceof TaylorSeerError)) throw e;
-    return e.code;
-  }
-  return 'no error';
 }
 
 function childJson(args: string[]) {

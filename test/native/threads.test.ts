@@ -18,10 +18,10 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { TaylorSeerError } from '../../lib/errors';
 import { TaylorSeer } from '../../lib/hook';
 import { native } from '../../lib/native';
 import { CONFIGS, errorClasses, runSequence, type Digests } from '../helpers/thread-sequence';
+import { typedCodeOf as codeOf } from '../helpers/code-of';
 
 const helpers = path.resolve(__dirname, '../helpers');
 const workerEntry = path.join(helpers, 'seer-worker.cjs');
@@ -43,16 +43,6 @@ function sequenceInWorker(seed: number): Promise<SequenceResult> {
 
 function digestsOf(d: Digests, prefix: string): string[] {
   return d.filter(([label]) => label.includes(prefix)).map(([, h]) => h);
-}
-
-async function codeOf(call: () => unknown): Promise<string> {
-  try {
-    await call();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TaylorSeerError);
-    return (e as TaylorSeerError).code;
-  }
-  return 'no error';
 }
 
 describe('the addon in worker_threads', () => {
