@@ -13,15 +13,14 @@
  * Two ways to set it:
  *  - tolerance: the next full step is the first whose weighted estimate exceeds the tolerance.
  *  - budget: exactly `budget` full steps per run (warm-up and cool-down included), so it can be compared
- *    with a fixed schedule at equal compute. At each decision it plans the rest of the run with the current
- *    error model (the same norms at every future node), finds by bisection the smallest tolerance whose plan
- *    fits the remaining budget, and takes the plan's first interval, clamped so the budget stays reachable.
- *    Re-planning at every full step is what makes it adaptive.
+ *    with a fixed schedule at equal compute. The first decision calibrates a tolerance: the estimate at the
+ *    even-pace interval (re-calibrated when the order of the estimate changes). Each later decision steers
+ *    it by how far the run is ahead of or behind the budget's even share (CONTROL_GAIN per full step), takes
+ *    the tolerance's interval, and clamps it so the rest of the budget stays placeable.
  * Intervals stay within [minInterval, maxInterval] (the budget wins where both cannot hold; with a budget they
  * default to a band of 0.6x..1.6x the even pace, so the decisions shape the schedule without abandoning a
- * region on the strength of one noisy estimate). Without
- * differences to look at (maxOrder 0, or a hook that reports no norms) a decision spreads the remaining
- * budget evenly (budget) or uses minInterval (tolerance).
+ * region on the strength of one noisy estimate). Without differences to look at (maxOrder 0, or a hook that
+ * reports no norms) a decision spreads the remaining budget evenly (budget) or uses minInterval (tolerance).
  */
 import { TaylorSeerError } from '../errors';
 import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
@@ -141,15 +140,13 @@ export class AdaptiveSchedule implements Schedule {
     if (o.variable !== undefined && o.variable !== 'step' && !this.times) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `an adaptive schedule with variable '${o.variable}' needs the sampler's grid: pass schedule.times`);
     }
-    const power = order;
-    const factorial = [1, 1, 2, 6, 24, 120][Math.max(0, power)];
-    // The model is stationary per sampler step: the relative change per step measured at this node is
-    // assumed at every later node (d_K in t units is converted with the node's latest step size), so a
-    // plan does not carry a rate measured where t moves slowly into a region where it moves fast.
+    const factorial = [1, 1, 2, 6, 24][Math.max(0, order)];
+    // Distances are counted in sampler steps: d_K in t units is converted with the node's latest step size,
+    // so a rate measured where t moves slowly is not applied where it moves fast.
     const h = o.step > 0 ? Math.abs(x(o.step) - x(o.step - 1)) : 1;
-    const perStep = rate * h ** power;
+    const perStep = rate * h ** order;
     // Weighted estimate at step j, forecast from the full node p.
-    const estimate = (p: number, j: number) => (this.weights[j] * perStep * Math.abs(j - p) ** power) / factorial;
+    const estimate = (p: number, j: number) => (this.weights[j] * perStep * Math.abs(j - p) ** order) / factorial;
     const g = Number.isFinite(rate) && rate > 0 ? this.decide(o.step, estimate, order) : this.fallback(o.step);
     this.decisions.push(g);
     this.nextFull = o.step + g;
@@ -172,9 +169,14 @@ export class AdaptiveSchedule implements Schedule {
     return g;
   }
 
+  /** Budget mode: full steps still to place before the cool-down. */
+  private get left(): number {
+    return this.budget! - this.cooldown - this.fullSoFar;
+  }
+
   private decide(s: number, estimate: (p: number, j: number) => number, order: number): number {
     if (this.budget === undefined) return this.greedy(s, this.tolerance!, estimate);
-    const left = this.budget - this.cooldown - this.fullSoFar; // full steps still to place before the cool-down
+    const left = this.left;
     if (left <= 0) return this.end - s; // none: forecast up to the cool-down (or the end)
     const pace = Math.max(1, Math.round((this.end - s) / (left + 1)));
     if (this.tol === undefined || order !== this.tolOrder) {
@@ -195,7 +197,7 @@ export class AdaptiveSchedule implements Schedule {
 
   private fallback(s: number): number {
     if (this.budget === undefined) return this.minInterval;
-    const left = this.budget - this.cooldown - this.fullSoFar;
+    const left = this.left;
     if (left <= 0) return this.end - s;
     return this.clampToBudget(s, left, Math.round((this.end - s) / (left + 1)));
   }
