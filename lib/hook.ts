@@ -255,7 +255,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
     if (stats && step.normSq) {
       // A norm missing for some entries would mix scales, so the step keeps only the orders every entry
       // of the step has (entries restarted by a shape change hold fewer factors).
-      const first = step.used.size === 0;
+      const first = step.normSq.length === 0; // every update reports at least d_0
       const upto = first ? count : Math.min(step.normSq.length, count);
       step.normSq.length = upto;
       for (let i = 0; i < upto; i++) step.normSq[i] = (first ? 0 : step.normSq[i]) + stats[i];
@@ -334,7 +334,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
    * Several gated residuals into the same h, in order: on full steps exactly gatedResidual() for each item
    * in turn (item k's compute sees h after items < k); on forecast steps one fused pass over h for all of
    * them (h is read and written once instead of once per module). A DiT's forecast step can hand every
-   * block's attention and MLP in one call. Every item is checked before h changes.
+   * block's attention and MLP in one call. Every item (key, compute, gate, shape, no key twice) is checked
+   * before h changes, on either kind of step.
    */
   async gatedResiduals(
     items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
@@ -344,18 +345,18 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
   ): Promise<void> {
     const step = this.requireStep();
     if (!Array.isArray(items)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `items must be an array of { key, compute, gate }, got ${show(items)}`);
-    if (step.full) {
-      for (const it of items) await this.gatedResidual(it?.key, it?.compute, h, it?.gate, shape, opts);
-      return;
-    }
     const checked = items.map((it, i) => {
       const o = requireObject(`items[${i}]`, it);
       requireKnownKeys(`items[${i}]`, o, ['key', 'compute', 'gate']);
-      return { ...this.beginCall(o.key, o.compute, opts), key: o.key as string, gate: o.gate as HostTensor };
+      return { ...this.beginCall(o.key, o.compute, opts), key: o.key as string, compute: o.compute as () => ActivationTensor<A>, gate: o.gate as ActivationTensor<A> };
     });
     const ids = new Set(checked.map((c) => c.id));
     if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'items name the same (context, key) twice; each is used once per step');
     const { batch, tokens, dim } = this.checkGated(h, checked.map((c) => c.gate), shape);
+    if (step.full) {
+      for (const c of checked) await this.gatedResidual(c.key, c.compute, h, c.gate, shape, opts);
+      return;
+    }
     const context = checked[0]?.context ?? '';
     for (const c of checked) this.pending.add(c.id);
     try {

@@ -598,4 +598,17 @@ describe('gatedResiduals: several gated residuals into one h', () => {
     await seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'y', compute: () => out(1, 1), gate: gateOf(1, 1) }], h, shape);
     expect(seer.stats.computesSkipped).toBe(2);
   });
+
+  it('checks every item before any compute runs on a full step too', async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    const h = new Float32Array(n).fill(2);
+    seer.beginStep(0);
+    let computes = 0;
+    const item = (key: string, gate: Float32Array) => ({ key, compute: () => (computes++, out(0, 0)), gate });
+    await expect(seer.gatedResiduals([item('x', gateOf(0, 0)), item('y', new Float32Array(3))], h, shape)).rejects.toMatchObject({ code: 'ERR_SHAPE' });
+    await expect(seer.gatedResiduals([item('x', gateOf(0, 0)), item('x', gateOf(0, 0))], h, shape)).rejects.toMatchObject({ code: 'ERR_STEP' });
+    expect(computes).toBe(0);
+    expect(h).toEqual(new Float32Array(n).fill(2));
+    expect(seer.inspect()).toEqual([]);
+  });
 });
