@@ -1,6 +1,5 @@
 #include "cpu_kernels.h"
 
-#include <atomic>
 #include <mutex>
 
 #include "thread_pool.h"
@@ -53,16 +52,15 @@ void CpuForecastChain(const ts_forecast_entry* entries, int32_t count, ts_dtype 
 
 int64_t CpuFindNonFinite(const void* data, int64_t n, ts_dtype dtype) {
   const CpuKernelSet& k = CpuKernels();
-  std::atomic<int64_t> first{-1};
+  int64_t first = -1;  // guarded by m; read after ParallelFor has joined every chunk
   std::mutex m;
   ParallelFor(n, kParallelThreshold, kAlign, [&](int64_t b, int64_t en) {
     const int64_t at = k.find_non_finite(data, dtype, b, en);
     if (at < 0) return;
     std::lock_guard<std::mutex> lock(m);
-    const int64_t cur = first.load();
-    if (cur < 0 || at < cur) first.store(at);
+    if (first < 0 || at < first) first = at;
   });
-  return first.load();
+  return first;
 }
 
 void CpuForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
