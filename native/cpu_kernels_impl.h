@@ -75,38 +75,45 @@ struct Io<TS_F16> {
   }
 };
 
-// Eight independent f32 lanes (one AVX2 register) hold running sums of squares: the loops below vectorise
-// without -ffast-math, where a single accumulator would be a serial chain slower than the memory traffic.
+// Running sums of squares in 32 independent f32 lanes (four AVX2 registers): without -ffast-math the
+// compiler keeps one dependency chain per lane, and a single register's chain (one FMA latency per 8
+// elements) cost 10-19% of the update's time; four chains keep up with the loads.
+constexpr int kLanes = 32;
 struct Lanes {
-  float v[8] = {};
+  float v[kLanes] = {};
   double Total() const {
     double t = 0.0;
-    for (int l = 0; l < 8; ++l) t += v[l];
+    for (int l = 0; l < kLanes; ++l) t += v[l];
     return t;
   }
 };
 
 inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
   int k = 0;
-  for (; k + 8 <= m; k += 8)
-    for (int l = 0; l < 8; ++l) acc.v[l] += x[k + l] * x[k + l];
-  for (; k < m; ++k) acc.v[0] += x[k] * x[k];
+  for (; k + kLanes <= m; k += kLanes)
+    for (int l = 0; l < kLanes; ++l) acc.v[l] += x[k + l] * x[k + l];
+  for (; k < m; ++k) acc.v[k % kLanes] += x[k] * x[k];
 }
 
-// cur = (cur - old) / dv, with the squares of the new values added to acc when STATS.
-template <bool STATS>
-inline void Difference(float* __restrict cur, const float* __restrict old, float dv, int m, Lanes& acc) {
+// cur = (cur - old) / dv, with the squares of the new values added to acc when STATS, and (IN) the
+// squares of the values cur held before, into in: d_0's squares come with the first difference's pass.
+template <bool STATS, bool IN = false>
+inline void Difference(float* __restrict cur, const float* __restrict old, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
   int k = 0;
-  for (; k + 8 <= m; k += 8)
-    for (int l = 0; l < 8; ++l) {
-      const float v = (cur[k + l] - old[k + l]) / dv;
+  for (; k + kLanes <= m; k += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float c = cur[k + l];
+      const float v = (c - old[k + l]) / dv;
       cur[k + l] = v;
       if (STATS) acc.v[l] += v * v;
+      if (IN) in->v[l] += c * c;
     }
   for (; k < m; ++k) {
-    const float v = (cur[k] - old[k]) / dv;
+    const float c = cur[k];
+    const float v = (c - old[k]) / dv;
     cur[k] = v;
-    if (STATS) acc.v[0] += v * v;
+    if (STATS) acc.v[k % kLanes] += v * v;
+    if (IN) in->v[k % kLanes] += c * c;
   }
 }
 
@@ -123,12 +130,17 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<A>::Load(fresh + j, cur, m);
-    if (STATS) AddSquares(cur, m, acc[0]);
+    if (STATS && NEW == 1) AddSquares(cur, m, acc[0]);
     for (int i = 0; i < NEW; ++i) {
       ST* di = f + i * n + j;
       if (i + 1 < NEW) Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
       Io<S>::Store(cur, di, m);
-      if (i + 1 < NEW) Difference<STATS>(cur, old, e.divisors[i], m, acc[i + 1]);
+      if (i + 1 < NEW) {
+        if (STATS && i == 0)
+          Difference<true, true>(cur, old, e.divisors[i], m, acc[1], &acc[0]);
+        else
+          Difference<STATS>(cur, old, e.divisors[i], m, acc[i + 1]);
+      }
     }
     // f32 lanes within a block, f64 across blocks
     if (STATS)
