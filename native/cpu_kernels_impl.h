@@ -22,8 +22,20 @@ constexpr int kBlock = 2048;
 // linker with the baseline file's copy.
 inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// Io<D>: Load converts m values of D into f32 staging, Store converts back, View returns f32 values to read
+// (the data itself for f32, else converted into the given staging buffer).
 template <ts_dtype D>
 struct Io;
+
+template <ts_dtype D>
+inline const float* ViewOf(const typename Io<D>::T* s, float* staging, int m) {
+  if constexpr (D == TS_F32) {
+    return s;
+  } else {
+    Io<D>::Load(s, staging, m);
+    return staging;
+  }
+}
 
 template <>
 struct Io<TS_F32> {
@@ -117,6 +129,30 @@ inline void Difference(float* __restrict cur, const float* __restrict old, float
   }
 }
 
+// f32 storage: d (old d_i in place) takes cur (new d_i) and cur becomes (new - old) / dv, in one pass;
+// squares as in Difference.
+template <bool STATS, bool IN = false>
+inline void SwapDifference(float* __restrict d, float* __restrict cur, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
+  int k = 0;
+  for (; k + kLanes <= m; k += kLanes)
+    for (int l = 0; l < kLanes; ++l) {
+      const float c = cur[k + l];
+      const float v = (c - d[k + l]) / dv;
+      d[k + l] = c;
+      cur[k + l] = v;
+      if (STATS) acc.v[l] += v * v;
+      if (IN) in->v[l] += c * c;
+    }
+  for (; k < m; ++k) {
+    const float c = cur[k];
+    const float v = (c - d[k]) / dv;
+    d[k] = c;
+    cur[k] = v;
+    if (STATS) acc.v[k % kLanes] += v * v;
+    if (IN) in->v[k % kLanes] += c * c;
+  }
+}
+
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
 void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
   using ST = typename Io<S>::T;
@@ -133,9 +169,17 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
     if (STATS && NEW == 1) AddSquares(cur, m, acc[0]);
     for (int i = 0; i < NEW; ++i) {
       ST* di = f + i * n + j;
-      if (i + 1 < NEW) Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
-      Io<S>::Store(cur, di, m);
-      if (i + 1 < NEW) {
+      if (i + 1 == NEW) {
+        Io<S>::Store(cur, di, m);
+      } else if constexpr (S == TS_F32) {
+        // one pass: read old d_i, write the new one, leave the next difference in cur
+        if (STATS && i == 0)
+          SwapDifference<true, true>(di, cur, e.divisors[i], m, acc[1], &acc[0]);
+        else
+          SwapDifference<STATS>(di, cur, e.divisors[i], m, acc[i + 1]);
+      } else {
+        Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
+        Io<S>::Store(cur, di, m);
         if (STATS && i == 0)
           Difference<true, true>(cur, old, e.divisors[i], m, acc[1], &acc[0]);
         else
@@ -192,6 +236,20 @@ inline void StreamFence() {
 #endif
 }
 
+// out[k] = r[k] + gate[(col + k) % dim] * y[k] for k < m: a block of a gated tensor that stays within one
+// batch row, its gate row starting at gate_row. Whole blocks instead of dim-long segments keep each stream
+// of the kernels contiguous for longer (dim is often 256 or less).
+template <ts_dtype A>
+inline void GatedSum(const typename Io<A>::T* gate_row, int64_t col, int64_t dim, const float* r, const float* y, float* out, float* g, int m) {
+  for (int k = 0; k < m;) {
+    const int64_t c = (col + k) % dim;
+    const int len = static_cast<int>(Min(dim - c, static_cast<int64_t>(m - k)));
+    Io<A>::Load(gate_row + c, g, len);
+    for (int t = 0; t < len; ++t) out[k + t] = r[k + t] + g[t] * y[k + t];
+    k += len;
+  }
+}
+
 template <ts_dtype S, ts_dtype A, int COUNT, bool GATED>
 void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   using ST = typename Io<S>::T;
@@ -201,30 +259,25 @@ void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   const AT* residual = static_cast<const AT*>(e.residual ? e.residual : e.out);
   const AT* gate = static_cast<const AT*>(e.gate);
   const int64_t n = e.n;
-  const int64_t dim = GATED ? e.dim : kBlock;
-  const int64_t row = GATED ? e.tokens * e.dim : 1;
+  const int64_t dim = GATED ? e.dim : 1;
+  const int64_t row = GATED ? e.tokens * e.dim : n;
   alignas(64) float acc[kBlock];
   alignas(64) float tmp[kBlock];
   alignas(64) float g[kBlock];
   const bool stream = A == TS_F32 && !GATED && n >= kStreamElements;
   for (int64_t j = begin; j < end;) {
-    // Gated: a segment never crosses a row of D elements, so it uses one contiguous run of the gate.
-    const int64_t col = GATED ? j % dim : 0;
-    const int m = static_cast<int>(Min(Min(kBlock, dim - col), end - j));
-    Io<S>::Load(f + j, tmp, m);
+    // Gated: a block never crosses a batch row, so it uses one row of the gate.
+    const int m = static_cast<int>(Min(Min(static_cast<int64_t>(kBlock), row - j % row), end - j));
+    // f32 factors are read in place (ViewOf), others converted into tmp first
+    const float* x = ViewOf<S>(f + j, tmp, m);
     const float c0 = e.coeffs[0];
-    for (int k = 0; k < m; ++k) acc[k] = c0 * tmp[k];
+    for (int k = 0; k < m; ++k) acc[k] = c0 * x[k];
     for (int i = 1; i < COUNT; ++i) {
-      Io<S>::Load(f + i * n + j, tmp, m);
+      x = ViewOf<S>(f + i * n + j, tmp, m);
       const float ci = e.coeffs[i];
-      for (int k = 0; k < m; ++k) acc[k] += ci * tmp[k];
+      for (int k = 0; k < m; ++k) acc[k] += ci * x[k];
     }
-    if (GATED) {
-      const int64_t b = j / row;
-      Io<A>::Load(gate + b * dim + col, g, m);
-      Io<A>::Load(residual + j, tmp, m);
-      for (int k = 0; k < m; ++k) acc[k] = tmp[k] + g[k] * acc[k];
-    }
+    if (GATED) GatedSum<A>(gate + (j / row) * dim, j % dim, dim, ViewOf<A>(residual + j, tmp, m), acc, acc, g, m);
     if (!(stream && StoreStream(acc, reinterpret_cast<float*>(out + j), m))) Io<A>::Store(acc, out + j, m);
     j += m;
   }
@@ -242,7 +295,7 @@ void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* s
   }
 }
 
-// See CpuForecastChain. Segments never cross a row of D elements (one contiguous run of each gate).
+// See CpuForecastChain. Blocks never cross a batch row (one row of each gate).
 template <ts_dtype S, ts_dtype A>
 void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t begin, int64_t end) {
   using ST = typename Io<S>::T;
@@ -256,23 +309,21 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
   alignas(64) float tmp[kBlock];
   alignas(64) float g[kBlock];
   for (int64_t j = begin; j < end;) {
-    const int64_t col = j % dim;
-    const int m = static_cast<int>(Min(Min(kBlock, dim - col), end - j));
+    const int m = static_cast<int>(Min(Min(static_cast<int64_t>(kBlock), row - j % row), end - j));
     const int64_t b = j / row;
     Io<A>::Load(residual + j, h, m);
     for (int32_t q = 0; q < count; ++q) {
       const ts_forecast_entry& e = entries[q];
       const ST* f = static_cast<const ST*>(e.factors);
-      Io<S>::Load(f + j, tmp, m);
+      const float* x = ViewOf<S>(f + j, tmp, m);
       const float c0 = e.coeffs[0];
-      for (int k = 0; k < m; ++k) y[k] = c0 * tmp[k];
+      for (int k = 0; k < m; ++k) y[k] = c0 * x[k];
       for (int i = 1; i < e.count; ++i) {
-        Io<S>::Load(f + i * n + j, tmp, m);
+        x = ViewOf<S>(f + i * n + j, tmp, m);
         const float ci = e.coeffs[i];
-        for (int k = 0; k < m; ++k) y[k] += ci * tmp[k];
+        for (int k = 0; k < m; ++k) y[k] += ci * x[k];
       }
-      Io<A>::Load(static_cast<const AT*>(e.gate) + b * dim + col, g, m);
-      for (int k = 0; k < m; ++k) h[k] = h[k] + g[k] * y[k];
+      GatedSum<A>(static_cast<const AT*>(e.gate) + b * dim, j % dim, dim, h, y, h, g, m);
     }
     Io<A>::Store(h, out + j, m);
     j += m;
