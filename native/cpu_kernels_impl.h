@@ -100,39 +100,51 @@ struct Lanes {
   }
 };
 
+// kLocalLanes: a single sum runs in a local copy of its lanes (measured: the order-3 update's norms cost
+// 6% -> 3.5% at 64 MiB); the first difference's two sums (d_0 and d_1) stay where they are, which measured
+// faster for them (local copies: order 1 4% -> 5.6%).
 inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
+  Lanes a = acc;
   int k = 0;
   for (; k + kLanes <= m; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) acc.v[l] += x[k + l] * x[k + l];
-  for (; k < m; ++k) acc.v[k % kLanes] += x[k] * x[k];
+    for (int l = 0; l < kLanes; ++l) a.v[l] += x[k + l] * x[k + l];
+  for (; k < m; ++k) a.v[k % kLanes] += x[k] * x[k];
+  acc = a;
 }
 
 // cur = (cur - old) / dv, with the squares of the new values added to acc when STATS, and (IN) the
 // squares of the values cur held before, into in: d_0's squares come with the first difference's pass.
 template <bool STATS, bool IN = false>
 inline void Difference(float* __restrict cur, const float* __restrict old, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
+  Lanes local = acc, unused;
+  Lanes& a = IN ? acc : local;  // see kLocalLanes
+  Lanes& b = IN ? *in : unused;
   int k = 0;
   for (; k + kLanes <= m; k += kLanes)
     for (int l = 0; l < kLanes; ++l) {
       const float c = cur[k + l];
       const float v = (c - old[k + l]) / dv;
       cur[k + l] = v;
-      if (STATS) acc.v[l] += v * v;
-      if (IN) in->v[l] += c * c;
+      if (STATS) a.v[l] += v * v;
+      if (IN) b.v[l] += c * c;
     }
   for (; k < m; ++k) {
     const float c = cur[k];
     const float v = (c - old[k]) / dv;
     cur[k] = v;
-    if (STATS) acc.v[k % kLanes] += v * v;
-    if (IN) in->v[k % kLanes] += c * c;
+    if (STATS) a.v[k % kLanes] += v * v;
+    if (IN) b.v[k % kLanes] += c * c;
   }
+  if (STATS && !IN) acc = local;
 }
 
 // f32 storage: d (old d_i in place) takes cur (new d_i) and cur becomes (new - old) / dv, in one pass;
 // squares as in Difference.
 template <bool STATS, bool IN = false>
 inline void SwapDifference(float* __restrict d, float* __restrict cur, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
+  Lanes local = acc, unused;
+  Lanes& a = IN ? acc : local;  // see kLocalLanes
+  Lanes& b = IN ? *in : unused;
   int k = 0;
   for (; k + kLanes <= m; k += kLanes)
     for (int l = 0; l < kLanes; ++l) {
@@ -140,17 +152,18 @@ inline void SwapDifference(float* __restrict d, float* __restrict cur, float dv,
       const float v = (c - d[k + l]) / dv;
       d[k + l] = c;
       cur[k + l] = v;
-      if (STATS) acc.v[l] += v * v;
-      if (IN) in->v[l] += c * c;
+      if (STATS) a.v[l] += v * v;
+      if (IN) b.v[l] += c * c;
     }
   for (; k < m; ++k) {
     const float c = cur[k];
     const float v = (c - d[k]) / dv;
     d[k] = c;
     cur[k] = v;
-    if (STATS) acc.v[k % kLanes] += v * v;
-    if (IN) in->v[k % kLanes] += c * c;
+    if (STATS) a.v[k % kLanes] += v * v;
+    if (IN) b.v[k % kLanes] += c * c;
   }
+  if (STATS && !IN) acc = local;
 }
 
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
