@@ -100,9 +100,9 @@ struct Lanes {
   }
 };
 
-// kLocalLanes: a single sum runs in a local copy of its lanes (measured: the order-3 update's norms cost
-// 6% -> 3.5% at 64 MiB); the first difference's two sums (d_0 and d_1) stay where they are, which measured
-// faster for them (local copies: order 1 4% -> 5.6%).
+// The sums below run in a local copy of their lanes when there is one sum (measured: the order-3 update's
+// norms cost 6% -> 3.5% at 64 MiB); the first difference's two sums (d_0 and d_1) stay in place, which
+// measured faster for them (local copies: order 1 4% -> 5.6%).
 inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
   Lanes a = acc;
   int k = 0;
@@ -114,16 +114,18 @@ inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
 
 // cur = (cur - old) / dv, with the squares of the new values added to acc when STATS, and (IN) the
 // squares of the values cur held before, into in: d_0's squares come with the first difference's pass.
-template <bool STATS, bool IN = false>
-inline void Difference(float* __restrict cur, const float* __restrict old, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
+// SWAP: old is d_i itself (f32 storage) and takes cur's values in the same pass.
+template <bool STATS, bool IN, bool SWAP>
+inline void Difference(float* __restrict cur, float* __restrict old, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
   Lanes local = acc, unused;
-  Lanes& a = IN ? acc : local;  // see kLocalLanes
+  Lanes& a = IN ? acc : local;
   Lanes& b = IN ? *in : unused;
   int k = 0;
   for (; k + kLanes <= m; k += kLanes)
     for (int l = 0; l < kLanes; ++l) {
       const float c = cur[k + l];
       const float v = (c - old[k + l]) / dv;
+      if (SWAP) old[k + l] = c;
       cur[k + l] = v;
       if (STATS) a.v[l] += v * v;
       if (IN) b.v[l] += c * c;
@@ -131,34 +133,7 @@ inline void Difference(float* __restrict cur, const float* __restrict old, float
   for (; k < m; ++k) {
     const float c = cur[k];
     const float v = (c - old[k]) / dv;
-    cur[k] = v;
-    if (STATS) a.v[k % kLanes] += v * v;
-    if (IN) b.v[k % kLanes] += c * c;
-  }
-  if (STATS && !IN) acc = local;
-}
-
-// f32 storage: d (old d_i in place) takes cur (new d_i) and cur becomes (new - old) / dv, in one pass;
-// squares as in Difference.
-template <bool STATS, bool IN = false>
-inline void SwapDifference(float* __restrict d, float* __restrict cur, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
-  Lanes local = acc, unused;
-  Lanes& a = IN ? acc : local;  // see kLocalLanes
-  Lanes& b = IN ? *in : unused;
-  int k = 0;
-  for (; k + kLanes <= m; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) {
-      const float c = cur[k + l];
-      const float v = (c - d[k + l]) / dv;
-      d[k + l] = c;
-      cur[k + l] = v;
-      if (STATS) a.v[l] += v * v;
-      if (IN) b.v[l] += c * c;
-    }
-  for (; k < m; ++k) {
-    const float c = cur[k];
-    const float v = (c - d[k]) / dv;
-    d[k] = c;
+    if (SWAP) old[k] = c;
     cur[k] = v;
     if (STATS) a.v[k % kLanes] += v * v;
     if (IN) b.v[k % kLanes] += c * c;
@@ -184,20 +159,21 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
       ST* di = f + i * n + j;
       if (i + 1 == NEW) {
         Io<S>::Store(cur, di, m);
-      } else if constexpr (S == TS_F32) {
-        // one pass: read old d_i, write the new one, leave the next difference in cur
-        if (STATS && i == 0)
-          SwapDifference<true, true>(di, cur, e.divisors[i], m, acc[1], &acc[0]);
-        else
-          SwapDifference<STATS>(di, cur, e.divisors[i], m, acc[i + 1]);
+        break;
+      }
+      // f32: one pass reads old d_i, writes the new one and leaves the next difference in cur
+      constexpr bool kSwap = S == TS_F32;
+      float* prev = old;
+      if constexpr (kSwap) {
+        prev = di;
       } else {
         Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
         Io<S>::Store(cur, di, m);
-        if (STATS && i == 0)
-          Difference<true, true>(cur, old, e.divisors[i], m, acc[1], &acc[0]);
-        else
-          Difference<STATS>(cur, old, e.divisors[i], m, acc[i + 1]);
       }
+      if (STATS && i == 0)
+        Difference<true, true, kSwap>(cur, prev, e.divisors[i], m, acc[1], &acc[0]);
+      else
+        Difference<STATS, false, kSwap>(cur, prev, e.divisors[i], m, acc[i + 1]);
     }
     // f32 lanes within a block, f64 across blocks
     if (STATS)
