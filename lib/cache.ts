@@ -145,7 +145,7 @@ export class FactorCache {
 
   /**
    * Full step: folds the freshly computed `fresh` (activation dtype, `shape`) into the entry's factors.
-   * Everything is checked before anything changes. With `stats` (host tables only), the kernel writes the
+   * Everything is checked before anything changes. With `stats` (any device), the kernel writes the
    * sum of squares of each new factor into it. Returns the entry's factor count after the update.
    */
   update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number, stats?: Float32Array): number {

@@ -127,9 +127,6 @@ export class TaylorSeer<A extends Dtype = 'f32'> {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
     }
     this.checkFinite = o.checkFinite ?? false;
-    if (this.schedule.needsNorms && this.device === 'cuda') {
-      throw new TaylorSeerError('ERR_DEVICE', `the ${this.schedule.kind} schedule needs factor norms, which are not read back from the GPU yet: use device 'cpu' or a fixed schedule`);
-    }
     this.cache = new FactorCache({
       maxOrder: this.maxOrder,
       variable: this.variable,

@@ -41,8 +41,9 @@ export interface UpdateEntry {
   /** elements per factor; defaults to fresh's length */
   n?: number;
   /**
-   * Optional output (host Float32Array, >= newCount elements, host tables only): overwritten with the sum
-   * of squares of every new factor d_i, computed in the same pass at no extra memory traffic.
+   * Optional output (host Float32Array, >= newCount elements, also for DeviceTensor tables): overwritten
+   * with the sum of squares of every new factor d_i, computed in the same pass at no extra memory traffic.
+   * With DeviceTensor tables the call waits for the update to finish on the GPU to read the norms back.
    */
   stats?: Float32Array;
 }

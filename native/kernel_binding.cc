@@ -129,9 +129,6 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
       TensorArg stats = ParseTensor(env, sv, TS_F32, what);
       TS_REQUIRE(env, stats.length >= e.new_count, "ERR_LENGTH",
                  what + " must hold newCount = " + std::to_string(e.new_count) + " floats (got " + std::to_string(stats.length) + ")");
-      TS_REQUIRE(env, !t.device, "ERR_DEVICE",
-                 what + ": norms from DeviceTensor updates are not read back by this binding yet (the C interface "
-                        "ts_cuda_update has them); omit stats for device tables");
       TS_REQUIRE(env, !Overlaps(stats, factors) && !Overlaps(stats, fresh), "ERR_INVALID_ARGUMENT",
                  what + " must not share memory with the entry's factors or fresh");
       e.stats = static_cast<float*>(stats.data);

@@ -95,7 +95,8 @@ describe.skipIf(!cudaUsable)('CUDA kernels vs oracle', () => {
               const divisors = divisorsFor(k);
               const df = toDevice(storage, factors, misaligned);
               const dx = toDevice(act, fresh, misaligned && k % 2 === 0);
-              addon!.update(storage, act, [{ factors: df, fresh: dx, oldCount, newCount, divisors }]);
+              const stats = new Float32Array(newCount).fill(Number.NaN); // overwritten, never added to
+              addon!.update(storage, act, [{ factors: df, fresh: dx, oldCount, newCount, divisors, stats }]);
               const got = await toHost(storage, df);
               const want = factors.slice() as Arr;
               refUpdate(storage, act, want, fresh, n, newCount, divisors);
@@ -107,8 +108,11 @@ describe.skipIf(!cudaUsable)('CUDA kernels vs oracle', () => {
                 );
               // the CPU kernels on the same inputs give the same bits
               const cpu = factors.slice() as Arr;
-              addon!.update(storage, act, [{ factors: cpu, fresh, oldCount, newCount, divisors }]);
+              const cpuStats = new Float32Array(newCount);
+              addon!.update(storage, act, [{ factors: cpu, fresh, oldCount, newCount, divisors, stats: cpuStats }]);
               expect(firstDiff(cpu, got)).toBe(-1);
+              // the norms come back from the GPU; the sums differ from the CPU's only in summation order
+              for (let i = 0; i < newCount; i++) expect(Math.abs(stats[i] - cpuStats[i]), `stats[${i}]`).toBeLessThanOrEqual(1e-4 * cpuStats[i]);
               const freshBack = await toHost(act, dx);
               expect(firstDiff(freshBack, fresh)).toBe(-1);
               cleanup();
