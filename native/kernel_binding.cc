@@ -36,6 +36,9 @@ struct Table {
   bool chain = false;  // forecast: every entry adds its gated forecast into the same residual stream
   std::vector<ts_update_entry> updates;
   std::vector<ts_forecast_entry> forecasts;
+  // per entry, the memory it writes and the memory it reads (device tables: entries run concurrently)
+  std::vector<TensorArg> writes;
+  std::vector<std::vector<TensorArg>> reads;
   Keep keep;
 };
 
@@ -138,6 +141,8 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
     e.fresh = fresh.data;
     e.n = n;
     t.updates.push_back(e);
+    t.writes.push_back(factors);
+    t.reads.push_back({factors, fresh});
     t.keep.Add(fv);
     t.keep.Add(xv);
   }
@@ -177,8 +182,10 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     }
     TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "out") + " must not share memory with the entry's factors");
+    std::vector<TensorArg> reads{factors};
     if (!gv.IsUndefined()) {
       TensorArg gate = ParseTensor(env, gv, t.act, At("entries", i, "gate"));
+      reads.push_back(gate);
       CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
       e.tokens = ParseInt(env, o.Get("tokens"), 1, kMaxElements, At("entries", i, "tokens"));
       e.dim = ParseInt(env, o.Get("dim"), 1, kMaxElements, At("entries", i, "dim"));
@@ -205,6 +212,7 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
         TS_REQUIRE(env, residual.data == out.data || !Overlaps(residual, out), "ERR_INVALID_ARGUMENT",
                    At("entries", i, "residual") + " must be out itself or not overlap it");
         e.residual = residual.data;
+        if (residual.data != out.data) reads.push_back(residual);
         t.keep.Add(rv);
       } else {
         e.residual = out.data;
@@ -217,6 +225,8 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     e.out = out.data;
     e.n = n;
     t.forecasts.push_back(e);
+    t.writes.push_back(out);
+    t.reads.push_back(std::move(reads));
     t.keep.Add(fv);
     t.keep.Add(ov);
   }
@@ -242,6 +252,38 @@ void ParseChain(Napi::Env env, Napi::Value v, Table& t) {
   }
 }
 
+// The entries of one device launch run concurrently: memory one entry writes must not be written or read
+// by another (host tables run their entries in order, where that is well defined). A chain (one residual
+// stream) is launched entry by entry and exempt. A sweep over the spans sorted by address: O(n log n) for
+// tables of hundreds of tensors.
+void CheckConcurrentEntries(Napi::Env env, const Table& t) {
+  struct Span {
+    uintptr_t begin, end;
+    size_t entry;
+    bool write;
+  };
+  std::vector<Span> spans;
+  for (size_t i = 0; i < t.writes.size(); ++i) {
+    if (t.writes[i].length > 0) spans.push_back({t.writes[i].begin(), t.writes[i].end(), i, true});
+    for (const TensorArg& r : t.reads[i])
+      if (r.length > 0) spans.push_back({r.begin(), r.end(), i, false});
+  }
+  std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
+  std::vector<Span> active;  // spans that reach past the current one's start
+  for (const Span& sp : spans) {
+    active.erase(std::remove_if(active.begin(), active.end(), [&](const Span& a) { return a.end <= sp.begin; }), active.end());
+    for (const Span& a : active) {
+      if (a.entry == sp.entry || !(a.write || sp.write)) continue;
+      const size_t w = a.write ? a.entry : sp.entry, o = a.write ? sp.entry : a.entry;
+      Throw(env, "ERR_INVALID_ARGUMENT",
+            "entries[" + std::to_string(w) + "] writes memory that entries[" + std::to_string(o) +
+                "] also uses: the entries of one device call run concurrently; make separate calls" +
+                (t.updates.empty() ? " (or { chain: true } for gated forecasts into one residual stream)" : ""));
+    }
+    active.push_back(sp);
+  }
+}
+
 std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
@@ -251,6 +293,7 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   if (update) ParseUpdate(env, arr, *t);
   else ParseForecast(env, arr, *t);
   if (!update) ParseChain(env, info[3], *t);
+  if (t->device && !t->chain) CheckConcurrentEntries(env, *t);
   // Only once the whole table is accepted: the kernel adds to the norms, the binding's contract overwrites.
   // Two entries may share one stats array only by writing disjoint parts; overlapping parts would add up.
   for (size_t i = 0; i < t->updates.size(); ++i) {
