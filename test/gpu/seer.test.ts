@@ -1,0 +1,38 @@
+/**
+ * TaylorSeer with device 'cuda' where the GPU-only path differs from the CPU one and no vi.mock is needed
+ * (this file runs in the bundled device runner too): the adaptive schedule's norms read back from the GPU.
+ * Skips without a usable device.
+ */
+import { describe, expect, it } from 'vitest';
+
+import { TaylorSeer } from '../../lib/hook';
+import { relErr } from '../oracle';
+import { cudaUsable } from './helpers';
+
+/** A smooth per-module feature, rounded to f32 like a real activation. */
+function feature(step: number, n: number): Float32Array {
+  return Float32Array.from({ length: n }, (_, j) => Math.sin(0.07 * step * ((j % 97) + 1)) + 0.002 * step * step - 0.003 * (j % 31));
+}
+
+describe.skipIf(!cudaUsable)("TaylorSeer on device 'cuda'", () => {
+  it('an adaptive schedule reads the norms back from the GPU and decides as on the CPU', async () => {
+    const n = 6000;
+    const schedule = { kind: 'adaptive', steps: 50, warmup: 1, budget: 12 } as const;
+    const gpu = new TaylorSeer({ schedule, maxOrder: 2, device: 'cuda' });
+    const cpu = new TaylorSeer({ schedule, maxOrder: 2 });
+    expect(gpu.device).toBe('cuda');
+    let fullSteps = 0;
+    for (let s = 0; s < 50; s++) {
+      gpu.beginStep(s);
+      cpu.beginStep(s);
+      expect(gpu.isFull, `step ${s}`).toBe(cpu.isFull);
+      if (gpu.isFull) fullSteps++;
+      const want = cpu.module('m', () => feature(s, n));
+      const got = await gpu.moduleAsync('m', async () => feature(s, n));
+      expect(relErr(got, want), `step ${s}`).toBeLessThan(1e-6);
+    }
+    expect(fullSteps).toBe(12);
+    gpu.dispose();
+    cpu.dispose();
+  });
+});
