@@ -36,8 +36,11 @@ export interface UpdateEntry {
   fresh: Tensor;
   oldCount: number;
   newCount: number;
-  /** newCount - 1 finite non-zero divisors: new d_{i+1} = (new d_i - old d_i) / divisors[i] */
-  divisors: ArrayLike<number>;
+  /**
+   * newCount - 1 finite non-zero divisors: new d_{i+1} = (new d_i - old d_i) / divisors[i]. Required when
+   * newCount > 1; with newCount 1 there is no difference to take.
+   */
+  divisors?: ArrayLike<number>;
   /** elements per factor; defaults to fresh's length */
   n?: number;
   /**

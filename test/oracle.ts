@@ -196,12 +196,14 @@ export function oracleUpdate(storage: Dtype, act: Dtype, entries: UpdateEntry[])
     const fresh = host(e.fresh, 'fresh');
     const n = e.n ?? fresh.length;
     if (e.newCount < 1 || e.newCount > Math.min(e.oldCount + 1, 5)) throw new TaylorSeerError('ERR_ORDER', 'oracle addon: newCount out of range');
+    const divisors = e.divisors ?? [];
+    if (divisors.length < e.newCount - 1) throw new TaylorSeerError('ERR_LENGTH', 'oracle addon: divisors must hold newCount - 1 numbers');
     for (let j = 0; j < n; j++) {
       let cur = load(fresh, act, j);
       for (let i = 0; i < e.newCount; i++) {
         const old = load(f, storage, i * n + j);
         store(f, storage, i * n + j, cur);
-        if (i + 1 < e.newCount) cur = Math.fround(Math.fround(cur - old) / Math.fround(e.divisors[i]));
+        if (i + 1 < e.newCount) cur = Math.fround(Math.fround(cur - old) / Math.fround(divisors[i]));
       }
     }
   }
@@ -235,14 +237,24 @@ export function oracleAddon(): NativeAddon {
     build: { cuda: false, system: 'oracle', compiler: 'typescript', napiVersion: 8 },
     setErrorClass() {},
     cpuInfo: () => ({ threads: 1, vector: 'oracle', vectorBits: 64, parallelThreshold: Infinity }),
-    cudaInfo: () => ({ compiled: false, runtimeVersion: '', usable: false, reason: 'oracle addon', devices: [] }),
+    cudaInfo: () => ({ compiled: false, runtimeVersion: '', driverVersion: '', usable: false, reason: 'oracle addon', devices: [] }),
     update: oracleUpdate,
     forecast: oracleForecast,
     updateAsync: async (s, a, e) => oracleUpdate(s, a, e),
     forecastAsync: async (s, a, e) => oracleForecast(s, a, e),
     toHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = floatToHalf(v, dtype))),
     fromHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfToFloat(v, dtype))),
-    cuda: { alloc: noCuda, wrap: noCuda, upload: noCuda, download: noCuda, synchronize: noCuda, setStream: noCuda },
+    findNonFinite: (dtype, tensor) => Array.from(tensor).findIndex((_, i) => !Number.isFinite(load(tensor, dtype, i))),
+    cuda: {
+      alloc: noCuda,
+      wrap: noCuda,
+      upload: noCuda,
+      download: noCuda,
+      synchronize: noCuda,
+      setStream: noCuda,
+      bench: noCuda,
+      DeviceTensor: class {} as unknown as NativeAddon['cuda']['DeviceTensor'],
+    },
   };
 }
 
