@@ -223,24 +223,32 @@ export class FactorCache {
     const e = job.target;
     const dst = gated ? gated.h : out!;
     if (gated) {
-      if (!e.gateStage || e.gateStage.length !== gated.gate.length) {
-        const g = cuda.alloc(activation, gated.gate.length);
-        e.gateStage?.dispose();
-        e.gateStage = g;
-      }
+      const gate = this.uploadGate(e, gated.gate);
       cuda.upload(e.stage!, gated.h);
-      cuda.upload(e.gateStage, gated.gate);
-      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate: e.gateStage }]);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate }]);
     } else {
       native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }]);
     }
     await cuda.download(e.stage!, dst);
   }
 
+  /** Device 'cuda': the entry's gate staging buffer (allocated on first use, or when the size changes), holding `gate`. */
+  private uploadGate(e: Entry, gate: HostTensor): DeviceTensor {
+    const cuda = native().cuda;
+    if (!e.gateStage || e.gateStage.length !== gate.length) {
+      const g = cuda.alloc(this.options.activation, gate.length);
+      e.gateStage?.dispose();
+      e.gateStage = g;
+    }
+    cuda.upload(e.gateStage, gate);
+    return e.gateStage;
+  }
+
   /**
    * Forecast step, several gated entries into one residual stream: h += sum_k gate_k * forecast_k, in the
-   * order given. On the CPU one fused pass over h (instead of one per entry); on 'cuda' one launch each.
-   * Everything is checked before h changes.
+   * order given. On the CPU one fused pass over h (instead of one per entry); on 'cuda' h goes to the GPU
+   * once (into the first entry's staging buffer), every entry adds into it there (one launch each, in
+   * order) and it comes back once. Everything is checked before h changes.
    */
   async forecastChain(context: string, items: ReadonlyArray<{ key: string; gate: HostTensor }>, node: Node, h: HostTensor, shape: { batch: number; tokens: number; dim: number }): Promise<void> {
     const jobs = items.map((it) => this.prepareForecast(context, it.key, node, undefined, { h, gate: it.gate, ...shape }));
@@ -250,7 +258,11 @@ export class FactorCache {
       native().forecast(storage, activation, jobs.map((j) => j.entry), { chain: true });
       return;
     }
-    for (const it of items) await this.forecastAsync(context, it.key, node, undefined, { h, gate: it.gate, ...shape });
+    const stage = jobs[0].target.stage!;
+    const entries = jobs.map((j, k) => ({ ...j.entry, out: stage, residual: stage, gate: this.uploadGate(j.target, items[k].gate) }));
+    native().cuda.upload(stage, h);
+    native().forecast(storage, activation, entries, { chain: true });
+    await native().cuda.download(stage, h);
   }
 
   /** A new run: every entry forgets its factors (allocations are kept for reuse). */

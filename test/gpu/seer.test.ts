@@ -35,4 +35,27 @@ describe.skipIf(!cudaUsable)("TaylorSeer on device 'cuda'", () => {
     gpu.dispose();
     cpu.dispose();
   });
+
+  it('gatedResiduals(): the forecast chain on the GPU (h up once, one launch per entry, h back once) = the CPU', async () => {
+    const [B, L, D] = [2, 3, 1000];
+    const n = B * L * D;
+    const shape = { batch: B, tokens: L, dim: D };
+    const keys = ['a', 'b', 'c', 'd'];
+    const gate = (s: number, k: number) => Float32Array.from({ length: B * D }, (_, i) => 0.5 + 1e-4 * i - 0.01 * s + 0.1 * k);
+    const out = (s: number, k: number) => feature(s + 3 * k, n);
+    const opts = { schedule: { kind: 'fixed', steps: 30, interval: 4, warmup: 3 } as const, maxOrder: 2 };
+    const gpu = new TaylorSeer({ ...opts, device: 'cuda' });
+    const cpu = new TaylorSeer(opts);
+    for (let s = 0; s < 30; s++) {
+      gpu.beginStep(s);
+      cpu.beginStep(s);
+      const hg = Float32Array.from({ length: n }, (_, i) => Math.cos(i + s));
+      const hc = Float32Array.from(hg);
+      await gpu.gatedResiduals(keys.map((key, k) => ({ key, compute: () => out(s, k), gate: gate(s, k) })), hg, shape);
+      await cpu.gatedResiduals(keys.map((key, k) => ({ key, compute: () => out(s, k), gate: gate(s, k) })), hc, shape);
+      expect(relErr(hg, hc), `step ${s} (${gpu.isFull ? 'full' : 'forecast'})`).toBeLessThan(1e-6);
+    }
+    gpu.dispose();
+    cpu.dispose();
+  });
 });
