@@ -4,6 +4,7 @@
 #include "kernel_binding.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <memory>
 #include <string>
@@ -30,15 +31,21 @@ struct Keep {
   void Add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
 };
 
+struct EntryUse {
+  TensorArg write;
+  std::array<TensorArg, 3> reads;  // factors, then fresh (update) or gate and residual (forecast)
+  int n_reads = 0;
+  void Read(const TensorArg& r) { reads[n_reads++] = r; }
+};
+
 struct Table {
   ts_dtype storage, act;
   bool device = false;
   bool chain = false;  // forecast: every entry adds its gated forecast into the same residual stream
   std::vector<ts_update_entry> updates;
   std::vector<ts_forecast_entry> forecasts;
-  // per entry, the memory it writes and the memory it reads (device tables: entries run concurrently)
-  std::vector<TensorArg> writes;
-  std::vector<std::vector<TensorArg>> reads;
+  // device tables only (their entries run concurrently): per entry, the memory it writes and reads
+  std::vector<EntryUse> uses;
   Keep keep;
 };
 
@@ -141,8 +148,12 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
     e.fresh = fresh.data;
     e.n = n;
     t.updates.push_back(e);
-    t.writes.push_back(factors);
-    t.reads.push_back({factors, fresh});
+    if (t.device) {
+      EntryUse u{factors, {}, 0};
+      u.Read(factors);
+      u.Read(fresh);
+      t.uses.push_back(u);
+    }
     t.keep.Add(fv);
     t.keep.Add(xv);
   }
@@ -182,10 +193,11 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     }
     TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "out") + " must not share memory with the entry's factors");
-    std::vector<TensorArg> reads{factors};
+    EntryUse use{out, {}, 0};
+    use.Read(factors);
     if (!gv.IsUndefined()) {
       TensorArg gate = ParseTensor(env, gv, t.act, At("entries", i, "gate"));
-      reads.push_back(gate);
+      use.Read(gate);
       CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
       e.tokens = ParseInt(env, o.Get("tokens"), 1, kMaxElements, At("entries", i, "tokens"));
       e.dim = ParseInt(env, o.Get("dim"), 1, kMaxElements, At("entries", i, "dim"));
@@ -212,7 +224,7 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
         TS_REQUIRE(env, residual.data == out.data || !Overlaps(residual, out), "ERR_INVALID_ARGUMENT",
                    At("entries", i, "residual") + " must be out itself or not overlap it");
         e.residual = residual.data;
-        if (residual.data != out.data) reads.push_back(residual);
+        if (residual.data != out.data) use.Read(residual);
         t.keep.Add(rv);
       } else {
         e.residual = out.data;
@@ -225,8 +237,7 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     e.out = out.data;
     e.n = n;
     t.forecasts.push_back(e);
-    t.writes.push_back(out);
-    t.reads.push_back(std::move(reads));
+    if (t.device) t.uses.push_back(use);
     t.keep.Add(fv);
     t.keep.Add(ov);
   }
@@ -263,10 +274,11 @@ void CheckConcurrentEntries(Napi::Env env, const Table& t) {
     bool write;
   };
   std::vector<Span> spans;
-  for (size_t i = 0; i < t.writes.size(); ++i) {
-    if (t.writes[i].length > 0) spans.push_back({t.writes[i].begin(), t.writes[i].end(), i, true});
-    for (const TensorArg& r : t.reads[i])
-      if (r.length > 0) spans.push_back({r.begin(), r.end(), i, false});
+  for (size_t i = 0; i < t.uses.size(); ++i) {
+    const EntryUse& u = t.uses[i];
+    if (u.write.length > 0) spans.push_back({u.write.begin(), u.write.end(), i, true});
+    for (int k = 0; k < u.n_reads; ++k)
+      if (u.reads[k].length > 0) spans.push_back({u.reads[k].begin(), u.reads[k].end(), i, false});
   }
   std::sort(spans.begin(), spans.end(), [](const Span& x, const Span& y) { return x.begin < y.begin; });
   std::vector<Span> active;  // spans that reach past the current one's start

@@ -96,13 +96,12 @@ export const demoCommand: Command = {
       const labels = Array.from({ length: classes }, (_, i) => i);
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, height: imageSize, width: imageSize };
-      const settings = DEMO_SETTINGS;
 
       const bar =
         process.stderr.isTTY && !values.json
           ? new SingleBar({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
-      bar?.start(steps * (1 + settings.length), 0, { run: 'full compute' });
+      bar?.start(steps * (1 + DEMO_SETTINGS.length), 0, { run: 'full compute' });
       let done = 0;
       const tick = (run: string) => () => bar?.update(++done, { run });
       let full: SampleResult;
@@ -110,7 +109,7 @@ export const demoCommand: Command = {
       try {
         await warmUp(model, labels, guidance, 'batched');
         full = await sample(model, { labels, steps, guidance, noise, onStep: tick('full compute') });
-        for (const s of settings) {
+        for (const s of DEMO_SETTINGS) {
           const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
           const result = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(s.label) });
           runs.push({ setting: s, result, quality: compareImages(result.images, full.images, result.shape) });
