@@ -8,8 +8,9 @@
 #   4. benchmark                    through the addon (lib/bench/cuda-bench.ts); standalone tool if that fails
 #   5. compute-sanitizer memcheck and racecheck on `ts_cuda_tool test --quick` (racecheck: the shared
 #      memory of the update-norms reduction)
-#   6. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
-#   7. summary                      $OUT/summary.json and a comparison table, printed LAST
+#   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (issue 6's target, N=5 O=2 W=3)
+#   7. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
+#   8. summary                      $OUT/summary.json and a comparison table, printed LAST
 set -u
 OUT=${OUT:-/tmp/taylorseer-gpu-out}
 mkdir -p "$OUT"
@@ -63,6 +64,13 @@ if [ -n "$CS" ]; then
   stage racecheck 90 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
 else
   echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
+fi
+if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
+  (cd "$W" && xz -dc "$OLDPWD/$G/ort.tar.xz" | tar -xf -) && cp "$G/cli.cjs" "$W/cli.cjs"
+  nproc > "$OUT/cpu_overhead_nproc.txt"
+  stage cpu_overhead 60 sh -c "'$W/node' '$W/cli.cjs' eval --model fixtures/dit-digits --steps 50 --guidance 3 --labels 3,7 \
+    --noise fixtures/dit-digits/reference/noise.f32 --schedule fixed --interval 5 --order 2 --warmup 3 --repeat 3 \
+    --json > '$OUT/cpu_overhead.json'"
 fi
 stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
 python3 scripts/gpu-summary.py "$OUT"

@@ -10,6 +10,9 @@
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
 #   pytorch_anchors.py    the PyTorch anchor script (shared/anchors), run beside our benchmark
+#   cli.cjs, ort.tar.xz   the CLI bundled with esbuild and onnxruntime-node's CPU backend (linux x64), so
+#                         that issue 6's overhead ratio (`taylorseer eval`) is also measured on the device
+#                         machine's 16 CPU cores
 set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
@@ -54,6 +57,16 @@ esb=node_modules/.bin/esbuild
   --alias:vitest=./test/gpu/harness/vitest-shim.ts --log-level=warning --outfile="$G/gpu-tests.cjs"
 "$esb" test/gpu/harness/bench-main.ts --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
   --outfile="$G/cuda-bench.cjs"
+
+# 4b. the CLI for the device CPU's `eval` (onnxruntime-node stays outside the bundle: it loads its binary
+# from its own folder)
+"$esb" lib/cli/main.ts --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
+  --external:onnxruntime-node --external:@resvg/resvg-js --outfile="$G/cli.cjs"
+ort=node_modules/onnxruntime-node
+if [ ! -s "$G/ort.tar.xz" ] || [ "$ort/package.json" -nt "$G/ort.tar.xz" ]; then
+  tar -cf - node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs \
+    "$ort/package.json" "$ort/dist" "$ort/bin/napi-v6/linux/x64" | xz -T2 -6 > "$G/ort.tar.xz"
+fi
 
 # 5. anchors
 install -m 644 /work/shared/anchors/pytorch_anchors.py "$G/pytorch_anchors.py"

@@ -148,6 +148,16 @@ if single:
     print("single tensors (ms): " + "; ".join(
         f"{s['shape']} {s['op']} o{s['order']} {s['ms']:.4f} ({s['pct_copy']:.0f}%) torch {s['torch_eager_ms']}" for s in single
         if s["order"] == 2))
+ov = load("cpu_overhead.json")
+if ov:
+    S["cpu_overhead"] = {k: ov.get(k) for k in ("wallMsFull", "wallMs", "wallSpeedup", "evalSpeedup", "overheadRatio", "psnr")}
+    S["cpu_overhead"]["nproc"] = (read("cpu_overhead_nproc.txt") or "").strip()
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(S, f, indent=1)
+    r = ov["wallSpeedup"] / ov["evalSpeedup"]
+    print(f"eval on the device CPU ({S['cpu_overhead']['nproc']} cores), N=5 O=2 W=3: full {ov['wallMsFull']:.0f} ms, "
+          f"accelerated {ov['wallMs']:.0f} ms, wall {ov['wallSpeedup']:.2f}x / eval {ov['evalSpeedup']:.2f}x "
+          f"= overhead ratio {r:.3f} ({'OK' if r >= 0.85 else 'MISS'} >= 0.85)")
 for o in (1, 2):
     d = flux[f"order{o}"]
     f, u = d["forecast"], d["update"]
