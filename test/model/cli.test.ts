@@ -220,3 +220,33 @@ describe('sweep', () => {
     expect([png.width, png.height]).toEqual([1000, 600]);
   });
 });
+
+describe('calibrate', () => {
+  it('prints the schedule it found and eval flags that reproduce its PSNR', async () => {
+    const { calibrateCommand } = await import('../../lib/cli/commands/calibrate');
+    const common = ['--model', MODEL_DIR, '--steps', '6', '--labels', '3', '--seed', '2'];
+    const { code, stdout } = await run(calibrateCommand, [...common, '--budget', '3', '--warmup', '1', '--sweeps', '1', '--quiet', '--json']);
+    expect(code).toBe(0);
+    const c = JSON.parse(stdout);
+    expect(c).toMatchObject({ steps: 6, budget: 3, order: 2, variable: 'newton', schedule: { kind: 'mask', steps: 6 } });
+    expect(c.schedule.full).toHaveLength(3);
+    expect(c.psnr).toBeGreaterThanOrEqual(c.start.psnr);
+    expect(c.gainDb).toBeCloseTo(c.psnr - c.start.psnr, 12);
+    const e = await run(evalCommand, [...common, '--guidance', '3', ...c.evalFlags.split(' '), '--json']);
+    const r = JSON.parse(e.stdout);
+    expect(r.fullStepList).toEqual(c.schedule.full);
+    expect(r.psnr).toBeCloseTo(c.psnr, 9);
+  });
+
+  it.each([
+    [[], /needs --budget/],
+    [['--budget', '7'], /--budget 7/],
+    [['--budget', '3', '--start', '1,2,3'], /step 0/],
+    [['--budget', '3', '--labels', '3', '--noise', path.join(MODEL_DIR, 'reference/noise.f32')], /--noise .*: holds 6144 float32 values, expected 3072/],
+  ])('rejects %j with a one-line ERR_INVALID_ARGUMENT', async (extra, message) => {
+    const { calibrateCommand } = await import('../../lib/cli/commands/calibrate');
+    const e = await rejection(calibrateCommand, ['--model', MODEL_DIR, '--steps', '6', ...extra]);
+    expect(e.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(e.message).toMatch(message);
+  });
+});

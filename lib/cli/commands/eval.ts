@@ -5,14 +5,14 @@ import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import { compare, type Comparison } from '../../pipeline/evaluate';
 import { loadModel } from '../../pipeline/model';
-import { gaussianNoise, readF32, writeF32 } from '../../pipeline/noise';
+import { writeF32 } from '../../pipeline/noise';
 import type { CfgMode, SampleOptions, SampleResult } from '../../pipeline/sampler';
 import { GRANULARITIES, type Granularity, type SeerOptions, type SeerStorage, type SeerVariable } from '../../pipeline/seer';
 import type { HookImplementation } from '../../pipeline/hooks';
 import type { Command } from '../command';
-import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS, SCHEDULE_USAGE } from '../schedule-args';
-import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
 
 export const evalCommand: Command = {
   name: 'eval',
@@ -56,43 +56,14 @@ export const evalCommand: Command = {
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, 100);
     const threadsArg = str(v, 'threads');
     const threads = threadsArg === undefined ? undefined : parseInteger('threads', threadsArg, 1, 1024);
-    const noiseFile = str(v, 'noise');
-    const seedArg = str(v, 'seed');
-    if (noiseFile !== undefined && seedArg !== undefined) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
-    }
-    const seed = seedArg === undefined ? 0 : parseInteger('seed', seedArg, 0, Number.MAX_SAFE_INTEGER);
+    const source = noiseSource(v);
 
     const seerOptions: SeerOptions = { schedule: parseSchedule(v, steps), maxOrder: order, variable, storage };
 
     const modelDir = str(v, 'model') ?? defaultModelDir();
     const model = await loadModel(modelDir, { threads });
     try {
-      const { classes, nullClass } = model.arch;
-      const labelsArg = str(v, 'labels');
-      const labels =
-        labelsArg === undefined
-          ? (model.manifest.reference?.labels ?? [0])
-          : parseList('labels', labelsArg, (s) => parseInteger('labels', s, 0, Math.max(classes - 1, nullClass)));
-      for (const l of labels) {
-        if (l >= classes && l !== nullClass) {
-          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--labels: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
-        }
-      }
-      const per = model.imageElements;
-      let noise: Float32Array;
-      if (noiseFile !== undefined) {
-        noise = readF32(noiseFile);
-        if (noise.length !== labels.length * per) {
-          const { channels: C, imageSize: S } = model.arch;
-          throw new TaylorSeerError(
-            'ERR_INVALID_ARGUMENT',
-            `--noise ${noiseFile}: holds ${noise.length} float32 values, expected ${labels.length * per} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
-          );
-        }
-      } else {
-        noise = gaussianNoise(labels.length * per, seed);
-      }
+      const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0]);
 
       const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, cfg, granularity, noise, implementation };
       await warmUp(model, labels, guidance, cfg);

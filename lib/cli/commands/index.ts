@@ -1,9 +1,10 @@
 import type { Command } from '../command';
 import { benchCommand } from './bench';
+import { calibrateCommand } from './calibrate';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { infoCommand } from './info';
 import { sweepCommand } from './sweep';
 
 /** Every subcommand, in the order `taylorseer --help` lists them. */
-export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, benchCommand, infoCommand];
+export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, calibrateCommand, benchCommand, infoCommand];

@@ -1,11 +1,13 @@
 /**
- * What the pipeline commands (demo, eval) share: the bundled model's location, option access and the
- * untimed warm-up run.
+ * What the pipeline commands (demo, eval, sweep, calibrate) share: the bundled model's location, option access,
+ * labels and noise, and the untimed warm-up run.
  */
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import type { DitModel } from '../../pipeline/model';
+import { gaussianNoise, readF32 } from '../../pipeline/noise';
 import { sample, type CfgMode } from '../../pipeline/sampler';
+import { parseInteger, parseList } from '../parse';
 
 /** The model shipped with the package, from lib/cli/commands (tsx) or dist/cli/commands (compiled). */
 export function defaultModelDir(): string {
@@ -26,3 +28,43 @@ export async function warmUp(model: DitModel, labels: number[], guidance: number
   await sample(model, { labels, steps: 1, guidance, cfg });
 }
 
+
+/** --noise and --seed, checked before the model loads (they exclude each other). */
+export function noiseSource(values: Values): { file?: string; seed: number } {
+  const file = str(values, 'noise');
+  const seedArg = str(values, 'seed');
+  if (file !== undefined && seedArg !== undefined) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
+  }
+  return { file, seed: seedArg === undefined ? 0 : parseInteger('seed', seedArg, 0, Number.MAX_SAFE_INTEGER) };
+}
+
+/**
+ * --labels (the model's classes, or its null class) and the initial noise for them: the --noise file, which
+ * must hold [labels, C, H, W] float32 values, or gaussian noise from the seed.
+ */
+export function samplesFromFlags(
+  values: Values,
+  model: DitModel,
+  source: { file?: string; seed: number },
+  defaultLabels: readonly number[],
+): { labels: number[]; noise: Float32Array } {
+  const { classes, nullClass, channels: C, imageSize: S } = model.arch;
+  const labelsArg = str(values, 'labels');
+  const labels = labelsArg === undefined ? [...defaultLabels] : parseList('labels', labelsArg, (s) => parseInteger('labels', s, 0, Math.max(classes - 1, nullClass)));
+  for (const l of labels) {
+    if (l >= classes && l !== nullClass) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--labels: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
+    }
+  }
+  const n = labels.length * model.imageElements;
+  if (source.file === undefined) return { labels, noise: gaussianNoise(n, source.seed) };
+  const noise = readF32(source.file);
+  if (noise.length !== n) {
+    throw new TaylorSeerError(
+      'ERR_INVALID_ARGUMENT',
+      `--noise ${source.file}: holds ${noise.length} float32 values, expected ${n} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
+    );
+  }
+  return { labels, noise };
+}

@@ -10,7 +10,6 @@ import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import { compareImages } from '../../pipeline/metrics';
 import { loadModel } from '../../pipeline/model';
-import { gaussianNoise, readF32 } from '../../pipeline/noise';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import type { SeerVariable } from '../../pipeline/seer';
 import { renderChartPng } from '../../plot';
@@ -18,7 +17,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
 
 export interface SweepRow {
   shift: number;
@@ -101,11 +100,7 @@ export const sweepCommand: Command = {
     const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<SeerVariable>('variables', s, ['step', 'time', 'newton']));
     const warmups = parseList('adaptive-warmups', str(v, 'adaptive-warmups')!, (s) => parseInteger('adaptive-warmups', s, 1, steps));
     const cooldowns = parseList('adaptive-cooldowns', str(v, 'adaptive-cooldowns')!, (s) => parseInteger('adaptive-cooldowns', s, 0, steps));
-    const noiseFile = str(v, 'noise');
-    if (noiseFile !== undefined && str(v, 'seed') !== undefined) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
-    }
-    const seed = parseInteger('seed', str(v, 'seed') ?? '0', 0, Number.MAX_SAFE_INTEGER);
+    const source = noiseSource(v);
     const outDir = path.resolve(str(v, 'out')!);
     const log = (line: string) => {
       if (!v.quiet) process.stderr.write(`${line}\n`);
@@ -113,12 +108,7 @@ export const sweepCommand: Command = {
 
     const model = await loadModel(str(v, 'model') ?? defaultModelDir());
     try {
-      const labels = parseList('labels', str(v, 'labels')!, (s) => parseInteger('labels', s, 0, model.arch.nullClass));
-      const per = model.imageElements;
-      const noise = noiseFile !== undefined ? readF32(noiseFile) : gaussianNoise(labels.length * per, seed);
-      if (noise.length !== labels.length * per) {
-        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--noise ${noiseFile}: holds ${noise.length} float32 values, expected ${labels.length * per} for ${labels.length} labels`);
-      }
+      const { labels, noise } = samplesFromFlags(v, model, source, []);
       await warmUp(model, labels, guidance, 'batched');
       fs.mkdirSync(outDir, { recursive: true });
       const rows: SweepRow[] = [];

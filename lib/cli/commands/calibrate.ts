@@ -1,0 +1,88 @@
+/**
+ * `taylorseer calibrate`: searches which `--budget` steps of a run should be full (lib/pipeline/calibrate.ts)
+ * on calibration samples, and prints the schedule as one JSON object with the `eval` flags that reuse it.
+ */
+import { TaylorSeerError } from '../../errors';
+import { calibrateSchedule } from '../../pipeline/calibrate';
+import { loadModel } from '../../pipeline/model';
+import type { SeerVariable } from '../../pipeline/seer';
+import type { Command } from '../command';
+import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
+import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
+
+export const calibrateCommand: Command = {
+  name: 'calibrate',
+  summary: 'offline search for the best placement of K full steps on calibration samples (a mask schedule to reuse)',
+  usage:
+    'taylorseer calibrate [--model DIR] --budget K [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] ' +
+    '[--shift X] [--order O] [--variable step|time|newton] [--warmup W] [--start 0,a,b,...] [--sweeps N] [--quiet] [--json]',
+  options: {
+    model: { type: 'string' },
+    budget: { type: 'string' },
+    steps: { type: 'string', default: '50' },
+    guidance: { type: 'string', default: '3' },
+    labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
+    noise: { type: 'string' },
+    seed: { type: 'string' },
+    shift: { type: 'string', default: '1' },
+    order: { type: 'string', default: '2' },
+    variable: { type: 'string', default: 'newton' },
+    warmup: { type: 'string', default: '3' },
+    start: { type: 'string' },
+    sweeps: { type: 'string', default: '3' },
+    quiet: { type: 'boolean' },
+    json: { type: 'boolean' },
+  },
+  async run(values) {
+    const v = values as Values;
+    const steps = parseInteger('steps', str(v, 'steps')!, 2, 100_000);
+    const budgetArg = str(v, 'budget');
+    if (budgetArg === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'calibrate needs --budget K: how many of the steps run in full');
+    const budget = parseInteger('budget', budgetArg, 1, steps);
+    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
+    const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
+    const order = parseInteger('order', str(v, 'order')!, 0, 4);
+    const variable = parseChoice<SeerVariable>('variable', str(v, 'variable')!, ['step', 'time', 'newton']);
+    const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, budget);
+    const maxSweeps = parseInteger('sweeps', str(v, 'sweeps')!, 1, 1000);
+    const startArg = str(v, 'start');
+    const start = startArg === undefined ? undefined : parseList('start', startArg, (s) => parseInteger('start', s, 0, steps - 1));
+    const source = noiseSource(v);
+    const log = (line: string) => {
+      if (!v.quiet) process.stderr.write(`${line}\n`);
+    };
+
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    try {
+      const { labels, noise } = samplesFromFlags(v, model, source, []);
+      await warmUp(model, labels, guidance, 'batched');
+      const c = await calibrateSchedule(model, {
+        labels, steps, guidance, shift, noise, budget, order, variable, warmup, start, maxSweeps,
+        onProgress: (p) => {
+          if (p.runs === 1 || p.improved) log(`calibrate: run ${p.runs} (sweep ${p.sweep}): ${p.bestPsnr.toFixed(2)} dB [${p.best.full.join(',')}] W=${p.best.warmup}`);
+        },
+      });
+      const report = {
+        model: model.manifest.name,
+        steps,
+        guidance,
+        shift,
+        labels,
+        budget,
+        order,
+        variable,
+        schedule: c.schedule,
+        psnr: c.psnr,
+        start: { fullStepList: c.start.schedule.full, warmup: c.start.schedule.warmup, psnr: c.start.psnr },
+        gainDb: c.psnr - c.start.psnr,
+        runs: c.runs,
+        sweeps: c.sweeps,
+        evalFlags: `--schedule mask --full ${c.schedule.full.join(',')} --warmup ${c.schedule.warmup} --order ${order} --variable ${variable}`,
+      };
+      process.stdout.write(`${v.json ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};

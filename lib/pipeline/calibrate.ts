@@ -1,0 +1,170 @@
+/**
+ * Offline schedule calibration: which K steps of a run should be full? A local search over explicit
+ * ('mask') schedules, each scored by running the sampler on calibration samples and comparing with full
+ * compute. It spends extra forward passes (one accelerated run per candidate), so it is a tool to run once
+ * per model, sampler grid and budget, not a schedule that decides online: the result is a mask schedule to
+ * reuse (`--schedule mask --full ...`).
+ *
+ * Why a search and not a formula: on the bundled model at shift 1, where full steps should go depends on how
+ * much a forecast error at each step costs the final image, which the kernels' error estimates do not see
+ * (README: "Calibrated schedules").
+ */
+import { TaylorSeerError } from '../errors';
+import { FixedSchedule } from '../schedule/fixed';
+import type { MaskScheduleOptions } from '../schedule/types';
+import { compareImages } from './metrics';
+import type { DitModel } from './model';
+import { sample, type SampleOptions, type SampleResult } from './sampler';
+import type { SeerVariable } from './seer';
+
+export interface CalibrateOptions extends Omit<SampleOptions, 'seer' | 'onStep' | 'implementation'> {
+  /** full steps per run (step 0 included) */
+  budget: number;
+  /** the Taylor order and the variable of the differences, as in SeerOptions */
+  order: number;
+  variable?: SeerVariable;
+  /**
+   * W of the update rule (full steps s <= W - 2 restart every entry at order 0) and of the default start;
+   * the search also tries W = 0..4. Default 3 (the reference's).
+   */
+  warmup?: number;
+  /** where the search starts (exactly `budget` distinct steps, with 0); default: fixedStart(steps, budget, warmup) */
+  start?: readonly number[];
+  /** at most this many sweeps (default 3); a sweep without improvement ends the search */
+  maxSweeps?: number;
+  /** how far one move shifts one full step (both directions; default 1, 2, 3, 5, 8) */
+  moves?: readonly number[];
+  /** a candidate must beat the best by more than this to be kept (dB, default 0.02) */
+  minGainDb?: number;
+  /** a full-compute result of the same sample options, to reuse */
+  full?: SampleResult;
+  /** after every scored candidate */
+  onProgress?: (p: CalibrateProgress) => void;
+}
+
+export interface CalibrateProgress {
+  sweep: number;
+  runs: number;
+  bestPsnr: number;
+  best: MaskScheduleOptions;
+  improved: boolean;
+}
+
+export interface Calibration {
+  /** the best schedule found (a mask schedule with exactly `budget` full steps) */
+  schedule: MaskScheduleOptions;
+  /** its PSNR against full compute on the calibration samples (dB, mean over samples as in compareImages) */
+  psnr: number;
+  start: { schedule: MaskScheduleOptions; psnr: number };
+  /** accelerated runs spent (distinct candidates) */
+  runs: number;
+  sweeps: number;
+  full: SampleResult;
+}
+
+function fail(message: string): never {
+  throw new TaylorSeerError('ERR_INVALID_ARGUMENT', message);
+}
+
+function intIn(name: string, v: unknown, lo: number, hi: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(`${name} must be an integer in ${lo}..${hi}, found ${String(v)}`);
+  return v;
+}
+
+/**
+ * The reference's family as a start: steps 0..W-1, then the widest even interval whose run has at least
+ * `budget` full steps, cut to `budget`.
+ */
+export function fixedStart(steps: number, budget: number, warmup: number): number[] {
+  intIn('steps', steps, 1, 1_000_000);
+  intIn('budget', budget, 1, steps);
+  const w = Math.max(1, intIn('warmup', warmup, 0, budget));
+  for (let interval = steps; interval >= 1; interval--) {
+    const full = new FixedSchedule({ steps, interval, warmup: w }).fullSteps();
+    if (full.length >= budget) return full.slice(0, budget);
+  }
+  return Array.from({ length: budget }, (_, i) => i);
+}
+
+function checkStart(start: readonly number[], steps: number, budget: number): number[] {
+  if (!Array.isArray(start)) fail('start must be an array of step indices');
+  const list = start.map((s, i) => intIn(`start[${i}]`, s, 0, steps - 1)).sort((a, b) => a - b);
+  if (list.length !== budget) fail(`start has ${list.length} steps, expected the budget (${budget})`);
+  if (list[0] !== 0) fail('start must contain step 0 (a run starts with a full step)');
+  if (new Set(list).size !== list.length) fail('start lists a step twice');
+  return list;
+}
+
+const mask = (steps: number, full: number[], warmup: number): MaskScheduleOptions => ({ kind: 'mask', steps, full, warmup });
+
+/** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
+export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
+  const { budget, order, variable, warmup = 3, start, maxSweeps = 3, moves = [1, 2, 3, 5, 8], minGainDb = 0.02, full: given, onProgress, ...base } = options;
+  const steps = intIn('steps', base.steps, 1, 1_000_000);
+  intIn('budget', budget, 1, steps);
+  intIn('order', order, 0, 4);
+  intIn('warmup', warmup, 0, budget);
+  intIn('maxSweeps', maxSweeps, 1, 1000);
+  if (!Array.isArray(moves) || moves.length === 0) fail('moves must be a non-empty array of positive integers');
+  moves.forEach((m, i) => intIn(`moves[${i}]`, m, 1, 1_000_000));
+  if (typeof minGainDb !== 'number' || !(minGainDb >= 0)) fail(`minGainDb must be a number >= 0, found ${String(minGainDb)}`);
+  let cur = start === undefined ? fixedStart(steps, budget, warmup) : checkStart(start, steps, budget);
+
+  const full = given ?? (await sample(model, base));
+  const scores = new Map<string, number>();
+  let sweep = 0;
+  let W = warmup;
+  let best = -Infinity;
+  const score = async (list: number[], w: number): Promise<number> => {
+    const key = `${w}:${list.join(',')}`;
+    let p = scores.get(key);
+    if (p === undefined) {
+      const r = await sample(model, { ...base, seer: { schedule: mask(steps, list, w), maxOrder: order, variable } });
+      p = compareImages(r.images, full.images, r.shape).psnr;
+      // a non-finite PSNR (identical images) ranks first; NaN would never compare
+      if (Number.isNaN(p)) p = -Infinity;
+      scores.set(key, p);
+      const improved = p > best + minGainDb;
+      onProgress?.({ sweep, runs: scores.size, bestPsnr: improved ? p : best, best: improved ? mask(steps, list, w) : mask(steps, cur, W), improved });
+    }
+    return p;
+  };
+
+  const startPsnr = await score(cur, W);
+  best = startPsnr;
+  const startSchedule = mask(steps, [...cur], W);
+  const signed = moves.flatMap((m) => [m, -m]);
+  for (; sweep < maxSweeps; sweep++) {
+    let improved = false;
+    for (let i = 1; i < cur.length; i++) {
+      for (const m of signed) {
+        const s = cur[i] + m;
+        if (s <= 0 || s >= steps || cur.includes(s)) continue;
+        const cand = [...cur];
+        cand[i] = s;
+        cand.sort((a, b) => a - b);
+        const p = await score(cand, W);
+        if (p > best + minGainDb) {
+          best = p;
+          cur = cand;
+          improved = true;
+          break;
+        }
+      }
+    }
+    for (let w = 0; w <= Math.min(4, budget); w++) {
+      if (w === W) continue;
+      const p = await score(cur, w);
+      if (p > best + minGainDb) {
+        best = p;
+        W = w;
+        improved = true;
+      }
+    }
+    if (!improved) {
+      sweep++;
+      break;
+    }
+  }
+  return { schedule: mask(steps, cur, W), psnr: best, start: { schedule: startSchedule, psnr: startPsnr }, runs: scores.size, sweeps: sweep, full };
+}
