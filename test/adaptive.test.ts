@@ -9,7 +9,7 @@ import { AdaptiveSchedule, createSchedule, type Schedule, type StepObservation }
 import { codeOf } from './helpers/code-of';
 
 /** Drives a schedule as the hook does; norms(step) gives the norms reported after each full step. */
-function drive(s: Schedule, norms: (step: number) => number[] | undefined, variable: 'step' | 'time' = 'step', times?: number[]): number[] {
+function drive(s: Schedule, norms: (step: number) => number[] | undefined, variable: 'step' | 'time' | 'newton' = 'step', times?: number[]): number[] {
   const full: number[] = [];
   let prev: StepObservation | undefined;
   for (let step = 0; step < s.steps; step++) {
@@ -110,6 +110,17 @@ describe('adaptive schedule: tolerance', () => {
     // K = 2, ratio 0.01: estimate(u) = 0.005 u^2 <= 0.1 holds up to u = 4, so gaps of 5 steps.
     const full = drive(createSchedule({ kind: 'adaptive', steps: 30, warmup: 1, tolerance: 0.1, maxInterval: 20 }), () => [1, 0.5, 0.01]);
     expect(gaps(full).slice(0, 4)).toEqual([5, 5, 5, 5]);
+  });
+
+  it("with 'newton' uses the forecast's own K-th coefficient u (u + D), D the distance back to the node before", () => {
+    // ratio 9 in t units on a 30-step grid (h = 1/30) is 0.01 per step^2. Steps 0 and 1 are the warm-up; from
+    // node 1 (D = 1) 0.01 u (u + 1) <= 0.11 holds up to u = 2 (gap 3), from then on D = 3 and 0.01 u (u + 3)
+    // holds up to u = 2 as well. The Taylor form 0.005 u^2 would allow u = 4 (gaps of 5, as above).
+    const times = uniform(30);
+    const full = drive(createSchedule({ kind: 'adaptive', steps: 30, warmup: 2, tolerance: 0.11, maxInterval: 20, times }), () => [1, 0.5, 9], 'newton', times);
+    expect(gaps(full).slice(0, 5)).toEqual([1, 3, 3, 3, 3]);
+    const taylor = drive(createSchedule({ kind: 'adaptive', steps: 30, warmup: 2, tolerance: 0.11, maxInterval: 20, times }), () => [1, 0.5, 9], 'time', times);
+    expect(gaps(taylor).slice(0, 4)).toEqual([1, 5, 5, 5]);
   });
 });
 
