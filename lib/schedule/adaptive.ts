@@ -8,8 +8,8 @@
  * lower-order error, a proxy for the order-K one), with the coefficient of the forecast the kernels make:
  * c_K = u^K / K! for 'step' and 'time' (Taylor form), and the product basis
  * c_K = u (u + D_1) ... (u + D_{K-1}) for 'newton', D_i the distance back to the i-th earlier node (measured
- * on the bundled DiT over 71 forecast steps, actual error / estimate was 2.1-25x (median 5) with u^K / K!,
- * 0.54-2.8x (median 0.77) with the product basis; README, "Why the adaptive schedule misses at shift 1").
+ * on the bundled DiT, actual error / estimate was 0.66-19.6x (median 5.2) with u^K / K!, 0.56-2.3x (median
+ * 0.76) with the product basis; README, "Why the adaptive schedule misses at shift 1").
  * Relative to the feature itself: e(u) = |c_K(u)| ||d_K|| / ||d_0||, summed over the step's cached modules. With the sampler's
  * time grid the estimate of step j is weighted by its Euler step |t_{j+1} - t_j| / mean: an error in the
  * velocity moves the sample by dt times that error, so a forecast error matters in proportion to dt.

@@ -1,0 +1,193 @@
+#!/usr/bin/env node
+/*
+ * The measurements behind README "Why the adaptive schedule misses at shift 1" (bundled DiT, 50 steps,
+ * guidance 3, the 8 quality samples). Needs `npm run build:ts` first.
+ *
+ *   node scripts/forecast-errors.js errors --full 0,1,2,8,14,20,26,32,38,44 [--warmup 3] [--order 2]
+ *       [--variable newton] [--shift 1]
+ *     Runs the schedule with shadow computation: on every forecast step the true module outputs are computed on
+ *     the same input as well, and per step it prints the relative L2 error of the gated forecasts, the relative
+ *     error of the guided velocity (forecast forward vs plain forward on the same x), and actual / estimate for
+ *     the K-th-term estimate with the Taylor coefficient u^K / K! and with the forecast's own coefficient
+ *     (product basis for newton). A summary line closes the output.
+ *   node scripts/forecast-errors.js sensitivity [--shift 1] [--eps 0.01]
+ *     Full compute 50 + 1 times: per step j, the relative L2 change of the final sample when the guided
+ *     velocity of step j alone is perturbed by eps * ||v_j|| in a fixed random direction.
+ */
+'use strict';
+const path = require('node:path');
+const { parseArgs } = require('node:util');
+
+const root = path.join(__dirname, '..');
+let lib;
+try {
+  lib = {
+    ...require(path.join(root, 'dist/pipeline/index.js')),
+    ...require(path.join(root, 'dist/hook.js')),
+    ...require(path.join(root, 'dist/expansion.js')),
+    ...require(path.join(root, 'dist/schedule/index.js')),
+  };
+} catch {
+  console.error('forecast-errors: dist/ is missing; run `npm run build:ts` first');
+  process.exit(2);
+}
+const { loadModel, forward, timesteps, readF32, TaylorSeer, forecastCoeffs, MaskSchedule } = lib;
+
+const { values: a, positionals } = parseArgs({
+  options: {
+    full: { type: 'string' },
+    warmup: { type: 'string', default: '3' },
+    order: { type: 'string', default: '2' },
+    variable: { type: 'string', default: 'newton' },
+    shift: { type: 'string', default: '1' },
+    eps: { type: 'string', default: '0.01' },
+  },
+  allowPositionals: true,
+  strict: true,
+});
+const mode = positionals[0] ?? 'errors';
+if (mode !== 'errors' && mode !== 'sensitivity') {
+  console.error(`forecast-errors: unknown mode '${mode}' (expected errors or sensitivity)`);
+  process.exit(2);
+}
+
+const STEPS = 50;
+const GUIDANCE = 3;
+const labels = [0, 1, 2, 3, 4, 5, 6, 7];
+const relL2 = (x, y) => {
+  let e = 0;
+  let n = 0;
+  for (let i = 0; i < x.length; i++) {
+    e += (x[i] - y[i]) ** 2;
+    n += y[i] ** 2;
+  }
+  return Math.sqrt(e / n);
+};
+
+(async () => {
+  const model = await loadModel(path.join(root, 'fixtures/dit-digits'));
+  const B = labels.length;
+  const per = model.imageElements;
+  const noise = readF32(path.join(root, 'fixtures/dit-digits/reference/quality-noise.f32'));
+  const ts = timesteps(STEPS, Number(a.shift));
+  const y = BigInt64Array.from([...labels, ...labels.map(() => model.arch.nullClass)].map(BigInt));
+  const xb = new Float32Array(2 * B * per);
+  // one guided forward: x [B, ...] -> v [B, ...]
+  const guided = async (x, s, options) => {
+    xb.set(x, 0);
+    xb.set(x, B * per);
+    const v2 = await forward(model, xb, ts[s], y, 2 * B, options);
+    const v = new Float32Array(B * per);
+    for (let i = 0; i < v.length; i++) v[i] = v2[B * per + i] + GUIDANCE * (v2[i] - v2[B * per + i]);
+    return v;
+  };
+
+  if (mode === 'sensitivity') {
+    const eps = Number(a.eps);
+    const dir = new Float32Array(B * per);
+    let state = 12345;
+    for (let i = 0; i < dir.length; i++) {
+      state = (state * 1103515245 + 12345) % 2147483648;
+      dir[i] = state / 2147483648 - 0.5;
+    }
+    const run = async (perturbed) => {
+      const x = Float32Array.from(noise);
+      for (let s = 0; s < STEPS; s++) {
+        const v = await guided(x, s);
+        if (s === perturbed) {
+          const k = eps * Math.sqrt(v.reduce((q, w) => q + w * w, 0) / dir.reduce((q, w) => q + w * w, 0));
+          for (let i = 0; i < v.length; i++) v[i] += k * dir[i];
+        }
+        for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
+      }
+      return x;
+    };
+    const ref = await run(-1);
+    console.log('step t final-sample-relL2');
+    for (let j = 0; j < STEPS; j++) console.log(j, ts[j].toFixed(3), relL2(await run(j), ref).toExponential(3));
+    await model.dispose();
+    return;
+  }
+
+  if (a.full === undefined) {
+    console.error('forecast-errors: errors needs --full with the full steps, e.g. --full 0,1,2,8,14,20,26,32,38,44');
+    process.exit(2);
+  }
+  const full = a.full.split(',').map(Number);
+  const order = Number(a.order);
+  const variable = a.variable;
+  const norms = [];
+  // a mask schedule that also asks the update kernel for the norms (as the adaptive schedule does)
+  const inner = new MaskSchedule({ steps: STEPS, full, warmup: Number(a.warmup) });
+  const probe = {
+    kind: 'probe', steps: STEPS, warmup: inner.warmup, needsNorms: true,
+    isFull: (s) => inner.isFull(s), fullSteps: () => inner.fullSteps(), describe: () => `probe of ${inner.describe()}`,
+    observe: (o) => {
+      if (o.full && o.norms) norms.push({ step: o.step, norms: [...o.norms] });
+    },
+  };
+  const seer = new TaylorSeer({ schedule: probe, maxOrder: order, variable });
+  let featErr = NaN;
+  const hook = {
+    beginStep: (s, t) => seer.beginStep(s, t),
+    get isFull() { return seer.isFull; },
+    moduleAsync: (...args) => seer.moduleAsync(...args),
+    gatedResidual: (...args) => seer.gatedResidual(...args),
+    get stats() { return seer.stats; },
+    reset: () => seer.reset(),
+    dispose: () => seer.dispose(),
+    // forecast steps: each item's true output on the same h, then the forecast into h
+    async gatedResiduals(items, h, shape, opts) {
+      let e2 = 0;
+      let t2 = 0;
+      const D = shape.dim;
+      for (const it of items) {
+        const before = Float32Array.from(h);
+        const truth = await it.compute();
+        await seer.gatedResidual(it.key, it.compute, h, it.gate, shape, opts);
+        for (let i = 0; i < h.length; i++) {
+          const g = it.gate[Math.floor(i / (shape.tokens * D)) * D + (i % D)];
+          e2 += (h[i] - before[i] - g * truth[i]) ** 2;
+          t2 += (g * truth[i]) ** 2;
+        }
+      }
+      featErr = Math.sqrt(e2 / t2);
+    },
+  };
+  const x = Float32Array.from(noise);
+  const rows = [];
+  const coord = (s) => (variable === 'step' ? s : ts[s]);
+  for (let s = 0; s < STEPS; s++) {
+    seer.beginStep(s, ts[s]);
+    const isFull = seer.isFull;
+    const v = await guided(x, s, { hook });
+    if (!isFull) {
+      const vel = relL2(v, await guided(x, s));
+      const last = norms[norms.length - 1];
+      const K = last.norms.length - 1;
+      if (K >= 1) {
+        const rate = last.norms[K] / last.norms[0];
+        const u = coord(s) - coord(last.step);
+        const taylor = (rate * Math.abs(u) ** K) / [1, 1, 2, 6, 24][K];
+        // the forecast's own coefficient over the nodes the factors span (full steps since the last restart)
+        const nodes = norms.slice(norms.length - (K + 1)).map((n) => ({ step: n.step, t: ts[n.step] }));
+        const own = rate * Math.abs(forecastCoeffs(variable, nodes, K + 1, { step: s, t: ts[s] })[K]);
+        rows.push({ step: s, from: last.step, K, feature: featErr, velocity: vel, overTaylor: featErr / taylor, overOwn: featErr / own });
+        console.log(`${s} from ${last.step} K=${K} feature ${featErr.toExponential(2)} velocity ${vel.toExponential(2)} ` +
+          `actual/estimate: taylor ${(featErr / taylor).toFixed(2)} own ${(featErr / own).toFixed(2)}`);
+      } else {
+        console.log(`${s} from ${last.step} K=0 feature ${featErr.toExponential(2)} velocity ${vel.toExponential(2)} (no estimate)`);
+      }
+    }
+    for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
+  }
+  const stats = (k) => {
+    const q = rows.map((r) => r[k]).sort((p, r) => p - r);
+    return q.length ? `${q[0].toFixed(2)}..${q[q.length - 1].toFixed(2)} (median ${q[Math.floor(q.length / 2)].toFixed(2)})` : '-';
+  };
+  console.log(`summary over ${rows.length} forecast steps with K >= 1: actual/estimate taylor ${stats('overTaylor')}, own coefficient ${stats('overOwn')}`);
+  await model.dispose();
+})().catch((e) => {
+  console.error(`forecast-errors: ${e.message}`);
+  process.exit(1);
+});
