@@ -8,7 +8,7 @@ import { loadModel } from '../../pipeline/model';
 import type { SeerVariable } from '../../pipeline/seer';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, noiseSource, samplesFromFlags, str, STUDY_FLAGS, warmUp, type Values } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
@@ -17,13 +17,8 @@ export const calibrateCommand: Command = {
     'taylorseer calibrate [--model DIR] --budget K [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] ' +
     '[--shift X] [--order O] [--variable step|time|newton] [--warmup W] [--start 0,a,b,...] [--sweeps N] [--quiet] [--json]',
   options: {
-    model: { type: 'string' },
+    ...STUDY_FLAGS,
     budget: { type: 'string' },
-    steps: { type: 'string', default: '50' },
-    guidance: { type: 'string', default: '3' },
-    labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
-    noise: { type: 'string' },
-    seed: { type: 'string' },
     shift: { type: 'string', default: '1' },
     order: { type: 'string', default: '2' },
     variable: { type: 'string', default: 'newton' },

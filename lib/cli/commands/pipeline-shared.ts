@@ -16,6 +16,16 @@ export function defaultModelDir(): string {
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+/** The flags of the commands that sample a set of labels for a study (sweep, calibrate). */
+export const STUDY_FLAGS = {
+  model: { type: 'string' },
+  steps: { type: 'string', default: '50' },
+  guidance: { type: 'string', default: '3' },
+  labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
+  noise: { type: 'string' },
+  seed: { type: 'string' },
+} as const;
+
 export function str(values: Values, key: string): string | undefined {
   const v = values[key];
   if (v === undefined) return undefined;

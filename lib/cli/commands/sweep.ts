@@ -17,7 +17,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, noiseSource, samplesFromFlags, str, STUDY_FLAGS, warmUp, type Values } from './pipeline-shared';
 
 export interface SweepRow {
   shift: number;
@@ -74,12 +74,7 @@ export const sweepCommand: Command = {
     'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
     '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,2,3] [--adaptive-cooldowns 0,1,2] [--out DIR] [--json] [--quiet]',
   options: {
-    model: { type: 'string' },
-    steps: { type: 'string', default: '50' },
-    guidance: { type: 'string', default: '3' },
-    labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
-    noise: { type: 'string' },
-    seed: { type: 'string' },
+    ...STUDY_FLAGS,
     shifts: { type: 'string', default: '1,3' },
     budgets: { type: 'string', default: '8,10,12,18' },
     orders: { type: 'string', default: '0,1,2,3' },
