@@ -508,54 +508,6 @@ describe('errors leave everything unchanged', () => {
   });
 });
 
-/** Runs only where the addon reports a usable GPU (the device machine); skipped elsewhere. */
-function cudaUsable(): boolean {
-  try {
-    return typeof native().cudaInfo === 'function' && native().cudaInfo().usable;
-  } catch {
-    return false;
-  }
-}
-
-describe.runIf(cudaUsable())("device 'cuda' (factors on the GPU, host I/O)", () => {
-  const [B, L, D] = [2, 3, 1000];
-  const n = B * L * D;
-  const shape = { batch: B, tokens: L, dim: D };
-  const gateAt = (s: number) => Float32Array.from({ length: B * D }, (_, i) => 0.5 + 1e-4 * i - 0.01 * s);
-
-  it.each(['f32', 'f16', 'bf16'] as const)('moduleAsync() and gatedResidual() match the CPU (storage %s)', async (storage) => {
-    const opts: TaylorSeerOptions = { schedule: fixed50, maxOrder: 2, storage };
-    const gpu = new TaylorSeer({ ...opts, device: 'cuda' });
-    const cpu = new TaylorSeer(opts);
-    expect(gpu.device).toBe('cuda');
-    for (let s = 0; s < 50; s++) {
-      gpu.beginStep(s);
-      cpu.beginStep(s);
-      const want = cpu.module('m', () => feature(s, 'm', n));
-      const got = await gpu.moduleAsync('m', async () => feature(s, 'm', n));
-      expect(relErr(got, want), `step ${s}`).toBeLessThan(1e-6);
-      const hg = Float32Array.from({ length: n }, (_, i) => Math.cos(i + s));
-      const hc = Float32Array.from(hg);
-      await gpu.gatedResidual('g', () => feature(s, 'g', n), hg, gateAt(s), shape);
-      await cpu.gatedResidual('g', () => feature(s, 'g', n), hc, gateAt(s), shape);
-      expect(relErr(hg, hc), `gated step ${s}`).toBeLessThan(1e-6);
-    }
-    const b = storage === 'f32' ? 4 : 2;
-    // factors (3 per entry) + a staging buffer per entry + the gate staging buffer of 'g'
-    expect(gpu.stats.bytesHeld).toBe(2 * 3 * n * b + 2 * n * 4 + B * D * 4);
-    gpu.dispose();
-  });
-
-  it('module() is ERR_DEVICE: a synchronous call cannot read the GPU back', async () => {
-    const gpu = new TaylorSeer({ schedule: fixed50, maxOrder: 1, device: 'cuda' });
-    gpu.beginStep(0);
-    expect(await codeOf(() => gpu.module('m', () => feature(0, 'm')))).toBe('ERR_DEVICE');
-    expect(gpu.stats.entries).toBe(0);
-    expect(new TaylorSeer({ schedule: fixed50, maxOrder: 1, device: 'auto' }).device).toBe('cuda');
-    gpu.dispose();
-  });
-});
-
 describe('gatedResiduals: several gated residuals into one h', () => {
   const shape = { batch: 2, tokens: 3, dim: 4 };
   const n = 24;

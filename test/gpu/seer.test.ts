@@ -1,13 +1,14 @@
 /**
- * TaylorSeer with device 'cuda' where the GPU-only path differs from the CPU one and no vi.mock is needed
- * (this file runs in the bundled device runner too): the adaptive schedule's norms read back from the GPU.
+ * TaylorSeer with device 'cuda' against the CPU, with no vi.mock (this file runs in the bundled device runner
+ * too): module and gated paths per storage, the adaptive schedule's norms read back from the GPU, the forecast
+ * chain.
  * Skips without a usable device.
  */
 import { describe, expect, it } from 'vitest';
 
 import { TaylorSeer } from '../../lib/hook';
 import { relErr } from '../oracle';
-import { cudaUsable } from './helpers';
+import { cudaUsable, expectCode } from './helpers';
 
 /** A smooth per-module feature, rounded to f32 like a real activation. */
 function feature(step: number, n: number): Float32Array {
@@ -57,5 +58,48 @@ describe.skipIf(!cudaUsable)("TaylorSeer on device 'cuda'", () => {
     }
     gpu.dispose();
     cpu.dispose();
+  });
+
+  // moved from test/hook.test.ts, whose vi.mock the bundled device runner does not support
+  const fixed50 = { kind: 'fixed', steps: 50, interval: 6, warmup: 3 } as const;
+  for (const storage of ['f32', 'f16', 'bf16'] as const) {
+    it(`moduleAsync() and gatedResidual() match the CPU (storage ${storage})`, async () => {
+      const [B, L, D] = [2, 3, 1000];
+      const n = B * L * D;
+      const shape = { batch: B, tokens: L, dim: D };
+      const gateAt = (s: number) => Float32Array.from({ length: B * D }, (_, i) => 0.5 + 1e-4 * i - 0.01 * s);
+      const opts = { schedule: fixed50, maxOrder: 2, storage };
+      const gpu = new TaylorSeer({ ...opts, device: 'cuda' });
+      const cpu = new TaylorSeer(opts);
+      expect(gpu.device).toBe('cuda');
+      for (let s = 0; s < 50; s++) {
+        gpu.beginStep(s);
+        cpu.beginStep(s);
+        const want = cpu.module('m', () => feature(s, n));
+        const got = await gpu.moduleAsync('m', async () => feature(s, n));
+        expect(relErr(got, want), `step ${s}`).toBeLessThan(1e-6);
+        const hg = Float32Array.from({ length: n }, (_, i) => Math.cos(i + s));
+        const hc = Float32Array.from(hg);
+        await gpu.gatedResidual('g', () => feature(s + 1, n), hg, gateAt(s), shape);
+        await cpu.gatedResidual('g', () => feature(s + 1, n), hc, gateAt(s), shape);
+        expect(relErr(hg, hc), `gated step ${s}`).toBeLessThan(1e-6);
+      }
+      const b = storage === 'f32' ? 4 : 2;
+      // factors (3 per entry) + a staging buffer per entry + the gate staging buffer of 'g'
+      expect(gpu.stats.bytesHeld).toBe(2 * 3 * n * b + 2 * n * 4 + B * D * 4);
+      gpu.dispose();
+      cpu.dispose();
+    });
+  }
+
+  it('module() is ERR_DEVICE: a synchronous call cannot read the GPU back; auto picks the GPU', () => {
+    const gpu = new TaylorSeer({ schedule: fixed50, maxOrder: 1, device: 'cuda' });
+    gpu.beginStep(0);
+    expectCode(() => gpu.module('m', () => feature(0, 5)), 'ERR_DEVICE');
+    expect(gpu.stats.entries).toBe(0);
+    const auto = new TaylorSeer({ schedule: fixed50, maxOrder: 1, device: 'auto' });
+    expect(auto.device).toBe('cuda');
+    auto.dispose();
+    gpu.dispose();
   });
 });
