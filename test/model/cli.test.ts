@@ -208,16 +208,37 @@ describe('sweep', () => {
     const { sweepCommand } = await import('../../lib/cli/commands/sweep');
     const out = path.join(tmp, 'sweep');
     const { code, stdout } = await run(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--labels', '3', '--shifts', '2', '--budgets', '4',
-      '--orders', '1', '--variables', 'step', '--adaptive-warmups', '1', '--adaptive-cooldowns', '0', '--out', out, '--quiet']);
+      '--orders', '1', '--variables', 'step', '--adaptive-warmups', '1', '--adaptive-cooldowns', '0', '--out', out, '--quiet',
+      '--holdout-labels', '7', '--holdout-seed', '3']);
     expect(code).toBe(0);
     expect(stdout).toMatch(/best fixed/);
+    expect(stdout).toMatch(/held out/);
     const json = JSON.parse(fs.readFileSync(path.join(out, 'sweep.json'), 'utf8'));
     expect(json.rows.length).toBeGreaterThan(1);
     for (const r of json.rows) expect(r.fullSteps).toBe(4);
     expect(json.rows.some((r: { schedule: { kind: string } }) => r.schedule.kind === 'adaptive')).toBe(true);
     expect(json.summary[0]).toMatchObject({ shift: 2, budget: 4 });
+    // the chosen configurations, run again on the held-out sample
+    expect(json.holdout).toEqual({ labels: [7] });
+    const h = json.summary[0].holdout;
+    expect(Number.isFinite(h.fixedPsnr) && Number.isFinite(h.adaptivePsnr)).toBe(true);
+    expect(h.gain).toBeCloseTo(h.adaptivePsnr - h.fixedPsnr, 12);
+    expect(h.fixedPsnr).not.toBe(json.summary[0].bestFixed.psnr);
     const png = PNG.sync.read(fs.readFileSync(path.join(out, 'plot-shift-2.png')));
     expect([png.width, png.height]).toEqual([1000, 600]);
+  });
+});
+
+describe('sweep arguments', () => {
+  it.each([
+    [['--holdout-seed', '3'], /--holdout-noise and --holdout-seed need --holdout-labels/],
+    [['--holdout-labels', '7', '--holdout-seed', '3', '--holdout-noise', 'x.f32'], /--holdout-noise and --holdout-seed exclude each other/],
+    [['--holdout-labels', '7,x'], /--holdout-labels x/],
+  ])('rejects %j with a one-line ERR_INVALID_ARGUMENT', async (extra, message) => {
+    const { sweepCommand } = await import('../../lib/cli/commands/sweep');
+    const e = await rejection(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--budgets', '4', '--out', path.join(tmp, 'sweep-bad'), ...extra]);
+    expect(e.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(e.message).toMatch(message);
   });
 });
 

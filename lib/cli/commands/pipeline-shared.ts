@@ -26,10 +26,10 @@ export const STUDY_FLAGS = {
   seed: { type: 'string' },
 } as const;
 
-export function str(values: Values, key: string): string | undefined {
+export function str(values: Values, key: string, prefix = ''): string | undefined {
   const v = values[key];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${key} expects a value`);
+  if (typeof v !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${prefix}${key} expects a value`);
   return v;
 }
 
@@ -39,14 +39,17 @@ export async function warmUp(model: DitModel, labels: number[], guidance: number
 }
 
 
-/** --noise and --seed, checked before the model loads (they exclude each other). */
-export function noiseSource(values: Values): { file?: string; seed: number } {
-  const file = str(values, 'noise');
-  const seedArg = str(values, 'seed');
+/**
+ * --noise and --seed, checked before the model loads (they exclude each other). `prefix` names the flags in
+ * messages when the values come from other flags (sweep's --holdout-noise / --holdout-seed).
+ */
+export function noiseSource(values: Values, prefix = ''): { file?: string; seed: number } {
+  const file = str(values, 'noise', prefix);
+  const seedArg = str(values, 'seed', prefix);
   if (file !== undefined && seedArg !== undefined) {
-    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--noise and --seed exclude each other: give one source of initial noise');
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${prefix}noise and --${prefix}seed exclude each other: give one source of initial noise`);
   }
-  return { file, seed: seedArg === undefined ? 0 : parseInteger('seed', seedArg, 0, Number.MAX_SAFE_INTEGER) };
+  return { file, seed: seedArg === undefined ? 0 : parseInteger(`${prefix}seed`, seedArg, 0, Number.MAX_SAFE_INTEGER) };
 }
 
 /**
@@ -58,13 +61,15 @@ export function samplesFromFlags(
   model: DitModel,
   source: { file?: string; seed: number },
   defaultLabels: readonly number[],
+  prefix = '',
 ): { labels: number[]; noise: Float32Array } {
   const { classes, nullClass, channels: C, imageSize: S } = model.arch;
-  const labelsArg = str(values, 'labels');
-  const labels = labelsArg === undefined ? [...defaultLabels] : parseList('labels', labelsArg, (s) => parseInteger('labels', s, 0, Math.max(classes - 1, nullClass)));
+  const labelsArg = str(values, 'labels', prefix);
+  const flag = `${prefix}labels`;
+  const labels = labelsArg === undefined ? [...defaultLabels] : parseList(flag, labelsArg, (s) => parseInteger(flag, s, 0, Math.max(classes - 1, nullClass)));
   for (const l of labels) {
     if (l >= classes && l !== nullClass) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--labels: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag}: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
     }
   }
   const n = labels.length * model.imageElements;
@@ -73,7 +78,7 @@ export function samplesFromFlags(
   if (noise.length !== n) {
     throw new TaylorSeerError(
       'ERR_INVALID_ARGUMENT',
-      `--noise ${source.file}: holds ${noise.length} float32 values, expected ${n} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
+      `--${prefix}noise ${source.file}: holds ${noise.length} float32 values, expected ${n} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
     );
   }
   return { labels, noise };

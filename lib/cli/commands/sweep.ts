@@ -3,7 +3,9 @@
  * shift it runs full compute once, then, for every budget of full steps, every order and variable: each
  * fixed schedule (interval, warm-up 1-3, cool-down 0-2) that spends exactly that budget, and the adaptive
  * schedule with that budget for each warm-up and cool-down asked for (default 1-3 and 0-2, as the fixed ones). Prints a table (best fixed against best adaptive per budget), writes
- * sweep.json and one PNG plot per shift (PSNR against evaluation speedup).
+ * sweep.json and one PNG plot per shift (PSNR against evaluation speedup). With --holdout-labels, the best
+ * fixed and the best adaptive configuration of every row run again on samples the choice did not see (their
+ * own labels and noise), so that a gain that only holds on the sweep's samples shows.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -72,7 +74,8 @@ export const sweepCommand: Command = {
   summary: 'quality vs speed of fixed and adaptive schedules at equal compute: table, sweep.json, PNG plots',
   usage:
     'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
-    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,2,3] [--adaptive-cooldowns 0,1,2] [--out DIR] [--json] [--quiet]',
+    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,2,3] [--adaptive-cooldowns 0,1,2] ' +
+    '[--holdout-labels a,b,... [--holdout-noise FILE.f32 | --holdout-seed N]] [--out DIR] [--json] [--quiet]',
   options: {
     ...STUDY_FLAGS,
     shifts: { type: 'string', default: '1,3' },
@@ -81,6 +84,9 @@ export const sweepCommand: Command = {
     variables: { type: 'string', default: 'step,time,newton' },
     'adaptive-warmups': { type: 'string', default: '1,2,3' },
     'adaptive-cooldowns': { type: 'string', default: '0,1,2' },
+    'holdout-labels': { type: 'string' },
+    'holdout-noise': { type: 'string' },
+    'holdout-seed': { type: 'string' },
     out: { type: 'string', default: 'taylorseer-sweep' },
     json: { type: 'boolean' },
     quiet: { type: 'boolean' },
@@ -96,6 +102,11 @@ export const sweepCommand: Command = {
     const warmups = parseList('adaptive-warmups', str(v, 'adaptive-warmups')!, (s) => parseInteger('adaptive-warmups', s, 1, steps));
     const cooldowns = parseList('adaptive-cooldowns', str(v, 'adaptive-cooldowns')!, (s) => parseInteger('adaptive-cooldowns', s, 0, steps));
     const source = noiseSource(v);
+    const holdoutFlags: Values = { labels: v['holdout-labels'], noise: v['holdout-noise'], seed: v['holdout-seed'] };
+    if (holdoutFlags.labels === undefined && (holdoutFlags.noise !== undefined || holdoutFlags.seed !== undefined)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--holdout-noise and --holdout-seed need --holdout-labels (the held-out samples\' labels)');
+    }
+    const holdoutSource = holdoutFlags.labels === undefined ? undefined : noiseSource(holdoutFlags, 'holdout-');
     const outDir = path.resolve(str(v, 'out')!);
     const log = (line: string) => {
       if (!v.quiet) process.stderr.write(`${line}\n`);
@@ -104,6 +115,7 @@ export const sweepCommand: Command = {
     const model = await loadModel(str(v, 'model') ?? defaultModelDir());
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, []);
+      const holdout = holdoutSource && samplesFromFlags(holdoutFlags, model, holdoutSource, [], 'holdout-');
       await warmUp(model, labels, guidance, 'batched');
       fs.mkdirSync(outDir, { recursive: true });
       const rows: SweepRow[] = [];
@@ -137,7 +149,25 @@ export const sweepCommand: Command = {
         writePlot(outDir, shift, rows.filter((r) => r.shift === shift));
       }
       const summary = summarise(rows);
-      fs.writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ model: model.manifest.name, steps, guidance, labels, rows, summary }, null, 1)}\n`);
+      if (holdout) {
+        for (const shift of shifts) {
+          const base: Omit<SampleOptions, 'seer'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise };
+          const full = await sample(model, base);
+          const run = async (b: SweepBest | null) => {
+            if (!b) return null;
+            const r = await sample(model, { ...base, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable } });
+            return compareImages(r.images, full.images, r.shape).psnr;
+          };
+          for (const row of summary.filter((r) => r.shift === shift)) {
+            const fixedPsnr = await run(row.bestFixed);
+            const adaptivePsnr = await run(row.bestAdaptive);
+            row.holdout = { fixedPsnr, adaptivePsnr, gain: fixedPsnr !== null && adaptivePsnr !== null ? adaptivePsnr - fixedPsnr : null };
+            log(`held out, shift ${shift} K=${row.budget}: fixed ${fixedPsnr?.toFixed(2) ?? '-'} dB, adaptive ${adaptivePsnr?.toFixed(2) ?? '-'} dB`);
+          }
+        }
+      }
+      const holdoutInfo = holdout ? { labels: holdout.labels } : undefined;
+      fs.writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ model: model.manifest.name, steps, guidance, labels, holdout: holdoutInfo, rows, summary }, null, 1)}\n`);
       if (v.json) process.stdout.write(`${JSON.stringify({ rows, summary })}\n`);
       else process.stdout.write(renderSummary(summary) + `\nwrote ${path.join(outDir, 'sweep.json')} and plot-shift-*.png\n`);
       return 0;
@@ -147,20 +177,31 @@ export const sweepCommand: Command = {
   },
 };
 
+/** The best configuration of one kind in a row of the summary. */
+export interface SweepBest {
+  label: string;
+  schedule: ScheduleOptions;
+  order: number;
+  variable: SeerVariable;
+  psnr: number;
+}
+
 export interface SweepSummaryRow {
   shift: number;
   budget: number;
   evalSpeedup: number;
-  bestFixed: { label: string; order: number; variable: string; psnr: number } | null;
-  bestAdaptive: { label: string; order: number; variable: string; psnr: number } | null;
+  bestFixed: SweepBest | null;
+  bestAdaptive: SweepBest | null;
   /** best adaptive minus best fixed, dB */
   gain: number | null;
+  /** with --holdout-labels: the same two configurations on the held-out samples */
+  holdout?: { fixedPsnr: number | null; adaptivePsnr: number | null; gain: number | null };
 }
 
-function best(rows: SweepRow[]) {
+function best(rows: SweepRow[]): SweepBest | null {
   if (rows.length === 0) return null;
   const r = rows.reduce((a, b) => (b.psnr > a.psnr ? b : a));
-  return { label: scheduleLabel(r.schedule), order: r.order, variable: r.variable, psnr: r.psnr };
+  return { label: scheduleLabel(r.schedule), schedule: r.schedule, order: r.order, variable: r.variable, psnr: r.psnr };
 }
 
 export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
@@ -181,7 +222,9 @@ export function summarise(rows: SweepRow[]): SweepSummaryRow[] {
 }
 
 function renderSummary(summary: SweepSummaryRow[]): string {
-  const head = ['shift', 'full steps', 'eval speedup', 'best fixed', 'PSNR', 'best adaptive', 'PSNR', 'gain'];
+  const dB = (x: number | null | undefined, signed = false) => (x === null || x === undefined ? '-' : `${signed && x >= 0 ? '+' : ''}${x.toFixed(2)}`);
+  const held = summary.some((s) => s.holdout);
+  const head = ['shift', 'full steps', 'eval speedup', 'best fixed', 'PSNR', 'best adaptive', 'PSNR', 'gain', ...(held ? ['held out: fixed', 'adaptive', 'gain'] : [])];
   const body = summary.map((s) => [
     String(s.shift),
     String(s.budget),
@@ -190,7 +233,8 @@ function renderSummary(summary: SweepSummaryRow[]): string {
     s.bestFixed ? s.bestFixed.psnr.toFixed(2) : '-',
     s.bestAdaptive ? `O=${s.bestAdaptive.order} ${s.bestAdaptive.variable}` : '-',
     s.bestAdaptive ? s.bestAdaptive.psnr.toFixed(2) : '-',
-    s.gain === null ? '-' : `${s.gain >= 0 ? '+' : ''}${s.gain.toFixed(2)} dB`,
+    s.gain === null ? '-' : `${dB(s.gain, true)} dB`,
+    ...(held ? [dB(s.holdout?.fixedPsnr), dB(s.holdout?.adaptivePsnr), s.holdout?.gain == null ? '-' : `${dB(s.holdout.gain, true)} dB`] : []),
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => r[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => c.padEnd(widths[i])).join('  ');
