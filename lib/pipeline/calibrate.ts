@@ -28,8 +28,15 @@ export interface CalibrateOptions extends Omit<SampleOptions, 'seer' | 'onStep' 
    * the search also tries W = 0..4. Default 3 (the reference's).
    */
   warmup?: number;
-  /** where the search starts (exactly `budget` distinct steps, with 0); default: fixedStart(steps, budget, warmup) */
-  start?: readonly number[];
+  /**
+   * Where the search starts: 'fixed' (default: fixedStart(steps, budget, warmup)), 'adaptive' (the full steps
+   * the adaptive schedule with this budget, max(1, warmup) and `cooldown` chooses on these samples, with this
+   * order and variable: a local search refines a start, so a good one matters), or an explicit list of exactly
+   * `budget` distinct steps with 0.
+   */
+  start?: 'fixed' | 'adaptive' | readonly number[];
+  /** cool-down C of the adaptive start (default 0) */
+  cooldown?: number;
   /** at most this many sweeps (default 3); a sweep without improvement ends the search */
   maxSweeps?: number;
   /** how far one move shifts one full step (both directions; default 1, 2, 3, 5, 8) */
@@ -99,7 +106,7 @@ const mask = (steps: number, full: number[], warmup: number): MaskScheduleOption
 
 /** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
 export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
-  const { budget, order, variable, warmup = 3, start, maxSweeps = 3, moves = [1, 2, 3, 5, 8], minGainDb = 0.02, full: given, onProgress, ...base } = options;
+  const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = [1, 2, 3, 5, 8], minGainDb = 0.02, full: given, onProgress, ...base } = options;
   const steps = intIn('steps', base.steps, 1, 1_000_000);
   intIn('budget', budget, 1, steps);
   intIn('order', order, 0, 4);
@@ -108,9 +115,15 @@ export async function calibrateSchedule(model: DitModel, options: CalibrateOptio
   if (!Array.isArray(moves) || moves.length === 0) fail('moves must be a non-empty array of positive integers');
   moves.forEach((m, i) => intIn(`moves[${i}]`, m, 1, 1_000_000));
   if (typeof minGainDb !== 'number' || !(minGainDb >= 0)) fail(`minGainDb must be a number >= 0, found ${String(minGainDb)}`);
-  let cur = start === undefined ? fixedStart(steps, budget, warmup) : checkStart(start, steps, budget);
+  if (start !== 'fixed' && start !== 'adaptive' && !Array.isArray(start)) fail(`start must be 'fixed', 'adaptive' or a list of steps, found ${String(start)}`);
+  intIn('cooldown', cooldown, 0, Math.max(0, budget - Math.max(1, warmup)));
+  let cur = start === 'fixed' ? fixedStart(steps, budget, warmup) : start === 'adaptive' ? [] : checkStart(start as readonly number[], steps, budget);
 
   const full = given ?? (await sample(model, base));
+  if (start === 'adaptive') {
+    const schedule = { kind: 'adaptive', steps, warmup: Math.max(1, warmup), cooldown, budget } as const;
+    cur = (await sample(model, { ...base, seer: { schedule, maxOrder: order, variable } })).fullStepList;
+  }
   const scores = new Map<string, number>();
   let sweep = 0;
   let W = warmup;

@@ -56,6 +56,15 @@ describe('calibrateSchedule', () => {
     expect(progress.at(-1)!.bestPsnr).toBe(result.psnr);
   });
 
+  it("starts from the adaptive schedule's own placement with start: 'adaptive'", async () => {
+    const opts = { ...base, budget: 4, order: 2, variable: 'time' as const, warmup: 1, cooldown: 1, maxSweeps: 1 };
+    const adaptive = await sample(model, { ...base, seer: { schedule: { kind: 'adaptive', steps: 8, warmup: 1, cooldown: 1, budget: 4 }, maxOrder: 2, variable: 'time' } });
+    const c = await calibrateSchedule(model, { ...opts, start: 'adaptive', full: result.full });
+    expect(c.start.schedule.full).toEqual(adaptive.fullStepList);
+    expect(c.start.psnr).toBeCloseTo(compareImages(adaptive.images, result.full.images, adaptive.shape).psnr, 9);
+    expect(c.psnr).toBeGreaterThanOrEqual(c.start.psnr);
+  });
+
   it('rejects a budget, start or order it cannot use, before running anything', async () => {
     const bad = async (extra: object) => {
       try {
@@ -73,5 +82,7 @@ describe('calibrateSchedule', () => {
     expect(await bad({ order: 1.5 })).toBe('ERR_INVALID_ARGUMENT');
     expect(await bad({ moves: [] })).toBe('ERR_INVALID_ARGUMENT');
     expect(await bad({ maxSweeps: 0 })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await bad({ start: 'random' })).toBe('ERR_INVALID_ARGUMENT');
+    expect(await bad({ start: 'adaptive', warmup: 1, cooldown: 4 })).toBe('ERR_INVALID_ARGUMENT');
   });
 });

@@ -15,7 +15,7 @@ export const calibrateCommand: Command = {
   summary: 'offline search for the best placement of K full steps on calibration samples (a mask schedule to reuse)',
   usage:
     'taylorseer calibrate [--model DIR] --budget K [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] ' +
-    '[--shift X] [--order O] [--variable step|time|newton] [--warmup W] [--start 0,a,b,...] [--sweeps N] [--quiet] [--json]',
+    '[--shift X] [--order O] [--variable step|time|newton] [--warmup W] [--start fixed|adaptive|0,a,b,...] [--cooldown C] [--sweeps N] [--quiet] [--json]',
   options: {
     ...STUDY_FLAGS,
     budget: { type: 'string' },
@@ -23,7 +23,8 @@ export const calibrateCommand: Command = {
     order: { type: 'string', default: '2' },
     variable: { type: 'string', default: 'newton' },
     warmup: { type: 'string', default: '3' },
-    start: { type: 'string' },
+    start: { type: 'string', default: 'fixed' },
+    cooldown: { type: 'string', default: '0' },
     sweeps: { type: 'string', default: '3' },
     quiet: { type: 'boolean' },
     json: { type: 'boolean' },
@@ -40,8 +41,9 @@ export const calibrateCommand: Command = {
     const variable = parseChoice<SeerVariable>('variable', str(v, 'variable')!, ['step', 'time', 'newton']);
     const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, budget);
     const maxSweeps = parseInteger('sweeps', str(v, 'sweeps')!, 1, 1000);
-    const startArg = str(v, 'start');
-    const start = startArg === undefined ? undefined : parseList('start', startArg, (s) => parseInteger('start', s, 0, steps - 1));
+    const startArg = str(v, 'start')!;
+    const start = startArg === 'fixed' || startArg === 'adaptive' ? startArg : parseList('start', startArg, (s) => parseInteger('start', s, 0, steps - 1));
+    const cooldown = parseInteger('cooldown', str(v, 'cooldown')!, 0, steps);
     const source = noiseSource(v);
     const log = (line: string) => {
       if (!v.quiet) process.stderr.write(`${line}\n`);
@@ -52,7 +54,7 @@ export const calibrateCommand: Command = {
       const { labels, noise } = samplesFromFlags(v, model, source, []);
       await warmUp(model, labels, guidance, 'batched');
       const c = await calibrateSchedule(model, {
-        labels, steps, guidance, shift, noise, budget, order, variable, warmup, start, maxSweeps,
+        labels, steps, guidance, shift, noise, budget, order, variable, warmup, start, cooldown, maxSweeps,
         onProgress: (p) => {
           if (p.runs === 1 || p.improved) log(`calibrate: run ${p.runs} (sweep ${p.sweep}): ${p.bestPsnr.toFixed(2)} dB [${p.best.full.join(',')}] W=${p.best.warmup}`);
         },
