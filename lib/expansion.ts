@@ -45,6 +45,11 @@ function coordinate(variable: Variable, node: Node): number {
   return variable === 'step' ? node.step : node.t;
 }
 
+/** The warm-up rule: a full step grows the order (adds a node) only after step W-2; earlier ones restart. */
+export function growsOrder(step: number, warmup: number): boolean {
+  return step > warmup - 2;
+}
+
 /**
  * What the update kernel needs for one entry at full step `current`.
  * `history` holds the entry's nodes since its last restart, oldest first; its last `oldCount` nodes are
@@ -64,7 +69,7 @@ export function updatePlan(
   if (history.length < oldCount) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `history has ${history.length} nodes but the entry holds ${oldCount} factors`);
   }
-  const grows = current.step > warmup - 2;
+  const grows = growsOrder(current.step, warmup);
   const newCount = grows ? Math.min(oldCount + 1, maxOrder + 1) : 1;
   const x = coordinate(variable, current);
   const divisors: number[] = [];

@@ -31,7 +31,7 @@ try {
   console.error('forecast-errors: dist/ is missing; run `npm run build:ts` first');
   process.exit(2);
 }
-const { loadModel, forward, timesteps, readF32, TaylorSeer, forecastCoeffs, MaskSchedule } = lib;
+const { loadModel, forward, timesteps, readF32, relL2, TaylorSeer, forecastCoeffs, MaskSchedule } = lib;
 
 const { values: a, positionals } = parseArgs({
   options: {
@@ -54,16 +54,6 @@ if (mode !== 'errors' && mode !== 'sensitivity') {
 const STEPS = 50;
 const GUIDANCE = 3;
 const labels = [0, 1, 2, 3, 4, 5, 6, 7];
-const relL2 = (x, y) => {
-  let e = 0;
-  let n = 0;
-  for (let i = 0; i < x.length; i++) {
-    e += (x[i] - y[i]) ** 2;
-    n += y[i] ** 2;
-  }
-  return Math.sqrt(e / n);
-};
-
 (async () => {
   const model = await loadModel(path.join(root, 'fixtures/dit-digits'));
   const B = labels.length;

@@ -11,7 +11,9 @@
  */
 import { TaylorSeerError } from '../errors';
 import { FixedSchedule } from '../schedule/fixed';
+import { MaskSchedule } from '../schedule/mask';
 import type { MaskScheduleOptions } from '../schedule/types';
+import { requireInt, show } from '../schedule/validate';
 import { compareImages } from './metrics';
 import type { DitModel } from './model';
 import { sample, type SampleOptions, type SampleResult } from './sampler';
@@ -73,19 +75,14 @@ function fail(message: string): never {
   throw new TaylorSeerError('ERR_INVALID_ARGUMENT', message);
 }
 
-function intIn(name: string, v: unknown, lo: number, hi: number): number {
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < lo || v > hi) fail(`${name} must be an integer in ${lo}..${hi}, found ${String(v)}`);
-  return v;
-}
-
 /**
  * The reference's family as a start: steps 0..W-1, then the widest even interval whose run has at least
  * `budget` full steps, cut to `budget`.
  */
 export function fixedStart(steps: number, budget: number, warmup: number): number[] {
-  intIn('steps', steps, 1, 1_000_000);
-  intIn('budget', budget, 1, steps);
-  const w = Math.max(1, intIn('warmup', warmup, 0, budget));
+  requireInt('steps', steps, 1, 1_000_000);
+  requireInt('budget', budget, 1, steps);
+  const w = Math.max(1, requireInt('warmup', warmup, 0, budget));
   for (let interval = steps; interval >= 1; interval--) {
     const full = new FixedSchedule({ steps, interval, warmup: w }).fullSteps();
     if (full.length >= budget) return full.slice(0, budget);
@@ -93,12 +90,10 @@ export function fixedStart(steps: number, budget: number, warmup: number): numbe
   return Array.from({ length: budget }, (_, i) => i);
 }
 
+/** An explicit start: a valid mask schedule's full steps (step 0, in range, no repeats), exactly `budget` of them. */
 function checkStart(start: readonly number[], steps: number, budget: number): number[] {
-  if (!Array.isArray(start)) fail('start must be an array of step indices');
-  const list = start.map((s, i) => intIn(`start[${i}]`, s, 0, steps - 1)).sort((a, b) => a - b);
+  const list = new MaskSchedule({ steps, full: start }).fullSteps();
   if (list.length !== budget) fail(`start has ${list.length} steps, expected the budget (${budget})`);
-  if (list[0] !== 0) fail('start must contain step 0 (a run starts with a full step)');
-  if (new Set(list).size !== list.length) fail('start lists a step twice');
   return list;
 }
 
@@ -107,16 +102,16 @@ const mask = (steps: number, full: number[], warmup: number): MaskScheduleOption
 /** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
 export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
   const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = [1, 2, 3, 5, 8], minGainDb = 0.02, full: given, onProgress, ...base } = options;
-  const steps = intIn('steps', base.steps, 1, 1_000_000);
-  intIn('budget', budget, 1, steps);
-  intIn('order', order, 0, 4);
-  intIn('warmup', warmup, 0, budget);
-  intIn('maxSweeps', maxSweeps, 1, 1000);
+  const steps = requireInt('steps', base.steps, 1, 1_000_000);
+  requireInt('budget', budget, 1, steps);
+  requireInt('order', order, 0, 4);
+  requireInt('warmup', warmup, 0, budget);
+  requireInt('maxSweeps', maxSweeps, 1, 1000);
   if (!Array.isArray(moves) || moves.length === 0) fail('moves must be a non-empty array of positive integers');
-  moves.forEach((m, i) => intIn(`moves[${i}]`, m, 1, 1_000_000));
-  if (typeof minGainDb !== 'number' || !(minGainDb >= 0)) fail(`minGainDb must be a number >= 0, found ${String(minGainDb)}`);
-  if (start !== 'fixed' && start !== 'adaptive' && !Array.isArray(start)) fail(`start must be 'fixed', 'adaptive' or a list of steps, found ${String(start)}`);
-  intIn('cooldown', cooldown, 0, Math.max(0, budget - Math.max(1, warmup)));
+  moves.forEach((m, i) => requireInt(`moves[${i}]`, m, 1, 1_000_000));
+  if (typeof minGainDb !== 'number' || !(minGainDb >= 0)) fail(`minGainDb must be a number >= 0, got ${show(minGainDb)}`);
+  if (start !== 'fixed' && start !== 'adaptive' && !Array.isArray(start)) fail(`start must be 'fixed', 'adaptive' or a list of steps, got ${show(start)}`);
+  requireInt('cooldown', cooldown, 0, Math.max(0, budget - Math.max(1, warmup)));
   let cur = start === 'fixed' ? fixedStart(steps, budget, warmup) : start === 'adaptive' ? [] : checkStart(start as readonly number[], steps, budget);
 
   const full = given ?? (await sample(model, base));

@@ -10,8 +10,8 @@
  * c_K = u (u + D_1) ... (u + D_{K-1}) for 'newton', D_i the distance back to the i-th earlier node (measured
  * on the bundled DiT, actual error / estimate was 0.66-19.6x (median 5.2) with u^K / K!, 0.56-2.3x (median
  * 0.76) with the product basis; README, "Why the adaptive schedule misses at shift 1").
- * Relative to the feature itself: e(u) = |c_K(u)| ||d_K|| / ||d_0||, summed over the step's cached modules. With the sampler's
- * time grid the estimate of step j is weighted by its Euler step |t_{j+1} - t_j| / mean: an error in the
+ * Relative to the feature itself: e(u) = |c_K(u)| ||d_K|| / ||d_0||, summed over the step's cached modules.
+ * With the sampler's time grid the estimate of step j is weighted by its Euler step |t_{j+1} - t_j| / mean: an error in the
  * velocity moves the sample by dt times that error, so a forecast error matters in proportion to dt.
  *
  * Two ways to set it:
@@ -27,6 +27,7 @@
  * reports no norms) a decision spreads the remaining budget evenly (budget) or uses minInterval (tolerance).
  */
 import { TaylorSeerError } from '../errors';
+import { growsOrder } from '../expansion';
 import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
 import { requireInt, requireKnownKeys, requireObject, show } from './validate';
 
@@ -138,8 +139,8 @@ export class AdaptiveSchedule implements Schedule {
 
   observe(o: StepObservation): void {
     if (!o.full) return;
-    // The same rule as the update (lib/expansion.ts): a full step s > W-2 adds a node, an earlier one restarts.
-    if (o.step > this.warmup - 2) this.nodes.push(o.step);
+    // The update's rule: a full step after W-2 adds a node, an earlier one restarts the factors.
+    if (growsOrder(o.step, this.warmup)) this.nodes.push(o.step);
     else this.nodes = [o.step];
     // Decisions are taken after the last warm-up step and after every full step the schedule placed.
     if (o.step < this.warmup - 1 || o.step >= this.end) return;

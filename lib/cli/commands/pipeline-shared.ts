@@ -38,7 +38,6 @@ export async function warmUp(model: DitModel, labels: number[], guidance: number
   await sample(model, { labels, steps: 1, guidance, cfg });
 }
 
-
 /**
  * --noise and --seed, checked before the model loads (they exclude each other). `prefix` names the flags in
  * messages when the values come from other flags (sweep's --holdout-noise / --holdout-seed).
