@@ -70,6 +70,7 @@ export type {
   CompareOptions,
   CalibrateOptions,
   Calibration,
+  CalibrateProgress,
   Granularity,
   SeerOptions,
   ImageShape,

@@ -41,7 +41,7 @@ export interface CalibrateOptions extends Omit<SampleOptions, 'seer' | 'onStep' 
   cooldown?: number;
   /** at most this many sweeps (default 3); a sweep without improvement ends the search */
   maxSweeps?: number;
-  /** how far one move shifts one full step (both directions; default 1, 2, 3, 5, 8) */
+  /** how far one move shifts one full step (both directions; default CALIBRATE_MOVES) */
   moves?: readonly number[];
   /** a candidate must beat the best by more than this to be kept (dB, default 0.02) */
   minGainDb?: number;
@@ -70,6 +70,9 @@ export interface Calibration {
   sweeps: number;
   full: SampleResult;
 }
+
+/** The default moves of the search: one full step shifted by this many steps, either way. */
+export const CALIBRATE_MOVES: readonly number[] = [1, 2, 3, 5, 8];
 
 function fail(message: string): never {
   throw new TaylorSeerError('ERR_INVALID_ARGUMENT', message);
@@ -101,7 +104,7 @@ const mask = (steps: number, full: number[], warmup: number): MaskScheduleOption
 
 /** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
 export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
-  const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = [1, 2, 3, 5, 8], minGainDb = 0.02, full: given, onProgress, ...base } = options;
+  const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = CALIBRATE_MOVES, minGainDb = 0.02, full: given, onProgress, ...base } = options;
   const steps = requireInt('steps', base.steps, 1, 1_000_000);
   requireInt('budget', budget, 1, steps);
   requireInt('order', order, 0, 4);

@@ -2,8 +2,9 @@
  * `taylorseer calibrate`: searches which `--budget` steps of a run should be full (lib/pipeline/calibrate.ts)
  * on calibration samples, and prints the schedule as one JSON object with the `eval` flags that reuse it.
  */
+import { SingleBar } from 'cli-progress';
 import { TaylorSeerError } from '../../errors';
-import { calibrateSchedule } from '../../pipeline/calibrate';
+import { CALIBRATE_MOVES, calibrateSchedule, type Calibration } from '../../pipeline/calibrate';
 import { loadModel } from '../../pipeline/model';
 import type { SeerVariable } from '../../pipeline/seer';
 import type { Command } from '../command';
@@ -53,12 +54,26 @@ export const calibrateCommand: Command = {
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, []);
       await warmUp(model, labels, guidance, 'batched');
-      const c = await calibrateSchedule(model, {
-        labels, steps, guidance, shift, noise, budget, order, variable, warmup, start, cooldown, maxSweeps,
-        onProgress: (p) => {
-          if (p.runs === 1 || p.improved) log(`calibrate: run ${p.runs} (sweep ${p.sweep}): ${p.bestPsnr.toFixed(2)} dB [${p.best.full.join(',')}] W=${p.best.warmup}`);
-        },
-      });
+      // On a terminal a bar (the search stops early when a sweep finds nothing, so the total is a bound);
+      // elsewhere one line per improvement.
+      const bar =
+        process.stderr.isTTY && !v.quiet
+          ? new SingleBar({ format: 'calibrate |{bar}| run {value} of at most {total} | sweep {sweep} | best {best} dB', stream: process.stderr, hideCursor: true, clearOnComplete: true })
+          : undefined;
+      // the start, then per sweep every step but 0 tried with each move both ways, then W = 0..4
+      bar?.start(1 + maxSweeps * ((budget - 1) * 2 * CALIBRATE_MOVES.length + Math.min(4, budget)), 0, { sweep: 0, best: '-' });
+      let c: Calibration;
+      try {
+        c = await calibrateSchedule(model, {
+          labels, steps, guidance, shift, noise, budget, order, variable, warmup, start, cooldown, maxSweeps, moves: CALIBRATE_MOVES,
+          onProgress: (p) => {
+            bar?.update(p.runs, { sweep: p.sweep, best: p.bestPsnr.toFixed(2) });
+            if (!bar && (p.runs === 1 || p.improved)) log(`calibrate: run ${p.runs} (sweep ${p.sweep}): ${p.bestPsnr.toFixed(2)} dB [${p.best.full.join(',')}] W=${p.best.warmup}`);
+          },
+        });
+      } finally {
+        bar?.stop();
+      }
       const report = {
         model: model.manifest.name,
         steps,
