@@ -74,3 +74,5 @@ if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
 fi
 stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
 python3 scripts/gpu-summary.py "$OUT"
+# The device returns only a few files per call: everything also travels as one archive.
+tar -C "$OUT" -czf /tmp/taylorseer-gpu-logs.tgz --exclude=logs.tgz . && mv /tmp/taylorseer-gpu-logs.tgz "$OUT/logs.tgz"

@@ -43,8 +43,10 @@ if nt is not None:
 san = read("sanitizer.log") or ""
 m = re.search(r"ERROR SUMMARY: (\d+) error", san)
 S["sanitizer_errors"] = int(m.group(1)) if m else None
-m = re.search(r"ERROR SUMMARY: (\d+) error", read("racecheck.log") or "")
-S["racecheck_errors"] = int(m.group(1)) if m else None
+# racecheck closes with "RACECHECK SUMMARY: N hazards displayed (E errors, W warnings)", not memcheck's line
+m = re.search(r"RACECHECK SUMMARY: (\d+) hazards displayed \((\d+) errors", read("racecheck.log") or "")
+S["racecheck_errors"] = int(m.group(2)) if m else None
+S["racecheck_hazards"] = int(m.group(1)) if m else None
 bench = load("bench.json")
 anch = load("anchors.json")
 info = load("cudainfo.json")
@@ -117,7 +119,7 @@ print(f"node tests: {n['pass']} passed, {n['fail']} failed, {n['skip']} skipped"
 for fline in (n or {}).get("failed", [])[:5]:
     print(f"   FAIL {fline[:160]}")
 print(f"compute-sanitizer memcheck: {S['sanitizer_errors']} errors" if S["sanitizer_errors"] is not None else "compute-sanitizer: no result")
-print(f"compute-sanitizer racecheck: {S['racecheck_errors']} hazards" if S["racecheck_errors"] is not None else "racecheck: no result")
+print(f"compute-sanitizer racecheck: {S['racecheck_hazards']} hazards, {S['racecheck_errors']} errors" if S["racecheck_errors"] is not None else "racecheck: no result")
 print(f"copy GB/s (read+write): ours {S['copy_GBps']}, torch {S['torch_copy_GBps']}")
 print("FLUX.1-dev 1024^2 step, 114 tensors, bf16 (ms)")
 print(f"  {'op':<12}{'fused':>8}{'%copy':>7}{'floor':>8}{'eager-st':>9}{'1/tensor':>9}{'torch-eag':>10}{'foreach':>8}{'compile':>8}")
