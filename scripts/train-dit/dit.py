@@ -1,0 +1,144 @@
+"""A class-conditional DiT with adaLN-Zero, written so that each piece of the `taylorseer-dit-onnx/1`
+manifest (embed, modulation, attn_i, mlp_i, final) is one method with the manifest's inputs and outputs.
+
+Used by train.py (PyTorch 2.x on the GPU machine) and export.py (Debian's PyTorch 1.13 on the build
+machine), so it uses only what both versions have: no scaled_dot_product_attention, no torch.compile.
+"""
+import math
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+MOD_CHUNKS = 6  # shift_attn, scale_attn, gate_attn, shift_mlp, scale_mlp, gate_mlp
+
+
+def sincos_2d(hidden, grid):
+    """Fixed 2-D sine-cosine position embedding [grid*grid, hidden] (as in DiT/MAE)."""
+    assert hidden % 4 == 0
+    q = hidden // 4
+    omega = 1.0 / (10000 ** (torch.arange(q, dtype=torch.float64) / q))
+    ys, xs = torch.meshgrid(torch.arange(grid, dtype=torch.float64), torch.arange(grid, dtype=torch.float64), indexing="ij")
+    out = []
+    for pos in (ys.reshape(-1), xs.reshape(-1)):
+        a = pos[:, None] * omega[None, :]
+        out += [torch.sin(a), torch.cos(a)]
+    return torch.cat(out, dim=1).float()
+
+
+def timestep_features(t, dim=256):
+    """Sinusoidal features of t in [0, 1] (scaled by 1000, the usual DiT range)."""
+    half = dim // 2
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
+    a = (t.float() * 1000.0)[:, None] * freqs[None, :]
+    return torch.cat([torch.cos(a), torch.sin(a)], dim=1)
+
+
+def norm(h):
+    """LayerNorm without affine parameters, eps 1e-6, written out: PyTorch 1.13 exports F.layer_norm
+    without a weight as an invalid LayerNormalization node at opset 17."""
+    mu = h.mean(dim=-1, keepdim=True)
+    d = h - mu
+    return d / torch.sqrt((d * d).mean(dim=-1, keepdim=True) + 1e-6)
+
+
+def modulate(x, shift, scale):
+    return x * (1 + scale[:, None, :]) + shift[:, None, :]
+
+
+class Block(nn.Module):
+    def __init__(self, hidden, heads, mlp_ratio):
+        super().__init__()
+        self.heads, self.hidden = heads, hidden
+        self.qkv = nn.Linear(hidden, 3 * hidden)
+        self.proj = nn.Linear(hidden, hidden)
+        self.fc1 = nn.Linear(hidden, int(hidden * mlp_ratio))
+        self.fc2 = nn.Linear(int(hidden * mlp_ratio), hidden)
+
+    def attn(self, h, shift, scale):
+        D, H = self.hidden, self.heads
+        x = modulate(norm(h), shift, scale)
+        qkv = self.qkv(x).reshape(h.shape[0], -1, 3, H, D // H).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        w = torch.softmax((q @ k.transpose(-2, -1)) * (D // H) ** -0.5, dim=-1)
+        return self.proj((w @ v).transpose(1, 2).reshape(h.shape[0], -1, D))
+
+    def mlp(self, h, shift, scale):
+        x = modulate(norm(h), shift, scale)
+        return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
+
+
+class DiT(nn.Module):
+    def __init__(self, image_size=32, channels=3, patch=4, hidden=192, depth=8, heads=6, mlp_ratio=4.0, classes=10):
+        super().__init__()
+        self.cfg = dict(image_size=image_size, channels=channels, patch=patch, hidden=hidden, depth=depth,
+                        heads=heads, mlp_ratio=mlp_ratio, classes=classes)
+        self.image_size, self.channels, self.patch, self.hidden, self.depth = image_size, channels, patch, hidden, depth
+        self.grid = image_size // patch
+        self.classes = classes
+        self.patchify = nn.Conv2d(channels, hidden, kernel_size=patch, stride=patch)
+        self.register_buffer("pos", sincos_2d(hidden, self.grid)[None], persistent=False)
+        self.t_mlp = nn.Sequential(nn.Linear(256, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
+        self.y_embed = nn.Embedding(classes + 1, hidden)  # label `classes` = unconditional
+        self.ada = nn.Linear(hidden, depth * MOD_CHUNKS * hidden)  # every block's adaLN in one layer
+        self.blocks = nn.ModuleList([Block(hidden, heads, mlp_ratio) for _ in range(depth)])
+        self.final_ada = nn.Linear(hidden, 2 * hidden)
+        self.final_linear = nn.Linear(hidden, patch * patch * channels)
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                nn.init.xavier_uniform_(m.weight)
+                nn.init.zeros_(m.bias)
+        w = self.patchify.weight.data
+        nn.init.xavier_uniform_(w.view(w.shape[0], -1))
+        nn.init.zeros_(self.patchify.bias)
+        nn.init.normal_(self.y_embed.weight, std=0.02)
+        nn.init.normal_(self.t_mlp[0].weight, std=0.02)
+        nn.init.normal_(self.t_mlp[2].weight, std=0.02)
+        # adaLN-Zero: every block starts as the identity, the output layer at zero
+        for m in (self.ada, self.final_ada, self.final_linear):
+            nn.init.zeros_(m.weight)
+            nn.init.zeros_(m.bias)
+
+    # --- the manifest's pieces -------------------------------------------------------------------
+    def embed(self, x, t, y):
+        h = self.patchify(x).flatten(2).transpose(1, 2) + self.pos
+        c = self.t_mlp(timestep_features(t)) + self.y_embed(y)
+        return h, c
+
+    def modulation(self, c):
+        return self.ada(F.silu(c)).reshape(-1, self.depth, MOD_CHUNKS, self.hidden)
+
+    def final(self, h, c):
+        shift, scale = self.final_ada(F.silu(c)).chunk(2, dim=1)
+        x = self.final_linear(modulate(norm(h), shift, scale))
+        p, g, C = self.patch, self.grid, self.channels
+        x = x.reshape(-1, g, g, p, p, C).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(-1, C, g * p, g * p)
+
+    # --- the whole network -----------------------------------------------------------------------
+    def forward(self, x, t, y):
+        h, c = self.embed(x, t, y)
+        mod = self.modulation(c)
+        for i, b in enumerate(self.blocks):
+            m = mod[:, i]
+            h = h + m[:, 2, None, :] * b.attn(h, m[:, 0], m[:, 1])
+            h = h + m[:, 5, None, :] * b.mlp(h, m[:, 3], m[:, 4])
+        return self.final(h, c)
+
+
+@torch.no_grad()
+def sample(model, noise, labels, steps=50, guidance=3.0):
+    """The manifest's sampler: Euler from t=1 to t=0 on a uniform grid, classifier-free guidance with the
+    cond and uncond halves batched. Returns the final x [B, C, H, W]."""
+    x = noise.clone()
+    B = x.shape[0]
+    y = torch.cat([labels, torch.full_like(labels, model.classes)])
+    for i in range(steps):
+        t, t_next = 1.0 - i / steps, 1.0 - (i + 1) / steps
+        v = model(torch.cat([x, x]), torch.full((2 * B,), t, device=x.device), y)
+        v = v[B:] + guidance * (v[:B] - v[B:])
+        x = x + (t_next - t) * v
+    return x

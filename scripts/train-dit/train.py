@@ -1,0 +1,128 @@
+"""Trains the second fixture model (dit-shapes): a DiT with adaLN-Zero on procedural shapes (shapes.py),
+rectified flow, for a wall-clock budget. Runs on the GPU machine (PyTorch 2.x) or, small, on a CPU.
+
+  python3 train.py --out DIR [--seconds 200] [--batch 512] [--smoke]
+
+Writes DIR/weights.npz (the EMA weights as float16, the precision the ONNX export stores), DIR/config.json,
+DIR/train.log and DIR/preview.png (two samples of each class, 50 steps, guidance 3). The weights are
+written every minute too, so a run cut short still leaves a model.
+"""
+import argparse
+import contextlib
+import json
+import math
+import os
+import sys
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from dit import DiT, sample  # noqa: E402
+import shapes  # noqa: E402
+
+ARCH = dict(image_size=32, channels=3, patch=4, hidden=128, depth=8, heads=4, mlp_ratio=4.0, classes=10)
+
+
+def save(ema, args, step, loss_hist, out):
+    sd = {k: v.detach().float().cpu().numpy().astype(np.float16) for k, v in ema.state_dict().items()}
+    tmp = os.path.join(out, "weights.tmp.npz")
+    np.savez(tmp, **sd)
+    os.replace(tmp, os.path.join(out, "weights.npz"))
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump({"architecture": ARCH, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
+                   "ema": args.ema, "torch": torch.__version__, "final_loss": loss_hist[-1] if loss_hist else None}, f, indent=1)
+
+
+def preview(model, out, dev):
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    g = torch.Generator(device=dev).manual_seed(1)
+    labels = torch.arange(10, device=dev).repeat(2)
+    noise = torch.randn(20, 3, 32, 32, generator=g, device=dev)
+    x = sample(model, noise, labels).clamp(-1, 1)
+    img = ((x + 1) * 127.5).round().byte().cpu().reshape(2, 10, 3, 32, 32).permute(0, 3, 1, 4, 2).reshape(64, 320, 3)
+    Image.fromarray(img.numpy()).resize((960, 192), Image.NEAREST).save(os.path.join(out, "preview.png"))
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--out", required=True)
+    p.add_argument("--seconds", type=float, default=200)
+    p.add_argument("--batch", type=int, default=512)
+    p.add_argument("--lr", type=float, default=3e-4)
+    p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
+    args = p.parse_args()
+    os.makedirs(args.out, exist_ok=True)
+    dev = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
+    torch.manual_seed(0)
+    if dev == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    model = DiT(**ARCH).to(dev)
+    ema = DiT(**ARCH).to(dev)
+    ema.load_state_dict(model.state_dict())
+    ema.requires_grad_(False)
+    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
+    n_params = sum(p.numel() for p in model.parameters())
+    log = open(os.path.join(args.out, "train.log"), "w")
+
+    def say(s):
+        print(s, flush=True)
+        log.write(s + "\n")
+        log.flush()
+
+    say(f"device {dev} torch {torch.__version__} params {n_params} arch {ARCH}")
+    t0 = time.time()
+    last_save = t0
+    step, loss_hist = 0, []
+    warm = 300
+    while True:
+        elapsed = time.time() - t0
+        if elapsed >= args.seconds:
+            break
+        frac = elapsed / args.seconds
+        lr = args.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
+        for gparam in opt.param_groups:
+            gparam["lr"] = lr
+        labels = torch.randint(0, 10, (args.batch,), device=dev)
+        with torch.no_grad():
+            x0 = shapes.draw(labels, 32)
+            noise = torch.randn_like(x0)
+            t = torch.rand(args.batch, device=dev)
+            xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * noise
+            y = torch.where(torch.rand(args.batch, device=dev) < 0.1, torch.full_like(labels, 10), labels)
+        amp = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dev == "cuda" else contextlib.nullcontext()
+        with amp:
+            v = model(xt, t, y)
+        loss = F.mse_loss(v.float(), noise - x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        with torch.no_grad():
+            d = min(args.ema, (1 + step) / (10 + step))
+            for pe, pm in zip(ema.parameters(), model.parameters()):
+                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+        step += 1
+        if step % 500 == 0 or (args.smoke and step % 5 == 0):
+            loss_hist.append(loss.item())
+            say(f"step {step} t {time.time() - t0:.0f}s loss {loss.item():.4f} lr {lr:.2e}")
+        if time.time() - last_save > 60:
+            save(ema, args, step, loss_hist, args.out)
+            last_save = time.time()
+    say(f"done: {step} steps in {time.time() - t0:.0f}s ({(time.time() - t0) / max(step, 1) * 1000:.1f} ms/step)")
+    save(ema, args, step, loss_hist, args.out)
+    ema.eval()
+    t1 = time.time()
+    preview(ema, args.out, dev)
+    say(f"preview {time.time() - t1:.1f}s")
+
+
+if __name__ == "__main__":
+    main()
