@@ -26,11 +26,11 @@ def sincos_2d(hidden, grid):
     return torch.cat(out, dim=1).float()
 
 
-def timestep_features(t, dim=256):
+def timestep_features(t, dim=256, dtype=torch.float32):
     """Sinusoidal features of t in [0, 1] (scaled by 1000, the usual DiT range)."""
     half = dim // 2
-    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=torch.float32, device=t.device) / half)
-    a = (t.float() * 1000.0)[:, None] * freqs[None, :]
+    freqs = torch.exp(-math.log(10000.0) * torch.arange(half, dtype=dtype, device=t.device) / half)
+    a = (t.to(dtype) * 1000.0)[:, None] * freqs[None, :]
     return torch.cat([torch.cos(a), torch.sin(a)], dim=1)
 
 
@@ -105,7 +105,7 @@ class DiT(nn.Module):
     # --- the manifest's pieces -------------------------------------------------------------------
     def embed(self, x, t, y):
         h = self.patchify(x).flatten(2).transpose(1, 2) + self.pos
-        c = self.t_mlp(timestep_features(t)) + self.y_embed(y)
+        c = self.t_mlp(timestep_features(t, dtype=self.t_mlp[0].weight.dtype)) + self.y_embed(y)
         return h, c
 
     def modulation(self, c):
@@ -138,7 +138,7 @@ def sample(model, noise, labels, steps=50, guidance=3.0):
     y = torch.cat([labels, torch.full_like(labels, model.classes)])
     for i in range(steps):
         t, t_next = 1.0 - i / steps, 1.0 - (i + 1) / steps
-        v = model(torch.cat([x, x]), torch.full((2 * B,), t, device=x.device), y)
+        v = model(torch.cat([x, x]), torch.full((2 * B,), t, device=x.device, dtype=x.dtype), y)
         v = v[B:] + guidance * (v[:B] - v[B:])
         x = x + (t_next - t) * v
     return x

@@ -62,11 +62,9 @@ def draw(labels, size=32, generator=None):
     px = dx * torch.cos(th) + dy * torch.sin(th)
     py = -dx * torch.sin(th) + dy * torch.cos(th)
     py = -py  # image rows grow downwards; "up" for the triangle and the half-disc
-    d = torch.zeros(B, size, size, device=dev)
-    for k in range(10):
-        sel = labels == k
-        if sel.any():
-            d[sel] = _sdf(k, px[sel], py[sel], r[sel])
+    # every class's field for every sample, then a gather: no data-dependent indexing, so no host sync
+    d = torch.stack([_sdf(k, px, py, r) for k in range(10)])
+    d = d.gather(0, labels[None, :, None, None].expand(1, B, size, size))[0]
     alpha = torch.sigmoid(-d * size / 0.6)  # about one pixel of anti-aliasing
     # background: a colour and a linear gradient in a random direction; foreground: a colour far from it
     bg = 0.15 + 0.7 * rand(B, 3)

@@ -56,6 +56,7 @@ def main():
     p.add_argument("--batch", type=int, default=512)
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.999)
+    p.add_argument("--init", help="weights.npz of an earlier run to start from")
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
@@ -66,7 +67,11 @@ def main():
         torch.backends.cudnn.allow_tf32 = True
     model = DiT(**ARCH).to(dev)
     ema = DiT(**ARCH).to(dev)
+    if args.init:  # continue from an earlier run's EMA weights (float16)
+        w = np.load(args.init)
+        model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files})
     ema.load_state_dict(model.state_dict())
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     ema.requires_grad_(False)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
     n_params = sum(p.numel() for p in model.parameters())
@@ -106,9 +111,9 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            d = min(args.ema, (1 + step) / (10 + step))
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(d).add_(pm.detach(), alpha=1 - d)
+            d = args.ema if args.init else min(args.ema, (1 + step) / (10 + step))
+            torch._foreach_mul_(ema_params, d)
+            torch._foreach_add_(ema_params, model_params, alpha=1 - d)
         step += 1
         if step % 500 == 0 or (args.smoke and step % 5 == 0):
             loss_hist.append(loss.item())
