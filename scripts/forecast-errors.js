@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 /*
- * The measurements behind README "Why the adaptive schedule misses at shift 1" (bundled DiT, 50 steps,
- * guidance 3, the 8 quality samples). Needs `npm run build:ts` first.
+ * The measurements behind README "Why the adaptive schedule misses at shift 1" (50 steps, guidance 3, the 8
+ * quality samples: labels 0-7 and <model>/reference/quality-noise.f32; `--model DIR`, the bundled DiT by
+ * default). Needs `npm run build:ts` first.
  *
  *   node scripts/forecast-errors.js errors --full 0,1,2,8,14,20,26,32,38,44 [--warmup 3] [--order 2]
  *       [--variable newton] [--shift 1]
@@ -41,6 +42,7 @@ const { values: a, positionals } = parseArgs({
     variable: { type: 'string', default: 'newton' },
     shift: { type: 'string', default: '1' },
     eps: { type: 'string', default: '0.01' },
+    model: { type: 'string', default: 'fixtures/dit-digits' },
   },
   allowPositionals: true,
   strict: true,
@@ -55,10 +57,11 @@ const STEPS = 50;
 const GUIDANCE = 3;
 const labels = [0, 1, 2, 3, 4, 5, 6, 7];
 (async () => {
-  const model = await loadModel(path.join(root, 'fixtures/dit-digits'));
+  const dir = path.resolve(a.model);
+  const model = await loadModel(dir);
   const B = labels.length;
   const per = model.imageElements;
-  const noise = readF32(path.join(root, 'fixtures/dit-digits/reference/quality-noise.f32'));
+  const noise = readF32(path.join(dir, 'reference/quality-noise.f32'));
   const ts = timesteps(STEPS, Number(a.shift));
   const y = BigInt64Array.from([...labels, ...labels.map(() => model.arch.nullClass)].map(BigInt));
   const xb = new Float32Array(2 * B * per);
