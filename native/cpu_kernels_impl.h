@@ -305,6 +305,20 @@ void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* s
   }
 }
 
+// Asks for the cache lines of p[0, m) ahead of use. A chain reads count * (K + 1) factor streams at once (36
+// for 12 modules at order 2), more than the hardware prefetcher follows.
+template <typename T>
+inline void PrefetchBlock(const T* p, int64_t m) {
+#if defined(__GNUC__)
+  const char* c = reinterpret_cast<const char*>(p);
+  const int64_t bytes = m * static_cast<int64_t>(sizeof(T));
+  for (int64_t o = 0; o < bytes; o += 64) __builtin_prefetch(c + o, 0, 1);
+#else
+  (void)p;
+  (void)m;
+#endif
+}
+
 // See CpuForecastChain. Blocks never cross a batch row (one row of each gate).
 template <ts_dtype S, ts_dtype A>
 void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t begin, int64_t end) {
@@ -324,6 +338,10 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
     for (int32_t q = 0; q < count; ++q) {
       const ts_forecast_entry& e = entries[q];
       const ST* f = static_cast<const ST*>(e.factors);
+      if constexpr (S != TS_F32) {  // measured: -11% for 16-bit factors, nothing for f32 (scratch A/B, README)
+        const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
+        for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(f + i * n + j + m, ahead);
+      }
       Axpy<S, true>(f + j, e.coeffs[0], y, m);
       for (int i = 1; i < e.count; ++i) Axpy<S, false>(f + i * n + j, e.coeffs[i], y, m);
       GatedSum<A>(static_cast<const AT*>(e.gate) + b * dim, j % dim, dim, h, y, h, g, m);
