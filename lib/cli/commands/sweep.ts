@@ -146,7 +146,7 @@ export const sweepCommand: Command = {
             }
           }
         }
-        writePlot(outDir, shift, rows.filter((r) => r.shift === shift));
+        writePlot(outDir, model.manifest.name, shift, rows.filter((r) => r.shift === shift));
       }
       const summary = summarise(rows);
       if (holdout) {
@@ -241,7 +241,7 @@ function renderSummary(summary: SweepSummaryRow[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function writePlot(outDir: string, shift: number, rows: SweepRow[]): void {
+function writePlot(outDir: string, modelName: string, shift: number, rows: SweepRow[]): void {
   const budgets = [...new Set(rows.map((r) => r.budget))].sort((a, b) => a - b);
   const series = [];
   for (const kind of ['fixed', 'adaptive'] as const) {
@@ -257,7 +257,7 @@ function writePlot(outDir: string, shift: number, rows: SweepRow[]): void {
   }
   if (series.length === 0) return;
   const png = renderChartPng({
-    title: `PSNR vs full compute, shift ${shift}: best fixed and adaptive schedule per budget`,
+    title: `${modelName}, shift ${shift}: PSNR vs full compute, best fixed and adaptive schedule per budget`,
     xLabel: 'evaluation speedup (x)',
     yLabel: 'PSNR (dB)',
     series,
