@@ -2,7 +2,9 @@
 float16 initializers cast to float32 at load (as the bundled fixture stores them), model.json, and a
 full-compute reference computed by PyTorch in float64 from the same (float16-rounded) weights.
 
-  /usr/bin/python3 scripts/train-dit/export.py --weights weights.npz --out fixtures/dit-shapes
+  /usr/bin/python3 scripts/train-dit/export.py --weights weights.npz --out fixtures/dit-shapes [--config config.json]
+
+The architecture comes from the training run's config.json (beside the weights unless --config), else train.py's ARCH.
 
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
 """
@@ -80,11 +82,17 @@ def main():
     p.add_argument("--name", default="dit-shapes")
     p.add_argument("--labels", default="3,7")
     p.add_argument("--quality-samples", type=int, default=8)
+    p.add_argument("--config", help="the training run's config.json (default: beside the weights)")
     args = p.parse_args()
     out = args.out
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
     w = np.load(args.weights)
-    model = DiT(**ARCH).eval()
+    cfg_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
+    arch = dict(ARCH)
+    if os.path.exists(cfg_path):
+        with open(cfg_path) as f:
+            arch.update(json.load(f)["architecture"])
+    model = DiT(**arch).eval()
     missing = model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}, strict=True)
     model.requires_grad_(False)  # the pieces are bound methods: their weights go in as constants
     print("loaded", args.weights, missing)
@@ -110,7 +118,7 @@ def main():
     gen = torch.Generator().manual_seed(2026)
     noise = torch.randn(len(labels), C, S, S, generator=gen)
     qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
-    m64 = DiT(**ARCH).eval()
+    m64 = DiT(**arch).eval()
     m64.load_state_dict(model.state_dict())
     m64 = m64.double()
     with torch.no_grad():

@@ -1,7 +1,8 @@
 """Trains the second fixture model (dit-shapes): a DiT with adaLN-Zero on procedural shapes (shapes.py),
 rectified flow, for a wall-clock budget. Runs on the GPU machine (PyTorch 2.x) or, small, on a CPU.
 
-  python3 train.py --out DIR [--seconds 200] [--batch 512] [--smoke]
+  python3 train.py --out DIR [--seconds 200] [--batch 512] [--arch '{"depth": 4, "hidden": 192}'] [--seed N]
+                    [--init weights.npz] [--smoke]
 
 Writes DIR/weights.npz (the EMA weights as float16, the precision the ONNX export stores), DIR/config.json,
 DIR/train.log and DIR/preview.png (two samples of each class, 50 steps, guidance 3). The weights are
@@ -23,16 +24,17 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit import DiT, sample  # noqa: E402
 import shapes  # noqa: E402
 
+# dit-shapes; --arch overrides any of these (a third model for validation should differ from both fixtures)
 ARCH = dict(image_size=32, channels=3, patch=4, hidden=128, depth=8, heads=4, mlp_ratio=4.0, classes=10)
 
 
-def save(ema, args, step, loss_hist, out):
+def save(ema, args, step, loss_hist, out, arch):
     sd = {k: v.detach().float().cpu().numpy().astype(np.float16) for k, v in ema.state_dict().items()}
     tmp = os.path.join(out, "weights.tmp.npz")
     np.savez(tmp, **sd)
     os.replace(tmp, os.path.join(out, "weights.npz"))
     with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"architecture": ARCH, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
+        json.dump({"architecture": arch, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
                    "ema": args.ema, "torch": torch.__version__, "final_loss": loss_hist[-1] if loss_hist else None}, f, indent=1)
 
 
@@ -43,10 +45,11 @@ def preview(model, out, dev):
         return
     g = torch.Generator(device=dev).manual_seed(1)
     labels = torch.arange(10, device=dev).repeat(2)
-    noise = torch.randn(20, 3, 32, 32, generator=g, device=dev)
+    S = model.image_size
+    noise = torch.randn(20, 3, S, S, generator=g, device=dev)
     x = sample(model, noise, labels).clamp(-1, 1)
-    img = ((x + 1) * 127.5).round().byte().cpu().reshape(2, 10, 3, 32, 32).permute(0, 3, 1, 4, 2).reshape(64, 320, 3)
-    Image.fromarray(img.numpy()).resize((960, 192), Image.NEAREST).save(os.path.join(out, "preview.png"))
+    img = ((x + 1) * 127.5).round().byte().cpu().reshape(2, 10, 3, S, S).permute(0, 3, 1, 4, 2).reshape(2 * S, 10 * S, 3)
+    Image.fromarray(img.numpy()).resize((30 * S, 6 * S), Image.NEAREST).save(os.path.join(out, "preview.png"))
 
 
 def main():
@@ -57,16 +60,22 @@ def main():
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--init", help="weights.npz of an earlier run to start from")
+    p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
+    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
     args = p.parse_args()
     os.makedirs(args.out, exist_ok=True)
     dev = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
-    torch.manual_seed(0)
+    arch = {**ARCH, **json.loads(args.arch)}
+    unknown = set(arch) - set(ARCH)
+    if unknown:
+        p.error(f"--arch: unknown keys {sorted(unknown)} (expected some of {sorted(ARCH)})")
+    torch.manual_seed(args.seed)
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    model = DiT(**ARCH).to(dev)
-    ema = DiT(**ARCH).to(dev)
+    model = DiT(**arch).to(dev)
+    ema = DiT(**arch).to(dev)
     if args.init:  # continue from an earlier run's EMA weights (float16)
         w = np.load(args.init)
         model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files})
@@ -82,7 +91,7 @@ def main():
         log.write(s + "\n")
         log.flush()
 
-    say(f"device {dev} torch {torch.__version__} params {n_params} arch {ARCH}")
+    say(f"device {dev} torch {torch.__version__} params {n_params} arch {arch}")
     t0 = time.time()
     last_save = t0
     step, loss_hist = 0, []
@@ -97,7 +106,7 @@ def main():
             gparam["lr"] = lr
         labels = torch.randint(0, 10, (args.batch,), device=dev)
         with torch.no_grad():
-            x0 = shapes.draw(labels, 32)
+            x0 = shapes.draw(labels, arch["image_size"])
             noise = torch.randn_like(x0)
             t = torch.rand(args.batch, device=dev)
             xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * noise
@@ -119,10 +128,10 @@ def main():
             loss_hist.append(loss.item())
             say(f"step {step} t {time.time() - t0:.0f}s loss {loss.item():.4f} lr {lr:.2e}")
         if time.time() - last_save > 60:
-            save(ema, args, step, loss_hist, args.out)
+            save(ema, args, step, loss_hist, args.out, arch)
             last_save = time.time()
     say(f"done: {step} steps in {time.time() - t0:.0f}s ({(time.time() - t0) / max(step, 1) * 1000:.1f} ms/step)")
-    save(ema, args, step, loss_hist, args.out)
+    save(ema, args, step, loss_hist, args.out, arch)
     ema.eval()
     t1 = time.time()
     preview(ema, args.out, dev)
