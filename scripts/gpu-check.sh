@@ -71,6 +71,8 @@ if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
   stage cpu_overhead 60 sh -c "'$W/node' '$W/cli.cjs' eval --model fixtures/dit-digits --steps 50 --guidance 3 --labels 3,7 \
     --noise fixtures/dit-digits/reference/noise.f32 --schedule fixed --interval 5 --order 2 --warmup 3 --repeat 3 \
     --json > '$OUT/cpu_overhead.json'"
+else
+  echo "cpu_overhead skipped (packed without it: TS_GPU_CPU_OVERHEAD=0)" | tee -a "$OUT/stages.txt"
 fi
 stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
 python3 scripts/gpu-summary.py "$OUT"

@@ -12,7 +12,7 @@
 #   pytorch_anchors.py    the PyTorch anchor script (shared/anchors), run beside our benchmark
 #   cli.cjs, ort.tar.xz   the CLI bundled with esbuild and onnxruntime-node's CPU backend (linux x64), so
 #                         that issue 6's overhead ratio (`taylorseer eval`) is also measured on the device
-#                         machine's 16 CPU cores
+#                         machine's 16 CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
 set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
@@ -59,13 +59,18 @@ esb=node_modules/.bin/esbuild
   --outfile="$G/cuda-bench.cjs"
 
 # 4b. the CLI for the device CPU's `eval` (onnxruntime-node stays outside the bundle: it loads its binary
-# from its own folder)
-"$esb" lib/cli/main.ts --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
-  --external:onnxruntime-node --external:@resvg/resvg-js --outfile="$G/cli.cjs"
-ort=node_modules/onnxruntime-node
-if [ ! -s "$G/ort.tar.xz" ] || [ "$ort/package.json" -nt "$G/ort.tar.xz" ]; then
-  tar -cf - node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs \
-    "$ort/package.json" "$ort/dist" "$ort/bin/napi-v6/linux/x64" | xz -T2 -6 > "$G/ort.tar.xz"
+# from its own folder). TS_GPU_CPU_OVERHEAD=0 leaves both out (13 MB: what travels is close to its 64 MiB
+# limit; the stage then skips itself).
+if [ "${TS_GPU_CPU_OVERHEAD:-1}" = 0 ]; then
+  rm -f "$G/cli.cjs" "$G/ort.tar.xz"
+else
+  "$esb" lib/cli/main.ts --bundle --platform=node --format=cjs --target=node20 --log-level=warning \
+    --external:onnxruntime-node --external:@resvg/resvg-js --outfile="$G/cli.cjs"
+  ort=node_modules/onnxruntime-node
+  if [ ! -s "$G/ort.tar.xz" ] || [ "$ort/package.json" -nt "$G/ort.tar.xz" ]; then
+    tar -cf - node_modules/onnxruntime-common/package.json node_modules/onnxruntime-common/dist/cjs \
+      "$ort/package.json" "$ort/dist" "$ort/bin/napi-v6/linux/x64" | xz -T2 -6 > "$G/ort.tar.xz"
+  fi
 fi
 
 # 5. anchors
