@@ -57,11 +57,11 @@ const STEPS = 50;
 const GUIDANCE = 3;
 const labels = [0, 1, 2, 3, 4, 5, 6, 7];
 (async () => {
-  const dir = path.resolve(a.model);
-  const model = await loadModel(dir);
+  const modelDir = path.resolve(a.model);
+  const model = await loadModel(modelDir);
   const B = labels.length;
   const per = model.imageElements;
-  const noise = readF32(path.join(dir, 'reference/quality-noise.f32'));
+  const noise = readF32(path.join(modelDir, 'reference/quality-noise.f32'));
   const ts = timesteps(STEPS, Number(a.shift));
   const y = BigInt64Array.from([...labels, ...labels.map(() => model.arch.nullClass)].map(BigInt));
   const xb = new Float32Array(2 * B * per);

@@ -14,7 +14,7 @@ import { FixedSchedule } from '../schedule/fixed';
 import { MaskSchedule } from '../schedule/mask';
 import type { MaskScheduleOptions } from '../schedule/types';
 import { requireInt, show } from '../schedule/validate';
-import { compareImages } from './metrics';
+import { compare } from './evaluate';
 import type { DitModel } from './model';
 import { sample, type SampleOptions, type SampleResult } from './sampler';
 import type { SeerVariable } from './seer';
@@ -74,6 +74,15 @@ export interface Calibration {
 /** The default moves of the search: one full step shifted by this many steps, either way. */
 export const CALIBRATE_MOVES: readonly number[] = [1, 2, 3, 5, 8];
 
+/**
+ * The most accelerated runs calibrateSchedule can spend: the start, then per sweep every full step but step 0
+ * moved each way by each move, then W = 0..4 (or up to the budget). The search stops early when a sweep
+ * finds nothing, so this is a bound (a progress bar's total).
+ */
+export function calibrationRunBound(budget: number, maxSweeps: number, moves: readonly number[] = CALIBRATE_MOVES): number {
+  return 1 + maxSweeps * ((budget - 1) * 2 * moves.length + Math.min(4, budget));
+}
+
 function fail(message: string): never {
   throw new TaylorSeerError('ERR_INVALID_ARGUMENT', message);
 }
@@ -130,8 +139,7 @@ export async function calibrateSchedule(model: DitModel, options: CalibrateOptio
     const key = `${w}:${list.join(',')}`;
     let p = scores.get(key);
     if (p === undefined) {
-      const r = await sample(model, { ...base, seer: { schedule: mask(steps, list, w), maxOrder: order, variable } });
-      p = compareImages(r.images, full.images, r.shape).psnr;
+      p = (await compare(model, { ...base, full, seer: { schedule: mask(steps, list, w), maxOrder: order, variable } })).quality.psnr;
       // a non-finite PSNR (identical images) ranks first; NaN would never compare
       if (Number.isNaN(p)) p = -Infinity;
       scores.set(key, p);

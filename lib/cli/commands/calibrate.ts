@@ -4,7 +4,7 @@
  */
 import { SingleBar } from 'cli-progress';
 import { TaylorSeerError } from '../../errors';
-import { CALIBRATE_MOVES, calibrateSchedule, type Calibration } from '../../pipeline/calibrate';
+import { CALIBRATE_MOVES, calibrateSchedule, calibrationRunBound, type Calibration } from '../../pipeline/calibrate';
 import { loadModel } from '../../pipeline/model';
 import type { SeerVariable } from '../../pipeline/seer';
 import type { Command } from '../command';
@@ -60,8 +60,7 @@ export const calibrateCommand: Command = {
         process.stderr.isTTY && !v.quiet
           ? new SingleBar({ format: 'calibrate |{bar}| run {value} of at most {total} | sweep {sweep} | best {best} dB', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
-      // the start, then per sweep every step but 0 tried with each move both ways, then W = 0..4
-      bar?.start(1 + maxSweeps * ((budget - 1) * 2 * CALIBRATE_MOVES.length + Math.min(4, budget)), 0, { sweep: 0, best: '-' });
+      bar?.start(calibrationRunBound(budget, maxSweeps, CALIBRATE_MOVES), 0, { sweep: 0, best: '-' });
       let c: Calibration;
       try {
         c = await calibrateSchedule(model, {

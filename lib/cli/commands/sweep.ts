@@ -10,7 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
-import { compareImages } from '../../pipeline/metrics';
+import { compare } from '../../pipeline/evaluate';
 import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import type { SeerVariable } from '../../pipeline/seer';
@@ -120,7 +120,7 @@ export const sweepCommand: Command = {
       fs.mkdirSync(outDir, { recursive: true });
       const rows: SweepRow[] = [];
       for (const shift of shifts) {
-        const base: Omit<SampleOptions, 'seer'> = { labels, steps, guidance, shift, noise };
+        const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise };
         const full = await sample(model, base);
         log(`shift ${shift}: full compute ${full.wallMs.toFixed(0)} ms`);
         for (const budget of budgets) {
@@ -132,12 +132,10 @@ export const sweepCommand: Command = {
               // schedule has no error estimate to work from (it would only spread the budget evenly).
               if (order === 0 && variable !== variables[0]) continue;
               for (const schedule of order === 0 ? fixed : [...fixed, ...adaptive]) {
-                const r = await sample(model, { ...base, seer: { schedule, maxOrder: order, variable } });
-                const q = compareImages(r.images, full.images, r.shape);
+                const { accelerated: r, quality: q, evalSpeedup } = await compare(model, { ...base, full, seer: { schedule, maxOrder: order, variable } });
                 const row: SweepRow = {
                   shift, budget, schedule, order, variable,
-                  fullSteps: r.fullSteps, fullStepList: r.fullStepList,
-                  evalSpeedup: full.moduleEvals / Math.max(1, r.moduleEvals),
+                  fullSteps: r.fullSteps, fullStepList: r.fullStepList, evalSpeedup,
                   psnr: q.psnr, ssim: q.ssim, relL2: q.relL2, wallMs: r.wallMs,
                 };
                 rows.push(row);
@@ -151,12 +149,11 @@ export const sweepCommand: Command = {
       const summary = summarise(rows);
       if (holdout) {
         for (const shift of shifts) {
-          const base: Omit<SampleOptions, 'seer'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise };
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise };
           const full = await sample(model, base);
           const run = async (b: SweepBest | null) => {
             if (!b) return null;
-            const r = await sample(model, { ...base, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable } });
-            return compareImages(r.images, full.images, r.shape).psnr;
+            return (await compare(model, { ...base, full, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable } })).quality.psnr;
           };
           for (const row of summary.filter((r) => r.shift === shift)) {
             const fixedPsnr = await run(row.bestFixed);
