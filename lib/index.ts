@@ -48,6 +48,8 @@ export {
   timesteps,
   compare,
   calibrateSchedule,
+  calibrationRunBound,
+  CALIBRATE_MOVES,
   bundledModelDir,
   psnr,
   ssim,

@@ -14,7 +14,7 @@ export { loadModel, DitModel, MOD, MOD_CHUNKS, type LoadModelOptions, type Model
 export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo, type CfgMode } from './sampler';
 export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
 export { compare, type CompareOptions, type Comparison } from './evaluate';
-export { calibrateSchedule, fixedStart, CALIBRATE_MOVES, type CalibrateOptions, type Calibration, type CalibrateProgress } from './calibrate';
+export { calibrateSchedule, calibrationRunBound, fixedStart, CALIBRATE_MOVES, type CalibrateOptions, type Calibration, type CalibrateProgress } from './calibrate';
 export { createHook, type HookImplementation } from './hooks';
 export { ReferenceSeer } from './reference-seer';
 export { GRANULARITIES, isCacheHook, type CacheHook, type Granularity, type SeerOptions, type SeerStats, type GatedShape } from './seer';

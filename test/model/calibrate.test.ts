@@ -3,7 +3,7 @@
  * calibration samples. Small runs (8 steps, one label) keep it quick; the search itself is the same.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { calibrateSchedule, compareImages, fixedStart, sample, type Calibration, type CalibrateProgress, type DitModel } from './imports';
+import { calibrateSchedule, calibrationRunBound, compareImages, fixedStart, sample, type Calibration, type CalibrateProgress, type DitModel } from './imports';
 import { errorCode } from './imports';
 import { openModel } from './helpers';
 
@@ -52,6 +52,9 @@ describe('calibrateSchedule', () => {
   it('scores each candidate once and reports every run in order, the best PSNR never falling', () => {
     expect(progress.map((p) => p.runs)).toEqual(progress.map((_, i) => i + 1));
     expect(progress).toHaveLength(result.runs);
+    // a progress bar's total: never exceeded (start + 2 sweeps x (3 steps x 2 directions x 5 moves + W 0..4 but 1))
+    expect(calibrationRunBound(4, 2)).toBe(1 + 2 * (3 * 2 * 5 + 4));
+    expect(result.runs).toBeLessThanOrEqual(calibrationRunBound(4, 2));
     for (let i = 1; i < progress.length; i++) expect(progress[i].bestPsnr).toBeGreaterThanOrEqual(progress[i - 1].bestPsnr);
     expect(progress.at(-1)!.bestPsnr).toBe(result.psnr);
   });
