@@ -14,6 +14,14 @@
  *   node scripts/forecast-errors.js sensitivity [--shift 1] [--eps 0.01]
  *     Full compute 50 + 1 times: per step j, the relative L2 change of the final sample when the guided
  *     velocity of step j alone is perturbed by eps * ||v_j|| in a fixed random direction.
+ *   node scripts/forecast-errors.js attribution --full 0,2,6,9,14,19,24,31,39,46 [--warmup 3] [--order 2]
+ *       [--variable newton] [--shift 1]
+ *     Where the final error of a schedule comes from. Runs it once, recording on every forecast step the guided
+ *     velocity error (forecast minus a plain forward on the same x); then, per forecast interval k, runs full
+ *     compute with only interval k's recorded errors added to its velocities. Prints each interval's share
+ *     E_k (the final sample's change, relative L2 to full compute), the schedule's actual error E, the norm of
+ *     the sum of the shares (|sum E_k| ~ |E| when the errors add linearly) and the sum of their norms: where
+ *     sum |E_k| is far above |sum E_k|, the intervals' errors cancel in the final sample.
  */
 'use strict';
 const path = require('node:path');
@@ -48,8 +56,8 @@ const { values: a, positionals } = parseArgs({
   strict: true,
 });
 const mode = positionals[0] ?? 'errors';
-if (mode !== 'errors' && mode !== 'sensitivity') {
-  console.error(`forecast-errors: unknown mode '${mode}' (expected errors or sensitivity)`);
+if (mode !== 'errors' && mode !== 'sensitivity' && mode !== 'attribution') {
+  console.error(`forecast-errors: unknown mode '${mode}' (expected errors, sensitivity or attribution)`);
   process.exit(2);
 }
 
@@ -103,7 +111,7 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
   }
 
   if (a.full === undefined) {
-    console.error('forecast-errors: errors needs --full with the full steps, e.g. --full 0,1,2,8,14,20,26,32,38,44');
+    console.error('forecast-errors: errors and attribution need --full with the full steps, e.g. --full 0,1,2,8,14,20,26,32,38,44');
     process.exit(2);
   }
   const full = a.full.split(',').map(Number);
@@ -147,6 +155,55 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
       featErr = Math.sqrt(e2 / t2);
     },
   };
+  if (mode === 'attribution') {
+    // the schedule's own run, recording the velocity error of each forecast step (on the schedule's trajectory)
+    const dv = new Map();
+    const x = Float32Array.from(noise);
+    for (let s = 0; s < STEPS; s++) {
+      seer.beginStep(s, ts[s]);
+      const isFull = seer.isFull;
+      const v = await guided(x, s, { hook: seer });
+      if (!isFull) {
+        const plain = await guided(x, s);
+        dv.set(s, v.map((w, i) => w - plain[i]));
+      }
+      for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
+    }
+    // full compute with the recorded errors of the steps in `only` added
+    const run = async (only) => {
+      const z = Float32Array.from(noise);
+      for (let s = 0; s < STEPS; s++) {
+        const v = await guided(z, s);
+        const e = only.has(s) ? dv.get(s) : undefined;
+        for (let i = 0; i < z.length; i++) z[i] += (ts[s + 1] - ts[s]) * (v[i] + (e ? e[i] : 0));
+      }
+      return z;
+    };
+    const ref = await run(new Set());
+    const sorted = [...full].sort((p, q) => p - q);
+    const total = new Float32Array(ref.length);
+    let sumNorms = 0;
+    const refNorm = Math.sqrt(ref.reduce((q, w) => q + w * w, 0));
+    console.log('interval (forecast steps) share-of-final-error relL2');
+    for (let k = 0; k < sorted.length; k++) {
+      const steps = [...dv.keys()].filter((s) => s > sorted[k] && (k + 1 === sorted.length || s < sorted[k + 1]));
+      if (steps.length === 0) continue;
+      const z = await run(new Set(steps));
+      let n2 = 0;
+      for (let i = 0; i < z.length; i++) {
+        total[i] += z[i] - ref[i];
+        n2 += (z[i] - ref[i]) ** 2;
+      }
+      sumNorms += Math.sqrt(n2) / refNorm;
+      console.log(`${sorted[k]} (${steps[0]}-${steps[steps.length - 1]}) ${(Math.sqrt(n2) / refNorm).toExponential(3)}`);
+    }
+    const actual = relL2(x, ref);
+    const linear = Math.sqrt(total.reduce((q, w) => q + w * w, 0)) / refNorm;
+    console.log(`actual |E| ${actual.toExponential(3)}  |sum E_k| ${linear.toExponential(3)}  sum |E_k| ${sumNorms.toExponential(3)}  ` +
+      `cancellation sum|E_k| / |sum E_k| ${(sumNorms / linear).toFixed(2)}`);
+    await model.dispose();
+    return;
+  }
   const x = Float32Array.from(noise);
   const rows = [];
   const coord = (s) => (variable === 'step' ? s : ts[s]);
