@@ -82,6 +82,16 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
     for (let i = 0; i < v.length; i++) v[i] = v2[B * per + i] + GUIDANCE * (v2[i] - v2[B * per + i]);
     return v;
   };
+  // full compute from the noise (Euler); `adjust(s, v)` may change step s's guided velocity in place first
+  const fullCompute = async (adjust) => {
+    const x = Float32Array.from(noise);
+    for (let s = 0; s < STEPS; s++) {
+      const v = await guided(x, s);
+      adjust?.(s, v);
+      for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
+    }
+    return x;
+  };
 
   if (mode === 'sensitivity') {
     const eps = Number(a.eps);
@@ -91,18 +101,12 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
       state = (state * 1103515245 + 12345) % 2147483648;
       dir[i] = state / 2147483648 - 0.5;
     }
-    const run = async (perturbed) => {
-      const x = Float32Array.from(noise);
-      for (let s = 0; s < STEPS; s++) {
-        const v = await guided(x, s);
-        if (s === perturbed) {
-          const k = eps * Math.sqrt(v.reduce((q, w) => q + w * w, 0) / dir.reduce((q, w) => q + w * w, 0));
-          for (let i = 0; i < v.length; i++) v[i] += k * dir[i];
-        }
-        for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
-      }
-      return x;
-    };
+    const run = (perturbed) =>
+      fullCompute((s, v) => {
+        if (s !== perturbed) return;
+        const k = eps * Math.sqrt(v.reduce((q, w) => q + w * w, 0) / dir.reduce((q, w) => q + w * w, 0));
+        for (let i = 0; i < v.length; i++) v[i] += k * dir[i];
+      });
     const ref = await run(-1);
     console.log('step t final-sample-relL2');
     for (let j = 0; j < STEPS; j++) console.log(j, ts[j].toFixed(3), relL2(await run(j), ref).toExponential(3));
@@ -170,16 +174,13 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
       for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
     }
     // full compute with the recorded errors of the steps in `only` added
-    const run = async (only) => {
-      const z = Float32Array.from(noise);
-      for (let s = 0; s < STEPS; s++) {
-        const v = await guided(z, s);
-        const e = only.has(s) ? dv.get(s) : undefined;
-        for (let i = 0; i < z.length; i++) z[i] += (ts[s + 1] - ts[s]) * (v[i] + (e ? e[i] : 0));
-      }
-      return z;
-    };
-    const ref = await run(new Set());
+    const run = (only) =>
+      fullCompute((s, v) => {
+        if (!only.has(s)) return;
+        const e = dv.get(s);
+        for (let i = 0; i < v.length; i++) v[i] += e[i];
+      });
+    const ref = await fullCompute();
     const sorted = [...full].sort((p, q) => p - q);
     const total = new Float32Array(ref.length);
     let sumNorms = 0;

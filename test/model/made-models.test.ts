@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { forward, loadModel, psnr, readF32, relL2, sample, type DitModel } from '../../lib/pipeline';
+import { compare, forward, loadModel, psnr, readF32, relL2, sample, type DitModel } from '../../lib/pipeline';
 import { ROOT } from './helpers';
 
 interface MadeModel {
@@ -72,15 +72,16 @@ describe.each(MODELS)('a model made in the manifest format ($dir)', ({ dir, arch
   it("the order-3 newton placement calibrated on dit-digits (12 full steps) beats the reference family's N=5 W=3 schedule at equal compute", async () => {
     // the 8 quality samples (labels 0-7, reference/quality-noise.f32) that README's carry-over tables use
     const base = { labels: [0, 1, 2, 3, 4, 5, 6, 7], steps: 50, guidance: 3, noise: readF32(path.join(ROOT, dir, 'reference/quality-noise.f32')) };
-    const full = (await sample(model, base)).images;
-    const mask = await sample(model, {
+    const full = await sample(model, base);
+    const mask = await compare(model, {
       ...base,
+      full,
       seer: { schedule: { kind: 'mask', steps: 50, full: [0, 1, 3, 7, 12, 16, 21, 26, 32, 38, 44, 48], warmup: 3 }, maxOrder: 3, variable: 'newton' },
     });
-    const fixed = await sample(model, { ...base, seer: { schedule: { kind: 'fixed', steps: 50, interval: 5, warmup: 3 }, maxOrder: 2, variable: 'newton' } });
-    expect(mask.moduleEvals).toBe(fixed.moduleEvals);
+    const fixed = await compare(model, { ...base, full, seer: { schedule: { kind: 'fixed', steps: 50, interval: 5, warmup: 3 }, maxOrder: 2, variable: 'newton' } });
+    expect(mask.evalSpeedup).toBe(fixed.evalSpeedup);
     // measured: dit-shapes 38.30 vs 36.22 dB, dit-shapes-small 52.22 vs 44.02
-    expect(psnr(mask.images, full, mask.shape)).toBeGreaterThan(psnr(fixed.images, full, fixed.shape) + 1);
+    expect(mask.quality.psnr).toBeGreaterThan(fixed.quality.psnr + 1);
   });
 
   it('the adaptive schedule spends exactly its budget on this model too', async () => {
