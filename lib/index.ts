@@ -4,8 +4,8 @@
  */
 
 // The hook: wrap any module computation of a transformer forward.
-export { TaylorSeer } from './hook';
-export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './hook';
+export { TaylorSeer } from './taylor-seer';
+export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
 
 // Schedules (pure, no native code) and the expansion math.
 export { createSchedule, FixedSchedule, MaskSchedule, AdaptiveSchedule } from './schedule';

@@ -9,6 +9,7 @@ import * as path from 'node:path';
 import { TaylorSeerError } from './errors';
 
 export type Dtype = 'f32' | 'f16' | 'bf16';
+export const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 export type HostTensor = Float32Array | Uint16Array;
 
 /** A CUDA buffer. Created by the addon; freed by dispose() (a finalizer is only the backstop). */

@@ -4,7 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TaylorSeer } from '../lib/hook';
+import { TaylorSeer } from '../lib/taylor-seer';
 import { AdaptiveSchedule, createSchedule, type Schedule, type StepObservation } from '../lib/schedule';
 import { codeOf } from './helpers/code-of';
 

@@ -6,7 +6,7 @@
  *    reference's Taylor form with backward differences is biased, and we reproduce its bias, not fix it.
  */
 import { describe, expect, it, vi } from 'vitest';
-import { TaylorSeer } from '../lib/hook';
+import { TaylorSeer } from '../lib/taylor-seer';
 import { relErr } from './oracle';
 
 vi.mock('../lib/native', async (importOriginal) => {

@@ -2,7 +2,7 @@
  * Lifetimes: dispose(), objects dropped without it, arrays the caller keeps using (or detaches) after
  * handing them over, and reset().
  *
- * Spec checked here (from the doc comments of lib/hook.ts and lib/cache.ts):
+ * Spec checked here (from the doc comments of lib/taylor-seer.ts and lib/cache.ts):
  *  - dispose() frees everything and is idempotent; afterwards every method and getter is ERR_DISPOSED
  *    (synchronous ones throw, Promise-returning ones reject) and no compute callback is called.
  *  - A TaylorSeer dropped without dispose() is garbage like any object: host factors are plain TypedArrays,
@@ -17,7 +17,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TaylorSeerError } from '../lib/errors';
-import { TaylorSeer, type TaylorSeerOptions } from '../lib/hook';
+import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
 import { native, type Dtype, type HostTensor } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
 import { typedCodeOf as codeOf } from './helpers/code-of';

@@ -3,7 +3,9 @@
  * bandwidth (TypedArray.set of the same number of bytes) and the naive operation-at-a-time TypeScript
  * sequence of the reference. Ratios are measured within one run; nothing here asserts a speed.
  */
+import { bytesPerElement } from '../cache';
 import { TaylorSeerError } from '../errors';
+import { MAX_ORDER } from '../expansion';
 import { native, type Dtype } from '../native';
 import { naiveForecast, naiveUpdate } from './naive';
 import { gbps, timeMedian, timePair } from './timing';
@@ -68,12 +70,12 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
   const addon = native();
   const rows: CpuBenchRow[] = [];
   for (const dtype of o.dtypes) {
-    const st = dtype === 'f32' ? 4 : 2;
+    const st = bytesPerElement(dtype);
     for (const bytes of o.sizes) {
       const n = Math.max(1, Math.floor(bytes / 4));
       const fresh = random(n);
       for (const order of o.orders) {
-        if (order < 1 || order > 4) throw new TaylorSeerError('ERR_ORDER', `bench orders must be in 1..4 (got ${order})`);
+        if (order < 1 || order > MAX_ORDER) throw new TaylorSeerError('ERR_ORDER', `bench orders must be in 1..${MAX_ORDER} (got ${order})`);
         const k = order;
         const factors = storageArray(dtype, random((k + 1) * n));
         const out = new Float32Array(n);

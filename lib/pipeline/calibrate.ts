@@ -17,14 +17,14 @@ import { requireInt, show } from '../schedule/validate';
 import { compare } from './evaluate';
 import type { DitModel } from './model';
 import { sample, type SampleOptions, type SampleResult } from './sampler';
-import type { SeerVariable } from './seer';
+import type { Variable } from '../expansion';
 
 export interface CalibrateOptions extends Omit<SampleOptions, 'seer' | 'onStep' | 'implementation'> {
   /** full steps per run (step 0 included) */
   budget: number;
   /** the Taylor order and the variable of the differences, as in SeerOptions */
   order: number;
-  variable?: SeerVariable;
+  variable?: Variable;
   /**
    * W of the update rule (full steps s <= W - 2 restart every entry at order 0) and of the default start;
    * the search also tries W = 0..4. Default 3 (the reference's).

@@ -5,7 +5,8 @@
 import { compareImages, type QualityReport } from './metrics';
 import type { DitModel } from './model';
 import { sample, type SampleOptions, type SampleResult, type StepInfo } from './sampler';
-import type { CacheHook, SeerOptions } from './seer';
+import type { CacheHook } from '../cache-hook';
+import type { SeerOptions } from './seer-options';
 
 export interface CompareOptions extends Omit<SampleOptions, 'seer' | 'onStep'> {
   seer: SeerOptions | CacheHook;

@@ -15,9 +15,9 @@ export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo
 export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
 export { compare, type CompareOptions, type Comparison } from './evaluate';
 export { calibrateSchedule, calibrationRunBound, fixedStart, CALIBRATE_MOVES, type CalibrateOptions, type Calibration, type CalibrateProgress } from './calibrate';
-export { createHook, type HookImplementation } from './hooks';
+export { createHook, type HookImplementation } from './hook-factory';
 export { ReferenceSeer } from './reference-seer';
-export { GRANULARITIES, isCacheHook, type CacheHook, type Granularity, type SeerOptions, type SeerStats, type GatedShape } from './seer';
+export { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
 export { psnr, psnrPerSample, ssim, ssimPerSample, relL2, msePerSample, compareImages, toUnit, type ImageShape, type QualityReport } from './metrics';
 export { readF32, writeF32, gaussianNoise, Rng } from './noise';
 export { renderRows, renderGrid, encodePng, writePng, writeImageGrid, type GridOptions, type RgbaImage } from './image';

@@ -11,7 +11,10 @@
  *    Newton product basis prod_{j<i} (t - t_{n-j}).
  */
 import { TaylorSeerError } from '../errors';
-import type { CacheHook, GatedShape, SeerCallOptions, SeerOptions, SeerStats, SeerVariable } from './seer';
+import type { CacheHook } from '../cache-hook';
+import { MAX_ORDER, VARIABLES, type Variable } from '../expansion';
+import type { GateShape, ModuleOptions, TaylorSeerStats } from '../taylor-seer';
+import type { SeerOptions } from './seer-options';
 
 interface Entry {
   factors: Float32Array[];
@@ -23,7 +26,7 @@ export class ReferenceSeer implements CacheHook {
   readonly steps: number;
   readonly warmup: number;
   readonly maxOrder: number;
-  readonly variable: SeerVariable;
+  readonly variable: Variable;
   private readonly full: boolean[];
   private readonly entries = new Map<string, Entry>();
   private step = -1;
@@ -35,8 +38,8 @@ export class ReferenceSeer implements CacheHook {
   constructor(options: SeerOptions) {
     const { schedule, maxOrder, variable = 'step', storage = 'f32' } = options;
     if (storage !== 'f32') throw new TaylorSeerError('ERR_DTYPE', `ReferenceSeer stores factors in f32 only, found "${storage}"`);
-    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > 4) {
-      throw new TaylorSeerError('ERR_ORDER', `maxOrder must be an integer 0..4, found ${maxOrder}`);
+    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_ORDER) {
+      throw new TaylorSeerError('ERR_ORDER', `maxOrder must be an integer 0..${MAX_ORDER}, found ${maxOrder}`);
     }
     if (variable !== 'step' && variable !== 'time' && variable !== 'newton') {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `variable must be step, time or newton, found ${String(variable)}`);
@@ -109,7 +112,7 @@ export class ReferenceSeer implements CacheHook {
     if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'the ReferenceSeer was disposed');
   }
 
-  private key(key: string, opts?: SeerCallOptions): string {
+  private key(key: string, opts?: ModuleOptions): string {
     return `${opts?.context ?? ''}\u0000${key}`;
   }
 
@@ -169,7 +172,7 @@ export class ReferenceSeer implements CacheHook {
     return out;
   }
 
-  async moduleAsync(key: string, compute: () => Promise<Float32Array>, opts?: SeerCallOptions): Promise<Float32Array> {
+  async moduleAsync(key: string, compute: () => Promise<Float32Array>, opts?: ModuleOptions): Promise<Float32Array> {
     this.live();
     if (this.step < 0) throw new TaylorSeerError('ERR_STEP', 'beginStep() must come first');
     const id = this.key(key, opts);
@@ -188,8 +191,8 @@ export class ReferenceSeer implements CacheHook {
     compute: () => Float32Array | Promise<Float32Array>,
     h: Float32Array,
     gate: Float32Array,
-    shape: GatedShape,
-    opts?: SeerCallOptions,
+    shape: GateShape,
+    opts?: ModuleOptions,
   ): Promise<void> {
     const F = await this.moduleAsync(key, async () => compute(), opts);
     const { batch, tokens, dim } = shape;
@@ -205,7 +208,7 @@ export class ReferenceSeer implements CacheHook {
     }
   }
 
-  get stats(): SeerStats {
+  get stats(): TaylorSeerStats {
     let bytes = 0;
     for (const e of this.entries.values()) bytes += (this.maxOrder + 1) * e.factors[0].length * 4;
     return { ...this.counts, bytesHeld: bytes, entries: this.entries.size };

@@ -9,9 +9,11 @@ import { TaylorSeerError } from '../errors';
 import type { DitModel } from './model';
 import type { ImageShape } from './metrics';
 import { gaussianNoise } from './noise';
-import { createHook, type HookImplementation } from './hooks';
+import { createHook, type HookImplementation } from './hook-factory';
 import { forward } from './transformer';
-import { isCacheHook, type CacheHook, type Granularity, type SeerOptions, type SeerStats, GRANULARITIES } from './seer';
+import { isCacheHook, type CacheHook } from '../cache-hook';
+import type { TaylorSeerStats } from '../taylor-seer';
+import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
 
 export type CfgMode = 'batched' | 'separate';
 
@@ -68,7 +70,7 @@ export interface SampleResult {
   wallMs: number;
   /** bytes the cache held at the end of the run (0 without a hook) */
   cacheBytes: number;
-  seerStats?: SeerStats;
+  seerStats?: TaylorSeerStats;
 }
 
 /** t_0 = 1 .. t_steps = 0, uniform, then shifted: t' = s t / (1 + (s - 1) t). */
@@ -183,7 +185,7 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
       onStep?.({ step: s, steps, t, full });
     }
     const wallMs = performance.now() - t0;
-    let seerStats: SeerStats | undefined;
+    let seerStats: TaylorSeerStats | undefined;
     if (hook) {
       const st = hook.stats;
       seerStats = {

@@ -11,7 +11,8 @@
 import { TaylorSeerError } from '../errors';
 import { native } from '../native';
 import { MOD_CHUNKS, MOD, type DitModel } from './model';
-import type { CacheHook, Granularity } from './seer';
+import type { CacheHook } from '../cache-hook';
+import type { Granularity } from './seer-options';
 
 export interface ForwardOptions {
   hook?: CacheHook;

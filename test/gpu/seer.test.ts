@@ -6,7 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
-import { TaylorSeer } from '../../lib/hook';
+import { TaylorSeer } from '../../lib/taylor-seer';
 import { relErr } from '../oracle';
 import { cudaUsable, expectCode } from './helpers';
 

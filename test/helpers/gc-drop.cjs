@@ -7,7 +7,7 @@
 'use strict';
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
 require('tsx/cjs/api').register();
-const { TaylorSeer } = require('../../lib/hook.ts');
+const { TaylorSeer } = require('../../lib/taylor-seer.ts');
 
 const count = Number(process.argv[2] ?? 5000);
 const n = Number(process.argv[3] ?? 16384);

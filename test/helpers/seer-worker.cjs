@@ -35,7 +35,7 @@ async function kernelLoop() {
 }
 
 async function hookLoop() {
-  const { TaylorSeer } = require('../../lib/hook.ts');
+  const { TaylorSeer } = require('../../lib/taylor-seer.ts');
   const dim = 4096;
   const shape = { batch: 1, tokens: n / dim, dim };
   const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 50, interval: 3, warmup: 2 }, maxOrder: 2, storage: index % 2 ? 'bf16' : 'f32' });
@@ -53,7 +53,7 @@ async function hookLoop() {
 }
 
 function idle() {
-  const { TaylorSeer } = require('../../lib/hook.ts');
+  const { TaylorSeer } = require('../../lib/taylor-seer.ts');
   const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 50, interval: 3, warmup: 2 }, maxOrder: 2 });
   seer.beginStep(0);
   seer.module('a', () => new Float32Array(n).fill(1));

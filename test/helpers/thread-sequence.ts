@@ -9,7 +9,7 @@
  */
 import { createHash } from 'node:crypto';
 import { TaylorSeerError } from '../../lib/errors';
-import { TaylorSeer } from '../../lib/hook';
+import { TaylorSeer } from '../../lib/taylor-seer';
 import { native, type Dtype, type HostTensor } from '../../lib/native';
 
 export interface SequenceConfig {

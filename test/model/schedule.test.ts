@@ -2,7 +2,7 @@
  * The schedule's decisions as the pipeline and the hook's stats see them, on the real model.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TaylorSeer } from '../../lib/hook';
+import { TaylorSeer } from '../../lib/taylor-seer';
 import { cacheKeys, sample, type DitModel } from './imports';
 import { openModel, referenceNoise } from './helpers';
 

@@ -2,7 +2,7 @@
  * Threads: the addon in several worker_threads at once, terminate() while kernels are in flight, and what
  * concurrent Promise-returning calls on one TaylorSeer do.
  *
- * Spec checked here (derived from lib/hook.ts, lib/cache.ts and native/kernel_binding.cc):
+ * Spec checked here (derived from lib/taylor-seer.ts, lib/cache.ts and native/kernel_binding.cc):
  *  - Every worker_thread that loads the addon gets its own state (error class, device hooks: AddonData);
  *    the CPU thread pool is process-wide and shared, a caller that finds it busy runs inline. Workers with
  *    their own TaylorSeer objects produce exactly the bytes the main thread produces (no cross-talk).
@@ -18,7 +18,7 @@ import { spawnSync } from 'node:child_process';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { TaylorSeer } from '../../lib/hook';
+import { TaylorSeer } from '../../lib/taylor-seer';
 import { native } from '../../lib/native';
 import { CONFIGS, errorClasses, runSequence, type Digests } from '../helpers/thread-sequence';
 import { typedCodeOf as codeOf } from '../helpers/code-of';

@@ -1,10 +1,9 @@
 import * as os from 'node:os';
 import { defaultCpuBenchSizes, runCpuBench, type CpuBenchRow } from '../../bench/cpu-bench';
-import type { Dtype } from '../../native';
+import { MAX_ORDER } from '../../expansion';
+import { DTYPES } from '../../native';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseBytes, parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-
-const dtypes = ['f32', 'f16', 'bf16'] as const;
 
 function cpuTable(rows: CpuBenchRow[]): string {
   return formatTable(
@@ -41,8 +40,8 @@ export const benchCommand: Command = {
   },
   async run(values) {
     const device = parseChoice('device', String(values.device), ['cpu', 'cuda'] as const);
-    const orders = parseList('orders', String(values.orders), (s) => parseInteger('orders', s, 1, 4));
-    const dts = parseList('dtypes', String(values.dtypes), (s) => parseChoice('dtypes', s, dtypes)) as Dtype[];
+    const orders = parseList('orders', String(values.orders), (s) => parseInteger('orders', s, 1, MAX_ORDER));
+    const dts = parseList('dtypes', String(values.dtypes), (s) => parseChoice('dtypes', s, DTYPES));
     const budgetMs = parseNumber('budget', String(values.budget), 1, 60_000);
     const json = Boolean(values.json);
     if (device === 'cuda') {

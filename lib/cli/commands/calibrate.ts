@@ -6,7 +6,7 @@ import { SingleBar } from 'cli-progress';
 import { TaylorSeerError } from '../../errors';
 import { CALIBRATE_MOVES, calibrateSchedule, calibrationRunBound, type Calibration } from '../../pipeline/calibrate';
 import { loadModel } from '../../pipeline/model';
-import type { SeerVariable } from '../../pipeline/seer';
+import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
 import { defaultModelDir, noiseSource, samplesFromFlags, str, STUDY_FLAGS, warmUp, type Values } from './pipeline-shared';
@@ -39,7 +39,7 @@ export const calibrateCommand: Command = {
     const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
     const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
     const order = parseInteger('order', str(v, 'order')!, 0, 4);
-    const variable = parseChoice<SeerVariable>('variable', str(v, 'variable')!, ['step', 'time', 'newton']);
+    const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
     const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, budget);
     const maxSweeps = parseInteger('sweeps', str(v, 'sweeps')!, 1, 1000);
     const startArg = str(v, 'start')!;

@@ -11,7 +11,8 @@ import { renderRows, writePng } from '../../pipeline/image';
 import { loadModel } from '../../pipeline/model';
 import { gaussianNoise } from '../../pipeline/noise';
 import { sample, type SampleResult } from '../../pipeline/sampler';
-import type { Granularity, SeerOptions, SeerVariable } from '../../pipeline/seer';
+import type { Variable } from '../../expansion';
+import type { Granularity, SeerOptions } from '../../pipeline/seer-options';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
@@ -23,7 +24,7 @@ export interface DemoSetting {
   label: string;
   granularity: Granularity;
   order: number;
-  variable?: SeerVariable;
+  variable?: Variable;
   /** the schedule for a run of `steps` steps */
   schedule(steps: number): ScheduleOptions;
 }

@@ -13,7 +13,7 @@ import { TaylorSeerError } from '../../errors';
 import { compare } from '../../pipeline/evaluate';
 import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
-import type { SeerVariable } from '../../pipeline/seer';
+import { VARIABLES, type Variable } from '../../expansion';
 import { renderChartPng } from '../../plot';
 import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
@@ -26,7 +26,7 @@ export interface SweepRow {
   budget: number;
   schedule: ScheduleOptions;
   order: number;
-  variable: SeerVariable;
+  variable: Variable;
   fullSteps: number;
   fullStepList: number[];
   evalSpeedup: number;
@@ -98,7 +98,7 @@ export const sweepCommand: Command = {
     const shifts = parseList('shifts', str(v, 'shifts')!, (s) => parseNumber('shifts', s, Number.MIN_VALUE, 1e6));
     const budgets = parseList('budgets', str(v, 'budgets')!, (s) => parseInteger('budgets', s, 2, steps));
     const orders = parseList('orders', str(v, 'orders')!, (s) => parseInteger('orders', s, 0, 4));
-    const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<SeerVariable>('variables', s, ['step', 'time', 'newton']));
+    const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<Variable>('variables', s, VARIABLES));
     const warmups = parseList('adaptive-warmups', str(v, 'adaptive-warmups')!, (s) => parseInteger('adaptive-warmups', s, 1, steps));
     const cooldowns = parseList('adaptive-cooldowns', str(v, 'adaptive-cooldowns')!, (s) => parseInteger('adaptive-cooldowns', s, 0, steps));
     const source = noiseSource(v);
@@ -179,7 +179,7 @@ export interface SweepBest {
   label: string;
   schedule: ScheduleOptions;
   order: number;
-  variable: SeerVariable;
+  variable: Variable;
   psnr: number;
 }
 

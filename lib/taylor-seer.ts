@@ -24,15 +24,15 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
+import type { CacheHook } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
-import { native, type Dtype, type HostTensor } from './native';
+import { DTYPES, native, type Dtype, type HostTensor } from './native';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
 import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './schedule/validate';
 
 export type DeviceOption = 'auto' | Device;
-const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 
 /** The host array carrying module outputs of activation dtype A: Float32Array for f32, else 16-bit patterns. */
 export type ActivationTensor<A extends Dtype> = A extends 'f32' ? Float32Array : Uint16Array;
@@ -93,7 +93,7 @@ interface StepState {
   normSq?: number[];
 }
 
-export class TaylorSeer<A extends Dtype = 'f32'> {
+export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly schedule: Schedule;
   readonly maxOrder: number;
   readonly variable: Variable;

@@ -4,9 +4,10 @@
  * semantics, f32 only).
  */
 import { TaylorSeerError } from '../errors';
-import { TaylorSeer } from '../hook';
+import { TaylorSeer } from '../taylor-seer';
 import { ReferenceSeer } from './reference-seer';
-import type { CacheHook, SeerOptions } from './seer';
+import type { CacheHook } from '../cache-hook';
+import type { SeerOptions } from './seer-options';
 
 export type HookImplementation = 'taylorseer' | 'reference';
 

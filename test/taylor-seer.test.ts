@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { TaylorSeer, type TaylorSeerOptions } from '../lib/hook';
+import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
 import { native, type Dtype } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
 import { fromHost, referenceRun, relErr, toHost, variantRun } from './oracle';

@@ -1,0 +1,35 @@
+/**
+ * CacheHook: what a model's forward pass needs from a feature cache. TaylorSeer (taylor-seer.ts) is the
+ * library's implementation; anything with this shape can accelerate sampling, for instance the pipeline's
+ * plain-TypeScript oracle of the reference semantics. A is the activation dtype of module outputs, h and gate.
+ */
+import type { Dtype } from './native';
+import type { ActivationTensor, GateShape, ModuleOptions, TaylorSeerStats } from './taylor-seer';
+
+export interface CacheHook<A extends Dtype = 'f32'> {
+  beginStep(step: number, t?: number): void;
+  readonly isFull: boolean;
+  moduleAsync(key: string, compute: () => Promise<ActivationTensor<A>>, opts?: ModuleOptions): Promise<ActivationTensor<A>>;
+  gatedResidual(
+    key: string,
+    compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>,
+    h: ActivationTensor<A>,
+    gate: ActivationTensor<A>,
+    shape: GateShape,
+    opts?: ModuleOptions,
+  ): Promise<void>;
+  /** Optional: several gated residuals into the same h in one call (fused on forecast steps). */
+  gatedResiduals?(
+    items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
+    h: ActivationTensor<A>,
+    shape: GateShape,
+    opts?: ModuleOptions,
+  ): Promise<void>;
+  readonly stats: TaylorSeerStats;
+  reset(): void;
+  dispose(): void;
+}
+
+export function isCacheHook(v: unknown): v is CacheHook {
+  return typeof v === 'object' && v !== null && typeof (v as CacheHook).beginStep === 'function' && typeof (v as CacheHook).gatedResidual === 'function';
+}
