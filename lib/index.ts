@@ -1,10 +1,14 @@
 /**
- * taylorseer: TaylorSeer feature forecasting for diffusion transformers. Everything a user imports comes
- * from here (ESM and CommonJS alike).
+ * taylorseer: TaylorSeer feature forecasting for diffusion transformers. The core entry (ESM and CommonJS
+ * alike): the hook, the cache, schedules, the expansion math, errors, info and the typed binding. It loads
+ * no onnxruntime and no image library; the ONNX DiT pipeline, image metrics, PNG output and charts come
+ * from `taylorseer/pipeline` (lib/pipeline/index.ts).
  */
 
 // The hook: wrap any module computation of a transformer forward.
 export { TaylorSeer } from './taylor-seer';
+export { isCacheHook } from './cache-hook';
+export type { CacheHook } from './cache-hook';
 export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
 
 // Schedules (pure, no native code) and the expansion math.
@@ -24,7 +28,7 @@ export { info, packageVersion } from './info';
 export type { TaylorSeerInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
-export { native } from './native';
+export { native, DTYPES } from './native';
 export type {
   Dtype,
   HostTensor,
@@ -37,48 +41,3 @@ export type {
   CpuInfo,
   CudaInfo,
 } from './native';
-
-// Running a DiT exported in the taylorseer-dit-onnx/1 format with onnxruntime-node.
-export {
-  loadModel,
-  loadManifest,
-  parseManifest,
-  DitModel,
-  sample,
-  timesteps,
-  compare,
-  calibrateSchedule,
-  calibrationRunBound,
-  CALIBRATE_MOVES,
-  bundledModelDir,
-  psnr,
-  ssim,
-  relL2,
-  compareImages,
-  readF32,
-  writeF32,
-  gaussianNoise,
-  writeImageGrid,
-  GRANULARITIES,
-  ReferenceSeer,
-} from './pipeline';
-export type {
-  ModelManifest,
-  SampleOptions,
-  SampleResult,
-  StepInfo,
-  CfgMode,
-  Comparison,
-  CompareOptions,
-  CalibrateOptions,
-  Calibration,
-  CalibrateProgress,
-  Granularity,
-  SeerOptions,
-  ImageShape,
-  QualityReport,
-} from './pipeline';
-
-// Charts (the sweep's PSNR-vs-speed plots): SVG built here, rasterised with resvg.
-export { chartSvg, renderChartPng, renderSvgToPng } from './plot';
-export type { ChartOptions, Series, Point } from './plot';

@@ -32,7 +32,7 @@ let lib;
 try {
   lib = {
     ...require(path.join(root, 'dist/pipeline/index.js')),
-    ...require(path.join(root, 'dist/hook.js')),
+    ...require(path.join(root, 'dist/taylor-seer.js')),
     ...require(path.join(root, 'dist/expansion.js')),
     ...require(path.join(root, 'dist/schedule/index.js')),
   };

@@ -1,6 +1,7 @@
 /**
  * The published tarball installs into an empty project and works there, from CommonJS and ESM: the
- * addon builds from the packed sources and the bundled model is found. Slow (a full native build), so it
+ * addon builds from the packed sources, the core entry loads no onnxruntime or image library, and the
+ * bundled model is found through `taylorseer/pipeline`. Slow (a full native build), so it
  * runs where TAYLORSEER_PACK_TEST=1 (CI sets it).
  */
 import { execFileSync } from 'node:child_process';
@@ -29,7 +30,9 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('npm pack', () => {
            const s = new t.TaylorSeer({ schedule: { kind: 'fixed', steps: 6, interval: 3, warmup: 1 }, maxOrder: 1 });
            const out = [];
            for (let i = 0; i < 6; i++) { s.beginStep(i); out.push(s.module('x', () => new Float32Array(3).fill(2 * i))[0]); }
-           console.log(JSON.stringify({ out, stats: s.stats, model: require('fs').existsSync(t.bundledModelDir() + '/model.json') }));`,
+           const heavy = Object.keys(require.cache).filter((f) => /node_modules[\\/](onnxruntime-node|@resvg|pngjs)[\\/]/.test(f));
+           const p = require('taylorseer/pipeline');
+           console.log(JSON.stringify({ out, stats: s.stats, heavy, model: require('fs').existsSync(p.bundledModelDir() + '/model.json') }));`,
         ],
         dir,
       );
@@ -37,10 +40,13 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('npm pack', () => {
       // full at 0 and 3; steps 1-2 reuse step 0 (no derivative yet), steps 4-5 extrapolate 2 * step exactly
       expect(r.out).toEqual([0, 0, 0, 6, 8, 10]);
       expect(r.stats.computesSkipped).toBeGreaterThan(0);
+      expect(r.heavy).toEqual([]); // the core entry loads no onnxruntime or image library
       expect(r.model).toBe(true);
 
       const esm = run('node', ['--input-type=module', '-e', "import { TaylorSeer, info } from 'taylorseer'; console.log(typeof TaylorSeer, info().build !== null)"], dir);
       expect(esm.trim()).toBe('function true');
+      const esmPipeline = run('node', ['--input-type=module', '-e', "import { loadModel, chartSvg } from 'taylorseer/pipeline'; console.log(typeof loadModel, typeof chartSvg)"], dir);
+      expect(esmPipeline.trim()).toBe('function function');
 
       const cli = JSON.parse(run(path.join(dir, 'node_modules/.bin/taylorseer'), ['info', '--json'], dir));
       expect(cli.build).not.toBeNull();

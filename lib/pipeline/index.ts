@@ -1,13 +1,15 @@
 /**
- * The DiT pipeline on onnxruntime-node: load a `taylorseer-dit-onnx/1` model directory, sample with
- * rectified-flow Euler and classifier-free guidance, accelerate with TaylorSeer at module, block or lite
- * granularity, and measure the result against full compute.
+ * `taylorseer/pipeline`: the DiT pipeline on onnxruntime-node. Load a `taylorseer-dit-onnx/1` model
+ * directory, sample with rectified-flow Euler and classifier-free guidance, accelerate with TaylorSeer at
+ * module, block or lite granularity, and measure the result against full compute.
  *
  *   const model = await loadModel('fixtures/dit-digits');
  *   const full = await sample(model, { labels: [3, 7], steps: 50, guidance: 3 });
  *   const fast = await sample(model, { labels: [3, 7], steps: 50, guidance: 3,
  *     seer: { schedule: { kind: 'fixed', steps: 50, interval: 5, warmup: 3 }, maxOrder: 2 } });
  *   psnr(fast.images, full.images, fast.shape);
+ *
+ * It loads onnxruntime-node and the image libraries, which the core entry (`taylorseer`) never does.
  */
 export { loadManifest, parseManifest, MANIFEST_FORMAT, type ModelManifest, type DitArchitecture, type ModelFiles, type ModelReference } from './manifest';
 export { loadModel, DitModel, MOD, MOD_CHUNKS, type LoadModelOptions, type ModelCounters } from './model';
@@ -22,3 +24,6 @@ export { psnr, psnrPerSample, ssim, ssimPerSample, relL2, msePerSample, compareI
 export { readF32, writeF32, gaussianNoise, Rng } from './noise';
 export { renderRows, renderGrid, encodePng, writePng, writeImageGrid, type GridOptions, type RgbaImage } from './image';
 export { bundledModelDir } from './bundled';
+
+// Charts (the sweep's PSNR-vs-speed plots): SVG built in lib/plot, rasterised with resvg on first use.
+export { chartSvg, renderChartPng, renderSvgToPng, type ChartOptions, type Series, type Point } from '../plot';

@@ -1,0 +1,37 @@
+/**
+ * The package's entries: `taylorseer` is the core (hook, cache, schedules, expansion, errors, info, the
+ * typed binding) and loads no onnxruntime and no image library; `taylorseer/pipeline` brings the ONNX
+ * pipeline, metrics, PNG output and charts. Each entry is loaded in a fresh process, which reports every
+ * module file it pulled in.
+ */
+import { execFileSync } from 'node:child_process';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+
+const root = path.resolve(__dirname, '..');
+const HEAVY = /[\\/]node_modules[\\/](onnxruntime-node|onnxruntime-common|@resvg|pngjs)[\\/]/;
+
+/** Requires `entry` (a file under lib/) in a fresh Node process; returns its export names and the files loaded. */
+function load(entry: string): { names: string[]; files: string[] } {
+  const script = `require('tsx/cjs/api').register();
+    const api = require(${JSON.stringify(path.join(root, entry))});
+    console.log(JSON.stringify({ names: Object.keys(api), files: Object.keys(require.cache) }));`;
+  return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }));
+}
+
+describe('entries', () => {
+  it('the core entry loads no onnxruntime, resvg or pngjs', () => {
+    const { names, files } = load('lib/index.ts');
+    expect(names).toEqual(expect.arrayContaining(['TaylorSeer', 'isCacheHook', 'FactorCache', 'createSchedule', 'TaylorSeerError', 'info', 'native']));
+    expect(names).not.toContain('loadModel');
+    expect(files.filter((f) => HEAVY.test(f))).toEqual([]);
+  });
+
+  it('the pipeline entry brings the ONNX pipeline, metrics, images and charts', () => {
+    const { names, files } = load('lib/pipeline/index.ts');
+    expect(names).toEqual(expect.arrayContaining(['loadModel', 'sample', 'compare', 'psnr', 'writeImageGrid', 'chartSvg', 'bundledModelDir']));
+    // the check above is meaningful: this entry's files do match the pattern
+    expect(files.some((f) => /[\\/]onnxruntime-node[\\/]/.test(f))).toBe(true);
+    expect(files.some((f) => /[\\/]pngjs[\\/]/.test(f))).toBe(true);
+  });
+});
