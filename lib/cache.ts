@@ -18,7 +18,7 @@
 import { TaylorSeerError } from './errors';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
 import { native, type DeviceTensor, type Dtype, type HostTensor, type Tensor } from './native';
-import { show } from './schedule/validate';
+import { show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
 export type ShapeChangePolicy = 'reset' | 'error';

@@ -20,7 +20,7 @@
  * last restart, because newCount <= oldCount+1 means divisor i reaches back at most oldCount nodes.
  */
 import { TaylorSeerError } from './errors';
-import { requireInt, requireOneOf, show } from './schedule/validate';
+import { requireInt, requireOneOf, show } from './validate';
 
 export type Variable = 'step' | 'time' | 'newton';
 export const VARIABLES: readonly Variable[] = ['step', 'time', 'newton'];

@@ -30,7 +30,7 @@ import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
 import { DTYPES, native, type Dtype, type HostTensor } from './native';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
-import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './schedule/validate';
+import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
 export type DeviceOption = 'auto' | Device;
 

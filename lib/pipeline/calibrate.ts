@@ -13,7 +13,7 @@ import { TaylorSeerError } from '../errors';
 import { FixedSchedule } from '../schedule/fixed';
 import { MaskSchedule } from '../schedule/mask';
 import type { MaskScheduleOptions } from '../schedule/types';
-import { requireInt, show } from '../schedule/validate';
+import { requireInt, show } from '../validate';
 import { compare } from './evaluate';
 import type { DitModel } from './model';
 import { sample, type SampleOptions, type SampleResult } from './sampler';

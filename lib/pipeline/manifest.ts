@@ -10,6 +10,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../errors';
+import { isRecord, show } from '../validate';
 
 export const MANIFEST_FORMAT = 'taylorseer-dit-onnx/1';
 export const MANIFEST_FILE = 'model.json';
@@ -64,23 +65,10 @@ function bad(where: string, message: string): never {
   throw new TaylorSeerError('ERR_MODEL', `${where}: ${message}`);
 }
 
-function describe(v: unknown): string {
-  if (v === undefined) return 'nothing';
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  if (typeof v === 'string') return `"${v.length > 60 ? v.slice(0, 57) + '...' : v}"`;
-  if (typeof v === 'object') return 'an object';
-  return `${typeof v} ${String(v)}`;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 function int(where: string, obj: Record<string, unknown>, key: string, min: number): number {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
-    bad(where, `"${key}" must be an integer >= ${min}, found ${describe(v)}`);
+    bad(where, `"${key}" must be an integer >= ${min}, found ${show(v)}`);
   }
   return v;
 }
@@ -88,7 +76,7 @@ function int(where: string, obj: Record<string, unknown>, key: string, min: numb
 /** A file named by the manifest: relative to the model directory, must stay inside it and exist. */
 function file(where: string, dir: string, key: string, rel: unknown): string {
   if (typeof rel !== 'string' || rel.length === 0) {
-    bad(where, `"${key}" must be a file name relative to the model directory, found ${describe(rel)}`);
+    bad(where, `"${key}" must be a file name relative to the model directory, found ${show(rel)}`);
   }
   if (path.isAbsolute(rel)) bad(where, `"${key}" must be relative to the model directory, found absolute path "${rel}"`);
   const abs = path.resolve(dir, rel);
@@ -109,7 +97,7 @@ function file(where: string, dir: string, key: string, rel: unknown): string {
 function fileList(where: string, dir: string, files: Record<string, unknown>, key: string, depth: number): string[] {
   const v = files[key];
   if (!Array.isArray(v) || v.length !== depth) {
-    bad(where, `"files.${key}" must list one graph per block (depth ${depth}), found ${describe(v)}`);
+    bad(where, `"files.${key}" must list one graph per block (depth ${depth}), found ${show(v)}`);
   }
   return v.map((rel, i) => file(where, dir, `files.${key}[${i}]`, rel));
 }
@@ -120,14 +108,14 @@ function fileList(where: string, dir: string, files: Record<string, unknown>, ke
  */
 export function parseManifest(json: unknown, dir: string, where = path.join(dir, MANIFEST_FILE)): ModelManifest {
   const absDir = path.resolve(dir);
-  if (!isObject(json)) bad(where, `expected a JSON object, found ${describe(json)}`);
+  if (!isRecord(json)) bad(where, `expected a JSON object, found ${show(json)}`);
   if (json.format !== MANIFEST_FORMAT) {
-    bad(where, `"format" must be "${MANIFEST_FORMAT}", found ${describe(json.format)}`);
+    bad(where, `"format" must be "${MANIFEST_FORMAT}", found ${show(json.format)}`);
   }
   const name = typeof json.name === 'string' && json.name.length > 0 ? json.name : path.basename(absDir);
 
   const a = json.architecture;
-  if (!isObject(a)) bad(where, `"architecture" must be an object, found ${describe(a)}`);
+  if (!isRecord(a)) bad(where, `"architecture" must be an object, found ${show(a)}`);
   const aw = `${where} (architecture)`;
   const imageSize = int(aw, a, 'image_size', 1);
   const channels = int(aw, a, 'channels', 1);
@@ -151,14 +139,14 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
 
   const obj = json.objective;
   if (obj !== undefined) {
-    if (!isObject(obj)) bad(where, `"objective" must be an object, found ${describe(obj)}`);
+    if (!isRecord(obj)) bad(where, `"objective" must be an object, found ${show(obj)}`);
     if (obj.kind !== undefined && obj.kind !== 'rectified-flow') {
-      bad(where, `"objective.kind" must be "rectified-flow" (the only objective of ${MANIFEST_FORMAT}), found ${describe(obj.kind)}`);
+      bad(where, `"objective.kind" must be "rectified-flow" (the only objective of ${MANIFEST_FORMAT}), found ${show(obj.kind)}`);
     }
   }
 
   const f = json.files;
-  if (!isObject(f)) bad(where, `"files" must be an object naming embed, modulation, attn[], mlp[], final; found ${describe(f)}`);
+  if (!isRecord(f)) bad(where, `"files" must be an object naming embed, modulation, attn[], mlp[], final; found ${show(f)}`);
   const files: ModelFiles = {
     embed: file(where, absDir, 'files.embed', f.embed),
     modulation: file(where, absDir, 'files.modulation', f.modulation),
@@ -170,7 +158,7 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
   let reference: ModelReference | undefined;
   const r = json.reference;
   if (r !== undefined) {
-    if (!isObject(r)) bad(where, `"reference" must be an object, found ${describe(r)}`);
+    if (!isRecord(r)) bad(where, `"reference" must be an object, found ${show(r)}`);
     const rw = `${where} (reference)`;
     const labels = r.labels;
     if (
@@ -178,12 +166,12 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
       labels.length === 0 ||
       !labels.every((l) => typeof l === 'number' && Number.isInteger(l) && l >= 0 && (l < classes || l === nullClass))
     ) {
-      bad(rw, `"labels" must be a non-empty array of class labels 0..${classes - 1}, found ${describe(labels)}`);
+      bad(rw, `"labels" must be a non-empty array of class labels 0..${classes - 1}, found ${show(labels)}`);
     }
     const steps = int(rw, r, 'steps', 1);
     const guidance = r.guidance;
     if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
-      bad(rw, `"guidance" must be a finite number, found ${describe(guidance)}`);
+      bad(rw, `"guidance" must be a finite number, found ${show(guidance)}`);
     }
     reference = {
       labels: labels as number[],
@@ -194,7 +182,7 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
       vT1Cond: r.v_t1_cond === undefined ? undefined : file(rw, absDir, 'reference.v_t1_cond', r.v_t1_cond),
     };
     if (r.dtype !== undefined && (typeof r.dtype !== 'string' || !/float32/.test(r.dtype))) {
-      bad(rw, `"dtype" must describe float32 little-endian data, found ${describe(r.dtype)}`);
+      bad(rw, `"dtype" must describe float32 little-endian data, found ${show(r.dtype)}`);
     }
   }
 
@@ -211,7 +199,7 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
 /** Reads and validates `<dir>/model.json`. */
 export function loadManifest(dir: string): ModelManifest {
   if (typeof dir !== 'string' || dir.length === 0) {
-    throw new TaylorSeerError('ERR_MODEL', `model directory must be a non-empty path, found ${describe(dir)}`);
+    throw new TaylorSeerError('ERR_MODEL', `model directory must be a non-empty path, found ${show(dir)}`);
   }
   const absDir = path.resolve(dir);
   let st: fs.Stats;

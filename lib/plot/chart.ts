@@ -12,6 +12,7 @@
  * for exact widths (render.ts passes one backed by the renderer itself).
  */
 import { fail } from '../errors';
+import { isRecord, requireFinite, requireInt, requireString, show } from '../validate';
 
 export interface Point {
   x: number;
@@ -207,36 +208,12 @@ export function approxTextWidth(text: string, fontSize: number, bold = false): n
 
 // ---- validation -------------------------------------------------------------------------------------
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null;
-}
-
-function checkString(v: unknown, what: string): string {
-  if (typeof v !== 'string') fail('ERR_INVALID_ARGUMENT', `chart: ${what} must be a string, got ${describe(v)}`);
-  return v;
-}
-
-function checkFinite(v: unknown, what: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) {
-    fail('ERR_INVALID_ARGUMENT', `chart: ${what} must be a finite number, got ${describe(v)}`);
-  }
-  return v;
-}
-
 function checkSize(v: unknown, what: string, min: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > MAX_SIZE) {
-    fail('ERR_INVALID_ARGUMENT', `chart: ${what} must be an integer from ${min} to ${MAX_SIZE} (pixels), got ${describe(v)}`);
-  }
-  return v;
+  return v === undefined ? dflt : requireInt(`chart: ${what} (pixels)`, v, min, MAX_SIZE);
 }
 
-function describe(v: unknown): string {
-  if (typeof v === 'number' || typeof v === 'boolean' || v === undefined || v === null) return String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? v.slice(0, 40) + '...' : v);
-  if (Array.isArray(v)) return `an array of ${v.length}`;
-  return typeof v;
-}
+const checkString = (v: unknown, what: string): string => requireString(`chart: ${what}`, v);
+const checkFinite = (v: unknown, what: string): number => requireFinite(`chart: ${what}`, v, 'ERR_INVALID_ARGUMENT');
 
 interface Checked {
   title: string;
@@ -252,48 +229,48 @@ interface Checked {
 }
 
 function validate(o: ChartOptions): Checked {
-  if (!isObject(o)) fail('ERR_INVALID_ARGUMENT', `chart: expected an options object, got ${describe(o)}`);
+  if (!isRecord(o)) fail('ERR_INVALID_ARGUMENT', `chart: expected an options object, got ${show(o)}`);
   const title = checkString(o.title, 'title');
   const xLabel = checkString(o.xLabel, 'xLabel');
   const yLabel = checkString(o.yLabel, 'yLabel');
   const width = checkSize(o.width, 'width', MIN_WIDTH, DEFAULT_WIDTH);
   const height = checkSize(o.height, 'height', MIN_HEIGHT, DEFAULT_HEIGHT);
   if (!Array.isArray(o.series) || o.series.length === 0) {
-    fail('ERR_INVALID_ARGUMENT', `chart: series must be a non-empty array of { name, points }, got ${describe(o.series)}`);
+    fail('ERR_INVALID_ARGUMENT', `chart: series must be a non-empty array of { name, points }, got ${show(o.series)}`);
   }
   const series: Series[] = o.series.map((s: unknown, i) => {
-    if (!isObject(s)) fail('ERR_INVALID_ARGUMENT', `chart: series[${i}] must be an object { name, points }, got ${describe(s)}`);
+    if (!isRecord(s)) fail('ERR_INVALID_ARGUMENT', `chart: series[${i}] must be an object { name, points }, got ${show(s)}`);
     const name = checkString(s.name, `series[${i}].name`);
     if (!Array.isArray(s.points) || s.points.length === 0) {
-      fail('ERR_INVALID_ARGUMENT', `chart: series[${i}].points must be a non-empty array of { x, y }, got ${describe(s.points)}`);
+      fail('ERR_INVALID_ARGUMENT', `chart: series[${i}].points must be a non-empty array of { x, y }, got ${show(s.points)}`);
     }
     const points = s.points.map((p: unknown, j) => {
       const at = `series[${i}].points[${j}]`;
-      if (!isObject(p)) fail('ERR_INVALID_ARGUMENT', `chart: ${at} must be an object { x, y }, got ${describe(p)}`);
+      if (!isRecord(p)) fail('ERR_INVALID_ARGUMENT', `chart: ${at} must be an object { x, y }, got ${show(p)}`);
       const point: Point = { x: checkFinite(p.x, `${at}.x`), y: checkFinite(p.y, `${at}.y`) };
       if (p.label !== undefined) point.label = checkString(p.label, `${at}.label`);
       return point;
     });
     if (s.dashed !== undefined && typeof s.dashed !== 'boolean') {
-      fail('ERR_INVALID_ARGUMENT', `chart: series[${i}].dashed must be a boolean, got ${describe(s.dashed)}`);
+      fail('ERR_INVALID_ARGUMENT', `chart: series[${i}].dashed must be a boolean, got ${show(s.dashed)}`);
     }
     return { name, points, dashed: s.dashed === true };
   });
   const rawRefs: unknown = o.referenceLines ?? [];
   if (!Array.isArray(rawRefs)) {
-    fail('ERR_INVALID_ARGUMENT', `chart: referenceLines must be an array of { y, label }, got ${describe(rawRefs)}`);
+    fail('ERR_INVALID_ARGUMENT', `chart: referenceLines must be an array of { y, label }, got ${show(rawRefs)}`);
   }
   const refs = rawRefs.map((r: unknown, i) => {
-    if (!isObject(r)) fail('ERR_INVALID_ARGUMENT', `chart: referenceLines[${i}] must be an object { y, label }, got ${describe(r)}`);
+    if (!isRecord(r)) fail('ERR_INVALID_ARGUMENT', `chart: referenceLines[${i}] must be an object { y, label }, got ${show(r)}`);
     return { y: checkFinite(r.y, `referenceLines[${i}].y`), label: checkString(r.label, `referenceLines[${i}].label`) };
   });
   const legend = o.legend ?? 'auto';
   if (legend !== 'auto' && legend !== 'right' && legend !== 'bottom') {
-    fail('ERR_INVALID_ARGUMENT', `chart: legend must be 'auto', 'right' or 'bottom', got ${describe(legend)}`);
+    fail('ERR_INVALID_ARGUMENT', `chart: legend must be 'auto', 'right' or 'bottom', got ${show(legend)}`);
   }
   for (const k of ['formatX', 'formatY'] as const) {
     if (o[k] !== undefined && typeof o[k] !== 'function') {
-      fail('ERR_INVALID_ARGUMENT', `chart: ${k} must be a function (value: number) => string, got ${describe(o[k])}`);
+      fail('ERR_INVALID_ARGUMENT', `chart: ${k} must be a function (value: number) => string, got ${show(o[k])}`);
     }
   }
   return { title, xLabel, yLabel, series, width, height, refs, legend, formatX: o.formatX, formatY: o.formatY };

@@ -29,7 +29,7 @@
 import { TaylorSeerError } from '../errors';
 import { growsOrder } from '../expansion';
 import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
-import { requireInt, requireKnownKeys, requireObject, show } from './validate';
+import { requireInt, requireKnownKeys, requireObject, show } from '../validate';
 
 /** Budget mode: default interval bounds as fractions of the even pace; see the constructor. */
 const BAND = [0.6, 1.6] as const;

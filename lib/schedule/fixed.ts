@@ -4,7 +4,7 @@
  * closed form below, which lets isFull answer any step without replaying the run.
  */
 import type { FixedScheduleOptions, Schedule } from './types';
-import { requireInt, requireKnownKeys, requireObject } from './validate';
+import { requireInt, requireKnownKeys, requireObject } from '../validate';
 
 export class FixedSchedule implements Schedule {
   readonly kind = 'fixed';

@@ -4,7 +4,7 @@ import { AdaptiveSchedule } from './adaptive';
 import { FixedSchedule } from './fixed';
 import { MaskSchedule } from './mask';
 import type { Schedule, ScheduleOptions } from './types';
-import { requireInt, requireObject, show } from './validate';
+import { requireInt, requireObject, show } from '../validate';
 
 export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './types';
 export { AdaptiveSchedule } from './adaptive';

@@ -1,7 +1,7 @@
 /** An explicit list of full steps, e.g. one tuned offline or copied from another implementation. */
 import { TaylorSeerError } from '../errors';
 import type { MaskScheduleOptions, Schedule } from './types';
-import { requireInt, requireKnownKeys, requireObject, show } from './validate';
+import { requireInt, requireKnownKeys, requireObject, show } from '../validate';
 
 export class MaskSchedule implements Schedule {
   readonly kind = 'mask';

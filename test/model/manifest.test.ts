@@ -62,7 +62,7 @@ describe('manifest', () => {
     ['inconsistent tokens', () => loadManifest(modelDir((m) => ((m.architecture.tokens = 100), m))), /"tokens" must be \(image_size \/ patch\)\^2 = 256, found 100/],
     ['hidden not divisible by heads', () => loadManifest(modelDir((m) => ((m.architecture.heads = 3), m))), /multiple of "heads"/],
     ['a null class inside the classes', () => loadManifest(modelDir((m) => ((m.architecture.null_class = 4), m))), /"null_class" must be a label outside/],
-    ['too few attention graphs', () => loadManifest(modelDir((m) => ((m.files.attn = m.files.attn.slice(0, 5)), m))), /"files\.attn" must list one graph per block \(depth 6\), found an array of 5/],
+    ['too few attention graphs', () => loadManifest(modelDir((m) => ((m.files.attn = m.files.attn.slice(0, 5)), m))), /"files\.attn" must list one graph per block \(depth 6\), found an array of length 5/],
     ['a missing graph file', () => loadManifest(modelDir((m) => ((m.files.final = 'nope.onnx'), m))), /"files\.final" names "nope\.onnx", which does not exist/],
     ['a path escaping the directory', () => loadManifest(modelDir((m) => ((m.files.embed = '../embed.onnx'), m))), /must stay inside the model directory/],
     ['a bad reference', () => loadManifest(modelDir((m) => ((m.reference.labels = [3, 42]), m))), /"labels" must be a non-empty array of class labels 0\.\.9/],

@@ -1,8 +1,9 @@
 /**
- * Argument checks shared by the schedules and the hook. Each throws a TaylorSeerError whose message names
- * the argument, what it was and what was expected, so a caller can fix the call from the message alone.
+ * The argument checks every public entry point uses (the hook, cache, schedules, expansion, pipeline,
+ * manifest and charts). Each throws a TaylorSeerError whose message names the argument, what it was and
+ * what was expected, so a caller can fix the call from the message alone.
  */
-import { TaylorSeerError, type TaylorSeerErrorCode } from '../errors';
+import { TaylorSeerError, type TaylorSeerErrorCode } from './errors';
 
 /** A short, safe rendering of a received value for error messages. */
 export function show(value: unknown): string {
@@ -13,7 +14,13 @@ export function show(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   if (ArrayBuffer.isView(value)) return `a ${value.constructor.name} of length ${(value as unknown as { length: number }).length}`;
   if (typeof value === 'function') return 'a function';
-  return `a ${(value as object).constructor?.name ?? 'object'}`;
+  const ctor = (value as object).constructor;
+  return ctor === undefined || ctor === Object ? 'an object' : `a ${ctor.name}`;
+}
+
+/** A plain object (not null, not an array), whose fields can be read by name. */
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** An integer in [min, max]; `code` is the error code for a value out of range (wrong types are always ERR_INVALID_ARGUMENT). */
@@ -34,16 +41,22 @@ export function requireInt(
   return value;
 }
 
-export function requireFinite(name: string, value: unknown): number {
+/** A finite number; `code` is the error code for NaN or Infinity (wrong types are always ERR_INVALID_ARGUMENT). */
+export function requireFinite(name: string, value: unknown, code: TaylorSeerErrorCode = 'ERR_NON_FINITE'): number {
   if (typeof value !== 'number') {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be a number, got ${show(value)}`);
   }
-  if (!Number.isFinite(value)) throw new TaylorSeerError('ERR_NON_FINITE', `${name} must be finite, got ${value}`);
+  if (!Number.isFinite(value)) throw new TaylorSeerError(code, `${name} must be finite, got ${value}`);
+  return value;
+}
+
+export function requireString(name: string, value: unknown): string {
+  if (typeof value !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be a string, got ${show(value)}`);
   return value;
 }
 
 export function requireObject(name: string, value: unknown): Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+  if (!isRecord(value)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${name} must be an object, got ${show(value)}`);
   }
   return value as Record<string, unknown>;
