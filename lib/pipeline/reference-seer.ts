@@ -13,6 +13,7 @@
 import { TaylorSeerError } from '../errors';
 import type { CacheHook } from '../cache-hook';
 import { MAX_ORDER, VARIABLES, type Variable } from '../expansion';
+import { requireInt, requireOneOf } from '../validate';
 import type { GateShape, ModuleOptions, TaylorSeerStats } from '../taylor-seer';
 import type { SeerOptions } from './seer-options';
 
@@ -38,23 +39,14 @@ export class ReferenceSeer implements CacheHook {
   constructor(options: SeerOptions) {
     const { schedule, maxOrder, variable = 'step', storage = 'f32' } = options;
     if (storage !== 'f32') throw new TaylorSeerError('ERR_DTYPE', `ReferenceSeer stores factors in f32 only, found "${storage}"`);
-    if (!Number.isInteger(maxOrder) || maxOrder < 0 || maxOrder > MAX_ORDER) {
-      throw new TaylorSeerError('ERR_ORDER', `maxOrder must be an integer 0..${MAX_ORDER}, found ${maxOrder}`);
-    }
-    if (variable !== 'step' && variable !== 'time' && variable !== 'newton') {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `variable must be step, time or newton, found ${String(variable)}`);
-    }
-    this.maxOrder = maxOrder;
-    this.variable = variable;
-    this.steps = schedule.steps;
-    if (!Number.isInteger(this.steps) || this.steps < 1) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.steps must be a positive integer, found ${this.steps}`);
-    }
+    this.maxOrder = requireInt('maxOrder', maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
+    this.variable = requireOneOf('variable', variable, VARIABLES);
+    this.steps = requireInt('schedule.steps', schedule.steps, 1);
     this.full = new Array<boolean>(this.steps).fill(false);
     if (schedule.kind === 'fixed') {
       const { interval: N, warmup: W, cooldown = 0 } = schedule;
-      if (!Number.isInteger(N) || N < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.interval must be >= 1, found ${N}`);
-      if (!Number.isInteger(W) || W < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.warmup must be >= 1, found ${W}`);
+      requireInt('schedule.interval', N, 1);
+      requireInt('schedule.warmup', W, 1);
       this.warmup = W;
       let forecast = 0;
       for (let s = 0; s < this.steps; s++) {

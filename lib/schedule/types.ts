@@ -4,6 +4,7 @@
  * forecast step needs no host round-trip); an adaptive schedule decides online, which is why the hook calls
  * isFull exactly once per step, in increasing order within a run, and reports back through observe().
  */
+import type { Variable } from '../expansion';
 
 export interface Schedule {
   /** a short name: 'fixed', 'mask', ... */
@@ -46,7 +47,7 @@ export interface StepObservation {
    */
   norms?: readonly number[];
   /** what the differences d_i are taken in (the hook's variable) */
-  variable?: 'step' | 'time' | 'newton';
+  variable?: Variable;
 }
 
 export interface FixedScheduleOptions {
