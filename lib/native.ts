@@ -5,6 +5,7 @@
  * Uint16Array: Node 20 has no Float16Array) or DeviceTensor handles (CUDA memory owned by the addon or
  * wrapped from an external pointer). All tensors of one call must live on the same device.
  */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from './errors';
 
@@ -139,20 +140,59 @@ export interface NativeAddon {
 
 let cached: NativeAddon | undefined;
 
+/** The most CPU threads TAYLORSEER_THREADS may ask for (the native pool's own cap). */
+export const MAX_THREADS = 256;
+
+/**
+ * The environment variables the addon reads, checked before it loads: the native side would silently
+ * ignore a TAYLORSEER_THREADS it cannot parse, and a bad TAYLORSEER_ADDON would read as "not built".
+ */
+export function checkAddonEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const threads = env.TAYLORSEER_THREADS;
+  if (threads !== undefined && threads !== '') {
+    const n = Number(threads);
+    if (!/^\s*\d+\s*$/.test(threads) || n < 1 || n > MAX_THREADS) {
+      throw new TaylorSeerError(
+        'ERR_INVALID_ARGUMENT',
+        `TAYLORSEER_THREADS=${threads}: expected an integer from 1 to ${MAX_THREADS} (threads of the CPU kernels), or unset it to use every hardware thread`,
+      );
+    }
+  }
+  const addon = env.TAYLORSEER_ADDON;
+  if (addon !== undefined && addon !== '') {
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.statSync(path.resolve(addon));
+    } catch (e) {
+      throw new TaylorSeerError(
+        'ERR_INVALID_ARGUMENT',
+        `TAYLORSEER_ADDON=${addon}: ${(e as NodeJS.ErrnoException).code ?? 'cannot stat'}; it must name a taylorseer.node file to load instead of the built addon (or unset it)`,
+      );
+    }
+    if (!st.isFile()) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `TAYLORSEER_ADDON=${addon}: not a file; it must name a taylorseer.node file (or unset it)`);
+    }
+  }
+}
+
 /** Loads the addon once (node-gyp-build finds build/Release or prebuilds). */
 export function native(): NativeAddon {
   if (cached) return cached;
+  checkAddonEnvironment();
   const root = path.resolve(__dirname, '..');
   let addon: NativeAddon;
+  // TAYLORSEER_ADDON names a .node file to load instead (a build carried to another machine).
+  const explicit = process.env.TAYLORSEER_ADDON || undefined;
   try {
-    // TAYLORSEER_ADDON names a .node file to load instead (a build carried to another machine).
-    const explicit = process.env.TAYLORSEER_ADDON;
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     addon = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeAddon;
   } catch (e) {
+    const why = (e as Error).message.split('\n')[0];
     throw new TaylorSeerError(
       'ERR_DEVICE',
-      `the taylorseer native addon is not built (${(e as Error).message.split('\n')[0]}); run \`npm run build:native\` in ${root}`,
+      explicit
+        ? `TAYLORSEER_ADDON=${explicit} could not be loaded (${why}); point it at a taylorseer.node built for this Node and platform, or unset it`
+        : `the taylorseer native addon is not built (${why}); run \`npm run build:native\` in ${root}`,
     );
   }
   addon.setErrorClass(TaylorSeerError as unknown as new (code: string, message: string) => Error);

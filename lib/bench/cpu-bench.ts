@@ -97,9 +97,9 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
           o.naive && dtype === 'f32' ? () => void naiveForecast(oldF32, 3) : null,
         ]);
         for (const [op, traffic, fused, naive] of cells) {
-          const t = timeMedian(fused, o.budgetMs);
+          // the kernel and the naive sequence it is compared with alternate, as every ratio here is timed
+          const [t, naiveT] = naive ? timePair(fused, naive, o.budgetMs, 3, 20) : [timeMedian(fused, o.budgetMs), null];
           const copy = copyGbps(traffic, o.budgetMs);
-          const naiveT = naive ? timeMedian(naive, o.budgetMs, 2, 20) : null;
           const g = gbps(traffic, t.medianMs);
           const ng = naiveT ? gbps(traffic, naiveT.medianMs) : null;
           const row: CpuBenchRow = {

@@ -1,39 +1,30 @@
 #!/usr/bin/env node
 /**
- * The `taylorseer` command line. Each subcommand is a module in ./commands; this file only dispatches and
- * turns every failure into a one-line message and a non-zero exit (never a stack trace).
+ * The `taylorseer` command line. Each subcommand is a module in ./commands that declares its options once
+ * (lib/cli/command.ts); this file only dispatches, prints help and the version, and turns every failure
+ * into a one-line message and a non-zero exit (never a stack trace).
  */
 import { parseArgs } from 'node:util';
 import { TaylorSeerError } from '../errors';
-import type { Command } from './command';
+import { ioError } from '../files';
+import { packageVersion } from '../info';
+import { checkAddonEnvironment } from '../native';
 import { commands } from './commands';
-
-function usage(): string {
-  const width = Math.max(...commands.map((c) => c.name.length));
-  return [
-    'usage: taylorseer <command> [options]',
-    '',
-    'commands:',
-    ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
-    '',
-    'taylorseer <command> --help shows the options of a command.',
-  ].join('\n');
-}
-
-function commandHelp(c: Command): string {
-  const opts = Object.entries(c.options).map(([k, o]) => `  --${k}${o.type === 'string' ? ' <value>' : ''}`);
-  return [`usage: ${c.usage}`, '', c.summary, '', 'options:', ...opts, '  --help'].join('\n');
-}
+import { commandHelp, mainHelp, parseArgsOptions } from './help';
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(`${usage()}\n`);
+    (name ? process.stdout : process.stderr).write(`${mainHelp(commands, packageVersion())}\n`);
     return name ? 0 : 1;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`taylorseer: unknown command '${name}' (expected one of: ${commands.map((c) => c.name).join(', ')})\n`);
+    process.stderr.write(`taylorseer: unknown command '${name}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -42,18 +33,21 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: command.options, strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: false });
   } catch (e) {
     // parseArgs messages are one line, e.g. "Unknown option '--foo'"
     process.stderr.write(`taylorseer ${name}: ${(e as Error).message.split('\n')[0]} (see taylorseer ${name} --help)\n`);
     return 2;
   }
   try {
+    checkAddonEnvironment();
     return await command.run(parsed.values, parsed.positionals);
   } catch (e) {
-    if (e instanceof TaylorSeerError) {
-      process.stderr.write(`taylorseer ${name}: ${e.message} [${e.code}]\n`);
-      return e.code === 'ERR_INVALID_ARGUMENT' ? 2 : 1;
+    // A system error that escaped a command's own checks is still an I/O failure with a path: same form.
+    const err = e instanceof TaylorSeerError ? e : (e as NodeJS.ErrnoException)?.syscall ? ioError(e, 'access', (e as NodeJS.ErrnoException).path ?? '?') : undefined;
+    if (err) {
+      process.stderr.write(`taylorseer ${name}: ${err.message} [${err.code}]\n`);
+      return err.code === 'ERR_INVALID_ARGUMENT' ? 2 : 1;
     }
     process.stderr.write(`taylorseer ${name}: unexpected failure: ${(e as Error)?.message ?? String(e)}\n`);
     if (process.env.TAYLORSEER_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);

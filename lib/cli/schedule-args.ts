@@ -1,24 +1,21 @@
 /** The schedule flags shared by `eval` and `sweep`: --schedule fixed|mask|adaptive and their parameters. */
 import { TaylorSeerError } from '../errors';
 import type { ScheduleOptions } from '../schedule/types';
+import type { OptionSpecs } from './command';
 import { parseChoice, parseInteger, parseList, parseNumber } from './parse';
 
 export const SCHEDULE_FLAGS = {
-  schedule: { type: 'string', default: 'fixed' },
-  interval: { type: 'string' },
-  warmup: { type: 'string', default: '3' },
-  cooldown: { type: 'string', default: '0' },
-  full: { type: 'string' },
-  budget: { type: 'string' },
-  tolerance: { type: 'string' },
-  'min-interval': { type: 'string' },
-  'max-interval': { type: 'string' },
-  weighting: { type: 'string' },
-} as const;
-
-export const SCHEDULE_USAGE =
-  '[--schedule fixed --interval N --warmup W [--cooldown C] | --schedule mask --full 0,1,2,... | ' +
-  '--schedule adaptive (--budget K | --tolerance E) --warmup W [--cooldown C] [--min-interval A] [--max-interval B] [--weighting sampler|none]]';
+  schedule: { type: 'string', value: 'fixed|mask|adaptive', default: 'fixed', description: 'which steps run in full: every N-th (fixed), a given list (mask) or chosen from the forecast error as the run goes (adaptive)' },
+  interval: { type: 'string', value: 'N', defaultText: '5', description: 'fixed: one full step every N steps after the warm-up' },
+  warmup: { type: 'string', value: 'W', defaultText: '3; mask: 0', description: 'fixed, adaptive: the first W steps run in full; mask: W of the update rule (full steps after the first W grow the order)' },
+  cooldown: { type: 'string', value: 'C', defaultText: '0', description: 'fixed, adaptive: the last C steps run in full' },
+  full: { type: 'string', value: '0,a,b,...', description: 'mask (required): the full steps, including step 0' },
+  budget: { type: 'string', value: 'K', description: 'adaptive: exactly K full steps per run (give --budget or --tolerance)' },
+  tolerance: { type: 'string', value: 'E', description: 'adaptive: run a step in full when the estimated relative forecast error passes E, e.g. 0.05' },
+  'min-interval': { type: 'string', value: 'A', defaultText: '1', description: 'adaptive: at least A steps between full steps' },
+  'max-interval': { type: 'string', value: 'B', defaultText: 'no bound', description: 'adaptive: at most B steps between full steps' },
+  weighting: { type: 'string', value: 'sampler|none', defaultText: 'sampler', description: "adaptive: weigh the error estimate by the sampler's step sizes, or not" },
+} as const satisfies OptionSpecs;
 
 type Flags = Record<string, string | boolean | (string | boolean)[] | undefined>;
 

@@ -1,10 +1,10 @@
 /**
  * PNG output of generated samples ([B, C, H, W] float32 in [-1, 1]) as grids, with pngjs.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { PNG } from 'pngjs';
 import { TaylorSeerError } from '../errors';
+import { prepareOutputDir, writeFileAtomic } from '../files';
 import type { ImageShape } from './metrics';
 
 export interface GridOptions {
@@ -103,15 +103,11 @@ export function encodePng(image: RgbaImage): Buffer {
   return PNG.sync.write(png);
 }
 
-/** Writes an RGBA image as PNG (creating the directory). */
+/** Writes an RGBA image as PNG (creating the directory; never a partial file). */
 export function writePng(file: string, image: RgbaImage): void {
   const buf = encodePng(image);
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.writeFileSync(file, buf);
-  } catch (e) {
-    throw new TaylorSeerError('ERR_IO', `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  prepareOutputDir(path.dirname(path.resolve(file)));
+  writeFileAtomic(file, buf);
 }
 
 /** Writes a batch of samples as a PNG grid. */

@@ -10,10 +10,13 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../errors';
+import { readRegularFile } from '../files';
 import { isRecord, show } from '../validate';
 
 export const MANIFEST_FORMAT = 'taylorseer-dit-onnx/1';
 export const MANIFEST_FILE = 'model.json';
+/** model.json larger than this is refused unread (a manifest is a few KiB). */
+export const MAX_MANIFEST_BYTES = 1 << 20;
 
 export interface DitArchitecture {
   kind: string;
@@ -91,6 +94,12 @@ function file(where: string, dir: string, key: string, rel: unknown): string {
     bad(where, `"${key}" names "${rel}", which does not exist in ${dir}`);
   }
   if (!st.isFile()) bad(where, `"${key}" names "${rel}", which is not a regular file`);
+  // The name stays inside; a symbolic link on the way must too (the directory is what was vetted).
+  const real = fs.realpathSync(abs);
+  const realInside = path.relative(fs.realpathSync(dir), real);
+  if (realInside.startsWith('..') || path.isAbsolute(realInside)) {
+    bad(where, `"${key}" names "${rel}", a symbolic link to ${real} outside the model directory (copy the file into the directory)`);
+  }
   return abs;
 }
 
@@ -214,9 +223,10 @@ export function loadManifest(dir: string): ModelManifest {
   const where = path.join(absDir, MANIFEST_FILE);
   let text: string;
   try {
-    text = fs.readFileSync(where, 'utf8');
-  } catch {
-    throw new TaylorSeerError('ERR_MODEL', `${where} is missing (expected a "${MANIFEST_FORMAT}" manifest)`);
+    text = readRegularFile(where, { maxBytes: MAX_MANIFEST_BYTES, what: `a "${MANIFEST_FORMAT}" manifest` }).toString('utf8');
+  } catch (e) {
+    if (!fs.existsSync(where)) throw new TaylorSeerError('ERR_MODEL', `${where} is missing (expected a "${MANIFEST_FORMAT}" manifest)`);
+    throw new TaylorSeerError('ERR_MODEL', (e as Error).message);
   }
   let json: unknown;
   try {

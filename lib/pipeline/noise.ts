@@ -1,40 +1,50 @@
 /**
  * Float32 little-endian tensor files (`.f32`, row-major, no header) and seeded Gaussian noise.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../errors';
+import { prepareOutputDir, readRegularFile, writeFileAtomic } from '../files';
 
-/** Reads a raw float32 little-endian file. `expected` (elements) is checked when given. */
-export function readF32(file: string, expected?: number): Float32Array {
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new TaylorSeerError('ERR_IO', `cannot read ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
-  if (buf.byteLength % 4 !== 0) {
-    throw new TaylorSeerError('ERR_LENGTH', `${file} has ${buf.byteLength} bytes, not a whole number of float32 values`);
-  }
-  const n = buf.byteLength / 4;
-  if (expected !== undefined && n !== expected) {
-    throw new TaylorSeerError('ERR_LENGTH', `${file} holds ${n} float32 values, expected ${expected}`);
-  }
-  const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) out[i] = buf.readFloatLE(i * 4);
+/** The largest .f32 file read when the caller does not say how many values to expect (1 GiB). */
+export const MAX_F32_FILE_BYTES = 2 ** 30;
+
+/** float32 little-endian bytes as a Float32Array (a copy). */
+export function f32FromBytes(buf: Uint8Array): Float32Array {
+  const out = new Float32Array(buf.byteLength / 4);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  for (let i = 0; i < out.length; i++) out[i] = view.getFloat32(i * 4, true);
   return out;
 }
 
-/** Writes a raw float32 little-endian file (creating its directory). */
-export function writeF32(file: string, data: Float32Array): void {
+/**
+ * Reads a raw float32 little-endian file. `expected` (elements) is checked against the file's size before
+ * anything is read; only regular files are read (lib/files.ts), at most MAX_F32_FILE_BYTES without `expected`.
+ */
+export function readF32(file: string, expected?: number): Float32Array {
+  const buf = readRegularFile(file, {
+    maxBytes: expected === undefined ? MAX_F32_FILE_BYTES : expected * 4,
+    what: expected === undefined ? 'float32 values' : `${expected} float32 values`,
+    checkSize: (bytes) => {
+      if (bytes % 4 !== 0) throw new TaylorSeerError('ERR_LENGTH', `${file} has ${bytes} bytes, not a whole number of float32 values`);
+      if (expected !== undefined && bytes !== expected * 4) {
+        throw new TaylorSeerError('ERR_LENGTH', `${file} holds ${bytes / 4} float32 values, expected ${expected}`);
+      }
+    },
+  });
+  return f32FromBytes(buf);
+}
+
+/** float32 values as little-endian bytes. */
+export function f32ToBytes(data: Float32Array): Buffer {
   const buf = Buffer.allocUnsafe(data.length * 4);
   for (let i = 0; i < data.length; i++) buf.writeFloatLE(data[i], i * 4);
-  try {
-    fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-    fs.writeFileSync(file, buf);
-  } catch (e) {
-    throw new TaylorSeerError('ERR_IO', `cannot write ${file} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  return buf;
+}
+
+/** Writes a raw float32 little-endian file (creating its directory; never a partial file). */
+export function writeF32(file: string, data: Float32Array): void {
+  prepareOutputDir(path.dirname(path.resolve(file)));
+  writeFileAtomic(file, f32ToBytes(data));
 }
 
 /** splitmix64-seeded xoshiro128** generator: uniform 32-bit integers, deterministic across platforms. */

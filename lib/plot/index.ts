@@ -17,3 +17,5 @@ export {
 export type { ChartOptions, ChartEnvironment, Series, Point, ReferenceLine, LegendPlacement, MeasureText, Marker, NiceScale } from './chart';
 export { renderChartPng, renderSvgToPng, measureText, fontFiles } from './render';
 export type { RenderOptions } from './render';
+export { titledImagesPng, titledImagesSvg, titledImagesSize, TITLED_LAYOUT } from './titled-images';
+export type { TitledRow } from './titled-images';

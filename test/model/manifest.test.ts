@@ -2,6 +2,7 @@
  * model.json validation and the session-metadata check: every problem is ERR_MODEL naming what is wrong and
  * what was expected. Model directories are assembled in a temp dir from links to the bundled graphs.
  */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -20,13 +21,28 @@ afterAll(() => {
   fs.rmSync(tmp, { recursive: true, force: true });
 });
 
+/** Hard links to every file under `src` (copies across file systems): real files of the new directory. */
+function linkTree(src: string, dst: string, skip = ''): void {
+  fs.mkdirSync(dst, { recursive: true });
+  for (const f of fs.readdirSync(src)) {
+    if (f === skip) continue;
+    const from = path.join(src, f);
+    const to = path.join(dst, f);
+    if (fs.statSync(from).isDirectory()) linkTree(from, to);
+    else {
+      try {
+        fs.linkSync(from, to);
+      } catch {
+        fs.copyFileSync(from, to);
+      }
+    }
+  }
+}
+
 /** A model dir whose files link to the bundled ones, with model.json replaced by `edit(copy of original)`. */
 function modelDir(edit: (m: any) => unknown = (m) => m): string {
   const dir = path.join(tmp, `m${n++}`);
-  fs.mkdirSync(dir);
-  for (const f of fs.readdirSync(MODEL_DIR)) {
-    if (f !== 'model.json') fs.symlinkSync(path.join(MODEL_DIR, f), path.join(dir, f));
-  }
+  linkTree(MODEL_DIR, dir, 'model.json');
   const json = edit(structuredClone(original));
   fs.writeFileSync(path.join(dir, 'model.json'), typeof json === 'string' ? json : JSON.stringify(json));
   return dir;
@@ -69,6 +85,30 @@ describe('manifest', () => {
     ['a non-object', () => parseManifest([], MODEL_DIR), /expected a JSON object, found an array/],
   ])('rejects %s', (_name, fn, message) => {
     expect(modelError(fn).message).toMatch(message);
+  });
+
+  it('refuses a symbolic link that leaves the model directory, for a file or a directory on the way', () => {
+    const outside = path.join(tmp, 'outside');
+    fs.mkdirSync(outside);
+    fs.copyFileSync(path.join(MODEL_DIR, 'final.onnx'), path.join(outside, 'final.onnx'));
+    const file = modelDir();
+    fs.rmSync(path.join(file, 'final.onnx'));
+    fs.symlinkSync(path.join(outside, 'final.onnx'), path.join(file, 'final.onnx'));
+    expect(modelError(() => loadManifest(file)).message).toMatch(/"files\.final" names "final\.onnx", a symbolic link to .*outside.*final\.onnx outside the model directory/);
+    const viaDir = modelDir((m) => ((m.files.final = 'sub/final.onnx'), m));
+    fs.symlinkSync(outside, path.join(viaDir, 'sub'));
+    expect(modelError(() => loadManifest(viaDir)).message).toMatch(/"files\.final" names "sub\/final\.onnx", a symbolic link/);
+    // a link that stays inside is fine
+    const inside = modelDir((m) => ((m.files.final = 'alias.onnx'), m));
+    fs.symlinkSync('final.onnx', path.join(inside, 'alias.onnx'));
+    expect(loadManifest(inside).files.final).toBe(path.join(inside, 'alias.onnx'));
+  });
+
+  it.runIf(process.platform !== 'win32')('refuses a model.json that is not a regular file at once (a FIFO would block forever)', () => {
+    const dir = modelDir();
+    fs.rmSync(path.join(dir, 'model.json'));
+    execFileSync('mkfifo', [path.join(dir, 'model.json')]);
+    expect(modelError(() => loadManifest(dir)).message).toMatch(/model\.json: it is a FIFO \(named pipe\), not a regular file/);
   });
 
   it('checks every graph against the architecture through the session metadata', async () => {

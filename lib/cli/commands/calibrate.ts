@@ -9,27 +9,28 @@ import { loadModel } from '../../pipeline/model';
 import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, str, STUDY_FLAGS, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, noiseSource, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
-  summary: 'offline search for the best placement of K full steps on calibration samples (a mask schedule to reuse)',
-  usage:
-    'taylorseer calibrate [--model DIR] --budget K [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] ' +
-    '[--shift X] [--order O] [--variable step|time|newton] [--warmup W] [--start fixed|adaptive|0,a,b,...] [--cooldown C] [--sweeps N] [--quiet] [--json]',
+  summary: 'offline search for where K full steps should go, on calibration samples (a mask schedule to reuse)',
   options: {
     ...STUDY_FLAGS,
-    budget: { type: 'string' },
-    shift: { type: 'string', default: '1' },
-    order: { type: 'string', default: '2' },
-    variable: { type: 'string', default: 'newton' },
-    warmup: { type: 'string', default: '3' },
-    start: { type: 'string', default: 'fixed' },
-    cooldown: { type: 'string', default: '0' },
-    sweeps: { type: 'string', default: '3' },
-    quiet: { type: 'boolean' },
-    json: { type: 'boolean' },
+    budget: { type: 'string', value: 'K', description: 'required: how many of the steps run in full' },
+    shift: SHIFT_FLAG,
+    order: ORDER_FLAG,
+    variable: VARIABLE_FLAG('newton'),
+    warmup: { type: 'string', value: 'W', defaultText: '3, or K when K is smaller', description: 'the first W steps stay full (0..K)' },
+    start: { type: 'string', value: 'fixed|adaptive|0,a,b,...', default: 'fixed', description: 'where the search starts: the best fixed schedule, the adaptive one, or a list of K full steps' },
+    cooldown: { type: 'string', value: 'C', default: '0', description: 'the last C steps stay full' },
+    sweeps: { type: 'string', value: 'N', default: '3', description: 'at most N passes over the full steps (1..1000); stops early when a pass finds nothing' },
+    quiet: { type: 'boolean', description: 'no progress on stderr' },
+    json: { type: 'boolean', description: 'print the result on one line' },
   },
+  examples: [
+    'taylorseer calibrate --budget 12 --labels 0,1,2,3 --seed 5',
+    'taylorseer calibrate --budget 8 --steps 30 --order 3 --start adaptive --json',
+  ],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 2, 100_000);
@@ -40,7 +41,9 @@ export const calibrateCommand: Command = {
     const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
     const order = parseInteger('order', str(v, 'order')!, 0, 4);
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
-    const warmup = parseInteger('warmup', str(v, 'warmup')!, 0, budget);
+    // Unset, the warm-up is 3 steps but never more than the budget: an error must only name flags the user gave.
+    const warmupArg = str(v, 'warmup');
+    const warmup = warmupArg === undefined ? Math.min(3, budget) : parseInteger('warmup', warmupArg, 0, budget);
     const maxSweeps = parseInteger('sweeps', str(v, 'sweeps')!, 1, 1000);
     const startArg = str(v, 'start')!;
     const start = startArg === 'fixed' || startArg === 'adaptive' ? startArg : parseList('start', startArg, (s) => parseInteger('start', s, 0, steps - 1));
@@ -52,7 +55,7 @@ export const calibrateCommand: Command = {
 
     const model = await loadModel(str(v, 'model') ?? defaultModelDir());
     try {
-      const { labels, noise } = samplesFromFlags(v, model, source, []);
+      const { labels, noise } = samplesFromFlags(v, model, source, [], '', order);
       await warmUp(model, labels, guidance, 'batched');
       // On a terminal a bar (the search stops early when a sweep finds nothing, so the total is a bound);
       // elsewhere one line per improvement.

@@ -1,53 +1,62 @@
 /**
  * `taylorseer demo`: one sample of every class with full compute and with TaylorSeer at a few settings,
- * written as PNGs (full vs accelerated side by side) plus a table of speed, quality and cache memory.
+ * written as titled PNGs (full vs accelerated, each row saying what it is, its full steps and PSNR) plus a
+ * table of speed, quality and cache memory. The settings scale with --steps, and their labels say how.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { SingleBar } from 'cli-progress';
-import { TaylorSeerError } from '../../errors';
+import { alternate, overheadOf, relativeSpread, type Overhead, type Timing } from '../../bench/timing';
+import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compareImages, type QualityReport } from '../../pipeline/metrics';
-import { renderRows, writePng } from '../../pipeline/image';
+import { encodePng, renderRows } from '../../pipeline/image';
 import { loadModel } from '../../pipeline/model';
 import { gaussianNoise } from '../../pipeline/noise';
 import { sample, type SampleResult } from '../../pipeline/sampler';
 import type { Variable } from '../../expansion';
 import type { Granularity, SeerOptions } from '../../pipeline/seer-options';
+import { titledImagesPng } from '../../plot';
+import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
-import { defaultModelDir, str, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, defaultModelDir, MAX_REPEAT, MODEL_FLAG, parseThreads, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 
 export interface DemoSetting {
-  /** file-name friendly */
+  /** file-name friendly, the same at every --steps */
   id: string;
-  label: string;
   granularity: Granularity;
   order: number;
   variable?: Variable;
   /** the schedule for a run of `steps` steps */
   schedule(steps: number): ScheduleOptions;
+  /** what the row shows at `steps` steps (its label names the values actually used) */
+  label(steps: number): string;
 }
 
 const fixed = (interval: number, warmup: number) => (steps: number): ScheduleOptions => ({ kind: 'fixed', steps, interval, warmup: Math.min(warmup, steps) });
 
+/** The full steps of the reference's N=5 W=3 schedule at `steps` steps: the adaptive row's budget. */
+export function adaptiveDemoBudget(steps: number): number {
+  return new FixedSchedule({ steps, interval: 5, warmup: Math.min(3, steps) }).fullSteps().length;
+}
+
 /**
  * The accelerated settings the demo shows: the reference's fixed schedule from mild to aggressive, the
- * adaptive schedule at the same 12 full steps as N=5, and the memory-light lite mode.
+ * adaptive schedule at the same number of full steps as N=5 (12 at 50 steps; it scales with --steps), and the
+ * memory-light lite mode.
  */
 export const DEMO_SETTINGS: readonly DemoSetting[] = [
-  { id: 'module-n3-o2', label: 'TaylorSeer N=3 O=2', granularity: 'module', order: 2, schedule: fixed(3, 3) },
-  { id: 'module-n5-o2', label: 'TaylorSeer N=5 O=2', granularity: 'module', order: 2, schedule: fixed(5, 3) },
+  { id: 'module-n3-o2', granularity: 'module', order: 2, schedule: fixed(3, 3), label: () => 'TaylorSeer N=3 O=2' },
+  { id: 'module-n5-o2', granularity: 'module', order: 2, schedule: fixed(5, 3), label: () => 'TaylorSeer N=5 O=2' },
   {
-    id: 'adaptive-12-o3',
-    label: 'TaylorSeer adaptive 12 full O=3',
+    id: 'adaptive-o3',
     granularity: 'module',
     order: 3,
     variable: 'step',
-    // the budget of N=5 W=3 at 50 steps (12 full steps), scaled to --steps
-    schedule: (steps) => ({ kind: 'adaptive', steps, warmup: 1, budget: Math.max(2, Math.min(steps, Math.round((12 * steps) / 50))) }),
+    schedule: (steps) => ({ kind: 'adaptive', steps, warmup: 1, budget: adaptiveDemoBudget(steps) }),
+    label: (steps) => `TaylorSeer adaptive K=${adaptiveDemoBudget(steps)} (as N=5) O=3`,
   },
-  { id: 'lite-n5-o2', label: 'TaylorSeer lite N=5 O=2', granularity: 'lite', order: 2, schedule: fixed(5, 3) },
+  { id: 'lite-n5-o2', granularity: 'lite', order: 2, schedule: fixed(5, 3), label: () => 'TaylorSeer lite N=5 O=2' },
 ];
 
 export interface DemoRow {
@@ -55,140 +64,174 @@ export interface DemoRow {
   label: string;
   fullSteps: number;
   moduleEvals: number;
+  /** median wall time over --repeat rounds */
   wallMs: number;
+  wallTiming: Timing;
   wallSpeedup: number;
   evalSpeedup: number;
+  /** wall speedup / evaluation speedup with its verdict (null for the full-compute row) */
+  overhead: Overhead | null;
   psnr: number | null;
   ssim: number | null;
   cacheBytes: number;
   png: string;
 }
 
+function overheadCell(o: Overhead | null): string {
+  if (!o) return '-';
+  if (o.verdict === 'measured') return o.rawRatio.toFixed(2);
+  if (o.verdict === 'single-run') return `${o.rawRatio.toFixed(2)} (1 run)`;
+  return o.verdict === 'within-noise' ? 'within noise' : 'disturbed';
+}
+
 export const demoCommand: Command = {
   name: 'demo',
-  summary: 'generate every digit with full compute and with TaylorSeer; write PNGs and a speed/quality table',
-  usage: 'taylorseer demo [--model DIR] [--out DIR] [--steps S] [--guidance G] [--seed N] [--threads T] [--json]',
+  summary: 'generate every digit with full compute and with TaylorSeer; write titled PNGs and a speed/quality table',
+  details:
+    'The settings scale with --steps: fixed schedules keep their interval N, and the adaptive row gets as many full steps as N=5 ' +
+    `at that many steps (its label gives K). Wall times: ${TIMING_METHOD}; the overhead column is only a number when it stands out of the noise.`,
   options: {
-    model: { type: 'string' },
-    out: { type: 'string', default: 'taylorseer-demo' },
-    steps: { type: 'string', default: '50' },
-    guidance: { type: 'string', default: '3' },
-    seed: { type: 'string', default: '0' },
-    threads: { type: 'string' },
-    json: { type: 'boolean' },
+    model: MODEL_FLAG,
+    out: { type: 'string', value: 'DIR', default: 'taylorseer-demo', description: 'directory for the PNGs and summary.json (made if missing; checked before the run)' },
+    steps: { type: 'string', value: 'S', default: '50', description: 'sampler steps (4..10000)' },
+    guidance: { type: 'string', value: 'G', default: '3', description: 'classifier-free guidance scale' },
+    seed: { type: 'string', value: 'N', default: '0', description: 'seed of the gaussian initial noise' },
+    threads: THREADS_FLAG,
+    repeat: { type: 'string', value: 'R', default: '1', description: `timed rounds of every run, alternated after a warm-up; 3 or more give the spread (1..${MAX_REPEAT})` },
+    json: { type: 'boolean', description: 'print the summary as one JSON object instead of the table' },
+    quiet: { type: 'boolean', description: 'no progress on stderr' },
   },
+  examples: ['taylorseer demo', 'taylorseer demo --steps 20 --out demo-20', 'taylorseer demo --repeat 3 --json > demo.json'],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 4, 10_000);
     const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
     const seed = parseInteger('seed', str(v, 'seed')!, 0, Number.MAX_SAFE_INTEGER);
-    const threadsArg = str(v, 'threads');
-    const threads = threadsArg === undefined ? undefined : parseInteger('threads', threadsArg, 1, 1024);
-    const outDir = path.resolve(str(v, 'out')!);
-    try {
-      fs.mkdirSync(outDir, { recursive: true });
-    } catch (e) {
-      throw new TaylorSeerError('ERR_IO', `cannot create ${outDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
+    const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
+    const threads = parseThreads(v);
+    const outDir = prepareOutputDir(str(v, 'out')!);
+    const quiet = Boolean(v.quiet);
 
     const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads });
     try {
       const { classes, channels, imageSize } = model.arch;
       const labels = Array.from({ length: classes }, (_, i) => i);
+      checkSampleCount(model.arch, labels.length, Math.max(...DEMO_SETTINGS.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, height: imageSize, width: imageSize };
+      const names = ['full compute', ...DEMO_SETTINGS.map((s) => s.label(steps))];
 
+      // On a terminal a bar; elsewhere (a pipe, a file, CI) one line per run, so that the output shows progress.
       const bar =
-        process.stderr.isTTY && !values.json
+        process.stderr.isTTY && !quiet
           ? new SingleBar({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
-      bar?.start(steps * (1 + DEMO_SETTINGS.length), 0, { run: 'full compute' });
+      const lines = !bar && !quiet;
+      const totalRuns = names.length * repeat;
+      bar?.start(steps * totalRuns, 0, { run: names[0] });
       let done = 0;
       const tick = (run: string) => () => bar?.update(++done, { run });
-      let full: SampleResult;
-      const runs: Array<{ setting: DemoSetting; result: SampleResult; quality: QualityReport }> = [];
-      try {
-        await warmUp(model, labels, guidance, 'batched');
-        full = await sample(model, { labels, steps, guidance, noise, onStep: tick('full compute') });
-        for (const s of DEMO_SETTINGS) {
+      if (lines) process.stderr.write(`demo: warm-up, then ${totalRuns} timed runs of ${steps} steps (${names.length} settings x ${repeat} rounds)\n`);
+
+      const results: SampleResult[] = [];
+      const variants = [
+        async () => (results[0] = await sample(model, { labels, steps, guidance, noise, onStep: tick(names[0]) })),
+        ...DEMO_SETTINGS.map((s, i) => async () => {
           const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
-          const result = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(s.label) });
-          runs.push({ setting: s, result, quality: compareImages(result.images, full.images, result.shape) });
-        }
+          results[i + 1] = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(names[i + 1]) });
+        }),
+      ];
+      let timings: Timing[];
+      try {
+        timings = await alternate(variants, {
+          repeat,
+          warmUp: () => warmUp(model, labels, guidance, 'batched'),
+          onRun: (variant, round, ms) => {
+            if (lines) process.stderr.write(`demo: run ${round * names.length + variant + 1}/${totalRuns}: ${names[variant]}, ${(ms / 1000).toFixed(1)} s\n`);
+          },
+        });
       } finally {
         bar?.stop();
       }
+      const full = results[0];
+      const runs: Array<{ setting: DemoSetting; label: string; result: SampleResult; quality: QualityReport; timing: Timing }> = DEMO_SETTINGS.map((s, i) => ({
+        setting: s,
+        label: names[i + 1],
+        result: results[i + 1],
+        quality: compareImages(results[i + 1].images, full.images, results[i + 1].shape),
+        timing: timings[i + 1],
+      }));
 
       const finite = (x: number) => (Number.isFinite(x) ? x : null);
+      const fullTitle = `full compute: ${full.fullSteps}/${steps} full steps`;
+      const titleOf = (label: string, r: SampleResult, q: QualityReport) =>
+        `${label}: ${r.fullSteps}/${steps} full steps, PSNR ${Number.isFinite(q.psnr) ? q.psnr.toFixed(2) : 'inf'} dB vs full compute`;
+      const heading = `${model.manifest.name}: classes 0..${classes - 1}, ${steps} Euler steps, guidance ${guidance}, seed ${seed}`;
+      const grid = (images: Float32Array, title: string) => {
+        const img = renderRows([images], shape, { scale: 3 });
+        return { title, png: encodePng(img), width: img.width, height: img.height };
+      };
+      const fullRow = grid(full.images, fullTitle);
       const fullPng = path.join(outDir, 'full.png');
-      writePng(fullPng, renderRows([full.images], shape, { scale: 3 }));
+      writeFileAtomic(fullPng, titledImagesPng(heading, [fullRow]));
       const rows: DemoRow[] = [
         {
-          id: 'full',
-          label: 'full compute',
-          fullSteps: full.fullSteps,
-          moduleEvals: full.moduleEvals,
-          wallMs: full.wallMs,
-          wallSpeedup: 1,
-          evalSpeedup: 1,
-          psnr: null,
-          ssim: null,
-          cacheBytes: 0,
-          png: fullPng,
+          id: 'full', label: 'full compute', fullSteps: full.fullSteps, moduleEvals: full.moduleEvals, wallMs: timings[0].medianMs, wallTiming: timings[0],
+          wallSpeedup: 1, evalSpeedup: 1, overhead: null, psnr: null, ssim: null, cacheBytes: 0, png: fullPng,
         },
       ];
-      for (const { setting, result, quality } of runs) {
+      const accelRows = runs.map((r) => grid(r.result.images, titleOf(r.label, r.result, r.quality)));
+      runs.forEach(({ setting, label, result, quality, timing }, i) => {
         // top row full compute, bottom row accelerated: the same noise and label per column
         const png = path.join(outDir, `${setting.id}.png`);
-        writePng(png, renderRows([full.images, result.images], shape, { scale: 3 }));
+        writeFileAtomic(png, titledImagesPng(heading, [fullRow, accelRows[i]]));
+        const evalSpeedup = full.moduleEvals / Math.max(1, result.moduleEvals);
         rows.push({
-          id: setting.id,
-          label: setting.label,
-          fullSteps: result.fullSteps,
-          moduleEvals: result.moduleEvals,
-          wallMs: result.wallMs,
-          wallSpeedup: full.wallMs / result.wallMs,
-          evalSpeedup: full.moduleEvals / Math.max(1, result.moduleEvals),
-          psnr: finite(quality.psnr),
-          ssim: quality.ssim,
-          cacheBytes: result.cacheBytes,
-          png,
+          id: setting.id, label, fullSteps: result.fullSteps, moduleEvals: result.moduleEvals, wallMs: timing.medianMs, wallTiming: timing,
+          wallSpeedup: timings[0].medianMs / timing.medianMs, evalSpeedup, overhead: overheadOf(evalSpeedup, timings[0], timing),
+          psnr: finite(quality.psnr), ssim: quality.ssim, cacheBytes: result.cacheBytes, png,
         });
-      }
+      });
       const comparison = path.join(outDir, 'comparison.png');
-      writePng(comparison, renderRows([full.images, ...runs.map((r) => r.result.images)], shape, { scale: 3, rowGap: 4 }));
-      const summary = { model: model.manifest.name, steps, guidance, seed, labels, comparison, rows };
-      fs.writeFileSync(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+      writeFileAtomic(comparison, titledImagesPng(heading, [fullRow, ...accelRows]));
+      const summary = { model: model.manifest.name, steps, guidance, seed, labels, repeat, timing: TIMING_METHOD, comparison, rows };
+      writeFileAtomic(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
 
       if (values.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         return 0;
       }
+      const pm = (t: Timing) => (t.reps > 1 ? ` ±${(100 * relativeSpread(t)).toFixed(0)}%` : '');
       const table = formatTable(
-        ['run', 'full steps', 'module evals', 'wall ms', 'wall x', 'evals x', 'PSNR dB', 'SSIM', 'cache'],
+        ['run', 'full steps', 'module evals', 'wall ms', 'wall x', 'evals x', 'overhead', 'PSNR dB', 'SSIM', 'cache'],
         rows.map((r) => [
           r.label,
           `${r.fullSteps}/${steps}`,
           String(r.moduleEvals),
-          r.wallMs.toFixed(0),
+          `${r.wallMs.toFixed(0)}${pm(r.wallTiming)}`,
           r.wallSpeedup.toFixed(2),
           r.evalSpeedup.toFixed(2),
+          overheadCell(r.overhead),
           r.psnr === null ? '-' : r.psnr.toFixed(2),
           r.ssim === null ? '-' : r.ssim.toFixed(4),
           r.cacheBytes ? formatBytes(r.cacheBytes) : '-',
         ]),
       );
-      const lines = [
-        `${model.manifest.name}: digits 0..${classes - 1}, ${steps} Euler steps, guidance ${guidance}, seed ${seed}`,
+      const out = [
+        heading,
         '',
         table,
         '',
-        `images in ${outDir}:`,
-        `  comparison.png  rows: ${['full compute', ...runs.map((r) => r.setting.label)].join(' / ')}`,
-        ...runs.map((r) => `  ${r.setting.id}.png  top: full compute, bottom: ${r.setting.label}`),
+        `wall times: ${TIMING_METHOD} (--repeat ${repeat})${repeat < 3 ? '; use --repeat 3 or more for a spread' : ''}.`,
+        'overhead: wall x / evals x (1 = forecast steps cost nothing); "within noise" or "disturbed" when the timing noise decides it.',
+        `settings scale with --steps: N=3 and N=5 keep their interval; the adaptive row spends as many full steps as N=5 (K=${adaptiveDemoBudget(steps)} here).`,
+        '',
+        `images in ${outDir} (each row titled with its setting, full steps and PSNR):`,
+        `  comparison.png  rows: ${names.join(' / ')}`,
+        ...runs.map((r) => `  ${r.setting.id}.png  top: full compute, bottom: ${r.label}`),
         '  full.png',
       ];
-      process.stdout.write(`${lines.join('\n')}\n`);
+      process.stdout.write(`${out.join('\n')}\n`);
       return 0;
     } finally {
       await model.dispose();

@@ -1,49 +1,54 @@
 /**
  * `taylorseer eval`: full compute and one TaylorSeer setting on the same noise; prints one JSON object.
  */
-import * as path from 'node:path';
-import { TaylorSeerError } from '../../errors';
-import { compare, type Comparison } from '../../pipeline/evaluate';
+import { prepareOutputFile } from '../../files';
+import { compareTimed } from '../../pipeline/evaluate';
 import { loadModel } from '../../pipeline/model';
 import { writeF32 } from '../../pipeline/noise';
-import type { CfgMode, SampleOptions, SampleResult } from '../../pipeline/sampler';
+import type { CfgMode, SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
 import { DTYPES, type Dtype } from '../../native';
 import { GRANULARITIES, type Granularity, type SeerOptions } from '../../pipeline/seer-options';
 import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseNumber } from '../parse';
-import { parseSchedule, SCHEDULE_FLAGS, SCHEDULE_USAGE } from '../schedule-args';
-import { defaultModelDir, noiseSource, samplesFromFlags, str, warmUp, type Values } from './pipeline-shared';
+import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
+import {
+  defaultModelDir, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
+  VARIABLE_FLAG, warmUp, type Values,
+} from './pipeline-shared';
 
 export const evalCommand: Command = {
   name: 'eval',
   summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM, cache memory (one JSON object)',
-  usage:
-    'taylorseer eval [--model DIR] --steps S --guidance G --labels a,b,... [--noise FILE.f32 | --seed N] [--shift X] ' +
-    `${SCHEDULE_USAGE} --order O ` +
-    '[--variable step|time|newton] [--granularity module|block|lite] [--storage f32|f16|bf16] [--cfg batched|separate] ' +
-    '[--implementation taylorseer|reference] [--threads T] [--repeat R] [--out FILE.f32] [--json]',
+  details:
+    'Wall times: an untimed warm-up, then full compute and the accelerated run alternate --repeat times; the report gives ' +
+    'medians, their range, and an overhead ratio (wall speedup / evaluation speedup) only when it stands out of the timing noise.',
   options: {
-    model: { type: 'string' },
-    steps: { type: 'string', default: '50' },
-    guidance: { type: 'string', default: '3' },
-    labels: { type: 'string' },
-    noise: { type: 'string' },
-    seed: { type: 'string' },
-    shift: { type: 'string', default: '1' },
+    model: MODEL_FLAG,
+    steps: STUDY_FLAGS.steps,
+    guidance: STUDY_FLAGS.guidance,
+    labels: { type: 'string', value: 'a,b,...', defaultText: "the model's reference labels", description: 'the classes to sample, one sample each' },
+    noise: NOISE_FLAG,
+    seed: SEED_FLAG,
+    shift: SHIFT_FLAG,
     ...SCHEDULE_FLAGS,
-    order: { type: 'string', default: '2' },
-    variable: { type: 'string', default: 'step' },
-    granularity: { type: 'string', default: 'module' },
-    storage: { type: 'string', default: 'f32' },
-    cfg: { type: 'string', default: 'batched' },
-    implementation: { type: 'string', default: 'taylorseer' },
-    threads: { type: 'string' },
-    repeat: { type: 'string', default: '1' },
-    out: { type: 'string' },
-    json: { type: 'boolean' },
+    order: ORDER_FLAG,
+    variable: VARIABLE_FLAG('step'),
+    granularity: { type: 'string', value: 'module|block|lite', default: 'module', description: 'what is cached: every attention and MLP output, every block, or the last block only' },
+    storage: { type: 'string', value: 'f32|f16|bf16', default: 'f32', description: 'number format of the cached factors' },
+    cfg: { type: 'string', value: 'batched|separate', default: 'batched', description: 'guidance branches in one batch or as two runs' },
+    implementation: { type: 'string', value: 'taylorseer|reference', default: 'taylorseer', description: 'the fused kernels, or the plain TypeScript port of the reference code' },
+    threads: THREADS_FLAG,
+    repeat: { type: 'string', value: 'R', default: '3', description: `timed rounds of full and accelerated run, alternated after a warm-up (1..${MAX_REPEAT})` },
+    out: { type: 'string', value: 'FILE.f32', description: 'write the accelerated samples here (float32, [labels, C, H, W]); checked before the run' },
+    json: { type: 'boolean', description: 'print the report on one line' },
   },
+  examples: [
+    'taylorseer eval --labels 3,7 --schedule fixed --interval 5 --warmup 3 --order 2',
+    'taylorseer eval --labels 0,1,2 --seed 4 --schedule adaptive --budget 12 --warmup 1 --order 3 --repeat 5',
+    'taylorseer eval --schedule mask --full 0,1,2,5,9,14,20,27,34,41,46,49 --order 2 --out accel.f32 --json',
+  ],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
@@ -55,37 +60,24 @@ export const evalCommand: Command = {
     const storage = parseChoice<Dtype>('storage', str(v, 'storage')!, DTYPES);
     const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg')!, ['batched', 'separate']);
     const implementation = parseChoice<HookImplementation>('implementation', str(v, 'implementation')!, ['taylorseer', 'reference']);
-    const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, 100);
-    const threadsArg = str(v, 'threads');
-    const threads = threadsArg === undefined ? undefined : parseInteger('threads', threadsArg, 1, 1024);
+    const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
+    const threads = parseThreads(v);
     const source = noiseSource(v);
 
     const seerOptions: SeerOptions = { schedule: parseSchedule(v, steps), maxOrder: order, variable, storage };
+    const outArg = str(v, 'out');
+    const outFile = outArg === undefined ? undefined : prepareOutputFile(outArg);
 
     const modelDir = str(v, 'model') ?? defaultModelDir();
     const model = await loadModel(modelDir, { threads });
     try {
-      const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0]);
+      const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0], '', order);
 
       const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, cfg, granularity, noise, implementation };
-      await warmUp(model, labels, guidance, cfg);
-      let best: Comparison | undefined;
-      let fullBest: SampleResult | undefined;
-      let accelBest: SampleResult | undefined;
-      for (let r = 0; r < repeat; r++) {
-        const c = await compare(model, { ...base, seer: seerOptions });
-        best ??= c;
-        if (!fullBest || c.full.wallMs < fullBest.wallMs) fullBest = c.full;
-        if (!accelBest || c.accelerated.wallMs < accelBest.wallMs) accelBest = c.accelerated;
-      }
-      const c = best!;
-      const wallMs = accelBest!.wallMs;
-      const wallMsFull = fullBest!.wallMs;
-      const evalSpeedup = c.full.moduleEvals / Math.max(1, c.accelerated.moduleEvals);
-      const wallSpeedup = wallMsFull / wallMs;
-      const outFile = str(v, 'out');
+      const c = await compareTimed(model, { ...base, seer: seerOptions, repeat, warmUp: () => warmUp(model, labels, guidance, cfg) });
       if (outFile !== undefined) writeF32(outFile, c.accelerated.images);
       const finite = (x: number) => (Number.isFinite(x) ? x : null);
+      const { overhead } = c.timing;
       const report = {
         model: model.manifest.name,
         modelDir: model.manifest.dir,
@@ -107,11 +99,13 @@ export const evalCommand: Command = {
         forecastSteps: steps - c.accelerated.fullSteps,
         moduleEvals: c.accelerated.moduleEvals,
         moduleEvalsFull: c.full.moduleEvals,
-        evalSpeedup,
-        wallMs,
-        wallMsFull,
-        wallSpeedup,
-        overheadRatio: wallSpeedup / evalSpeedup,
+        evalSpeedup: c.evalSpeedup,
+        wallMs: c.timing.accelerated.medianMs,
+        wallMsFull: c.timing.full.medianMs,
+        wallSpeedup: c.wallSpeedup,
+        overheadRatio: overhead.ratio,
+        overhead: { verdict: overhead.verdict, rawRatio: overhead.rawRatio, noise: overhead.noise, note: overhead.note },
+        timing: { method: TIMING_METHOD, full: c.timing.full, accelerated: c.timing.accelerated },
         psnr: finite(c.quality.psnr),
         psnrPerSample: c.quality.psnrPerSample.map(finite),
         ssim: c.quality.ssim,
@@ -120,7 +114,7 @@ export const evalCommand: Command = {
         cacheEntries: c.accelerated.seerStats?.entries ?? 0,
         computes: c.accelerated.seerStats?.computes ?? 0,
         computesSkipped: c.accelerated.seerStats?.computesSkipped ?? 0,
-        out: outFile === undefined ? null : path.resolve(outFile),
+        out: outFile ?? null,
       };
       process.stdout.write(`${values.json ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`);
       return 0;

@@ -8,8 +8,8 @@ function formatBytes(n: number): string {
 export const infoCommand: Command = {
   name: 'info',
   summary: 'what was built and what is usable here (CPU threads and vectors, CUDA device)',
-  usage: 'taylorseer info [--json]',
-  options: { json: { type: 'boolean' } },
+  options: { json: { type: 'boolean', description: 'print the facts as one JSON object' } },
+  examples: ['taylorseer info', 'TAYLORSEER_THREADS=2 taylorseer info --json'],
   async run(values) {
     const i = info();
     if (values.json) {

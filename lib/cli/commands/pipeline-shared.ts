@@ -2,12 +2,15 @@
  * What the pipeline commands (demo, eval, sweep, calibrate) share: the bundled model's location, option access,
  * labels and noise, and the untimed warm-up run.
  */
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import type { DitModel } from '../../pipeline/model';
-import { gaussianNoise, readF32 } from '../../pipeline/noise';
+import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
+import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
-import { parseInteger, parseList } from '../parse';
+import type { OptionSpec, OptionSpecs } from '../command';
+import { formatBytes, parseInteger, parseList } from '../parse';
 
 /** The model shipped with the package, from lib/cli/commands (tsx) or dist/cli/commands (compiled). */
 export function defaultModelDir(): string {
@@ -16,15 +19,45 @@ export function defaultModelDir(): string {
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
 
+/** The most samples (labels) one command runs at once, whatever the memory (documented in docs/cli.md). */
+export const MAX_LABELS = 1024;
+
+/** --model, as every pipeline command declares it. */
+export const MODEL_FLAG = {
+  type: 'string', value: 'DIR', defaultText: 'the bundled fixtures/dit-digits',
+  description: 'model directory holding model.json and its ONNX graphs (every file must stay inside it)',
+} as const satisfies OptionSpec;
+export const NOISE_FLAG = {
+  type: 'string', value: 'FILE.f32', description: 'initial noise: float32 little-endian [labels, C, H, W], a regular file of exactly that size (excludes --seed)',
+} as const satisfies OptionSpec;
+export const SEED_FLAG = { type: 'string', value: 'N', defaultText: '0', description: 'seed of the gaussian initial noise (excludes --noise)' } as const satisfies OptionSpec;
+export const SHIFT_FLAG = { type: 'string', value: 'X', default: '1', description: 'time shift of the sampler (1: uniform steps; above 1: more steps at high noise)' } as const satisfies OptionSpec;
+export const THREADS_FLAG = { type: 'string', value: 'T', defaultText: "onnxruntime's choice", description: 'onnxruntime intra-op threads per session (1..1024)' } as const satisfies OptionSpec;
+export const ORDER_FLAG = { type: 'string', value: 'O', default: '2', description: 'Taylor order of the forecast (0..4)' } as const satisfies OptionSpec;
+export const VARIABLE_FLAG = (dflt: string) =>
+  ({ type: 'string', value: 'step|time|newton', default: dflt, description: 'the variable of the Taylor expansion: step index, sampler time, or Newton divided differences in time' }) as const satisfies OptionSpec;
+
 /** The flags of the commands that sample a set of labels for a study (sweep, calibrate). */
 export const STUDY_FLAGS = {
-  model: { type: 'string' },
-  steps: { type: 'string', default: '50' },
-  guidance: { type: 'string', default: '3' },
-  labels: { type: 'string', default: '0,1,2,3,4,5,6,7' },
-  noise: { type: 'string' },
-  seed: { type: 'string' },
-} as const;
+  model: MODEL_FLAG,
+  steps: { type: 'string', value: 'S', default: '50', description: 'sampler steps' },
+  guidance: { type: 'string', value: 'G', default: '3', description: 'classifier-free guidance scale' },
+  labels: { type: 'string', value: 'a,b,...', default: '0,1,2,3,4,5,6,7', description: `the classes to sample, one sample each (at most ${MAX_LABELS} and what fits in memory)` },
+  noise: NOISE_FLAG,
+  seed: SEED_FLAG,
+} as const satisfies OptionSpecs;
+
+/** The most timed rounds --repeat accepts. */
+export const MAX_REPEAT = 100;
+
+/** How wall times are measured (lib/bench/timing.ts), as the reports state it. */
+export const TIMING_METHOD = 'untimed warm-up, then full and accelerated runs alternated, medians (min..max) of --repeat rounds';
+
+/** --threads, or undefined for onnxruntime's choice. */
+export function parseThreads(values: Values): number | undefined {
+  const arg = str(values, 'threads');
+  return arg === undefined ? undefined : parseInteger('threads', arg, 1, 1024);
+}
 
 export function str(values: Values, key: string, prefix = ''): string | undefined {
   const v = values[key];
@@ -52,8 +85,40 @@ export function noiseSource(values: Values, prefix = ''): { file?: string; seed:
 }
 
 /**
- * --labels (the model's classes, or its null class) and the initial noise for them: the --noise file, which
- * must hold [labels, C, H, W] float32 values, or gaussian noise from the seed.
+ * Bytes a run of `count` samples needs, as an upper estimate: per sample and guidance branch, the cached
+ * factors of every module (2 x depth modules, maxOrder + 1 factors of tokens x hidden float32) plus a working
+ * set of 16 such tensors for onnxruntime's activations.
+ */
+export function runBytesEstimate(arch: DitModel['arch'], count: number, maxOrder: number): number {
+  const tensor = arch.tokens * arch.hidden * 4;
+  return count * 2 * tensor * (2 * arch.depth * (maxOrder + 1) + 16);
+}
+
+/**
+ * Refuses, before anything is allocated, more samples than MAX_LABELS or than fit in three quarters of
+ * this machine's memory (by runBytesEstimate).
+ */
+export function checkSampleCount(arch: DitModel['arch'], count: number, maxOrder: number, flag = 'labels'): void {
+  if (count > MAX_LABELS) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag}: ${count} samples, more than the limit of ${MAX_LABELS} per run (run them in several commands)`);
+  }
+  const need = runBytesEstimate(arch, count, maxOrder);
+  const have = 0.75 * os.totalmem();
+  if (need > have) {
+    const fit = Math.max(1, Math.floor((have / need) * count));
+    throw new TaylorSeerError(
+      'ERR_INVALID_ARGUMENT',
+      `--${flag}: ${count} samples need about ${formatBytes(need)} (cache and activations at order ${maxOrder}), more than the ${formatBytes(have)} ` +
+        `allowed on this machine (3/4 of its memory): at most ${fit} samples per run`,
+    );
+  }
+}
+
+/**
+ * --labels (classes of the model; not its null class, which the library's sample() takes for unconditional
+ * samples) and the initial noise for them: the --noise file, which must hold [labels, C, H, W] float32
+ * values (its size is checked before it is read), or gaussian noise from the seed. `maxOrder` bounds the
+ * memory estimate of checkSampleCount.
  */
 export function samplesFromFlags(
   values: Values,
@@ -61,24 +126,37 @@ export function samplesFromFlags(
   source: { file?: string; seed: number },
   defaultLabels: readonly number[],
   prefix = '',
+  maxOrder = 4,
 ): { labels: number[]; noise: Float32Array } {
   const { classes, nullClass, channels: C, imageSize: S } = model.arch;
   const labelsArg = str(values, 'labels', prefix);
   const flag = `${prefix}labels`;
-  const labels = labelsArg === undefined ? [...defaultLabels] : parseList(flag, labelsArg, (s) => parseInteger(flag, s, 0, Math.max(classes - 1, nullClass)));
-  for (const l of labels) {
-    if (l >= classes && l !== nullClass) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag}: ${l} is not a class of this model (0..${classes - 1}, or ${nullClass} for unconditional)`);
-    }
-  }
+  const labels =
+    labelsArg === undefined
+      ? [...defaultLabels]
+      : parseList(flag, labelsArg, (s) => {
+          const l = parseInteger(flag, s, 0, Number.MAX_SAFE_INTEGER);
+          if (l === nullClass) {
+            throw new TaylorSeerError(
+              'ERR_INVALID_ARGUMENT',
+              `--${flag} ${l}: ${l} is this model's null class (the unconditional branch of guidance), not one of its classes 0..${classes - 1}`,
+            );
+          }
+          if (l >= classes) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag} ${l}: not a class of this model (expected 0..${classes - 1})`);
+          return l;
+        });
+  checkSampleCount(model.arch, labels.length, maxOrder, flag);
   const n = labels.length * model.imageElements;
   if (source.file === undefined) return { labels, noise: gaussianNoise(n, source.seed) };
-  const noise = readF32(source.file);
-  if (noise.length !== n) {
-    throw new TaylorSeerError(
-      'ERR_INVALID_ARGUMENT',
-      `--${prefix}noise ${source.file}: holds ${noise.length} float32 values, expected ${n} ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`,
-    );
-  }
-  return { labels, noise };
+  const expected = `${n} float32 values ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`;
+  const bytes = readRegularFile(source.file, {
+    maxBytes: n * 4,
+    what: expected,
+    checkSize: (size) => {
+      if (size !== n * 4) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${prefix}noise ${source.file}: holds ${size / 4} float32 values, expected ${expected}`);
+      }
+    },
+  });
+  return { labels, noise: f32FromBytes(bytes) };
 }

@@ -7,10 +7,11 @@
  * fixed and the best adaptive configuration of every row run again on samples the choice did not see (their
  * own labels and noise), so that a gain that only holds on the sweep's samples shows.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
+import type { OverheadVerdict, Timing } from '../../bench/timing';
 import { TaylorSeerError } from '../../errors';
-import { compare } from '../../pipeline/evaluate';
+import { prepareOutputDir, writeFileAtomic } from '../../files';
+import { compare, compareTimed } from '../../pipeline/evaluate';
 import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
@@ -19,7 +20,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, str, STUDY_FLAGS, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 
 export interface SweepRow {
   shift: number;
@@ -72,25 +73,30 @@ function scheduleLabel(s: ScheduleOptions): string {
 export const sweepCommand: Command = {
   name: 'sweep',
   summary: 'quality vs speed of fixed and adaptive schedules at equal compute: table, sweep.json, PNG plots',
-  usage:
-    'taylorseer sweep [--model DIR] [--steps S] [--guidance G] [--labels a,b,...] [--noise FILE.f32 | --seed N] [--shifts 1,3] ' +
-    '[--budgets 8,10,12,18] [--orders 0,1,2,3] [--variables step,time,newton] [--adaptive-warmups 1,2,3] [--adaptive-cooldowns 0,1,2] ' +
-    '[--holdout-labels a,b,... [--holdout-noise FILE.f32 | --holdout-seed N]] [--out DIR] [--json] [--quiet]',
+  details:
+    'Rows compare at equal full steps, so their speed is the evaluation speedup. With --repeat R the best fixed and the best ' +
+    'adaptive configuration of every row are also timed against full compute, the way eval times them (warm-up, alternated runs, medians).',
   options: {
     ...STUDY_FLAGS,
-    shifts: { type: 'string', default: '1,3' },
-    budgets: { type: 'string', default: '8,10,12,18' },
-    orders: { type: 'string', default: '0,1,2,3' },
-    variables: { type: 'string', default: 'step,time,newton' },
-    'adaptive-warmups': { type: 'string', default: '1,2,3' },
-    'adaptive-cooldowns': { type: 'string', default: '0,1,2' },
-    'holdout-labels': { type: 'string' },
-    'holdout-noise': { type: 'string' },
-    'holdout-seed': { type: 'string' },
-    out: { type: 'string', default: 'taylorseer-sweep' },
-    json: { type: 'boolean' },
-    quiet: { type: 'boolean' },
+    shifts: { type: 'string', value: 'a,b,...', default: '1,3', description: 'sampler time shifts; one full-compute run and one plot per shift' },
+    budgets: { type: 'string', value: 'K,...', default: '8,10,12,18', description: 'numbers of full steps to compare at (2..S)' },
+    orders: { type: 'string', value: 'O,...', default: '0,1,2,3', description: 'Taylor orders (0..4)' },
+    variables: { type: 'string', value: 'step,time,newton', default: 'step,time,newton', description: 'variables of the Taylor expansion' },
+    'adaptive-warmups': { type: 'string', value: 'W,...', default: '1,2,3', description: 'warm-ups of the adaptive schedules' },
+    'adaptive-cooldowns': { type: 'string', value: 'C,...', default: '0,1,2', description: 'cool-downs of the adaptive schedules' },
+    'holdout-labels': { type: 'string', value: 'a,b,...', description: "run each row's best configurations again on these samples, which the choice did not see" },
+    'holdout-noise': { type: 'string', value: 'FILE.f32', description: 'initial noise of the held-out samples (excludes --holdout-seed)' },
+    'holdout-seed': { type: 'string', value: 'N', defaultText: '0', description: 'seed of the held-out samples\' gaussian noise' },
+    repeat: { type: 'string', value: 'R', default: '0', description: `time each row's best configurations against full compute over R alternated rounds (0: no wall timing; at most ${MAX_REPEAT})` },
+    out: { type: 'string', value: 'DIR', default: 'taylorseer-sweep', description: 'directory for sweep.json and plot-shift-*.png (made if missing; checked before the run)' },
+    json: { type: 'boolean', description: 'also print rows and summary as one JSON object' },
+    quiet: { type: 'boolean', description: 'no progress lines on stderr' },
   },
+  examples: [
+    'taylorseer sweep --budgets 10,12 --orders 2,3 --shifts 1',
+    'taylorseer sweep --labels 0,1,2,3 --holdout-labels 4,5,6,7 --holdout-seed 1 --out sweep-out',
+    'taylorseer sweep --budgets 12 --orders 3 --variables newton --repeat 3',
+  ],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 2, 10_000);
@@ -107,17 +113,18 @@ export const sweepCommand: Command = {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', '--holdout-noise and --holdout-seed need --holdout-labels (the held-out samples\' labels)');
     }
     const holdoutSource = holdoutFlags.labels === undefined ? undefined : noiseSource(holdoutFlags, 'holdout-');
-    const outDir = path.resolve(str(v, 'out')!);
+    const repeat = parseInteger('repeat', str(v, 'repeat')!, 0, MAX_REPEAT);
+    const outDir = prepareOutputDir(str(v, 'out')!);
     const log = (line: string) => {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
     const model = await loadModel(str(v, 'model') ?? defaultModelDir());
     try {
-      const { labels, noise } = samplesFromFlags(v, model, source, []);
-      const holdout = holdoutSource && samplesFromFlags(holdoutFlags, model, holdoutSource, [], 'holdout-');
+      const maxOrder = Math.max(...orders);
+      const { labels, noise } = samplesFromFlags(v, model, source, [], '', maxOrder);
+      const holdout = holdoutSource && samplesFromFlags(holdoutFlags, model, holdoutSource, [], 'holdout-', maxOrder);
       await warmUp(model, labels, guidance, 'batched');
-      fs.mkdirSync(outDir, { recursive: true });
       const rows: SweepRow[] = [];
       for (const shift of shifts) {
         const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise };
@@ -163,8 +170,22 @@ export const sweepCommand: Command = {
           }
         }
       }
+      if (repeat > 0) {
+        for (const row of summary) {
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift: row.shift, noise };
+          const time = async (b: SweepBest | null): Promise<SweepTiming | null> => {
+            if (!b) return null;
+            const c = await compareTimed(model, { ...base, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable }, repeat });
+            const o = c.timing.overhead;
+            return { wallSpeedup: c.wallSpeedup, fullMs: c.timing.full, acceleratedMs: c.timing.accelerated, overheadRatio: o.ratio, verdict: o.verdict, note: o.note };
+          };
+          row.timing = { repeat, fixed: await time(row.bestFixed), adaptive: await time(row.bestAdaptive) };
+          log(`timed shift ${row.shift} K=${row.budget}: wall speedup fixed ${row.timing.fixed?.wallSpeedup.toFixed(2) ?? '-'}, adaptive ${row.timing.adaptive?.wallSpeedup.toFixed(2) ?? '-'}`);
+        }
+      }
       const holdoutInfo = holdout ? { labels: holdout.labels } : undefined;
-      fs.writeFileSync(path.join(outDir, 'sweep.json'), `${JSON.stringify({ model: model.manifest.name, steps, guidance, labels, holdout: holdoutInfo, rows, summary }, null, 1)}\n`);
+      const timingInfo = repeat > 0 ? { method: TIMING_METHOD, repeat } : undefined;
+      writeFileAtomic(path.join(outDir, 'sweep.json'), `${JSON.stringify({ model: model.manifest.name, steps, guidance, labels, holdout: holdoutInfo, timing: timingInfo, rows, summary }, null, 1)}\n`);
       if (v.json) process.stdout.write(`${JSON.stringify({ rows, summary })}\n`);
       else process.stdout.write(renderSummary(summary) + `\nwrote ${path.join(outDir, 'sweep.json')} and plot-shift-*.png\n`);
       return 0;
@@ -193,6 +214,19 @@ export interface SweepSummaryRow {
   gain: number | null;
   /** with --holdout-labels: the same two configurations on the held-out samples */
   holdout?: { fixedPsnr: number | null; adaptivePsnr: number | null; gain: number | null };
+  /** with --repeat R: the same two configurations timed against full compute */
+  timing?: { repeat: number; fixed: SweepTiming | null; adaptive: SweepTiming | null };
+}
+
+/** Wall time of one configuration against full compute (lib/bench/timing.ts's method). */
+export interface SweepTiming {
+  wallSpeedup: number;
+  fullMs: Timing;
+  acceleratedMs: Timing;
+  /** null when the ratio does not stand out of the timing noise (see verdict) */
+  overheadRatio: number | null;
+  verdict: OverheadVerdict;
+  note: string;
 }
 
 function best(rows: SweepRow[]): SweepBest | null {
@@ -261,5 +295,5 @@ function writePlot(outDir: string, modelName: string, shift: number, rows: Sweep
     width: 1000,
     height: 600,
   });
-  fs.writeFileSync(path.join(outDir, `plot-shift-${shift}.png`), png);
+  writeFileAtomic(path.join(outDir, `plot-shift-${shift}.png`), png);
 }

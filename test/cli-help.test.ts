@@ -1,0 +1,132 @@
+/**
+ * The command line as a new user meets it, without a model run: `--help` of every command gives a one-line
+ * summary, every option with its meaning and default, and examples; `--version`; environment variables are
+ * checked with a message that says what they must be.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { commands } from '../lib/cli/commands';
+import { commandHelp } from '../lib/cli/help';
+import { main } from '../lib/cli/main';
+import { TaylorSeerError } from '../lib/errors';
+import { checkAddonEnvironment } from '../lib/native';
+
+async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const [w1, w2] = [process.stdout.write, process.stderr.write];
+  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
+  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
+  try {
+    const code = await main(argv);
+    return { code, stdout: out.join(''), stderr: err.join('') };
+  } finally {
+    process.stdout.write = w1;
+    process.stderr.write = w2;
+  }
+}
+
+describe('--help', () => {
+  it.each(commands.map((c) => [c.name, c] as const))('%s: summary, every option with its meaning and default, examples', async (name, c) => {
+    const { code, stdout } = await capture([name, '--help']);
+    expect(code).toBe(0);
+    expect(stdout).toBe(`${commandHelp(c)}\n`);
+    expect(stdout.split('\n')[0]).toBe(`taylorseer ${name}: ${c.summary}`);
+    expect(c.summary).not.toContain('\n');
+    for (const [opt, spec] of Object.entries(c.options)) {
+      expect(spec.description.trim().length, `${name} --${opt}`).toBeGreaterThan(10);
+      expect(stdout).toContain(`--${opt}${spec.type === 'string' ? ' ' : ''}`);
+      const dflt = spec.defaultText ?? spec.default;
+      if (dflt !== undefined) expect(stdout.replace(/\s+/g, ' ')).toContain(`(default: ${dflt})`);
+    }
+    expect(c.examples.length).toBeGreaterThan(0);
+    for (const e of c.examples) {
+      expect(e.startsWith(`taylorseer ${name}`) || e.includes(` taylorseer ${name}`)).toBe(true);
+      expect(stdout).toContain(e);
+    }
+    // every line fits a terminal
+    for (const line of stdout.split('\n')) expect(line.length, line).toBeLessThanOrEqual(120);
+  });
+
+  it('the examples use only options their command declares', () => {
+    for (const c of commands) {
+      for (const e of c.examples) {
+        for (const [, flag] of e.matchAll(/--([a-z][a-z-]*)/g)) expect(Object.keys(c.options), `${c.name}: ${e}`).toContain(flag);
+      }
+    }
+  });
+
+  it('taylorseer --help lists every command with its summary; no command is usage on stderr and exit 1', async () => {
+    const { code, stdout } = await capture(['--help']);
+    expect(code).toBe(0);
+    for (const c of commands) expect(stdout).toContain(c.summary);
+    const bare = await capture([]);
+    expect(bare.code).toBe(1);
+    expect(bare.stderr).toContain('usage: taylorseer <command>');
+  });
+
+  it('--version prints the package version', async () => {
+    const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../package.json'), 'utf8'));
+    for (const flag of ['--version', '-V']) {
+      const { code, stdout } = await capture([flag]);
+      expect(code).toBe(0);
+      expect(stdout).toBe(`${pkg.version}\n`);
+    }
+  });
+});
+
+describe('environment variables', () => {
+  const check = (env: NodeJS.ProcessEnv) => {
+    try {
+      checkAddonEnvironment(env);
+    } catch (e) {
+      expect(e).toBeInstanceOf(TaylorSeerError);
+      return e as TaylorSeerError;
+    }
+    return undefined;
+  };
+
+  it.each(['abc', '0', '-2', '1.5', '257', '4x'])('TAYLORSEER_THREADS=%s is refused with what it must be', (v) => {
+    const e = check({ TAYLORSEER_THREADS: v });
+    expect(e?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(e?.message).toContain(`TAYLORSEER_THREADS=${v}: expected an integer from 1 to 256`);
+  });
+
+  it('TAYLORSEER_THREADS from 1 to 256 and an unset or empty variable are accepted', () => {
+    for (const v of ['1', '8', '256', '', undefined]) expect(check({ TAYLORSEER_THREADS: v })).toBeUndefined();
+  });
+
+  it('TAYLORSEER_ADDON naming nothing says so, instead of "the addon is not built"', () => {
+    const e = check({ TAYLORSEER_ADDON: '/nonexistent/taylorseer.node' });
+    expect(e?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(e?.message).toMatch(/^TAYLORSEER_ADDON=\/nonexistent\/taylorseer\.node: ENOENT; it must name a taylorseer\.node file/);
+    expect(check({ TAYLORSEER_ADDON: __dirname })?.message).toMatch(/not a file/);
+  });
+
+  it('the command line checks them before running a command: one line, non-zero exit', async () => {
+    const saved = process.env.TAYLORSEER_THREADS;
+    process.env.TAYLORSEER_THREADS = 'abc';
+    try {
+      const { code, stderr } = await capture(['info']);
+      expect(code).toBe(2);
+      expect(stderr).toMatch(/^taylorseer info: TAYLORSEER_THREADS=abc: expected an integer .* \[ERR_INVALID_ARGUMENT\]\n$/);
+    } finally {
+      if (saved === undefined) delete process.env.TAYLORSEER_THREADS;
+      else process.env.TAYLORSEER_THREADS = saved;
+    }
+  });
+});
+
+describe('bench --sizes', () => {
+  it('refuses a size above the per-tensor limit or beyond the memory, before anything is allocated', async () => {
+    const { checkBenchSizes } = await import('../lib/cli/commands/bench');
+    expect(() => checkBenchSizes([3 * 2 ** 30], 1)).toThrow(/--sizes 3 GiB: more than the limit of 2 GiB per tensor/);
+    // a 1 GiB tensor at order 3 on a 4 GiB machine: about 14 GiB
+    expect(() => checkBenchSizes([2 ** 30], 3, 4 * 2 ** 30)).toThrow(/--sizes 1 GiB: a row at order 3 needs about 14 GiB, more than the 3 GiB allowed .*at most 219.43 MiB per tensor here/);
+    expect(() => checkBenchSizes([64 << 20], 3, 4 * 2 ** 30)).not.toThrow();
+    const { code, stderr } = await capture(['bench', '--sizes', '3G']);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(/^taylorseer bench: --sizes 3 GiB: more than the limit .*\[ERR_INVALID_ARGUMENT\]\n$/);
+  });
+});
