@@ -15,7 +15,8 @@ export { loadManifest, parseManifest, MANIFEST_FORMAT, type ModelManifest, type 
 export { loadModel, DitModel, MOD, MOD_CHUNKS, type LoadModelOptions, type ModelCounters } from './model';
 export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo, type CfgMode } from './sampler';
 export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
-export { compare, type CompareOptions, type Comparison } from './evaluate';
+export { compare, compareTimed, type CompareOptions, type Comparison, type TimedCompareOptions, type TimedComparison } from './evaluate';
+export { alternate, overheadOf, summarize, type Overhead, type OverheadVerdict, type Timing } from '../bench/timing';
 export { calibrateSchedule, calibrationRunBound, fixedStart, CALIBRATE_MOVES, type CalibrateOptions, type Calibration, type CalibrateProgress } from './calibrate';
 export { createHook, type HookImplementation } from './hook-factory';
 export { ReferenceSeer } from './reference-seer';
@@ -26,4 +27,4 @@ export { renderRows, renderGrid, encodePng, writePng, writeImageGrid, type GridO
 export { bundledModelDir } from './bundled';
 
 // Charts (the sweep's PSNR-vs-speed plots): SVG built in lib/plot, rasterised with resvg on first use.
-export { chartSvg, renderChartPng, renderSvgToPng, type ChartOptions, type Series, type Point } from '../plot';
+export { chartSvg, renderChartPng, renderSvgToPng, titledImagesPng, type ChartOptions, type Series, type Point, type TitledRow } from '../plot';
