@@ -25,6 +25,12 @@ export interface CacheHook<A extends Dtype = 'f32'> {
     shape: GateShape,
     opts?: ModuleOptions,
   ): Promise<void>;
+  /**
+   * Optional: several keys whose outputs one computation produces together (full step: compute once, one
+   * cache update; forecast step: one forecast call for all). Without it a model falls back to moduleAsync
+   * per key.
+   */
+  modulesAsync?(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]>;
   readonly stats: TaylorSeerStats;
   reset(): void;
   dispose(): void;

@@ -47,6 +47,15 @@ export interface CacheEntryInfo {
   readonly bytes: number;
 }
 
+/** One entry of a batched full-step update (see FactorCache.updateMany). */
+export interface UpdateItem {
+  key: string;
+  fresh: HostTensor;
+  shape: readonly number[];
+  /** receives the sum of squares of each new factor (see update()) */
+  stats?: Float32Array;
+}
+
 /** gated forecast target: h += gate[b, :] * forecast, h is [batch, tokens, dim] */
 export interface GatedTarget {
   h: HostTensor;
@@ -149,54 +158,78 @@ export class FactorCache {
    * sum of squares of each new factor into it. Returns the entry's factor count after the update.
    */
   update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number, stats?: Float32Array): number {
+    return this.updateMany(context, [{ key, fresh, shape, ...(stats ? { stats } : {}) }], node, warmup)[0];
+  }
+
+  /**
+   * Full step of several entries in ONE kernel call (a model that computes all its cached modules in one
+   * graph run hands them over together). Each item is checked as update() checks it, all before anything
+   * changes; a failed allocation or kernel call leaves every entry as it was. Returns each entry's factor
+   * count after the update.
+   */
+  updateMany(context: string, items: ReadonlyArray<UpdateItem>, node: Node, warmup: number): number[] {
     this.checkAlive();
     const { activation, storage, maxOrder, variable } = this.options;
-    if (!isHostTensorOf(fresh, activation)) {
-      throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
-    }
-    const length = shape.reduce((a, b) => a * b, 1);
-    if (fresh.length !== length || length === 0) {
-      throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);
-    }
-    const id = entryId(context, key);
-    let e = this.entries.get(id);
-    let replaced: Entry | undefined;
-    if (e && e.count > 0 && !sameShape(e.shape, shape)) {
-      if (this.options.onShapeChange === 'error') {
+    const jobs = items.map(({ key, fresh, shape }) => {
+      if (!isHostTensorOf(fresh, activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
+      }
+      const length = shape.reduce((a, b) => a * b, 1);
+      if (fresh.length !== length || length === 0) {
+        throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);
+      }
+      const id = entryId(context, key);
+      const e = this.entries.get(id);
+      if (e && e.count > 0 && !sameShape(e.shape, shape) && this.options.onShapeChange === 'error') {
         throw new TaylorSeerError(
           'ERR_SHAPE',
           `"${key}"${context ? ` (context "${context}")` : ''} produced shape [${shape.join(', ')}] but holds factors for [${e.shape.join(', ')}]; ` +
             "start a new run (beginStep(0)) or reset(), or construct with onShapeChange: 'reset'",
         );
       }
-    }
-    const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
-    const history = oldCount > 0 ? e!.history : [];
-    const plan = updatePlan(variable, history, oldCount, node, maxOrder, warmup);
-    if (!e || e.length !== length) {
-      // Allocate before releasing the old buffers so a failed allocation leaves the entry intact.
-      replaced = e;
-      e = this.allocate(context, key, shape, length);
-    }
+      const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
+      const history = oldCount > 0 ? e!.history : [];
+      return { id, key, length, shape, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, maxOrder, warmup) };
+    });
+    const ids = new Set(jobs.map((j) => j.id));
+    if (ids.size !== jobs.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
+    // Allocate before releasing old buffers so a failed allocation leaves every entry intact.
+    const fresh: Entry[] = [];
+    const targets: Entry[] = [];
     try {
-      let src: Tensor = fresh;
-      if (this.options.device === 'cuda') {
-        native().cuda.upload(e.stage!, fresh);
-        src = e.stage!;
+      for (const j of jobs) {
+        if (j.old && j.old.length === j.length) {
+          targets.push(j.old);
+        } else {
+          const e = this.allocate(context, j.key, j.shape, j.length);
+          fresh.push(e);
+          targets.push(e);
+        }
       }
-      native().update(storage, activation, [
-        { factors: e.factors, fresh: src, oldCount, newCount: plan.newCount, divisors: plan.divisors, n: length, ...(stats ? { stats } : {}) },
-      ]);
+      const table = jobs.map((j, k) => {
+        const e = targets[k];
+        let src: Tensor = items[k].fresh;
+        if (this.options.device === 'cuda') {
+          native().cuda.upload(e.stage!, items[k].fresh);
+          src = e.stage!;
+        }
+        const stats = items[k].stats;
+        return { factors: e.factors, fresh: src, oldCount: j.oldCount, newCount: j.plan.newCount, divisors: j.plan.divisors, n: j.length, ...(stats ? { stats } : {}) };
+      });
+      native().update(storage, activation, table);
     } catch (err) {
-      if (e !== this.entries.get(id)) this.release(e); // a buffer allocated by this call
+      for (const e of fresh) this.release(e);
       throw err;
     }
-    if (replaced) this.release(replaced);
-    e.shape = [...shape];
-    e.count = plan.newCount;
-    e.history = [...history.slice(history.length - (plan.newCount - 1)), { ...node }];
-    this.entries.set(id, e);
-    return plan.newCount;
+    return jobs.map((j, k) => {
+      const e = targets[k];
+      if (j.old && j.old !== e) this.release(j.old);
+      e.shape = [...j.shape];
+      e.count = j.plan.newCount;
+      e.history = [...j.history.slice(j.history.length - (j.plan.newCount - 1)), { ...node }];
+      this.entries.set(j.id, e);
+      return j.plan.newCount;
+    });
   }
 
   /**
@@ -230,6 +263,22 @@ export class FactorCache {
       native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }]);
     }
     await cuda.download(e.stage!, dst);
+  }
+
+  /**
+   * Forecast step of several entries in ONE kernel call, each into its own `out` (any device; on 'cuda'
+   * one launch table, then one read-back per entry). Everything is checked before any output is written.
+   */
+  async forecastMany(context: string, items: ReadonlyArray<{ key: string; out: HostTensor }>, node: Node): Promise<void> {
+    const jobs = items.map((it) => this.prepareForecast(context, it.key, node, it.out));
+    if (jobs.length === 0) return;
+    const { storage, activation } = this.options;
+    if (this.options.device !== 'cuda') {
+      native().forecast(storage, activation, jobs.map((j) => j.entry));
+      return;
+    }
+    native().forecast(storage, activation, jobs.map((j) => ({ ...j.entry, out: j.target.stage! })));
+    for (let k = 0; k < jobs.length; k++) await native().cuda.download(jobs[k].target.stage!, items[k].out);
   }
 
   /** Device 'cuda': the entry's gate staging buffer (allocated on first use, or when the size changes), holding `gate`. */

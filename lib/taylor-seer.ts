@@ -104,8 +104,6 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly checkFinite: boolean;
 
   private readonly cache: FactorCache;
-  /** per-update scratch for the kernel's norms (schedules that need them) */
-  private readonly normScratch = new Float32Array(MAX_ORDER + 1);
   private current: StepState | undefined;
   /** +1 / -1 once a run's t direction is known */
   private tDirection = 0;
@@ -238,24 +236,42 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
 
   /** Full step: checks the computed output (checkFinite) and folds it into the cache, collecting norms. */
   private fold(context: string, key: string, step: StepState, fresh: unknown, shape: number[]): void {
-    if (this.checkFinite && isHostTensorOf(fresh, this.activation)) {
-      const at = native().findNonFinite(this.activation, fresh);
-      if (at >= 0) {
-        throw new TaylorSeerError(
-          'ERR_NON_FINITE',
-          `the output of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step} holds a non-finite value at element ${at}; it was not cached (checkFinite)`,
-        );
+    this.foldMany(context, [{ key, fresh, shape }], step);
+  }
+
+  /**
+   * Full step of several entries: checks every output (checkFinite) first, then folds all of them into the
+   * cache in one kernel call, collecting norms.
+   */
+  private foldMany(context: string, items: ReadonlyArray<{ key: string; fresh: unknown; shape: number[] }>, step: StepState): void {
+    if (this.checkFinite) {
+      for (const { key, fresh } of items) {
+        if (!isHostTensorOf(fresh, this.activation)) continue; // the cache reports the wrong type
+        const at = native().findNonFinite(this.activation, fresh);
+        if (at >= 0) {
+          throw new TaylorSeerError(
+            'ERR_NON_FINITE',
+            `the output of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step} holds a non-finite value at element ${at}; it was not cached (checkFinite)`,
+          );
+        }
       }
     }
-    const stats = step.normSq ? this.normScratch : undefined;
-    const count = this.cache.update(context, key, fresh as HostTensor, shape, this.node(step), this.schedule.warmup, stats);
+    const stats = step.normSq ? items.map(() => new Float32Array(MAX_ORDER + 1)) : undefined;
+    const counts = this.cache.updateMany(
+      context,
+      items.map((it, k) => ({ key: it.key, fresh: it.fresh as HostTensor, shape: it.shape, ...(stats ? { stats: stats[k] } : {}) })),
+      this.node(step),
+      this.schedule.warmup,
+    );
     if (stats && step.normSq) {
       // A norm missing for some entries would mix scales, so the step keeps only the orders every entry
       // of the step has (entries restarted by a shape change hold fewer factors).
-      const first = step.normSq.length === 0; // every update reports at least d_0
-      const upto = first ? count : Math.min(step.normSq.length, count);
-      step.normSq.length = upto;
-      for (let i = 0; i < upto; i++) step.normSq[i] = (first ? 0 : step.normSq[i]) + stats[i];
+      counts.forEach((count, k) => {
+        const first = step.normSq!.length === 0; // every update reports at least d_0
+        const upto = first ? count : Math.min(step.normSq!.length, count);
+        step.normSq!.length = upto;
+        for (let i = 0; i < upto; i++) step.normSq![i] = (first ? 0 : step.normSq![i]) + stats[k][i];
+      });
     }
   }
 
@@ -280,6 +296,43 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       return out as ActivationTensor<A>;
     } finally {
       this.pending.delete(id);
+    }
+  }
+
+  /**
+   * module() for several keys whose outputs one computation produces together (a whole-graph model runs
+   * once and returns every cached branch): full step, `compute` runs once and its outputs (one per key,
+   * in order) are folded into the cache in one kernel call and returned; forecast step, every key is
+   * forecast in one kernel call into new arrays and `compute` is not called. Keys are checked (non-empty,
+   * distinct, unused this step) before anything runs.
+   */
+  async modulesAsync(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]> {
+    const step = this.requireStep();
+    if (!Array.isArray(keys) || keys.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `keys must be a non-empty array of strings, got ${show(keys)}`);
+    const calls = keys.map((key) => this.beginCall(key, compute, opts));
+    if (new Set(calls.map((c) => c.id)).size !== calls.length) throw new TaylorSeerError('ERR_STEP', 'keys name the same (context, key) twice; each is used once per step');
+    const context = calls[0].context;
+    for (const c of calls) this.pending.add(c.id);
+    try {
+      let out: ActivationTensor<A>[];
+      if (step.full) {
+        const fresh: unknown = await compute();
+        this.checkAlive();
+        if (!Array.isArray(fresh) || fresh.length !== keys.length) {
+          throw new TaylorSeerError('ERR_LENGTH', `compute must return ${keys.length} outputs (one per key), got ${show(fresh)}`);
+        }
+        this.foldMany(context, keys.map((key, k) => ({ key, fresh: fresh[k], shape: [lengthOf(fresh[k])] })), step);
+        this.counters.computes += keys.length;
+        out = fresh as ActivationTensor<A>[];
+      } else {
+        out = keys.map((key) => this.forecastBuffer(context, key) as ActivationTensor<A>);
+        await this.cache.forecastMany(context, keys.map((key, k) => ({ key, out: out[k] as HostTensor })), this.node(step));
+        this.counters.computesSkipped += keys.length;
+      }
+      for (const c of calls) step.used.add(c.id);
+      return out;
+    } finally {
+      for (const c of calls) this.pending.delete(c.id);
     }
   }
 

@@ -15,7 +15,7 @@ import { MaskSchedule } from '../schedule/mask';
 import type { MaskScheduleOptions } from '../schedule/types';
 import { requireInt, show } from '../validate';
 import { compare } from './evaluate';
-import type { DitModel } from './model';
+import type { DenoiserModel } from './denoiser';
 import { sample, type SampleOptions, type SampleResult } from './sampler';
 import type { Variable } from '../expansion';
 
@@ -112,7 +112,7 @@ function checkStart(start: readonly number[], steps: number, budget: number): nu
 const mask = (steps: number, full: number[], warmup: number): MaskScheduleOptions => ({ kind: 'mask', steps, full, warmup });
 
 /** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
-export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
+export async function calibrateSchedule(model: DenoiserModel, options: CalibrateOptions): Promise<Calibration> {
   const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = CALIBRATE_MOVES, minGainDb = 0.02, full: given, onProgress, ...base } = options;
   const steps = requireInt('steps', base.steps, 1, 1_000_000);
   requireInt('budget', budget, 1, steps);

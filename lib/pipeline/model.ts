@@ -3,22 +3,17 @@
  * sessions' own input/output metadata. Every call takes and returns plain Float32Arrays (row-major), so a
  * cache can sit around any module without knowing about onnxruntime.
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { TaylorSeerError } from '../errors';
-import { loadManifest, type DitArchitecture, type ModelManifest } from './manifest';
-
-export interface LoadModelOptions {
-  /** onnxruntime intra-op threads per session (default: onnxruntime's choice, one per physical core) */
-  threads?: number;
-  /** onnxruntime graph optimization level (default 'all') */
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /**
-   * Let onnxruntime's intra-op threads spin after each run (its own default). Default false: the model is
-   * one session per piece, so 14 or more thread pools would spin in turn and take the cores from whichever
-   * session runs next (measured on the 2-core build machine: full compute of the bundled model 2.3x slower).
-   */
-  spinning?: boolean;
-}
+import type { CacheShape, DenoiserModel, ForwardOptions } from './denoiser';
+import { GRAPH_FORMAT, manifestFormat } from './graph/description';
+import { GraphModel, type LoadGraphOptions } from './graph/graph-model';
+import { loadManifest, MANIFEST_FORMAT, type DitArchitecture, type ModelManifest } from './manifest';
+import { GRANULARITIES } from './seer-options';
+import { sessionOptions, type LoadModelOptions } from './session-options';
+import { forward } from './transformer';
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
 export interface ModelCounters {
@@ -89,8 +84,9 @@ function f32(data: Float32Array, dims: number[]): ort.Tensor {
 }
 
 /** A loaded model: the manifest plus one onnxruntime session per piece. */
-export class DitModel {
+export class DitModel implements DenoiserModel {
   readonly manifest: ModelManifest;
+  readonly granularities = GRANULARITIES;
   readonly arch: DitArchitecture;
   readonly counters: ModelCounters = { embed: 0, modulation: 0, attn: 0, mlp: 0, final: 0, moduleEvals: 0 };
   private readonly sEmbed: ort.InferenceSession;
@@ -116,20 +112,7 @@ export class DitModel {
   /** Loads `<dir>/model.json` and opens every graph it names, checking names, types and shapes. */
   static async load(dir: string, options: LoadModelOptions = {}): Promise<DitModel> {
     const manifest = loadManifest(dir);
-    const { threads, graphOptimizationLevel = 'all', spinning = false } = options;
-    if (typeof spinning !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `spinning must be a boolean, found ${String(spinning)}`);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `threads must be a positive integer, found ${threads}`);
-    }
-    const so: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel,
-      executionProviders: ['cpu'],
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
-      // session.intra_op.allow_spinning (onnxruntime_session_options_config_keys.h)
-      extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
-    };
+    const so = sessionOptions(options);
     const a = manifest.architecture;
     const { channels: C, imageSize: S, tokens: L, hidden: D, depth } = a;
     const open = async (file: string, piece: string, inputs: IoSpec[], outputs: IoSpec[]) => {
@@ -182,6 +165,11 @@ export class DitModel {
       for (const s of sessions) void s.release().catch(() => undefined);
       throw e;
     }
+  }
+
+  /** 2 x depth modules of [tokens, hidden] per sample. */
+  get cacheShape(): CacheShape {
+    return { modules: 2 * this.arch.depth, elements: this.arch.tokens * this.arch.hidden };
   }
 
   /** Elements of one image [C, H, W]. */
@@ -265,6 +253,11 @@ export class DitModel {
     return DitModel.out(r, 'v');
   }
 
+  /** The whole forward, piece by piece (lib/pipeline/transformer.ts). */
+  forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array> {
+    return forward(this, x, t, y, batch, options);
+  }
+
   resetCounters(): void {
     for (const k of Object.keys(this.counters) as Array<keyof ModelCounters>) this.counters[k] = 0;
   }
@@ -278,7 +271,40 @@ export class DitModel {
   }
 }
 
-/** Loads a `taylorseer-dit-onnx/1` model directory. Errors: ERR_MODEL (what is wrong and what is expected). */
-export function loadModel(dir: string, options?: LoadModelOptions): Promise<DitModel> {
-  return DitModel.load(dir, options);
+export type { LoadModelOptions } from './session-options';
+
+/** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
+export type Model = DitModel | GraphModel;
+
+const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+
+/** Whether `target` names a single-graph model: an .onnx file, or a directory with model.onnx or a graph model.json. */
+function isGraphTarget(target: string): boolean {
+  if (target.endsWith('.onnx')) return true;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return false;
+  }
+  if (st.isFile()) return true;
+  const format = manifestFormat(target);
+  return format === GRAPH_FORMAT || (format === undefined && fs.existsSync(path.join(target, 'model.onnx')));
+}
+
+/**
+ * Loads a model: a `taylorseer-dit-onnx/1` directory (one graph per piece), or one exported graph of the
+ * whole denoiser (an .onnx file, or a directory holding model.onnx). Either works with sample(), compare(),
+ * calibrateSchedule() and the sweep. Errors: ERR_MODEL (what is wrong and what is expected).
+ */
+export function loadModel(target: string, options: LoadGraphOptions = {}): Promise<Model> {
+  if (typeof target !== 'string' || target.length === 0) {
+    return Promise.reject(new TaylorSeerError('ERR_MODEL', `model must be a non-empty path (a model directory or an .onnx file), found ${String(target)}`));
+  }
+  if (isGraphTarget(target)) return GraphModel.load(target, options);
+  const extra = GRAPH_ONLY.filter((k) => options[k] !== undefined);
+  if (extra.length > 0) {
+    return Promise.reject(new TaylorSeerError('ERR_INVALID_ARGUMENT', `${extra.join(', ')}: only for single-graph models; ${target} is a ${MANIFEST_FORMAT} directory`));
+  }
+  return DitModel.load(target, options);
 }

@@ -6,11 +6,10 @@
  * shifted t of every step.
  */
 import { TaylorSeerError } from '../errors';
-import type { DitModel } from './model';
+import type { DenoiserModel } from './denoiser';
 import type { ImageShape } from './metrics';
 import { gaussianNoise } from './noise';
 import { createHook, type HookImplementation } from './hook-factory';
-import { forward } from './transformer';
 import { isCacheHook, type CacheHook } from '../cache-hook';
 import type { TaylorSeerStats } from '../taylor-seer';
 import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
@@ -85,7 +84,7 @@ export function timesteps(steps: number, shift = 1): number[] {
   return out;
 }
 
-function checkLabels(model: DitModel, labels: readonly number[]): BigInt64Array {
+function checkLabels(model: DenoiserModel, labels: readonly number[]): BigInt64Array {
   const { classes, nullClass } = model.arch;
   if (!Array.isArray(labels) || labels.length === 0) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'labels must be a non-empty array of class labels');
@@ -101,7 +100,7 @@ function checkLabels(model: DitModel, labels: readonly number[]): BigInt64Array 
 }
 
 /** Generates samples. Errors are TaylorSeerErrors (ERR_INVALID_ARGUMENT for bad options). */
-export async function sample(model: DitModel, options: SampleOptions): Promise<SampleResult> {
+export async function sample(model: DenoiserModel, options: SampleOptions): Promise<SampleResult> {
   const { steps, guidance = 1, shift = 1, cfg = 'batched', granularity = 'module', seed = 0, onStep } = options;
   const y = checkLabels(model, options.labels);
   const B = y.length;
@@ -113,6 +112,9 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
   if (cfg !== 'batched' && cfg !== 'separate') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `cfg must be batched or separate, found ${String(cfg)}`);
   if (!GRANULARITIES.includes(granularity)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity must be ${GRANULARITIES.join(', ')}, found ${String(granularity)}`);
+  }
+  if (!model.granularities.includes(granularity)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity '${granularity}' is not available for ${model.manifest.name}: it supports ${model.granularities.join(', ')}`);
   }
   let x: Float32Array;
   if (options.noise !== undefined) {
@@ -159,7 +161,7 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
       const full = hook ? hook.isFull : true;
       if (full) fullStepList.push(s);
       if (!guided) {
-        const v = await forward(model, x, t, y, B, { hook, granularity });
+        const v = await model.forward(x, t, y, B, { hook, granularity });
         forwards++;
         for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
       } else {
@@ -169,12 +171,12 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
         if (cfg === 'batched') {
           xBatched.set(x, 0);
           xBatched.set(x, B * per);
-          vc = vu = await forward(model, xBatched, t, yBatched, 2 * B, { hook, granularity });
+          vc = vu = await model.forward(xBatched, t, yBatched, 2 * B, { hook, granularity });
           off = B * per;
           forwards++;
         } else {
-          vc = await forward(model, x, t, y, B, { hook, granularity, context: 'cond' });
-          vu = await forward(model, x, t, nullY, B, { hook, granularity, context: 'uncond' });
+          vc = await model.forward(x, t, y, B, { hook, granularity, context: 'cond' });
+          vu = await model.forward(x, t, nullY, B, { hook, granularity, context: 'uncond' });
           forwards += 2;
         }
         for (let i = 0; i < x.length; i++) {

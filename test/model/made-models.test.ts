@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, forward, loadModel, psnr, readF32, relL2, sample, type DitModel } from '../../lib/pipeline';
+import { compare, DitModel, forward, psnr, readF32, relL2, sample } from '../../lib/pipeline';
 import { ROOT } from './helpers';
 
 interface MadeModel {
@@ -30,7 +30,7 @@ describe.each(MODELS)('a model made in the manifest format ($dir)', ({ dir, arch
     return fullRun;
   };
   beforeAll(async () => {
-    model = await loadModel(path.join(ROOT, dir), { threads: 1 });
+    model = await DitModel.load(path.join(ROOT, dir), { threads: 1 });
   });
   afterAll(async () => {
     await model?.dispose();

@@ -9,7 +9,7 @@ import { loadModel } from '../../pipeline/model';
 import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, graphOptions, noiseSource, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
@@ -53,7 +53,7 @@ export const calibrateCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), graphOptions(v));
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', order);
       await warmUp(model, labels, guidance, 'batched');

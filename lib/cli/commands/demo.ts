@@ -19,7 +19,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
-import { checkSampleCount, defaultModelDir, MAX_REPEAT, MODEL_FLAG, parseThreads, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 
 export interface DemoSetting {
   /** file-name friendly, the same at every --steps */
@@ -99,6 +99,7 @@ export const demoCommand: Command = {
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '1', description: `timed rounds of every run, alternated after a warm-up; 3 or more give the spread (1..${MAX_REPEAT})` },
     json: { type: 'boolean', description: 'print the summary as one JSON object instead of the table' },
+    ...GRAPH_FLAGS,
     quiet: { type: 'boolean', description: 'no progress on stderr' },
   },
   examples: ['taylorseer demo', 'taylorseer demo --steps 20 --out demo-20', 'taylorseer demo --repeat 3 --json > demo.json'],
@@ -112,11 +113,11 @@ export const demoCommand: Command = {
     const outDir = prepareOutputDir(str(v, 'out')!);
     const quiet = Boolean(v.quiet);
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads });
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads, ...graphOptions(v) });
     try {
       const { classes, channels, imageSize } = model.arch;
       const labels = Array.from({ length: classes }, (_, i) => i);
-      checkSampleCount(model.arch, labels.length, Math.max(...DEMO_SETTINGS.map((s) => s.order)), 'labels');
+      checkSampleCount(model.cacheShape, labels.length, Math.max(...DEMO_SETTINGS.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, height: imageSize, width: imageSize };
       const names = ['full compute', ...DEMO_SETTINGS.map((s) => s.label(steps))];

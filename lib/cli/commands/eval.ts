@@ -14,7 +14,7 @@ import type { Command } from '../command';
 import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
 import {
-  defaultModelDir, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
+  defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
   VARIABLE_FLAG, warmUp, type Values,
 } from './pipeline-shared';
 
@@ -43,6 +43,7 @@ export const evalCommand: Command = {
     repeat: { type: 'string', value: 'R', default: '3', description: `timed rounds of full and accelerated run, alternated after a warm-up (1..${MAX_REPEAT})` },
     out: { type: 'string', value: 'FILE.f32', description: 'write the accelerated samples here (float32, [labels, C, H, W]); checked before the run' },
     json: { type: 'boolean', description: 'print the report on one line' },
+    ...GRAPH_FLAGS,
   },
   examples: [
     'taylorseer eval --labels 3,7 --schedule fixed --interval 5 --warmup 3 --order 2',
@@ -69,7 +70,7 @@ export const evalCommand: Command = {
     const outFile = outArg === undefined ? undefined : prepareOutputFile(outArg);
 
     const modelDir = str(v, 'model') ?? defaultModelDir();
-    const model = await loadModel(modelDir, { threads });
+    const model = await loadModel(modelDir, { threads, ...graphOptions(v) });
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0], '', order);
 

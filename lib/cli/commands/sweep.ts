@@ -20,7 +20,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 
 export interface SweepRow {
   shift: number;
@@ -119,7 +119,7 @@ export const sweepCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), graphOptions(v));
     try {
       const maxOrder = Math.max(...orders);
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', maxOrder);
