@@ -8,11 +8,11 @@
  *     "sampler": { "steps": 50, "guidance": 3 },
  *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import { isRecord, show } from '../../validate';
-import { MANIFEST_FILE, bad, file, int, parseReference, type ModelReference } from '../manifest';
+import { readRegularFile } from '../../files';
+import { MANIFEST_FILE, MAX_MANIFEST_BYTES, bad, file, int, parseReference, type ModelReference } from '../manifest';
 import { INPUT_ROLES, type InputNames } from './inputs';
 
 export const GRAPH_FORMAT = 'taylorseer-graph/1';
@@ -35,7 +35,7 @@ export interface GraphDescription {
 /** The format named by `<dir>/model.json`, or undefined when there is none (or it is not an object). */
 export function manifestFormat(dir: string): string | undefined {
   try {
-    const json: unknown = JSON.parse(fs.readFileSync(path.join(dir, MANIFEST_FILE), 'utf8'));
+    const json: unknown = JSON.parse(readRegularFile(path.join(dir, MANIFEST_FILE), { maxBytes: MAX_MANIFEST_BYTES }).toString('utf8'));
     return isRecord(json) && typeof json.format === 'string' ? json.format : undefined;
   } catch {
     return undefined;
@@ -54,8 +54,9 @@ export function loadDescription(dir: string): GraphDescription {
   const where = path.join(dir, MANIFEST_FILE);
   let json: unknown;
   try {
-    json = JSON.parse(fs.readFileSync(where, 'utf8'));
+    json = JSON.parse(readRegularFile(where, { maxBytes: MAX_MANIFEST_BYTES, what: `a "${GRAPH_FORMAT}" description` }).toString('utf8'));
   } catch (e) {
+    if (e instanceof TaylorSeerError) throw e;
     throw new TaylorSeerError('ERR_MODEL', `${where}: cannot read it as JSON (${(e as Error).message.split('\n')[0]})`);
   }
   if (!isRecord(json)) bad(where, `expected a JSON object, found ${show(json)}`);

@@ -5,9 +5,9 @@
  * Limits: the schema is ONNX IR 8 (onnx 1.10); fields of newer IR versions are not kept when a graph is
  * rewritten, and models with external data (weights in side files, > 2 GB) are not supported.
  */
-import * as fs from 'node:fs';
 import { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
+import { readRegularFile } from '../../files';
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.IGraphProto;
@@ -70,14 +70,12 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   return model;
 }
 
-/** Reads and parses an ONNX file. Errors: ERR_IO (unreadable), ERR_MODEL (not ONNX). */
+/** The largest graph file read: protobuf's own 2 GiB message limit (bigger models keep weights outside). */
+export const MAX_GRAPH_BYTES = 2 ** 31 - 1;
+
+/** Reads and parses an ONNX file (a regular file of at most 2 GiB). Errors: ERR_IO (unreadable), ERR_MODEL (not ONNX). */
 export function readModel(file: string): { model: ModelProto; bytes: Uint8Array } {
-  let bytes: Uint8Array;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (e) {
-    throw new TaylorSeerError('ERR_IO', `${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-  }
+  const bytes = readRegularFile(file, { maxBytes: MAX_GRAPH_BYTES, what: 'an ONNX model with its weights inside' });
   return { model: decodeModel(bytes, file), bytes };
 }
 
