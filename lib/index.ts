@@ -17,6 +17,10 @@ export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptio
 export { updatePlan, forecastCoeffs, MAX_ORDER, VARIABLES } from './expansion';
 export type { Variable, Node, UpdatePlan } from './expansion';
 
+// The reference forks' settings for the MMDiT family (FLUX, HunyuanVideo, HiDream).
+export { getPreset, listPresets, presetPatterns, presetSeer, PRESET_IDS } from './presets';
+export type { Preset, PresetId, PresetCfg, PresetModule } from './presets';
+
 // The lower-level cache the hook is built on.
 export { FactorCache } from './cache';
 export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy } from './cache';

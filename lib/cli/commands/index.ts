@@ -5,7 +5,8 @@ import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { infoCommand } from './info';
 import { inspectCommand } from './inspect';
+import { presetsCommand } from './presets';
 import { sweepCommand } from './sweep';
 
 /** Every subcommand, in the order `taylorseer --help` lists them. */
-export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, calibrateCommand, inspectCommand, benchCommand, infoCommand];
+export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, calibrateCommand, inspectCommand, benchCommand, presetsCommand, infoCommand];
