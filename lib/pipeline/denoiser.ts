@@ -12,6 +12,8 @@ export interface ForwardOptions {
   granularity?: Granularity;
   /** cache context (separate-forward CFG runs cond and uncond in their own contexts) */
   context?: string;
+  /** the guidance scale fed to a guidance-distilled model's guidance input (models with `guidanceInput`) */
+  guidance?: number;
 }
 
 /** The image and label space of a model. */
@@ -49,6 +51,11 @@ export interface DenoiserModel {
   readonly cacheShape: CacheShape;
   /** the cache placements this model supports */
   readonly granularities: readonly Granularity[];
+  /**
+   * The model takes the guidance scale as an input (guidance-distilled, as FLUX-dev): the sampler feeds it
+   * the scale and runs one conditional forward per step, no unconditional pass.
+   */
+  readonly guidanceInput?: boolean;
   /**
    * One forward: x [B, C, H, W] at sampler time t (1 = noise) with labels y [B] -> velocity [B, C, H, W].
    * The hook, when given, must already be at the current step.

@@ -276,7 +276,7 @@ export type { LoadModelOptions } from './session-options';
 /** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
 export type Model = DitModel | GraphModel;
 
-const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir', 'preset'] as const;
 
 /** Whether `target` names a single-graph model: an .onnx file, or a directory with model.onnx or a graph model.json. */
 function isGraphTarget(target: string): boolean {

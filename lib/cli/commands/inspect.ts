@@ -38,13 +38,13 @@ export const inspectCommand: Command = {
     const model = await GraphModel.load(given[0], { ...graphOptions(v), threads });
     try {
       const shapes = await model.probe();
-      const branches = model.branches.map((b, k) => ({ tensor: b.tensor, kind: b.kind, block: b.block, key: b.key, shape: shapes.branches[k], ...(b.gate ? { gate: b.gate } : {}) }));
+      const branches = model.branches.map((b, k) => ({ tensor: b.tensor, kind: b.kind, block: b.block, stream: b.stream, key: b.key, shape: shapes.branches[k], ...(b.gate ? { gate: b.gate } : {}) }));
       const gated = branches.filter((b) => b.kind === 'gated').length;
       const streams = new Set(model.branches.map((b) => b.stream)).size;
       const report = {
         model: model.manifest.file,
         name: model.manifest.name,
-        inputs: { sample: model.io.sample, timestep: model.io.timestep, label: model.io.label },
+        inputs: { sample: model.io.sample, timestep: model.io.timestep, label: model.io.label, ...(model.io.guidance ? { guidance: model.io.guidance } : {}) },
         output: { name: model.io.output, shape: shapes.output },
         classes: model.arch.classes,
         nullLabel: model.arch.nullClass,
@@ -59,12 +59,12 @@ export const inspectCommand: Command = {
       }
       const lines = [
         `${report.name}: ${branches.length} branches (${gated} gated, ${branches.length - gated} plain) in ${streams} residual stream${streams === 1 ? '' : 's'}`,
-        `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel}); output ${report.output.name} [${shapes.output.join(', ')}]`,
+        `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
         `a forecast step runs ${model.nodes.trunk} of the graph's ${model.nodes.full} nodes`,
         '',
         formatTable(
-          ['block', 'key', 'kind', 'shape (batch 1)', 'tensor'],
-          branches.map((b) => [b.block, b.key, b.kind, `[${b.shape.join(', ')}]`, b.tensor]),
+          ['block', 'stream', 'key', 'kind', 'shape (batch 1)', 'tensor'],
+          branches.map((b) => [b.block, String(b.stream), b.key, b.kind, `[${b.shape.join(', ')}]`, b.tensor]),
         ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);

@@ -24,6 +24,7 @@ import { deriveGraphs } from './derive';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
 import { readModel, type ModelProto } from './onnx-file';
+import { getPreset, presetPatterns, type PresetId } from '../../presets';
 
 export interface LoadGraphOptions extends LoadModelOptions {
   /** input names, overriding recognition by type and rank */
@@ -36,6 +37,8 @@ export interface LoadGraphOptions extends LoadModelOptions {
   timestepScale?: number;
   /** write the derived full and trunk graphs here (default: kept in memory only) */
   cacheDir?: string;
+  /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
+  preset?: PresetId;
 }
 
 export interface GraphCounters {
@@ -72,6 +75,11 @@ function locate(target: string): { file: string; dir: string; description: Graph
 }
 
 function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.preset !== undefined) {
+    if (o.cache !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'preset and cache exclude each other: the preset names the branches to cache');
+    const patterns = presetPatterns(getPreset(o.preset));
+    return patterns.length > 0 ? { cache: patterns } : {};
+  }
   if (o.nullLabel !== undefined && (!Number.isInteger(o.nullLabel) || o.nullLabel < 0)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `nullLabel must be an integer >= 0, found ${String(o.nullLabel)}`);
   }
@@ -142,6 +150,7 @@ export class GraphModel implements DenoiserModel {
   readonly manifest: ModelInfo & { format: typeof GRAPH_FORMAT; file: string; sampler?: GraphDescription['sampler'] };
   readonly arch: ModelShape;
   readonly granularities = GRAPH_GRANULARITIES;
+  readonly guidanceInput: boolean;
   readonly branches: readonly Branch[];
   readonly io: RecognizedIo;
   readonly timestepScale: number;
@@ -170,6 +179,7 @@ export class GraphModel implements DenoiserModel {
     this.arch = a.shape;
     this.branches = a.detection.branches;
     this.io = a.io;
+    this.guidanceInput = a.io.guidance !== undefined;
     this.timestepScale = a.timestepScale;
     this.sFull = s.full;
     this.sTrunk = s.trunk;
@@ -229,17 +239,24 @@ export class GraphModel implements DenoiserModel {
     if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'the model was disposed');
   }
 
-  private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number): Record<string, ort.Tensor> {
+  private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number, guidance?: number): Record<string, ort.Tensor> {
     const { channels: C, imageSize: S } = this.arch;
     if (!Number.isInteger(batch) || batch < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `batch must be a positive integer, found ${batch}`);
     if (x.length !== batch * C * S * S) throw new TaylorSeerError('ERR_LENGTH', `x has ${x.length} elements, expected ${batch * C * S * S}`);
     if (y.length !== batch) throw new TaylorSeerError('ERR_LENGTH', `y has ${y.length} elements, expected ${batch}`);
     if (!Number.isFinite(t)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `t must be finite, found ${t}`);
-    return {
+    const feeds: Record<string, ort.Tensor> = {
       [this.io.sample]: new ort.Tensor('float32', x, [batch, C, S, S]),
       [this.io.timestep]: new ort.Tensor('float32', new Float32Array(batch).fill(t * this.timestepScale), [batch]),
       [this.io.label]: new ort.Tensor('int64', y, [batch]),
     };
+    if (this.io.guidance !== undefined) {
+      if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the graph's guidance input ${this.io.guidance} needs a finite guidance scale, found ${String(guidance)}`);
+      }
+      feeds[this.io.guidance] = new ort.Tensor('float32', new Float32Array(batch).fill(guidance), [batch]);
+    }
+    return feeds;
   }
 
   /** The graph's prediction only (full compute, no branch outputs fetched). */
@@ -278,14 +295,14 @@ export class GraphModel implements DenoiserModel {
   async probe(): Promise<{ branches: number[][]; output: number[] }> {
     this.live();
     const x = new Float32Array(this.imageElements);
-    const r = await this.sFull.run(this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1), [this.io.output, ...this.branches.map((b) => b.tensor)]);
+    const r = await this.sFull.run(this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1, 1), [this.io.output, ...this.branches.map((b) => b.tensor)]);
     return { branches: this.branches.map((b) => [...(r[b.tensor] as ort.Tensor).dims]), output: [...(r[this.io.output] as ort.Tensor).dims] };
   }
 
   async forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options: ForwardOptions = {}): Promise<Float32Array> {
     this.live();
-    const { hook, granularity = 'module', context } = options;
-    const feeds = this.feeds(x, t, y, batch);
+    const { hook, granularity = 'module', context, guidance } = options;
+    const feeds = this.feeds(x, t, y, batch, guidance);
     if (!hook) return this.runPlain(feeds);
     const opts = context === undefined ? undefined : { context };
     if (granularity === 'lite') return hook.moduleAsync(VELOCITY_KEY, () => this.runPlain(feeds), opts);

@@ -4,28 +4,36 @@
  *   sample    float32, rank 4 [batch, C, H, W]
  *   timestep  float32, rank 1 [batch]
  *   label     int64,   rank 1 [batch]
+ *   guidance  float32, rank 1 [batch], optional: the guidance scale of a guidance-distilled model (FLUX-dev);
+ *             recognised when its name says so (contains "guidance"), since it looks like a timestep
  *   output    float32, rank 4 (the one output, or the only float rank-4 one)
- * Names given by the user (--inputs sample=NAME,timestep=NAME,label=NAME) override recognition and are
- * checked against the same types. Also reads the class-embedding table's size when the label feeds a
+ * Names given by the user (--inputs sample=NAME,timestep=NAME,label=NAME,guidance=NAME) override recognition
+ * and are checked against the same types. Also reads the class-embedding table's size when the label feeds a
  * Gather on a constant table, so the label range can be known without a manifest.
  */
 import { TaylorSeerError } from '../../errors';
 import { GraphIndex } from './graph-index';
 import { ELEM, elemName, initializerNames, realInputs, toNumber, valueType, type Dim, type GraphProto, type ValueInfoProto } from './onnx-file';
 
-export type InputRole = 'sample' | 'timestep' | 'label';
-export const INPUT_ROLES: readonly InputRole[] = ['sample', 'timestep', 'label'];
+export type InputRole = 'sample' | 'timestep' | 'label' | 'guidance';
+export const INPUT_ROLES: readonly InputRole[] = ['sample', 'timestep', 'label', 'guidance'];
+/** the roles every graph has; 'guidance' is optional */
+const REQUIRED_ROLES: readonly InputRole[] = ['sample', 'timestep', 'label'];
+const GUIDANCE_NAME = /guidance/i;
 
 export interface InputNames {
   sample?: string;
   timestep?: string;
   label?: string;
+  guidance?: string;
 }
 
 export interface RecognizedIo {
   sample: string;
   timestep: string;
   label: string;
+  /** the guidance-scale input of a guidance-distilled model, when it has one */
+  guidance?: string;
   output: string;
   /** [batch, C, H, W] as declared (symbolic dims as names) */
   sampleDims: Dim[];
@@ -37,6 +45,7 @@ const EXPECT: Record<InputRole, { elem: number; rank: number }> = {
   sample: { elem: ELEM.float, rank: 4 },
   timestep: { elem: ELEM.float, rank: 1 },
   label: { elem: ELEM.int64, rank: 1 },
+  guidance: { elem: ELEM.float, rank: 1 },
 };
 
 function describe(v: ValueInfoProto): string {
@@ -49,7 +58,8 @@ function fits(v: ValueInfoProto, role: InputRole): boolean {
   return elem === EXPECT[role].elem && dims !== undefined && dims.length === EXPECT[role].rank;
 }
 
-const WANT = 'expected a float32 rank-4 sample, a float32 rank-1 timestep and an int64 rank-1 class label';
+const WANT =
+  'expected a float32 rank-4 sample, a float32 rank-1 timestep and an int64 rank-1 class label (and, for a guidance-distilled model, a float32 rank-1 input named like "guidance", or --inputs guidance=NAME)';
 
 /** Errors: ERR_MODEL naming what was found and what was expected. */
 export function recognizeIo(graph: GraphProto, names: InputNames = {}): RecognizedIo {
@@ -67,7 +77,11 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
     }
     chosen[role] = v;
   }
-  for (const role of INPUT_ROLES) {
+  if (!chosen.guidance) {
+    const named = inputs.filter((i) => !Object.values(chosen).includes(i) && fits(i, 'guidance') && GUIDANCE_NAME.test(i.name ?? ''));
+    if (named.length === 1) chosen.guidance = named[0];
+  }
+  for (const role of REQUIRED_ROLES) {
     if (chosen[role]) continue;
     const taken = new Set(Object.values(chosen).map((v) => v!.name));
     const options = inputs.filter((i) => !taken.has(i.name) && fits(i, role));
@@ -84,7 +98,7 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
       `cannot tell which input is the ${role}: ${options.map((o) => o.name).join(', ')} all are ${elemName(e.elem)} rank ${e.rank}; name it with --inputs ${role}=NAME`,
     );
   }
-  const extra = inputs.filter((i) => !INPUT_ROLES.some((r) => chosen[r]!.name === i.name));
+  const extra = inputs.filter((i) => !INPUT_ROLES.some((r) => chosen[r]?.name === i.name));
   if (extra.length > 0) {
     throw new TaylorSeerError('ERR_MODEL', `the graph has inputs besides sample, timestep and label: ${extra.map(describe).join(', ')}; ${WANT}`);
   }
@@ -102,6 +116,7 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
     sample: chosen.sample!.name!,
     timestep: chosen.timestep!.name!,
     label,
+    ...(chosen.guidance ? { guidance: chosen.guidance.name! } : {}),
     output: output.name!,
     sampleDims: valueType(chosen.sample!).dims!,
     ...labelTableRows(graph, label),
