@@ -14,8 +14,8 @@ function modules(p: Preset): string {
 export const presetsCommand: Command = {
   name: 'presets',
   summary: "the reference forks' settings for FLUX, HunyuanVideo and HiDream (--preset NAME), with their sources",
-  usage: 'taylorseer presets [--json]',
-  options: { json: { type: 'boolean' } },
+  options: { json: { type: 'boolean', description: 'print the presets as JSON (patterns as regular-expression sources)' } },
+  examples: ['taylorseer presets', 'taylorseer presets --json'],
   async run(values) {
     const all = listPresets();
     if (values.json) {
