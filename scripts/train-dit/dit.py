@@ -46,6 +46,14 @@ def modulate(x, shift, scale):
     return x * (1 + scale[:, None, :]) + shift[:, None, :]
 
 
+def xavier_linears(module):
+    """Every Linear below `module`: Xavier-uniform weights, zero bias (the DiT initialisation)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class Block(nn.Module):
     def __init__(self, hidden, heads, mlp_ratio, affine_norm=False):
         super().__init__()
@@ -94,10 +102,7 @@ class DiT(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_linears(self)
         w = self.patchify.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.zeros_(self.patchify.bias)

@@ -22,7 +22,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from dit import timestep_features, norm  # the same sinusoidal features (t * 1000) and weightless LayerNorm
+from dit import norm, timestep_features, xavier_linears  # shared with the DiT: t features (t * 1000), weightless LayerNorm, init
 import shapes
 
 # the prompt vocabulary: <pad>, <s>, "a", "shape", then one word per class
@@ -235,10 +235,7 @@ class MMDiT(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_linears(self)
         nn.init.normal_(self.text_table.weight, std=1.0)
         for e in (self.time_in, self.guidance_in):
             nn.init.normal_(e.in_layer.weight, std=0.02)
