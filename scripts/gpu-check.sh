@@ -11,6 +11,8 @@
 #   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (issue 6's target, N=5 O=2 W=3)
 #   7. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
 #   8. summary                      $OUT/summary.json and a comparison table, printed LAST
+# The end-to-end latency measurement (FLUX/DiT-shaped models in PyTorch, libtaylorseer through ctypes,
+# CUDA graphs) is a separate call with the same carry: bash scripts/gpu-e2e.sh
 set -u
 OUT=${OUT:-/tmp/taylorseer-gpu-out}
 mkdir -p "$OUT"

@@ -6,6 +6,8 @@
 #   node.xz               this machine's node (via /work/shared/gpu/pack-node.sh)
 #   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
 #                         with cmake-js into build/gpu-addon)
+#   libtaylorseer.so.xz   the C library built beside that addon (for scripts/gpu-e2e.sh: bench/e2e loads it
+#                         with ctypes)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
@@ -47,6 +49,13 @@ if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -n
 fi
 xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
 
+# 3b. libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
+lib=$(dirname "$addon")/libtaylorseer.so
+[ -f "$lib" ] || { echo "gpu-pack: $lib missing (rebuild: npm run build:native)" >&2; exit 1; }
+python3 -c "import ctypes, sys; sys.exit(ctypes.CDLL(sys.argv[1]).ts_cuda_usable() == 3)" "$root/$lib" ||
+  { echo "gpu-pack: $lib was built without CUDA" >&2; exit 1; }
+xz -T2 -6 -c "$lib" > "$G/libtaylorseer.so.xz"
+
 # 4. bundles (esbuild; `vitest` -> the shim)
 esb=node_modules/.bin/esbuild
 {
@@ -83,3 +92,4 @@ ls -la "$G"
 echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
 [ $((tree + gpu)) -lt $((64 * 1048576)) ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
 echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'
+echo '          end-to-end (FLUX/DiT latency, graphs, sanitizer): command "bash scripts/gpu-e2e.sh", timeout_s 540'
