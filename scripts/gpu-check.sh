@@ -14,34 +14,9 @@
 # The end-to-end latency measurement (FLUX/DiT-shaped models in PyTorch, libtaylorseer through ctypes,
 # CUDA graphs) is a separate call with the same carry: bash scripts/gpu-e2e.sh
 set -u
-OUT=${OUT:-/tmp/taylorseer-gpu-out}
-mkdir -p "$OUT"
-G=.gpu
-W=/tmp/taylorseer-gpu
-mkdir -p "$W"
-START=$(date +%s)
 BUDGET=${TS_GPU_BUDGET_S:-330}
-: > "$OUT/stages.txt"
-left() { echo $((BUDGET - ($(date +%s) - START))); }
-stage() {  # stage NAME TIMEOUT_S CMD... ; output to $OUT/NAME.log
-  local name=$1 limit=$2
-  shift 2
-  local l
-  l=$(left)
-  if [ "$limit" -gt "$l" ]; then limit=$l; fi
-  if [ "$limit" -lt 10 ]; then
-    echo "$name skipped (out of time)" | tee -a "$OUT/stages.txt"
-    return 99
-  fi
-  local t0 rc
-  t0=$(date +%s)
-  echo "== $name (limit ${limit}s)"
-  timeout -k 5 "$limit" "$@" > "$OUT/$name.log" 2>&1
-  rc=$?
-  echo "$name rc=$rc $(($(date +%s) - t0))s" | tee -a "$OUT/stages.txt"
-  tail -n 4 "$OUT/$name.log" | sed 's/^/   | /'
-  return $rc
-}
+# shellcheck source=scripts/gpu-stages.sh
+source "$(dirname "$0")/gpu-stages.sh"
 
 echo "== nvidia-smi"
 nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem,clocks.max.sm,power.draw,power.limit,temperature.gpu,persistence_mode,compute_mode --format=csv | tee "$OUT/nvidia-smi.txt"

@@ -52,7 +52,7 @@ xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
 # 3b. libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
 lib=$(dirname "$addon")/libtaylorseer.so
 [ -f "$lib" ] || { echo "gpu-pack: $lib missing (rebuild: npm run build:native)" >&2; exit 1; }
-python3 -c "import ctypes, sys; sys.exit(ctypes.CDLL(sys.argv[1]).ts_cuda_usable() == 3)" "$root/$lib" ||
+python3 -c "import ctypes, os, sys; sys.exit(ctypes.CDLL(os.path.abspath(sys.argv[1])).ts_cuda_usable() == 3)" "$lib" ||
   { echo "gpu-pack: $lib was built without CUDA" >&2; exit 1; }
 xz -T2 -6 -c "$lib" > "$G/libtaylorseer.so.xz"
 

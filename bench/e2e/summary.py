@@ -3,38 +3,17 @@
 the table LAST (the device call returns the end of the output)."""
 import json
 import os
-import re
 import sys
 
+here = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(here, "..", "..", "scripts"))
+from gpu_logs import RunLogs  # noqa: E402
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OUT", ".")
-
-
-def read(name):
-    try:
-        with open(os.path.join(out, name)) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def load(name):
-    try:
-        return json.loads(read(name) or "")
-    except ValueError:
-        return None
-
-
-S = {"stages": {}}
-for line in (read("stages.txt") or "").splitlines():
-    m = re.match(r"(\S+) (rc=(\d+)|skipped)", line)
-    if m:
-        S["stages"][m.group(1)] = int(m.group(3)) if m.group(3) else "skipped"
-m = re.search(r"(\d+) checks, (\d+) failures", read("kernel_test.log") or "")
-S["kernel_test"] = {"checks": int(m.group(1)), "failures": int(m.group(2))} if m else None
-m = re.search(r"ERROR SUMMARY: (\d+) error", read("memcheck.log") or "")
-S["memcheck_errors"] = int(m.group(1)) if m else None
-m = re.search(r"RACECHECK SUMMARY: (\d+) hazards displayed \((\d+) errors", read("racecheck.log") or "")
-S["racecheck_errors"] = int(m.group(2)) if m else None
+logs = RunLogs(out)
+load = logs.load
+S = {"stages": logs.stages(), "kernel_test": logs.kernel_test(), "memcheck_errors": logs.memcheck_errors("memcheck.log"),
+     "racecheck_errors": logs.racecheck()[1]}
 S["e2e"] = load("e2e.json")
 bench = load("bench.json")
 S["kernel_bench"] = None
@@ -56,7 +35,7 @@ if kb:
         f"{k} {v['ms']:.3f} ms ({v['pct_copy']:.1f}% of copy)" for k, v in kb["flux"].items() if v["ms"] is not None))
 e = S["e2e"]
 if e:
-    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    sys.path.insert(0, here)
     from run import table  # noqa: E402
 
     for r in e["results"]:

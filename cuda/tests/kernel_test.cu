@@ -524,6 +524,16 @@ static void RecordIndirect(IndirectLaunch& L) {
   CudaOk(cudaGraphInstantiate(&L.exec, L.graph, 0), "instantiate");
 }
 
+// Allocates the values the recorded launch reads (one row per entry, or one shared row) and records it.
+static void RecordWithValues(IndirectLaunch& L, Buf& vb, size_t rows, bool shared_row) {
+  vb.Alloc(rows * TS_MAX_FACTORS * sizeof(float), 0);
+  vb.Push();
+  L.src = static_cast<const float*>(vb.dev());
+  L.stride = shared_row ? 0 : TS_MAX_FACTORS;
+  L.bytes = rows * TS_MAX_FACTORS * sizeof(float);
+  RecordIndirect(L);
+}
+
 // Writes `vals` where the recorded launch reads them, then runs it.
 static void RunIndirect(IndirectLaunch& L, const std::vector<float>& vals, Buf& vb) {
   if (g_emulate) {
@@ -605,12 +615,7 @@ static void TestIndirectForecast(ts_dtype s, ts_dtype a, bool shared_row) {
   }
   const size_t rows = shared_row ? 1 : m;
   Buf vb;
-  vb.Alloc(rows * TS_MAX_FACTORS * sizeof(float), 0);
-  vb.Push();
-  L.src = static_cast<const float*>(vb.dev());
-  L.stride = shared_row ? 0 : TS_MAX_FACTORS;
-  L.bytes = rows * TS_MAX_FACTORS * sizeof(float);
-  RecordIndirect(L);
+  RecordWithValues(L, vb, rows, shared_row);
   for (int r = 0; r < kRuns; ++r) {
     // out: the residual h for aliased gated entries (the forecast adds into it), poison otherwise
     for (size_t k = 0; k < m; ++k) {
@@ -678,12 +683,7 @@ static void TestIndirectUpdate(ts_dtype s, ts_dtype a, bool shared_row) {
   }
   const size_t rows = shared_row ? 1 : m;
   Buf vb;
-  vb.Alloc(rows * TS_MAX_FACTORS * sizeof(float), 0);
-  vb.Push();
-  L.src = static_cast<const float*>(vb.dev());
-  L.stride = shared_row ? 0 : TS_MAX_FACTORS;
-  L.bytes = rows * TS_MAX_FACTORS * sizeof(float);
-  RecordIndirect(L);
+  RecordWithValues(L, vb, rows, shared_row);
   for (size_t k = 0; k < m; ++k) fb[k].Push();  // the recording's warm-up launch updated them
   for (int r = 0; r < kRuns; ++r) {
     for (size_t k = 0; k < m; ++k) {
