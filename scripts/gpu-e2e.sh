@@ -1,6 +1,6 @@
 #!/bin/bash
 # The end-to-end GPU measurement, run ON THE DEVICE MACHINE from the repository root (PyTorch there, no
-# Node, no build step). Prepared here by scripts/gpu-pack.sh (which packs .gpu/libtaylorseer.so.xz and
+# Node, no build step). Prepared here by `scripts/gpu-pack.sh e2e` (which packs .gpu/libtaylorseer.so.xz and
 # .gpu/ts_cuda_tool.xz); device call: carry [".gpu"], command "bash scripts/gpu-e2e.sh", timeout_s 540.
 # Stages (each bounded, the whole run under ~8 minutes; a failing stage does not stop the others):
 #   1. nvidia-smi                 read-only queries (card settings are never changed)
