@@ -35,13 +35,7 @@ stage node_tests 120 env TS_TEST_JSON="$OUT/node_tests.json" "$W/node" "$G/gpu-t
 if ! stage bench 120 "$W/node" "$G/cuda-bench.cjs" "$OUT/bench.json"; then
   stage bench_tool 100 "$W/ts_cuda_tool" bench --out "$OUT/bench.json"
 fi
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
-if [ -n "$CS" ]; then
-  stage sanitizer 90 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-  stage racecheck 90 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-else
-  echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
-fi
+sanitizer_stages sanitizer racecheck 90
 if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
   (cd "$W" && xz -dc "$OLDPWD/$G/ort.tar.xz" | tar -xf -) && cp "$G/cli.cjs" "$W/cli.cjs"
   nproc > "$OUT/cpu_overhead_nproc.txt"

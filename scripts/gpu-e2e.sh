@@ -27,11 +27,5 @@ export TAYLORSEER_LIB="$W/libtaylorseer.so"
 stage kernel_test 90 "$W/ts_cuda_tool" test
 stage e2e 240 env PYTHONUNBUFFERED=1 python3 bench/e2e/run.py --out "$OUT/e2e.json" --reps 2
 stage bench 80 "$W/ts_cuda_tool" bench --no-single --out "$OUT/bench.json"
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
-if [ -n "$CS" ]; then
-  stage memcheck 75 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-  stage racecheck 75 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-else
-  echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
-fi
+sanitizer_stages memcheck racecheck 75
 python3 bench/e2e/summary.py "$OUT"

@@ -2,6 +2,8 @@
 # for the whole run): $OUT (created), $G (.gpu, what gpu-pack.sh prepared), $W (scratch), and
 #   stage NAME TIMEOUT_S CMD...   runs CMD bounded by TIMEOUT_S and by what is left of BUDGET (skipped under
 #                                 10 s), output in $OUT/NAME.log, "NAME rc=N Ts" appended to $OUT/stages.txt.
+#   sanitizer_stages MEM RACE T   compute-sanitizer memcheck (stage MEM) and racecheck (stage RACE) on
+#                                 `$W/ts_cuda_tool test --quick`, T seconds each
 OUT=${OUT:-/tmp/taylorseer-gpu-out}
 mkdir -p "$OUT"
 G=.gpu
@@ -28,4 +30,15 @@ stage() {  # stage NAME TIMEOUT_S CMD... ; output to $OUT/NAME.log
   echo "$name rc=$rc $(($(date +%s) - t0))s" | tee -a "$OUT/stages.txt"
   tail -n 4 "$OUT/$name.log" | sed 's/^/   | /'
   return $rc
+}
+
+sanitizer_stages() {
+  local cs
+  cs=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
+  if [ -z "$cs" ]; then
+    echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
+    return 0
+  fi
+  stage "$1" "$3" "$cs" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
+  stage "$2" "$3" "$cs" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
 }
