@@ -91,7 +91,7 @@ ts_status GridFor(const void* kernel, int64_t tiles, int threads, int* grid) {
 bool ValidDtype(ts_dtype d) { return d == TS_F32 || d == TS_F16 || d == TS_BF16; }
 
 int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                     UpdParams* p, int* maxc) {
+                     UpdParams* p, int* maxc, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
   const int V = VecWidthOf(storage, act);
   const int ss = DtypeSize(storage);
@@ -111,6 +111,7 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
     d.factors = s.factors;
     d.fresh = s.fresh;
     d.stats = s.stats;
+    d.div_src = src ? src + idx[k] * stride : nullptr;
     if (s.stats) p->any_stats = 1;
     d.n = s.n;
     d.count = s.new_count;
@@ -127,7 +128,7 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
 }
 
 int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                       FcParams* p, int* maxc, bool* gated) {
+                       FcParams* p, int* maxc, bool* gated, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
   const int V = VecWidthOf(storage, act);
   const int ss = DtypeSize(storage), as = DtypeSize(act);
@@ -148,6 +149,7 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
     FcEnt& d = p->e[k];
     d.factors = s.factors;
     d.out = s.out;
+    d.coef_src = src ? src + idx[k] * stride : nullptr;
     d.n = s.n;
     d.count = s.count;
     for (int j = 0; j < TS_MAX_FACTORS; ++j) d.coeffs[j] = s.coeffs[j];

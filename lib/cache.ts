@@ -17,7 +17,8 @@
  */
 import { TaylorSeerError } from './errors';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
-import { native, type DeviceTensor, type Dtype, type HostTensor, type Tensor } from './native';
+import { native, type DeviceTensor, type Dtype, type HostTensor, type IndirectOptions, type Tensor } from './native';
+import { PLAN_ROW, type RunPlan } from './run-plan';
 import { show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
@@ -109,6 +110,8 @@ export class FactorCache {
   readonly options: Readonly<CacheOptions>;
   private readonly entries = new Map<string, Entry>();
   private disposed = false;
+  /** device 'cuda': a run plan and its values on the device (setRunPlan) */
+  private run?: { plan: RunPlan; values: DeviceTensor };
 
   constructor(options: CacheOptions) {
     this.options = Object.freeze({ ...options });
@@ -121,7 +124,7 @@ export class FactorCache {
 
   get bytesHeld(): number {
     this.checkAlive();
-    let total = 0;
+    let total = this.run?.values.byteLength ?? 0;
     for (const e of this.entries.values()) total += this.bytesOf(e);
     return total;
   }
@@ -216,7 +219,9 @@ export class FactorCache {
         const stats = items[k].stats;
         return { factors: e.factors, fresh: src, oldCount: j.oldCount, newCount: j.plan.newCount, divisors: j.plan.divisors, n: j.length, ...(stats ? { stats } : {}) };
       });
-      native().update(storage, activation, table);
+      // Indirect (the plan's row on the device) only when every entry of the table follows the plan.
+      const rows = jobs.map((j) => this.planned(node.step, true, j.oldCount, j.plan.newCount, j.plan.divisors));
+      native().update(storage, activation, table, rows.every((r) => r !== undefined) ? rows[0] : undefined);
     } catch (err) {
       for (const e of fresh) this.release(e);
       throw err;
@@ -255,12 +260,13 @@ export class FactorCache {
     const cuda = native().cuda;
     const e = job.target;
     const dst = gated ? gated.h : out!;
+    const ind = this.planned(node.step, false, e.count, e.count, job.entry.coeffs);
     if (gated) {
       const gate = this.uploadGate(e, gated.gate);
       cuda.upload(e.stage!, gated.h);
-      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate }]);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate }], ind);
     } else {
-      native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }]);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }], ind);
     }
     await cuda.download(e.stage!, dst);
   }
@@ -309,9 +315,47 @@ export class FactorCache {
     }
     const stage = jobs[0].target.stage!;
     const entries = jobs.map((j, k) => ({ ...j.entry, out: stage, residual: stage, gate: this.uploadGate(j.target, items[k].gate) }));
+    // Indirect only when every entry's coefficients are the plan's row (they share one history then).
+    const rows = jobs.map((j) => this.planned(node.step, false, j.target.count, j.target.count, j.entry.coeffs));
+    const ind = rows.every((r) => r !== undefined) ? rows[0] : undefined;
     native().cuda.upload(stage, h);
-    native().forecast(storage, activation, entries, { chain: true });
+    native().forecast(storage, activation, entries, { chain: true, ...ind });
     await native().cuda.download(stage, h);
+  }
+
+  /**
+   * Device 'cuda': the plan of the coming runs (lib/run-plan.ts), its values uploaded once. A launch whose
+   * counts and values equal the plan's row for its step then reads them from the device (an indirect
+   * launch, the same for every step of equal counts); any other launch (an entry restarted by a shape
+   * change, other sampler times) takes its own values as before, so results never depend on the plan.
+   * undefined drops the plan.
+   */
+  setRunPlan(plan: RunPlan | undefined): void {
+    this.checkAlive();
+    if (this.options.device !== 'cuda') return;
+    let next: { plan: RunPlan; values: DeviceTensor } | undefined;
+    if (plan) {
+      const values = native().cuda.alloc('f32', plan.values.length);
+      try {
+        native().cuda.upload(values, plan.values);
+      } catch (err) {
+        values.dispose();
+        throw err;
+      }
+      next = { plan, values };
+    }
+    this.run?.values.dispose();
+    this.run = next;
+  }
+
+  /** The indirect-launch options for a step whose values equal the run plan's row, else undefined. */
+  private planned(step: number, full: boolean, oldCount: number, count: number, values: ArrayLike<number> | undefined): IndirectOptions | undefined {
+    const r = this.run;
+    const p = r?.plan.steps[step];
+    if (!r || !p || !values || p.full !== full || p.oldCount !== oldCount || p.count !== count) return undefined;
+    const row = step * PLAN_ROW;
+    for (let i = 0; i < values.length; i++) if (Math.fround(values[i]) !== r.plan.values[row + i]) return undefined;
+    return { values: r.values, offset: row };
   }
 
   /** A new run: every entry forgets its factors (allocations are kept for reuse). */
@@ -328,6 +372,8 @@ export class FactorCache {
     this.checkAlive();
     for (const e of this.entries.values()) this.release(e);
     this.entries.clear();
+    this.run?.values.dispose();
+    this.run = undefined;
   }
 
   /** Frees everything; any later use is ERR_DISPOSED. Idempotent. */
@@ -335,6 +381,8 @@ export class FactorCache {
     if (this.disposed) return;
     for (const e of this.entries.values()) this.release(e);
     this.entries.clear();
+    this.run?.values.dispose();
+    this.run = undefined;
     this.disposed = true;
   }
 

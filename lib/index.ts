@@ -16,6 +16,8 @@ export { createSchedule, FixedSchedule, MaskSchedule, AdaptiveSchedule } from '.
 export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './schedule';
 export { updatePlan, forecastCoeffs, MAX_ORDER, VARIABLES } from './expansion';
 export type { Variable, Node, UpdatePlan } from './expansion';
+export { planRun, PLAN_ROW } from './run-plan';
+export type { RunPlan, StepPlan, RunPlanOptions } from './run-plan';
 
 // The reference forks' settings for the MMDiT family (FLUX, HunyuanVideo, HiDream).
 export { getPreset, listPresets, presetPatterns, presetSeer, PRESET_IDS } from './presets';
@@ -28,8 +30,8 @@ export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy } from './
 // Errors and environment.
 export { TaylorSeerError } from './errors';
 export type { TaylorSeerErrorCode } from './errors';
-export { info, packageVersion } from './info';
-export type { TaylorSeerInfo } from './info';
+export { info, packageVersion, cLibrary } from './info';
+export type { TaylorSeerInfo, CLibraryInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
 export { native, DTYPES } from './native';
@@ -40,6 +42,8 @@ export type {
   Tensor,
   UpdateEntry,
   ForecastEntry,
+  ForecastOptions,
+  IndirectOptions,
   NativeAddon,
   BuildInfo,
   CpuInfo,

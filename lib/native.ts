@@ -58,7 +58,7 @@ export interface ForecastEntry {
   out: Tensor;
   /** factors used, 1..5 */
   count: number;
-  /** count finite coefficients */
+  /** count finite coefficients (ignored, and not checked, with options.values: an indirect launch) */
   coeffs: ArrayLike<number>;
   /** gated form: out = residual + gate * forecast; residual may be `out` itself */
   residual?: Tensor;
@@ -70,7 +70,19 @@ export interface ForecastEntry {
   n?: number;
 }
 
-export interface ForecastOptions {
+/**
+ * Indirect launches (DeviceTensor tables only): the kernels read each entry's divisors (update) or
+ * coefficients (forecast) from `values`, f32 device memory, when they run; entry i reads
+ * values[offset + i * stride + k] (stride 0: one row for all). The entries' divisors / coeffs are then
+ * ignored. The device values are not checked: they must be finite, divisors non-zero.
+ */
+export interface IndirectOptions {
+  values?: DeviceTensor;
+  offset?: number;
+  stride?: number;
+}
+
+export interface ForecastOptions extends IndirectOptions {
   chain?: boolean;
 }
 
@@ -109,14 +121,14 @@ export interface NativeAddon {
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
   cpuInfo(): CpuInfo;
   cudaInfo(): CudaInfo;
-  update(storage: Dtype, act: Dtype, entries: UpdateEntry[]): void;
+  update(storage: Dtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): void;
   /**
    * With { chain: true } the entries are gated forecasts into one residual stream (same out, residual,
    * tokens, dim): out = residual + sum_e gate_e * forecast_e in ONE pass over it, entries applied in order.
    */
   forecast(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): void;
   /** Same as update/forecast, run off the event loop (host tensors only). */
-  updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[]): Promise<void>;
+  updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): Promise<void>;
   forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
   /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
   findNonFinite(dtype: Dtype, tensor: HostTensor): number;

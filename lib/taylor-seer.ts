@@ -29,6 +29,7 @@ import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEnt
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
 import { DTYPES, native, type Dtype, type HostTensor } from './native';
+import { planRun, type RunPlan } from './run-plan';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
 import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
@@ -416,6 +417,24 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     } finally {
       for (const c of checked) this.pending.delete(c.id);
     }
+  }
+
+  /**
+   * For schedules known in advance (fixed, mask): computes the whole run's plan, every step's counts and
+   * divisors or forecast coefficients (lib/run-plan.ts), and returns it, e.g. for native code that records
+   * a step's launches once (a CUDA graph) and replays them with each step's row of values. On 'cuda' the
+   * values also go to the device once, and this hook's launches read them from there when an entry
+   * follows the plan (results are the same either way). Valid for every later run until reset(); call
+   * again after changing the sampler's times. 'time' and 'newton' need the sampler's t of every step.
+   */
+  prepareRun(options?: { times?: readonly number[] }): RunPlan {
+    this.checkAlive();
+    this.checkIdle('prepareRun');
+    const o = options === undefined ? {} : requireObject('prepareRun options', options);
+    requireKnownKeys('prepareRun options', o, ['times']);
+    const plan = planRun(this.schedule, { maxOrder: this.maxOrder, variable: this.variable, times: o.times as readonly number[] | undefined });
+    this.cache.setRunPlan(plan);
+    return plan;
   }
 
   get stats(): TaylorSeerStats {

@@ -11,35 +11,12 @@
 #   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (issue 6's target, N=5 O=2 W=3)
 #   7. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
 #   8. summary                      $OUT/summary.json and a comparison table, printed LAST
+# The end-to-end latency measurement (FLUX/DiT-shaped models in PyTorch, libtaylorseer through ctypes,
+# CUDA graphs) is a separate call with the same carry: bash scripts/gpu-e2e.sh
 set -u
-OUT=${OUT:-/tmp/taylorseer-gpu-out}
-mkdir -p "$OUT"
-G=.gpu
-W=/tmp/taylorseer-gpu
-mkdir -p "$W"
-START=$(date +%s)
 BUDGET=${TS_GPU_BUDGET_S:-330}
-: > "$OUT/stages.txt"
-left() { echo $((BUDGET - ($(date +%s) - START))); }
-stage() {  # stage NAME TIMEOUT_S CMD... ; output to $OUT/NAME.log
-  local name=$1 limit=$2
-  shift 2
-  local l
-  l=$(left)
-  if [ "$limit" -gt "$l" ]; then limit=$l; fi
-  if [ "$limit" -lt 10 ]; then
-    echo "$name skipped (out of time)" | tee -a "$OUT/stages.txt"
-    return 99
-  fi
-  local t0 rc
-  t0=$(date +%s)
-  echo "== $name (limit ${limit}s)"
-  timeout -k 5 "$limit" "$@" > "$OUT/$name.log" 2>&1
-  rc=$?
-  echo "$name rc=$rc $(($(date +%s) - t0))s" | tee -a "$OUT/stages.txt"
-  tail -n 4 "$OUT/$name.log" | sed 's/^/   | /'
-  return $rc
-}
+# shellcheck source=scripts/gpu-stages.sh
+source "$(dirname "$0")/gpu-stages.sh"
 
 echo "== nvidia-smi"
 nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem,clocks.max.sm,power.draw,power.limit,temperature.gpu,persistence_mode,compute_mode --format=csv | tee "$OUT/nvidia-smi.txt"
@@ -58,13 +35,7 @@ stage node_tests 120 env TS_TEST_JSON="$OUT/node_tests.json" "$W/node" "$G/gpu-t
 if ! stage bench 120 "$W/node" "$G/cuda-bench.cjs" "$OUT/bench.json"; then
   stage bench_tool 100 "$W/ts_cuda_tool" bench --out "$OUT/bench.json"
 fi
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
-if [ -n "$CS" ]; then
-  stage sanitizer 90 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-  stage racecheck 90 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-else
-  echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
-fi
+sanitizer_stages sanitizer racecheck 90
 if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
   (cd "$W" && xz -dc "$OLDPWD/$G/ort.tar.xz" | tar -xf -) && cp "$G/cli.cjs" "$W/cli.cjs"
   nproc > "$OUT/cpu_overhead_nproc.txt"

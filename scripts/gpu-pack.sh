@@ -1,11 +1,14 @@
 #!/bin/bash
-# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh on the GPU machine, which has no Node, no npm
-# and builds nothing. Run here (nvcc, no GPU needed):
+# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh or scripts/gpu-e2e.sh on the GPU machine, which
+# has no Node, no npm and builds nothing. Run here (nvcc, no GPU needed):
 #   scripts/gpu-pack.sh            then on the device: carry [".gpu"], command: bash scripts/gpu-check.sh
-# .gpu/ receives:
+#   scripts/gpu-pack.sh e2e        then on the device: carry [".gpu"], command: bash scripts/gpu-e2e.sh
+#                                  (only the tool and libtaylorseer: the e2e run needs no Node)
+# .gpu/ receives (e2e: only ts_cuda_tool.xz and libtaylorseer.so.xz; the rest is removed):
 #   node.xz               this machine's node (via /work/shared/gpu/pack-node.sh)
 #   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
 #                         with cmake-js into build/gpu-addon)
+#   libtaylorseer.so.xz   e2e only: the C library built beside that addon (bench/e2e loads it with ctypes)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
@@ -14,15 +17,21 @@
 #                         that issue 6's overhead ratio (`taylorseer eval`) is also measured on the device
 #                         machine's 16 CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
 set -euo pipefail
+mode=${1:-check}
+case "$mode" in check | e2e) ;; *) echo "usage: scripts/gpu-pack.sh [check|e2e]" >&2; exit 2 ;; esac
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
 G=.gpu
 mkdir -p "$G"
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)  # a worktree's .git is a file
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >> "$exclude"
 
-# 1. node
-if [ -x /work/shared/gpu/pack-node.sh ]; then /work/shared/gpu/pack-node.sh >/dev/null; fi
-[ -s "$G/node.xz" ] || { echo "gpu-pack: $G/node.xz missing (run /work/shared/gpu/pack-node.sh)" >&2; exit 1; }
+# 1. node (not for e2e)
+if [ "$mode" = e2e ]; then rm -f "$G/node.xz" "$G/taylorseer.node.xz" "$G/gpu-tests.cjs" "$G/cuda-bench.cjs" "$G/cli.cjs" "$G/ort.tar.xz" "$G/pytorch_anchors.py"
+elif [ -x /work/shared/gpu/pack-node.sh ]; then /work/shared/gpu/pack-node.sh >/dev/null || true  # checked below
+fi
+[ "$mode" = e2e ] || [ -s "$G/node.xz" ] || { echo "gpu-pack: $G/node.xz missing (run /work/shared/gpu/pack-node.sh)" >&2; exit 1; }
 
 # 2. the standalone CUDA tool
 cuda/tests/build.sh build/cuda-tests
@@ -45,7 +54,20 @@ echo "gpu-pack: addon $addon"
 if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | head -1)" ]; then
   echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: npm run build:native)" >&2
 fi
-xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
+[ "$mode" = e2e ] || xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
+
+# 3b. e2e: libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
+if [ "$mode" = e2e ]; then
+  lib=$(dirname "$addon")/libtaylorseer.so
+  [ -f "$lib" ] || { echo "gpu-pack: $lib missing (rebuild: npm run build:native)" >&2; exit 1; }
+  python3 -c "import ctypes, os, sys; sys.exit(ctypes.CDLL(os.path.abspath(sys.argv[1])).ts_cuda_usable() == 3)" "$lib" ||
+    { echo "gpu-pack: $lib was built without CUDA" >&2; exit 1; }
+  xz -T2 -6 -c "$lib" > "$G/libtaylorseer.so.xz"
+else
+  rm -f "$G/libtaylorseer.so.xz"
+fi
+
+if [ "$mode" = check ]; then
 
 # 4. bundles (esbuild; `vitest` -> the shim)
 esb=node_modules/.bin/esbuild
@@ -75,6 +97,7 @@ fi
 
 # 5. anchors
 install -m 644 /work/shared/anchors/pytorch_anchors.py "$G/pytorch_anchors.py"
+fi  # check
 
 # What travels: the working tree plus .gpu must stay under 64 MiB.
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
@@ -82,4 +105,8 @@ gpu=$(du -cb "$G"/* | tail -1 | cut -f1)
 ls -la "$G"
 echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
 [ $((tree + gpu)) -lt $((64 * 1048576)) ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
-echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'
+if [ "$mode" = e2e ]; then
+  echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-e2e.sh", timeout_s 540'
+else
+  echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'
+fi

@@ -51,6 +51,12 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('npm pack', () => {
       const cli = JSON.parse(run(path.join(dir, 'node_modules/.bin/taylorseer'), ['info', '--json'], dir));
       expect(cli.build).not.toBeNull();
       expect(cli.cpu.threads).toBeGreaterThan(0);
+      // libtaylorseer is built beside the addon by cmake-js (the node-gyp fallback builds the addon only)
+      if (cli.build.system === 'cmake-js') {
+        const lib = run(path.join(dir, 'node_modules/.bin/taylorseer'), ['info', '--lib'], dir).trim();
+        expect(fs.existsSync(lib)).toBe(true);
+        expect(fs.existsSync(path.join(cli.library.include, 'taylorseer.h'))).toBe(true);
+      }
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }

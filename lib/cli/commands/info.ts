@@ -1,4 +1,4 @@
-import { info } from '../../info';
+import { cLibrary, info } from '../../info';
 import type { Command } from '../command';
 
 function formatBytes(n: number): string {
@@ -8,9 +8,22 @@ function formatBytes(n: number): string {
 export const infoCommand: Command = {
   name: 'info',
   summary: 'what was built and what is usable here (CPU threads and vectors, CUDA device)',
-  options: { json: { type: 'boolean', description: 'print the facts as one JSON object' } },
-  examples: ['taylorseer info', 'TAYLORSEER_THREADS=2 taylorseer info --json'],
+  options: {
+    json: { type: 'boolean', description: 'print the facts as one JSON object' },
+    lib: { type: 'boolean', description: 'print only the path of libtaylorseer, the C library (for build scripts)' },
+  },
+  examples: ['taylorseer info', 'TAYLORSEER_THREADS=2 taylorseer info --json', 'taylorseer info --lib'],
   async run(values) {
+    if (values.lib) {
+      // Only the path, for build scripts: cc app.c -L"$(dirname "$(taylorseer info --lib)")" -ltaylorseer
+      const lib = cLibrary();
+      if (!lib.path) {
+        process.stderr.write('libtaylorseer is not built in this install (run `npm run build:native` with cmake)\n');
+        return 1;
+      }
+      process.stdout.write(`${lib.path}\n`);
+      return 0;
+    }
     const i = info();
     if (values.json) {
       process.stdout.write(`${JSON.stringify(i, null, 2)}\n`);
@@ -30,6 +43,7 @@ export const infoCommand: Command = {
     } else {
       lines.push(`cuda device: not usable (${i.cuda.reason})`);
     }
+    lines.push(`c library: ${i.library.path ?? 'not built'} (header ${i.library.include}/taylorseer.h)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return i.build ? 0 : 1;
   },
