@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /*
- * The measurements behind README "Why the adaptive schedule misses at shift 1" (50 steps, guidance 3, the 8
- * quality samples: labels 0-7 and <model>/reference/quality-noise.f32; `--model DIR`, the bundled DiT by
+ * The measurements behind docs/studies/adaptive-vs-fixed.md and docs/studies/attribution.md (50 steps,
+ * guidance 3, the 8 quality samples: labels 0-7 and <model>/reference/quality-noise.f32; `--model DIR`, the bundled DiT by
  * default). Needs `npm run build:ts` first.
  *
  *   node scripts/forecast-errors.js errors --full 0,1,2,8,14,20,26,32,38,44 [--warmup 3] [--order 2]

@@ -1,18 +1,19 @@
 #!/bin/bash
-# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh on the GPU machine, which has no Node, no npm
-# and builds nothing. Run here (nvcc, no GPU needed):
-#   scripts/gpu-pack.sh            then on the device: carry [".gpu"], command: bash scripts/gpu-check.sh
+# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh on a GPU machine that has no Node, no npm and
+# builds nothing. Run on a build machine with nvcc (no GPU needed), then copy the repository with .gpu/ to
+# the GPU machine and run `bash scripts/gpu-check.sh` there (docs/gpu-checks.md).
 # .gpu/ receives:
-#   node.xz               this machine's node (via /work/shared/gpu/pack-node.sh)
+#   node.xz               the node running this script (or TS_GPU_NODE=/path/to/node)
 #   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
 #                         with cmake-js into build/gpu-addon)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
-#   pytorch_anchors.py    the PyTorch anchor script (shared/anchors), run beside our benchmark
+#   pytorch_anchors.py    optional: TS_GPU_ANCHORS=/path/to/script.py, a PyTorch script run beside our
+#                         benchmark on the same card (argument: the JSON file to write)
 #   cli.cjs, ort.tar.xz   the CLI bundled with esbuild and onnxruntime-node's CPU backend (linux x64), so
-#                         that issue 6's overhead ratio (`taylorseer eval`) is also measured on the device
-#                         machine's 16 CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
+#                         that the overhead ratio of the cache and glue (`taylorseer eval`) is also measured
+#                         on the GPU machine's CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
 set -euo pipefail
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
@@ -21,8 +22,8 @@ mkdir -p "$G"
 grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
 
 # 1. node
-if [ -x /work/shared/gpu/pack-node.sh ]; then /work/shared/gpu/pack-node.sh >/dev/null; fi
-[ -s "$G/node.xz" ] || { echo "gpu-pack: $G/node.xz missing (run /work/shared/gpu/pack-node.sh)" >&2; exit 1; }
+node_bin=${TS_GPU_NODE:-$(command -v node)}
+if [ ! -s "$G/node.xz" ] || [ "$node_bin" -nt "$G/node.xz" ]; then xz -T2 -6 -c "$node_bin" > "$G/node.xz"; fi
 
 # 2. the standalone CUDA tool
 cuda/tests/build.sh build/cuda-tests
@@ -73,13 +74,13 @@ else
   fi
 fi
 
-# 5. anchors
-install -m 644 /work/shared/anchors/pytorch_anchors.py "$G/pytorch_anchors.py"
+# 5. anchors (optional)
+if [ -n "${TS_GPU_ANCHORS:-}" ]; then install -m 644 "$TS_GPU_ANCHORS" "$G/pytorch_anchors.py"; else rm -f "$G/pytorch_anchors.py"; fi
 
-# What travels: the working tree plus .gpu must stay under 64 MiB.
+# What is copied to the GPU machine: the working tree plus .gpu (kept under 64 MiB, so it fits small transfers).
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
 gpu=$(du -cb "$G"/* | tail -1 | cut -f1)
 ls -la "$G"
 echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
 [ $((tree + gpu)) -lt $((64 * 1048576)) ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
-echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'
+echo 'gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash scripts/gpu-check.sh'

@@ -7,7 +7,7 @@
  *
  * Why a search and not a formula: on the bundled model at shift 1, where full steps should go depends on how
  * much a forecast error at each step costs the final image, which the kernels' error estimates do not see
- * (README: "Calibrated schedules").
+ * (docs/studies/calibrated-schedules.md).
  */
 import { TaylorSeerError } from '../errors';
 import { FixedSchedule } from '../schedule/fixed';
