@@ -10,7 +10,7 @@ set(TS_CUDA_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/fill.cu
   ${CMAKE_CURRENT_LIST_DIR}/eager_baseline.cu
   ${CMAKE_CURRENT_LIST_DIR}/bench.cu)
-# native/*.cc files of the CUDA binding (already in the lead's native/*.cc glob; listed for builds that
+# native/*.cc files of the CUDA binding (already in CMakeLists.txt's native/*.cc glob; listed for builds that
 # name sources explicitly, e.g. binding.gyp must list them for the CPU-only stubs).
 set(TS_NATIVE_CUDA_BINDING_SOURCES
   ${CMAKE_CURRENT_LIST_DIR}/../native/cuda_binding.cc
