@@ -4,8 +4,8 @@
 # the GPU machine and run `bash scripts/gpu-check.sh` there (docs/gpu-checks.md).
 # .gpu/ receives:
 #   node.xz               the node running this script (or TS_GPU_NODE=/path/to/node)
-#   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
-#                         with cmake-js into build/gpu-addon)
+#   taylorseer.node.xz    the addon built WITH CUDA and the benchmark kernels (TAYLORSEER_ADDON if set, else
+#                         built here with cmake-js into build/gpu-addon, -DTAYLORSEER_BENCH=ON)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
@@ -29,22 +29,22 @@ if [ ! -s "$G/node.xz" ] || [ "$node_bin" -nt "$G/node.xz" ]; then xz -T2 -6 -c 
 cuda/tests/build.sh build/cuda-tests
 xz -T2 -6 -c build/cuda-tests/ts_cuda_tool > "$G/ts_cuda_tool.xz"
 
-# 3. the addon, built with CUDA
+# 3. the addon, built with CUDA and the benchmark kernels (TAYLORSEER_BENCH; the package's addon leaves them out)
 is_cuda_build() { [ -f "$1" ] && node -e "process.exit(require('$1').build.cuda ? 0 : 1)" 2>/dev/null; }
 addon=""
-for cand in ${TAYLORSEER_ADDON:-} build/Release/taylorseer.node build/gpu-addon/Release/taylorseer.node; do
+for cand in ${TAYLORSEER_ADDON:-} build/gpu-addon/Release/taylorseer.node; do
   if is_cuda_build "$root/$cand" || is_cuda_build "$cand"; then addon=$cand; break; fi
 done
 if [ -z "$addon" ] || { [ "$addon" = build/gpu-addon/Release/taylorseer.node ] && [ -n "$(find native cuda -newer "$addon" -name '*.c*' | head -1)" ]; }; then
-  echo "gpu-pack: building a CUDA addon into build/gpu-addon (cmake-js)"
-  node node_modules/cmake-js/bin/cmake-js compile --out build/gpu-addon -l error > build/gpu-addon.log 2>&1 ||
+  echo "gpu-pack: building a CUDA addon with the benchmark kernels into build/gpu-addon (cmake-js)"
+  node node_modules/cmake-js/bin/cmake-js compile --out build/gpu-addon --CDTAYLORSEER_BENCH=ON -l error > build/gpu-addon.log 2>&1 ||
     { tail -30 build/gpu-addon.log; exit 1; }
   addon=build/gpu-addon/Release/taylorseer.node
   is_cuda_build "$root/$addon" || { echo "gpu-pack: $addon is not a CUDA build" >&2; exit 1; }
 fi
 echo "gpu-pack: addon $addon"
 if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | head -1)" ]; then
-  echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: npm run build:native)" >&2
+  echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: TAYLORSEER_BENCH=1 npm run build:native)" >&2
 fi
 xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
 
