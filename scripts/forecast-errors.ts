@@ -25,7 +25,7 @@
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { forecastCoeffs, MaskSchedule, TaylorSeer, VARIABLES, type CacheHook, type GatedItem, type GateShape, type ModuleOptions, type Schedule, type StepObservation, type Variable } from '../lib/index';
-import { forward, loadModel, readF32, relL2, timesteps, type ForwardOptions } from '../lib/pipeline/index';
+import { DitModel, forward, loadModel, readF32, relL2, timesteps, type ForwardOptions } from '../lib/pipeline/index';
 
 const { values: a, positionals } = parseArgs({
   options: {
@@ -51,7 +51,12 @@ const GUIDANCE = 3;
 const labels = [0, 1, 2, 3, 4, 5, 6, 7];
 (async () => {
   const modelDir = path.resolve(a.model);
-  const model = await loadModel(modelDir);
+  const loaded = await loadModel(modelDir);
+  if (!(loaded instanceof DitModel)) {
+    console.error('forecast-errors: --model must be a directory of pieces (taylorseer-dit-onnx/1): the shadow computation runs the pieces');
+    process.exit(2);
+  }
+  const model = loaded;
   const B = labels.length;
   const per = model.imageElements;
   const noise = readF32(path.join(modelDir, 'reference/quality-noise.f32'));
