@@ -8,6 +8,7 @@
 
 #include "launch.cuh"
 #include "multi_tensor.cuh"
+#include "ts_cuda_extra.h"
 
 namespace tsk {
 
@@ -190,3 +191,29 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
 extern "C" const char* ts_cuda_last_error(void) { return tsk::LastError(); }
 
 extern "C" void ts_cuda_set_grid_cap(int blocks_per_sm) { tsk::g_grid_cap = blocks_per_sm < 0 ? 0 : blocks_per_sm; }
+
+namespace tsk {
+namespace {
+// Any kernel of this build: when its attributes cannot be read, no kernel of the build runs on the device.
+__global__ void ProbeKernel() {}
+}  // namespace
+}  // namespace tsk
+
+extern "C" ts_status ts_cuda_check_kernels(void) {
+  using namespace tsk;
+  ClearError();
+  cudaFuncAttributes attr;
+  cudaError_t e = cudaFuncGetAttributes(&attr, ProbeKernel);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    int dev = 0, major = 0, minor = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    cudaGetLastError();
+    return Fail(TS_ERR_CUDA, std::string("the kernels of this build cannot run on device ") + std::to_string(dev) +
+                                 " (compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+                                 "; built for sm_90 + compute_90 PTX): " + cudaGetErrorString(e));
+  }
+  return TS_OK;
+}

@@ -8,7 +8,7 @@
 // The hook: wrap any module computation of a transformer forward.
 export { TaylorSeer } from './taylor-seer';
 export { isCacheHook } from './cache-hook';
-export type { CacheHook } from './cache-hook';
+export type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
 export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
 
 // Schedules (pure, no native code) and the expansion math.

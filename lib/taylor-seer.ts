@@ -24,7 +24,7 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
-import type { CacheHook } from './cache-hook';
+import type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
@@ -344,7 +344,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    */
   async gatedResidual(
     key: string,
-    compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>,
+    compute: ModuleCompute<A>,
     h: ActivationTensor<A>,
     gate: ActivationTensor<A>,
     shape: GateShape,
@@ -389,7 +389,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * before h changes, on either kind of step.
    */
   async gatedResiduals(
-    items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
+    items: ReadonlyArray<GatedItem<A>>,
     h: ActivationTensor<A>,
     shape: GateShape,
     opts?: ModuleOptions,

@@ -27,6 +27,8 @@ function tryCmake() {
   }
   const extra = [];
   if (env.TAYLORSEER_CUDA === '0' || env.TAYLORSEER_CUDA === 'OFF') extra.push('--CDTAYLORSEER_CUDA=OFF');
+  // The CUDA benchmark and baseline kernels (`taylorseer bench --device cuda`) are for development only.
+  if (env.TAYLORSEER_BENCH === '1' || env.TAYLORSEER_BENCH === 'ON') extra.push('--CDTAYLORSEER_BENCH=ON');
   // `compile` configures when needed and rebuilds incrementally; --force starts from a clean build tree.
   const verb = args.includes('--force') ? 'rebuild' : 'compile';
   return run(process.execPath, [cli, verb, '--out', 'build', ...extra]);

@@ -1,6 +1,7 @@
 #!/bin/bash
-# The GPU check, run ON THE DEVICE MACHINE from the repository root, with NO build step and no npm:
-#   carry [".gpu"] (prepared here by scripts/gpu-pack.sh), command: bash scripts/gpu-check.sh
+# The GPU check, run ON THE GPU MACHINE from the repository root, with no build step and no npm:
+#   .gpu/ prepared by scripts/gpu-pack.sh on a build machine, then: bash scripts/gpu-check.sh
+# (docs/gpu-checks.md; on a CUDA machine with Node and nvcc the same checks run directly.)
 # Stages (each bounded; the whole run stays under ~6 minutes; a failing stage does not stop the others):
 #   1. nvidia-smi (read-only queries; card settings are never changed)
 #   2. ts_cuda_tool test            kernels vs a CPU reference, bit-exact, guard bands, every dtype/count
@@ -8,8 +9,8 @@
 #   4. benchmark                    through the addon (lib/bench/cuda-bench.ts); standalone tool if that fails
 #   5. compute-sanitizer memcheck and racecheck on `ts_cuda_tool test --quick` (racecheck: the shared
 #      memory of the update-norms reduction)
-#   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (issue 6's target, N=5 O=2 W=3)
-#   7. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
+#   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (overhead ratio, N=5 O=2 W=3)
+#   7. PyTorch anchors              .gpu/pytorch_anchors.py if packed (TS_GPU_ANCHORS), same card
 #   8. summary                      $OUT/summary.json and a comparison table, printed LAST
 # The end-to-end latency measurement (FLUX/DiT-shaped models in PyTorch, libtaylorseer through ctypes,
 # CUDA graphs) is a separate call with the same carry: bash scripts/gpu-e2e.sh
@@ -45,7 +46,11 @@ if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
 else
   echo "cpu_overhead skipped (packed without it: TS_GPU_CPU_OVERHEAD=0)" | tee -a "$OUT/stages.txt"
 fi
-stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
+if [ -s "$G/pytorch_anchors.py" ]; then
+  stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
+else
+  echo "anchors skipped (packed without TS_GPU_ANCHORS)" | tee -a "$OUT/stages.txt"
+fi
 python3 scripts/gpu-summary.py "$OUT"
-# The device returns only a few files per call: everything also travels as one archive.
+# Everything also as one archive, for copying back.
 tar -C "$OUT" -czf /tmp/taylorseer-gpu-logs.tgz --exclude=logs.tgz . && mv /tmp/taylorseer-gpu-logs.tgz "$OUT/logs.tgz"

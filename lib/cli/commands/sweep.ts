@@ -16,7 +16,7 @@ import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
 import { renderChartPng } from '../../plot';
-import { FixedSchedule } from '../../schedule/fixed';
+import { fixedByInterval } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
@@ -43,12 +43,12 @@ export function fixedWithBudget(steps: number, budget: number): ScheduleOptions[
   const out: ScheduleOptions[] = [];
   for (let warmup = 1; warmup <= 3; warmup++) {
     for (let cooldown = 0; cooldown <= 2; cooldown++) {
-      for (let interval = 2; interval <= steps; interval++) {
-        const s = new FixedSchedule({ steps, interval, warmup, cooldown });
-        const n = s.fullSteps().length;
-        if (n === budget) out.push({ kind: 'fixed', steps, interval, warmup, cooldown });
-        if (n < budget) break;
+      const intervals: number[] = [];
+      for (const { interval, full } of fixedByInterval(steps, warmup, cooldown)) {
+        if (full.length > budget || interval < 2) break;
+        if (full.length === budget) intervals.push(interval);
       }
+      for (const interval of intervals.reverse()) out.push({ kind: 'fixed', steps, interval, warmup, cooldown });
     }
   }
   return out;

@@ -8,11 +8,11 @@
  *  - variantRun: the same loop differencing in t ('time') or, for 'newton', forecasting with the Lagrange
  *    form of the interpolating polynomial (a different formula from the library's divided differences).
  *  - oracleAddon: a TypeScript stand-in for the native addon's host kernels (f32 arithmetic, 16-bit stores
- *    rounded to nearest even), so hook tests can run before the addon is built.
+ *    rounded to nearest even by ./half.ts), so hook tests can run before the addon is built.
  */
-import { getFloat16, setFloat16 } from '@petamoriken/float16';
-import { TaylorSeerError } from '../lib/errors';
-import type { Dtype, ForecastEntry, HostTensor, NativeAddon, Tensor, UpdateEntry } from '../lib/native';
+import { TaylorSeerError } from '../../lib/errors';
+import type { Dtype, ForecastEntry, HostTensor, NativeAddon, Tensor, UpdateEntry } from '../../lib/native';
+import { halfBits, halfValue } from './half';
 
 // ---------------------------------------------------------------------------------------------- schedule
 
@@ -139,39 +139,14 @@ export function variantRun(o: RunOptions & { variable: 'step' | 'time' | 'newton
 
 // ---------------------------------------------------------------------------------------------- 16-bit
 
-const scratch = new DataView(new ArrayBuffer(4));
-
-export function halfToFloat(bits: number, dtype: 'f16' | 'bf16'): number {
-  if (dtype === 'bf16') {
-    scratch.setUint32(0, bits << 16);
-    return scratch.getFloat32(0);
-  }
-  scratch.setUint16(0, bits);
-  return getFloat16(scratch, 0);
-}
-
-/** Round to nearest even, as the kernels store. */
-export function floatToHalf(value: number, dtype: 'f16' | 'bf16'): number {
-  if (dtype === 'bf16') {
-    scratch.setFloat32(0, value);
-    const bits = scratch.getUint32(0);
-    if (Number.isNaN(value)) return (bits >>> 16) | 0x40;
-    return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
-  }
-  // The library's f16 saturation policy: finite values beyond 65504 are stored as +-65504.
-  const f = Math.fround(value);
-  setFloat16(scratch, 0, Number.isFinite(f) && Math.abs(f) > 65504 ? Math.sign(f) * 65504 : f);
-  return scratch.getUint16(0);
-}
-
 export function toHost(values: ArrayLike<number>, dtype: Dtype): HostTensor {
   if (dtype === 'f32') return Float32Array.from(values);
-  return Uint16Array.from(Array.from(values, (v) => floatToHalf(v, dtype)));
+  return Uint16Array.from(Array.from(values, (v) => halfBits(v, dtype)));
 }
 
 export function fromHost(t: HostTensor, dtype: Dtype): number[] {
   if (dtype === 'f32') return Array.from(t);
-  return Array.from(t, (b) => halfToFloat(b, dtype));
+  return Array.from(t, (b) => halfValue(b, dtype));
 }
 
 // ---------------------------------------------------------------------------------------------- fake addon
@@ -182,11 +157,11 @@ function host(t: Tensor, what: string): HostTensor {
 }
 
 function load(t: HostTensor, dtype: Dtype, i: number): number {
-  return dtype === 'f32' ? t[i] : halfToFloat(t[i], dtype);
+  return dtype === 'f32' ? t[i] : halfValue(t[i], dtype);
 }
 
 function store(t: HostTensor, dtype: Dtype, i: number, v: number): void {
-  t[i] = dtype === 'f32' ? Math.fround(v) : floatToHalf(v, dtype);
+  t[i] = dtype === 'f32' ? Math.fround(v) : halfBits(v, dtype);
 }
 
 /** The header's kernel semantics in f32 (cuda/taylorseer.h), element by element. */
@@ -242,8 +217,8 @@ export function oracleAddon(): NativeAddon {
     forecast: oracleForecast,
     updateAsync: async (s, a, e) => oracleUpdate(s, a, e),
     forecastAsync: async (s, a, e) => oracleForecast(s, a, e),
-    toHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = floatToHalf(v, dtype))),
-    fromHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfToFloat(v, dtype))),
+    toHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfBits(v, dtype))),
+    fromHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfValue(v, dtype))),
     findNonFinite: (dtype, tensor) => Array.from(tensor).findIndex((_, i) => !Number.isFinite(load(tensor, dtype, i))),
     cuda: {
       alloc: noCuda,

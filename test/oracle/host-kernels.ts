@@ -1,58 +1,14 @@
 /**
  * Element-wise oracle of the kernel contract (cuda/taylorseer.h), written independently of the C++:
- * f32 arithmetic through Math.fround, f16 rounding from @petamoriken/float16, bf16 rounding from bits.
+ * f32 arithmetic through Math.fround, 16-bit rounding from ./half.ts.
  */
-import { Float16Array, f16round } from '@petamoriken/float16';
-
-export type Dtype = 'f32' | 'f16' | 'bf16';
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** f32 -> bf16 bits, round to nearest even; NaN stays NaN. */
-export function bf16Bits(x: number): number {
-  f32[0] = x;
-  const u = u32[0];
-  if (Number.isNaN(f32[0])) return (u >>> 16) | 0x40;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-export function bf16Value(bits: number): number {
-  u32[0] = (bits & 0xffff) << 16;
-  return f32[0];
-}
-
-const h16 = new Float16Array(1);
-const u16 = new Uint16Array(h16.buffer);
-
-/** The library's f16 saturation policy: a finite value beyond 65504 is stored as +-65504 (Inf, NaN kept). */
-export function saturateHalf(x: number): number {
-  const f = Math.fround(x);
-  return Number.isFinite(f) && Math.abs(f) > 65504 ? Math.sign(f) * 65504 : f;
-}
-
-export function f16Bits(x: number): number {
-  h16[0] = saturateHalf(x);
-  return u16[0];
-}
-
-export function f16Value(bits: number): number {
-  u16[0] = bits;
-  return h16[0];
-}
+import { bf16Bits, bf16Value, f16Bits, f16Value, roundTo, type Dtype } from './half';
 
 /** Index of the first element where a and b differ (NaN equals NaN), or -1. Fast on millions. */
 export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !(Number.isNaN(a[i]) && Number.isNaN(b[i]))) return i;
   return -1;
-}
-
-/** The value a store of `x` to `dtype` keeps. */
-export function roundTo(dtype: Dtype, x: number): number {
-  if (dtype === 'f32') return Math.fround(x);
-  if (dtype === 'f16') return f16round(saturateHalf(x));
-  return bf16Value(bf16Bits(x));
 }
 
 export function encode(dtype: Dtype, values: ArrayLike<number>): Float32Array | Uint16Array {

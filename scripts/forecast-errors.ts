@@ -1,20 +1,19 @@
-#!/usr/bin/env node
 /*
- * The measurements behind README "Why the adaptive schedule misses at shift 1" (50 steps, guidance 3, the 8
- * quality samples: labels 0-7 and <model>/reference/quality-noise.f32; `--model DIR`, the bundled DiT by
- * default). Needs `npm run build:ts` first.
+ * The measurements behind docs/studies/adaptive-vs-fixed.md and docs/studies/attribution.md (50 steps,
+ * guidance 3, the 8 quality samples: labels 0-7 and <model>/reference/quality-noise.f32; `--model DIR`, the bundled DiT by
+ * default). Runs from the TypeScript sources with tsx (no build step).
  *
- *   node scripts/forecast-errors.js errors --full 0,1,2,8,14,20,26,32,38,44 [--warmup 3] [--order 2]
+ *   npx tsx scripts/forecast-errors.ts errors --full 0,1,2,8,14,20,26,32,38,44 [--warmup 3] [--order 2]
  *       [--variable newton] [--shift 1]
  *     Runs the schedule with shadow computation: on every forecast step the true module outputs are computed on
  *     the same input as well, and per step it prints the relative L2 error of the gated forecasts, the relative
  *     error of the guided velocity (forecast forward vs plain forward on the same x), and actual / estimate for
  *     the K-th-term estimate with the Taylor coefficient u^K / K! and with the forecast's own coefficient
  *     (product basis for newton). A summary line closes the output.
- *   node scripts/forecast-errors.js sensitivity [--shift 1] [--eps 0.01]
+ *   npx tsx scripts/forecast-errors.ts sensitivity [--shift 1] [--eps 0.01]
  *     Full compute 50 + 1 times: per step j, the relative L2 change of the final sample when the guided
  *     velocity of step j alone is perturbed by eps * ||v_j|| in a fixed random direction.
- *   node scripts/forecast-errors.js attribution --full 0,2,6,9,14,19,24,31,39,46 [--warmup 3] [--order 2]
+ *   npx tsx scripts/forecast-errors.ts attribution --full 0,2,6,9,14,19,24,31,39,46 [--warmup 3] [--order 2]
  *       [--variable newton] [--shift 1]
  *     Where the final error of a schedule comes from. Runs it once, recording on every forecast step the guided
  *     velocity error (forecast minus a plain forward on the same x); then, per forecast interval k, runs full
@@ -23,24 +22,10 @@
  *     the sum of the shares (|sum E_k| ~ |E| when the errors add linearly) and the sum of their norms: where
  *     sum |E_k| is far above |sum E_k|, the intervals' errors cancel in the final sample.
  */
-'use strict';
-const path = require('node:path');
-const { parseArgs } = require('node:util');
-
-const root = path.join(__dirname, '..');
-let lib;
-try {
-  lib = {
-    ...require(path.join(root, 'dist/pipeline/index.js')),
-    ...require(path.join(root, 'dist/taylor-seer.js')),
-    ...require(path.join(root, 'dist/expansion.js')),
-    ...require(path.join(root, 'dist/schedule/index.js')),
-  };
-} catch {
-  console.error('forecast-errors: dist/ is missing; run `npm run build:ts` first');
-  process.exit(2);
-}
-const { loadModel, forward, timesteps, readF32, relL2, TaylorSeer, forecastCoeffs, MaskSchedule } = lib;
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { forecastCoeffs, MaskSchedule, TaylorSeer, VARIABLES, type CacheHook, type GatedItem, type GateShape, type ModuleOptions, type Schedule, type StepObservation, type Variable } from '../lib/index';
+import { DitModel, forward, loadModel, readF32, relL2, timesteps, type ForwardOptions } from '../lib/pipeline/index';
 
 const { values: a, positionals } = parseArgs({
   options: {
@@ -66,7 +51,12 @@ const GUIDANCE = 3;
 const labels = [0, 1, 2, 3, 4, 5, 6, 7];
 (async () => {
   const modelDir = path.resolve(a.model);
-  const model = await loadModel(modelDir);
+  const loaded = await loadModel(modelDir);
+  if (!(loaded instanceof DitModel)) {
+    console.error('forecast-errors: --model must be a directory of pieces (taylorseer-dit-onnx/1): the shadow computation runs the pieces');
+    process.exit(2);
+  }
+  const model = loaded;
   const B = labels.length;
   const per = model.imageElements;
   const noise = readF32(path.join(modelDir, 'reference/quality-noise.f32'));
@@ -74,7 +64,7 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
   const y = BigInt64Array.from([...labels, ...labels.map(() => model.arch.nullClass)].map(BigInt));
   const xb = new Float32Array(2 * B * per);
   // one guided forward: x [B, ...] -> v [B, ...]
-  const guided = async (x, s, options) => {
+  const guided = async (x: Float32Array, s: number, options?: ForwardOptions): Promise<Float32Array> => {
     xb.set(x, 0);
     xb.set(x, B * per);
     const v2 = await forward(model, xb, ts[s], y, 2 * B, options);
@@ -83,7 +73,7 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
     return v;
   };
   // full compute from the noise (Euler); `adjust(s, v)` may change step s's guided velocity in place first
-  const fullCompute = async (adjust) => {
+  const fullCompute = async (adjust?: (s: number, v: Float32Array) => void): Promise<Float32Array> => {
     const x = Float32Array.from(noise);
     for (let s = 0; s < STEPS; s++) {
       const v = await guided(x, s);
@@ -101,7 +91,7 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
       state = (state * 1103515245 + 12345) % 2147483648;
       dir[i] = state / 2147483648 - 0.5;
     }
-    const run = (perturbed) =>
+    const run = (perturbed: number) =>
       fullCompute((s, v) => {
         if (s !== perturbed) return;
         const k = eps * Math.sqrt(v.reduce((q, w) => q + w * w, 0) / dir.reduce((q, w) => q + w * w, 0));
@@ -120,29 +110,33 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
   }
   const full = a.full.split(',').map(Number);
   const order = Number(a.order);
-  const variable = a.variable;
-  const norms = [];
+  const variable = a.variable as Variable;
+  if (!VARIABLES.includes(variable)) {
+    console.error(`forecast-errors: --variable must be one of ${VARIABLES.join(', ')}, found '${a.variable}'`);
+    process.exit(2);
+  }
+  const norms: Array<{ step: number; norms: number[] }> = [];
   // a mask schedule that also asks the update kernel for the norms (as the adaptive schedule does)
   const inner = new MaskSchedule({ steps: STEPS, full, warmup: Number(a.warmup) });
-  const probe = {
+  const probe: Schedule = {
     kind: 'probe', steps: STEPS, warmup: inner.warmup, needsNorms: true,
     isFull: (s) => inner.isFull(s), fullSteps: () => inner.fullSteps(), describe: () => `probe of ${inner.describe()}`,
-    observe: (o) => {
+    observe: (o: StepObservation) => {
       if (o.full && o.norms) norms.push({ step: o.step, norms: [...o.norms] });
     },
   };
   const seer = new TaylorSeer({ schedule: probe, maxOrder: order, variable });
   let featErr = NaN;
-  const hook = {
+  const hook: CacheHook = {
     beginStep: (s, t) => seer.beginStep(s, t),
     get isFull() { return seer.isFull; },
-    moduleAsync: (...args) => seer.moduleAsync(...args),
-    gatedResidual: (...args) => seer.gatedResidual(...args),
+    moduleAsync: (key, compute, opts) => seer.moduleAsync(key, compute, opts),
+    gatedResidual: (key, compute, h, gate, shape, opts) => seer.gatedResidual(key, compute, h, gate, shape, opts),
     get stats() { return seer.stats; },
     reset: () => seer.reset(),
     dispose: () => seer.dispose(),
     // forecast steps: each item's true output on the same h, then the forecast into h
-    async gatedResiduals(items, h, shape, opts) {
+    async gatedResiduals(items: readonly GatedItem[], h: Float32Array, shape: GateShape, opts?: ModuleOptions) {
       let e2 = 0;
       let t2 = 0;
       const D = shape.dim;
@@ -161,7 +155,7 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
   };
   if (mode === 'attribution') {
     // the schedule's own run, recording the velocity error of each forecast step (on the schedule's trajectory)
-    const dv = new Map();
+    const dv = new Map<number, Float32Array>();
     const x = Float32Array.from(noise);
     for (let s = 0; s < STEPS; s++) {
       seer.beginStep(s, ts[s]);
@@ -174,10 +168,10 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
       for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
     }
     // full compute with the recorded errors of the steps in `only` added
-    const run = (only) =>
+    const run = (only: Set<number>) =>
       fullCompute((s, v) => {
         if (!only.has(s)) return;
-        const e = dv.get(s);
+        const e = dv.get(s)!;
         for (let i = 0; i < v.length; i++) v[i] += e[i];
       });
     const ref = await fullCompute();
@@ -206,8 +200,9 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
     return;
   }
   const x = Float32Array.from(noise);
-  const rows = [];
-  const coord = (s) => (variable === 'step' ? s : ts[s]);
+  type Row = { step: number; from: number; K: number; feature: number; velocity: number; overTaylor: number; overOwn: number };
+  const rows: Row[] = [];
+  const coord = (s: number) => (variable === 'step' ? s : ts[s]);
   for (let s = 0; s < STEPS; s++) {
     seer.beginStep(s, ts[s]);
     const isFull = seer.isFull;
@@ -232,13 +227,13 @@ const labels = [0, 1, 2, 3, 4, 5, 6, 7];
     }
     for (let i = 0; i < x.length; i++) x[i] += (ts[s + 1] - ts[s]) * v[i];
   }
-  const stats = (k) => {
+  const stats = (k: 'overTaylor' | 'overOwn') => {
     const q = rows.map((r) => r[k]).sort((p, r) => p - r);
     return q.length ? `${q[0].toFixed(2)}..${q[q.length - 1].toFixed(2)} (median ${q[Math.floor(q.length / 2)].toFixed(2)})` : '-';
   };
   console.log(`summary over ${rows.length} forecast steps with K >= 1: actual/estimate taylor ${stats('overTaylor')}, own coefficient ${stats('overOwn')}`);
   await model.dispose();
-})().catch((e) => {
-  console.error(`forecast-errors: ${e.message}`);
+})().catch((e: unknown) => {
+  console.error(`forecast-errors: ${e instanceof Error ? e.message : String(e)}`);
   process.exit(1);
 });

@@ -1,7 +1,7 @@
 /**
  * TypeScript oracle for the GPU tests: the kernels' semantics (cuda/taylorseer.h) written out element by
- * element with explicit float32 rounding (Math.fround), and the f16/bf16 conversions of native/half.h
- * (round to nearest even). Independent of the native code it checks.
+ * element with explicit float32 rounding (Math.fround), and the f16/bf16 stores of ./half.ts (round to
+ * nearest even, f16 saturating like the kernels). Independent of the native code it checks.
  *
  * Update is exact: each float32 operation computed in float64 and rounded once to float32 equals the
  * float32 operation (53 >= 2 * 24 + 2), so the oracle reproduces the kernel bit for bit. Forecast uses
@@ -10,64 +10,7 @@
  * the output dtype.
  */
 import type { Dtype } from '../../lib/native';
-
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-export function floatBits(x: number): number {
-  f32[0] = x;
-  return u32[0];
-}
-export function bitsFloat(b: number): number {
-  u32[0] = b >>> 0;
-  return f32[0];
-}
-
-export function bf16ToFloat(h: number): number {
-  return bitsFloat((h & 0xffff) << 16);
-}
-export function floatToBf16(x: number): number {
-  const u = floatBits(x);
-  if ((u & 0x7fffffff) > 0x7f800000) return ((u >>> 16) | 0x40) & 0xffff;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
-export function halfToFloat(h: number): number {
-  const s = h & 0x8000 ? -1 : 1;
-  const e = (h >> 10) & 0x1f;
-  const m = h & 0x3ff;
-  if (e === 0) return s * m * 2 ** -24;
-  if (e === 31) return m ? NaN : s * Infinity;
-  return s * (1 + m / 1024) * 2 ** (e - 15);
-}
-export function floatToHalf(x: number): number {
-  // x is a float32 value; the exact float64 value rounded to binary16 with ties to even.
-  if (Number.isNaN(x)) return 0x7e00;
-  const sign = x < 0 || Object.is(x, -0) ? 0x8000 : 0;
-  const a = Math.abs(x);
-  if (a >= 65520) return sign | 0x7c00;
-  if (a < 2 ** -14) {
-    // subnormal: units of 2^-24
-    const q = a / 2 ** -24;
-    let r = Math.floor(q);
-    const frac = q - r;
-    if (frac > 0.5 || (frac === 0.5 && r % 2 === 1)) r += 1;
-    return sign | r; // r may reach 0x400 = smallest normal, which is the right encoding
-  }
-  let e = Math.floor(Math.log2(a));
-  if (2 ** e > a) e -= 1;
-  if (2 ** (e + 1) <= a) e += 1;
-  const q = (a / 2 ** e - 1) * 1024;
-  let m = Math.floor(q);
-  const frac = q - m;
-  if (frac > 0.5 || (frac === 0.5 && m % 2 === 1)) m += 1;
-  if (m === 1024) {
-    m = 0;
-    e += 1;
-  }
-  if (e + 15 >= 31) return sign | 0x7c00;
-  return sign | ((e + 15) << 10) | m;
-}
+import { bf16Bits, bf16Value, bitsFloat, f16Bits, f16Value, floatBits } from './half';
 
 export type Arr = Float32Array | Uint16Array;
 
@@ -79,11 +22,11 @@ export function alloc(d: Dtype, n: number): Arr {
 }
 export function load(d: Dtype, a: Arr, i: number): number {
   if (d === 'f32') return a[i];
-  return d === 'bf16' ? bf16ToFloat(a[i]) : halfToFloat(a[i]);
+  return d === 'bf16' ? bf16Value(a[i]) : f16Value(a[i]);
 }
 export function store(d: Dtype, a: Arr, i: number, v: number): void {
   if (d === 'f32') a[i] = v;
-  else a[i] = d === 'bf16' ? floatToBf16(Math.fround(v)) : floatToHalf(Math.fround(v));
+  else a[i] = d === 'bf16' ? bf16Bits(Math.fround(v)) : f16Bits(Math.fround(v));
 }
 
 /** Unit in the last place of dtype d at magnitude |x| (the spacing of representable values there). */
