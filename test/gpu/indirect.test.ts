@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { TaylorSeer } from '../../lib/taylor-seer';
 import type { DeviceTensor, NativeAddon } from '../../lib/native';
 import { addon, cudaUsable, expectCode, seed } from './helpers';
-import { alloc, type Arr, firstDiff, randomArray, rng } from './oracle';
+import { alloc, type Arr, firstDiff, randomArray, rng } from '../oracle/device-kernels';
 
 describe.skipIf(!cudaUsable)('indirect launches (options.values)', () => {
   const cuda = addon?.cuda as NativeAddon['cuda'];
