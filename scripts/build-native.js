@@ -25,10 +25,14 @@ function onPath(cmd) {
   return (env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
 }
 
-/** Runs a build tool; its output is shown only when it fails (or with --verbose). */
+/** Runs a build tool; the end of its output is shown only when it fails (all of it with --verbose). */
 function run(cmd, cmdArgs) {
   const r = spawnSync(cmd, cmdArgs, { cwd: root, env, encoding: 'utf8', stdio: verbose ? 'inherit' : 'pipe', maxBuffer: 256 << 20 });
-  if (r.status !== 0 && !verbose) process.stderr.write(`${r.stdout ?? ''}${r.stderr ?? ''}`);
+  if (r.status !== 0 && !verbose) {
+    const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd().split('\n');
+    if (lines.length > 40) say(`last 40 of ${lines.length} lines of output (all of them: ${rerun.slice(0, -1)} -- --verbose\`)`);
+    process.stderr.write(`${lines.slice(-40).join('\n')}\n`);
+  }
   return r.status === 0;
 }
 

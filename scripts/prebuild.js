@@ -17,7 +17,8 @@ const TARGET = 'linux-x64';
 // node-gyp-build tags: a Node-API build (any Node version) for glibc; musl systems build from source.
 const FILE = 'taylorseer.napi.glibc.node';
 const ARCHS = '80-real;90-real;90-virtual';
-const buildDir = path.join(root, 'build', 'prebuild');
+// Not under build/: cmake-js and node-gyp clear that folder on every rebuild of the development addon.
+const buildDir = path.join(root, 'build-prebuild');
 const outDir = path.join(root, 'prebuilds', TARGET);
 
 const required = process.argv.includes('--required');
