@@ -103,8 +103,12 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
       expect(files).toContain(f);
     expect(files.filter((f) => f.startsWith('fixtures/') || f.endsWith('.onnx'))).toEqual([]);
     const pkg = JSON.parse(execFileSync('tar', ['-xOzf', tarball, 'package/package.json'], { encoding: 'utf8' })) as { scripts: Record<string, string> };
-    // npm flags every dependency's install script; with the prebuild there is nothing to run
-    expect(Object.keys(pkg.scripts).filter((s) => /^(pre|post)?install$/.test(s))).toEqual([]);
+    // npm flags every dependency's install script (and `prepare`, for a tarball installed from a file, a
+    // URL or git); with the prebuild there is nothing to run, and prepare is for a clone only
+    expect(Object.keys(pkg.scripts).filter((s) => /^((pre|post)?install|prepare)$/.test(s))).toEqual([]);
+    const own = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+    expect(own.scripts.prepare).toBeDefined(); // put back after packing
+    expect(fs.existsSync(path.join(ROOT, 'package.json.prepack'))).toBe(false);
   });
 
   describe('installed for the hook alone, with no build tools on the PATH', () => {
@@ -115,7 +119,7 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
       coreEnv = { ...env, PATH: pathWithoutBuildTools() };
     });
 
-    it('compiles nothing, warns nothing and brings only the addon loader and headers', () => {
+    it('compiles nothing, warns nothing and brings only the addon loader and headers', { timeout: 300_000 }, () => {
       for (const tool of ['cmake', 'make', 'g++', 'cc', 'nvcc']) expect(run('sh', ['-c', `command -v ${tool}`], dir, coreEnv).status, tool).not.toBe(0);
       const r = run('npm', [...installFlags, tarball], dir, coreEnv);
       ok(r);
@@ -153,7 +157,7 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
       const info = run('npx', ['taylorseer', 'info'], dir, coreEnv);
       expect(ok(info)).toMatch(/native addon: .*prebuilds\/linux-x64\/taylorseer\.napi\.glibc\.node \(prebuilt; /);
       expect(npmWarnings(info)).toEqual([]);
-      const e = run('npx', ['taylorseer', 'eval', '--steps', '2'], dir, coreEnv);
+      const e = run('npx', ['taylorseer', 'eval'], dir, coreEnv);
       expect(e.status).toBe(1);
       expect(e.stderr).toContain('[ERR_DEPENDENCY]');
       for (const name of PIPELINE_PACKAGES) expect(e.stderr).toContain(` ${name}@${peerRange(name)}`);
@@ -174,7 +178,7 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
       expect(r.out).toEqual([0, 0, 0, 6, 8, 10]);
       expect(r.build).toMatchObject({ prebuilt: false, cuda: false, system: 'node-gyp' });
       console.log(`source build in a consumer (node-gyp, CPU only): ${build.seconds.toFixed(0)} s`);
-    });
+    }, 900_000);
   });
 
   it('installed with the pipeline packages and the model, runs `taylorseer eval` on the demo model', () => {
@@ -194,5 +198,5 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
     expect(report.steps).toBe(6);
     expect(report.fullSteps).toBeLessThan(6);
     expect(report.psnr).toBeGreaterThan(10);
-  });
+  }, 600_000);
 });
