@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, type Ort } from './ort';
 import { TaylorSeerError } from '../errors';
 import type { CacheShape, DenoiserModel, ForwardOptions } from './denoiser';
 import { GRAPH_FORMAT, manifestFormat } from './graph/description';
@@ -41,7 +41,7 @@ function checkIo(
   piece: string,
   file: string,
   kind: 'input' | 'output',
-  meta: readonly ort.InferenceSession.ValueMetadata[],
+  meta: readonly Ort.InferenceSession.ValueMetadata[],
   names: readonly string[],
   expected: IoSpec[],
 ): void {
@@ -54,7 +54,7 @@ function checkIo(
   for (const e of expected) {
     const idx = names.indexOf(e.name);
     if (idx < 0) throw new TaylorSeerError('ERR_MODEL', `${where}: expected ${kind}s [${want}], found [${found}]`);
-    const m = meta[idx] as ort.InferenceSession.ValueMetadata & { type?: string; shape?: readonly Dim[] };
+    const m = meta[idx] as Ort.InferenceSession.ValueMetadata & { type?: string; shape?: readonly Dim[] };
     if (!m || m.isTensor === false) throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be a tensor`);
     if (m.type !== undefined && m.type !== e.type) {
       throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be ${e.type}, found ${m.type}`);
@@ -79,8 +79,8 @@ function checkIo(
   }
 }
 
-function f32(data: Float32Array, dims: number[]): ort.Tensor {
-  return new ort.Tensor('float32', data, dims);
+function f32(data: Float32Array, dims: number[]): Ort.Tensor {
+  return new (ort().Tensor)('float32', data, dims);
 }
 
 /** A loaded model: the manifest plus one onnxruntime session per piece. */
@@ -89,16 +89,16 @@ export class DitModel implements DenoiserModel {
   readonly granularities = GRANULARITIES;
   readonly arch: DitArchitecture;
   readonly counters: ModelCounters = { embed: 0, modulation: 0, attn: 0, mlp: 0, final: 0, moduleEvals: 0 };
-  private readonly sEmbed: ort.InferenceSession;
-  private readonly sMod: ort.InferenceSession;
-  private readonly sAttn: ort.InferenceSession[];
-  private readonly sMlp: ort.InferenceSession[];
-  private readonly sFinal: ort.InferenceSession;
+  private readonly sEmbed: Ort.InferenceSession;
+  private readonly sMod: Ort.InferenceSession;
+  private readonly sAttn: Ort.InferenceSession[];
+  private readonly sMlp: Ort.InferenceSession[];
+  private readonly sFinal: Ort.InferenceSession;
   private disposed = false;
 
   private constructor(
     manifest: ModelManifest,
-    s: { embed: ort.InferenceSession; mod: ort.InferenceSession; attn: ort.InferenceSession[]; mlp: ort.InferenceSession[]; final: ort.InferenceSession },
+    s: { embed: Ort.InferenceSession; mod: Ort.InferenceSession; attn: Ort.InferenceSession[]; mlp: Ort.InferenceSession[]; final: Ort.InferenceSession },
   ) {
     this.manifest = manifest;
     this.arch = manifest.architecture;
@@ -115,10 +115,11 @@ export class DitModel implements DenoiserModel {
     const so = sessionOptions(options);
     const a = manifest.architecture;
     const { channels: C, imageSize: S, tokens: L, hidden: D, depth } = a;
+    const { InferenceSession } = ort();
     const open = async (file: string, piece: string, inputs: IoSpec[], outputs: IoSpec[]) => {
-      let s: ort.InferenceSession;
+      let s: Ort.InferenceSession;
       try {
-        s = await ort.InferenceSession.create(file, so);
+        s = await InferenceSession.create(file, so);
       } catch (e) {
         throw new TaylorSeerError('ERR_MODEL', `${file} (${piece}): onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`);
       }
@@ -129,7 +130,7 @@ export class DitModel implements DenoiserModel {
     const hSpec: IoSpec = { name: 'h', type: 'float32', shape: ['batch', L, D] };
     const vecSpec = (name: string): IoSpec => ({ name, type: 'float32', shape: ['batch', D] });
     const f = manifest.files;
-    const sessions: ort.InferenceSession[] = [];
+    const sessions: Ort.InferenceSession[] = [];
     try {
       const embed = await open(
         f.embed,
@@ -148,8 +149,8 @@ export class DitModel implements DenoiserModel {
       sessions.push(mod);
       const blockIo = [hSpec, vecSpec('shift'), vecSpec('scale')];
       const outSpec: IoSpec[] = [{ name: 'out', type: 'float32', shape: ['batch', L, D] }];
-      const attn: ort.InferenceSession[] = [];
-      const mlp: ort.InferenceSession[] = [];
+      const attn: Ort.InferenceSession[] = [];
+      const mlp: Ort.InferenceSession[] = [];
       for (let i = 0; i < depth; i++) {
         attn.push(await open(f.attn[i], `attn_${i}`, blockIo, outSpec));
         sessions.push(attn[i]);
@@ -187,8 +188,8 @@ export class DitModel implements DenoiserModel {
     }
   }
 
-  private static out(r: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
-    return (r[name] as ort.Tensor).data as Float32Array;
+  private static out(r: Ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
+    return (r[name] as Ort.Tensor).data as Float32Array;
   }
 
   /** x [B, C, H, W], t [B], y [B] -> h [B, L, D] (patch tokens), c [B, D] (conditioning). */
@@ -201,7 +202,7 @@ export class DitModel implements DenoiserModel {
     const r = await this.sEmbed.run({
       x: f32(x, [batch, C, S, S]),
       t: f32(t, [batch]),
-      y: new ort.Tensor('int64', y, [batch]),
+      y: new (ort().Tensor)('int64', y, [batch]),
     });
     this.counters.embed++;
     return { h: DitModel.out(r, 'h'), c: DitModel.out(r, 'c') };

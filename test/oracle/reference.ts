@@ -209,7 +209,7 @@ export function oracleAddon(): NativeAddon {
     throw new TaylorSeerError('ERR_DEVICE', 'oracle addon has no CUDA');
   };
   return {
-    build: { cuda: false, system: 'oracle', compiler: 'typescript', napiVersion: 8 },
+    build: { cuda: false, system: 'oracle', compiler: 'typescript', napiVersion: 8, file: 'test/oracle.ts', prebuilt: false },
     setErrorClass() {},
     cpuInfo: () => ({ threads: 1, vector: 'oracle', vectorBits: 64, parallelThreshold: Infinity }),
     cudaInfo: () => ({ compiled: false, runtimeVersion: '', driverVersion: '', usable: false, reason: 'oracle addon', devices: [] }),

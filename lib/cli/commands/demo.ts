@@ -4,7 +4,6 @@
  * table of speed, quality and cache memory. The settings scale with --steps, and their labels say how.
  */
 import * as path from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { alternate, overheadOf, relativeSpread, type Overhead, type Timing } from '../../bench/timing';
 import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compareImages, type QualityReport } from '../../pipeline/metrics';
@@ -19,7 +18,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
-import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
 
@@ -148,7 +147,7 @@ export const demoCommand: Command = {
       // On a terminal a bar; elsewhere (a pipe, a file, CI) one line per run, so that the output shows progress.
       const bar =
         process.stderr.isTTY && !quiet
-          ? new SingleBar({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
+          ? new (progressBars().SingleBar)({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
       const lines = !bar && !quiet;
       const totalRuns = names.length * repeat;

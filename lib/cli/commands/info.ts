@@ -33,7 +33,8 @@ export const infoCommand: Command = {
     if (!i.build || !i.cpu) {
       lines.push(`native addon: not loaded: ${i.addonError}`);
     } else {
-      lines.push(`native addon: built with ${i.build.system}, ${i.build.compiler}, Node-API ${i.build.napiVersion}`);
+      const origin = i.build.prebuilt ? 'prebuilt' : 'built from source on this machine';
+      lines.push(`native addon: ${i.build.file} (${origin}; ${i.build.system}, ${i.build.compiler}, Node-API ${i.build.napiVersion})`);
       lines.push(`cpu: ${i.cpu.threads} threads, ${i.cpu.vector} kernels`);
     }
     lines.push(`cuda compiled in: ${i.cuda.compiled ? `yes (runtime ${i.cuda.runtimeVersion})` : 'no'}`);

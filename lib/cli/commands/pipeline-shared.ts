@@ -8,15 +8,22 @@ import { TaylorSeerError } from '../../errors';
 import type { CacheShape, DenoiserModel } from '../../pipeline/denoiser';
 import type { LoadGraphOptions } from '../../pipeline/graph/graph-model';
 import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
+import { requireOptional } from '../../optional';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
 import type { OptionSpec, OptionSpecs } from '../command';
 import { formatBytes, parseInteger, parseList, parseNumber } from '../parse';
 
-/** The model shipped with the package, from lib/cli/commands (tsx) or dist/cli/commands (compiled). */
+/** The demo model (package taylorseer-dit-digits), used when no --model is given. */
 export function defaultModelDir(): string {
-  return path.resolve(__dirname, '../../..', 'fixtures/dit-digits');
+  return bundledModelDir();
+}
+
+/** cli-progress (an optional peer dependency): the bars of demo and calibrate on a terminal. */
+export function progressBars(): typeof import('cli-progress') {
+  return requireOptional<typeof import('cli-progress')>('cli-progress', 'the progress bar');
 }
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -26,7 +33,7 @@ export const MAX_LABELS = 1024;
 
 /** --model, as every pipeline command declares it. */
 export const MODEL_FLAG = {
-  type: 'string', value: 'DIR|FILE.onnx', defaultText: 'the bundled fixtures/dit-digits',
+  type: 'string', value: 'DIR|FILE.onnx', defaultText: 'the demo model, package taylorseer-dit-digits',
   description: 'model directory holding model.json and its ONNX graphs (every file must stay inside it), or one exported ONNX graph of the whole model (FILE.onnx)',
 } as const satisfies OptionSpec;
 export const NOISE_FLAG = {

@@ -11,7 +11,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import { ort, type Ort } from '../ort';
 import { TaylorSeerError } from '../../errors';
 import type { CacheShape, DenoiserModel, ForwardOptions, ModelInfo, ModelShape } from '../denoiser';
 import { bad } from '../manifest';
@@ -159,14 +159,14 @@ export class GraphModel implements DenoiserModel {
   cacheShape: CacheShape = { modules: 0, elements: 0 };
   /** node counts of the original graph and of its trunk */
   readonly nodes: { full: number; trunk: number };
-  private readonly sFull: ort.InferenceSession;
-  private readonly sTrunk: ort.InferenceSession;
+  private readonly sFull: Ort.InferenceSession;
+  private readonly sTrunk: Ort.InferenceSession;
   private readonly trunkInputs: Set<string>;
   /** dims of each branch at the batch of the last full run (the trunk needs them on forecast steps) */
   private readonly branchDims = new Map<number, number[][]>();
   private disposed = false;
 
-  private constructor(a: GraphAnalysis, s: { full: ort.InferenceSession; trunk: ort.InferenceSession }, nodes: { full: number; trunk: number }) {
+  private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; trunk: Ort.InferenceSession }, nodes: { full: number; trunk: number }) {
     const reference = descriptionReference(a.description, a.dir, a.shape.classes, a.shape.nullClass);
     this.manifest = {
       dir: a.dir,
@@ -206,13 +206,13 @@ export class GraphModel implements DenoiserModel {
     }
     const open = async (src: Uint8Array | string, what: string) => {
       try {
-        return typeof src === 'string' ? await ort.InferenceSession.create(src, so) : await ort.InferenceSession.create(src, so);
+        return typeof src === 'string' ? await ort().InferenceSession.create(src, so) : await ort().InferenceSession.create(src, so);
       } catch (e) {
         bad(a.file, `onnxruntime cannot load its ${what} graph (${(e as Error).message.split('\n')[0]})`);
       }
     };
     const full = await open(sources.full, 'full');
-    let trunk: ort.InferenceSession;
+    let trunk: Ort.InferenceSession;
     try {
       trunk = await open(sources.trunk, 'trunk');
     } catch (e) {
@@ -239,56 +239,56 @@ export class GraphModel implements DenoiserModel {
     if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'the model was disposed');
   }
 
-  private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number, guidance?: number): Record<string, ort.Tensor> {
+  private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number, guidance?: number): Record<string, Ort.Tensor> {
     const { channels: C, imageSize: S } = this.arch;
     if (!Number.isInteger(batch) || batch < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `batch must be a positive integer, found ${batch}`);
     if (x.length !== batch * C * S * S) throw new TaylorSeerError('ERR_LENGTH', `x has ${x.length} elements, expected ${batch * C * S * S}`);
     if (y.length !== batch) throw new TaylorSeerError('ERR_LENGTH', `y has ${y.length} elements, expected ${batch}`);
     if (!Number.isFinite(t)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `t must be finite, found ${t}`);
-    const feeds: Record<string, ort.Tensor> = {
-      [this.io.sample]: new ort.Tensor('float32', x, [batch, C, S, S]),
-      [this.io.timestep]: new ort.Tensor('float32', new Float32Array(batch).fill(t * this.timestepScale), [batch]),
-      [this.io.label]: new ort.Tensor('int64', y, [batch]),
+    const feeds: Record<string, Ort.Tensor> = {
+      [this.io.sample]: new (ort().Tensor)('float32', x, [batch, C, S, S]),
+      [this.io.timestep]: new (ort().Tensor)('float32', new Float32Array(batch).fill(t * this.timestepScale), [batch]),
+      [this.io.label]: new (ort().Tensor)('int64', y, [batch]),
     };
     if (this.io.guidance !== undefined) {
       if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
         throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the graph's guidance input ${this.io.guidance} needs a finite guidance scale, found ${String(guidance)}`);
       }
-      feeds[this.io.guidance] = new ort.Tensor('float32', new Float32Array(batch).fill(guidance), [batch]);
+      feeds[this.io.guidance] = new (ort().Tensor)('float32', new Float32Array(batch).fill(guidance), [batch]);
     }
     return feeds;
   }
 
   /** The graph's prediction only (full compute, no branch outputs fetched). */
-  private async runPlain(feeds: Record<string, ort.Tensor>): Promise<Float32Array> {
+  private async runPlain(feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
     const r = await this.sFull.run(feeds, [this.io.output]);
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
-    return (r[this.io.output] as ort.Tensor).data as Float32Array;
+    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
   /** Full graph with every branch fetched: the prediction and the branches, in `branches` order. */
-  private async runFull(feeds: Record<string, ort.Tensor>, batch: number): Promise<{ v: Float32Array; branches: Float32Array[] }> {
+  private async runFull(feeds: Record<string, Ort.Tensor>, batch: number): Promise<{ v: Float32Array; branches: Float32Array[] }> {
     const names = this.branches.map((b) => b.tensor);
     const r = await this.sFull.run(feeds, [this.io.output, ...names]);
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
-    const tensors = names.map((n) => r[n] as ort.Tensor);
+    const tensors = names.map((n) => r[n] as Ort.Tensor);
     this.branchDims.set(batch, tensors.map((t) => [...t.dims]));
-    return { v: (r[this.io.output] as ort.Tensor).data as Float32Array, branches: tensors.map((t) => t.data as Float32Array) };
+    return { v: (r[this.io.output] as Ort.Tensor).data as Float32Array, branches: tensors.map((t) => t.data as Float32Array) };
   }
 
-  private async runTrunk(feeds: Record<string, ort.Tensor>, forecasts: Float32Array[], batch: number): Promise<Float32Array> {
+  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], batch: number): Promise<Float32Array> {
     const dims = this.branchDims.get(batch);
     if (!dims) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
-    const trunkFeeds: Record<string, ort.Tensor> = {};
+    const trunkFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) if (this.trunkInputs.has(name)) trunkFeeds[name] = tensor;
     this.branches.forEach((b, k) => {
-      trunkFeeds[b.tensor] = new ort.Tensor('float32', forecasts[k], dims[k]);
+      trunkFeeds[b.tensor] = new (ort().Tensor)('float32', forecasts[k], dims[k]);
     });
     const r = await this.sTrunk.run(trunkFeeds, [this.io.output]);
     this.counters.trunkRuns++;
-    return (r[this.io.output] as ort.Tensor).data as Float32Array;
+    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
   /** Batch 1 full run on zeros at t = 1: the dims of every branch and of the output (for inspect). */
@@ -296,7 +296,7 @@ export class GraphModel implements DenoiserModel {
     this.live();
     const x = new Float32Array(this.imageElements);
     const r = await this.sFull.run(this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1, 1), [this.io.output, ...this.branches.map((b) => b.tensor)]);
-    return { branches: this.branches.map((b) => [...(r[b.tensor] as ort.Tensor).dims]), output: [...(r[this.io.output] as ort.Tensor).dims] };
+    return { branches: this.branches.map((b) => [...(r[b.tensor] as Ort.Tensor).dims]), output: [...(r[this.io.output] as Ort.Tensor).dims] };
   }
 
   async forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options: ForwardOptions = {}): Promise<Float32Array> {

@@ -5,9 +5,15 @@
  * Limits: the schema is ONNX IR 8 (onnx 1.10); fields of newer IR versions are not kept when a graph is
  * rewritten, and models with external data (weights in side files, > 2 GB) are not supported.
  */
-import { onnx } from 'onnx-proto';
+import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
 import { readRegularFile } from '../../files';
+import { requireOptional } from '../../optional';
+
+/** onnx-proto (an optional peer dependency, lib/optional.ts), loaded when a graph is first read or written. */
+function proto(): typeof onnx {
+  return requireOptional<typeof import('onnx-proto')>('onnx-proto', 'reading an ONNX graph').onnx;
+}
 
 export type ModelProto = onnx.ModelProto;
 export type GraphProto = onnx.IGraphProto;
@@ -55,7 +61,7 @@ export function valueType(v: ValueInfoProto): { elem: number | undefined; dims: 
 export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   let model: ModelProto;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = proto().ModelProto.decode(bytes);
   } catch (e) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: not an ONNX model (protobuf decoding failed: ${(e as Error).message.split('\n')[0]})`);
   }
@@ -63,7 +69,7 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   if (!g || !g.node || g.node.length === 0 || !g.output || g.output.length === 0) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: not an ONNX model (no graph with nodes and outputs found)`);
   }
-  const external = (g.initializer ?? []).find((t) => t.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL);
+  const external = (g.initializer ?? []).find((t) => t.dataLocation === proto().TensorProto.DataLocation.EXTERNAL);
   if (external) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: initializer "${external.name}" keeps its data in an external file; export the model with its weights inside`);
   }
@@ -80,7 +86,7 @@ export function readModel(file: string): { model: ModelProto; bytes: Uint8Array 
 }
 
 export function encodeModel(model: onnx.IModelProto): Uint8Array {
-  return onnx.ModelProto.encode(model).finish();
+  return proto().ModelProto.encode(model).finish();
 }
 
 /** A graph input, output or intermediate value of float32 elements with unknown (or given) shape. */
