@@ -507,6 +507,28 @@ Napi::Value FindNonFinite(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(t.length ? CpuFindNonFinite(t.data, t.length, dtype) : -1));
 }
 
+// overlaps(a, b): whether two host TypedArrays share memory, by address: also across different
+// SharedArrayBuffer objects for the same memory (one that went through postMessage), which JavaScript cannot
+// tell apart. Anything else (a DeviceTensor, a detached array, not an array) shares nothing.
+Napi::Value OverlapsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto span = [&](Napi::Value v, uintptr_t* begin, uintptr_t* end) {
+    if (!v.IsTypedArray()) return false;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok || !data) return false;
+    *begin = reinterpret_cast<uintptr_t>(data);
+    *end = *begin + length * v.As<Napi::TypedArray>().ElementSize();
+    return *end > *begin;
+  };
+  uintptr_t a0, a1, b0, b1;
+  const bool both = span(info[0], &a0, &a1) && span(info[1], &b0, &b1);
+  return Napi::Boolean::New(env, both && a0 < b1 && b0 < a1);
+}
+
 Napi::Value Update(const Napi::CallbackInfo& info) { return RunSync(info, true); }
 Napi::Value Forecast(const Napi::CallbackInfo& info) { return RunSync(info, false); }
 Napi::Value UpdateAsync(const Napi::CallbackInfo& info) { return RunAsync(info, true); }
@@ -520,6 +542,7 @@ void InitKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("updateAsync", Napi::Function::New(env, UpdateAsync, "updateAsync"));
   exports.Set("forecastAsync", Napi::Function::New(env, ForecastAsync, "forecastAsync"));
   exports.Set("findNonFinite", Napi::Function::New(env, FindNonFinite, "findNonFinite"));
+  exports.Set("overlaps", Napi::Function::New(env, OverlapsFn, "overlaps"));
 }
 
 }  // namespace ts

@@ -245,6 +245,9 @@ export function oracleAddon(): NativeAddon {
     toHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = floatToHalf(v, dtype))),
     fromHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfToFloat(v, dtype))),
     findNonFinite: (dtype, tensor) => Array.from(tensor).findIndex((_, i) => !Number.isFinite(load(tensor, dtype, i))),
+    // JavaScript sees one buffer object only: the same-buffer byte ranges (the addon compares addresses)
+    overlaps: (a, b) =>
+      ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength,
     cuda: {
       alloc: noCuda,
       wrap: noCuda,
