@@ -53,7 +53,9 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   onShapeChange?: ShapeChangePolicy;
   /**
    * Scan every computed output for NaN and Infinity before it enters the cache: ERR_NON_FINITE names the
-   * module and element, and the cache is left unchanged. Costs one read of the output; default false.
+   * module and element, and the cache is left unchanged. Forecasts are scanned too (a forecast before it is
+   * returned; h after a gated forecast was added to it): factors saturate at the storage range, but their
+   * weighted sum can overflow. Costs one read of each output; nothing when off (default false).
    */
   checkFinite?: boolean;
 }
@@ -221,6 +223,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       }
       const out = this.forecastBuffer(context, key);
       this.cache.forecast(context, key, this.node(step), out);
+      this.checkForecast(context, key, step, out, 'its forecast');
       this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
@@ -277,6 +280,22 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     }
   }
 
+  /**
+   * checkFinite on forecast steps: stored factors are always finite for finite outputs (they saturate at the
+   * storage range), but their weighted sum can still overflow. A module's forecast is checked before it is
+   * returned; a gated forecast is added to h in place, so h is checked after (the step is then not counted).
+   */
+  private checkForecast(context: string, key: string, step: StepState, out: HostTensor, what: string): void {
+    if (!this.checkFinite) return;
+    const at = native().findNonFinite(this.activation, out);
+    if (at >= 0) {
+      throw new TaylorSeerError(
+        'ERR_NON_FINITE',
+        `the forecast of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step}: ${what} holds a non-finite value at element ${at} (checkFinite)`,
+      );
+    }
+  }
+
   private recordSkipped(id: string, step: StepState): void {
     this.counters.computesSkipped++;
     step.used.add(id);
@@ -294,6 +313,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       }
       const out = this.forecastBuffer(context, key);
       await this.cache.forecastAsync(context, key, this.node(step), out);
+      this.checkForecast(context, key, step, out, 'its forecast');
       this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
@@ -379,6 +399,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       } else {
         await turn.ready;
         await this.cache.forecastAsync(context, key, this.node(step), undefined, { h, gate, batch, tokens, dim });
+        this.checkForecast(context, key, step, h, 'h after its gated forecast was added');
         this.counters.computesSkipped++;
       }
       step.used.add(id);
@@ -435,6 +456,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     try {
       await turn.ready;
       await this.cache.forecastChain(context, checked, this.node(step), h, { batch, tokens, dim });
+      this.checkForecast(context, checked.map((c) => c.key).join('", "'), step, h as HostTensor, 'h after the gated forecasts were added');
       this.counters.computesSkipped += checked.length;
       for (const c of checked) step.used.add(c.id);
     } finally {

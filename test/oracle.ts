@@ -13,6 +13,7 @@
 import { getFloat16, setFloat16 } from '@petamoriken/float16';
 import { TaylorSeerError } from '../lib/errors';
 import type { Dtype, ForecastEntry, HostTensor, NativeAddon, Tensor, UpdateEntry } from '../lib/native';
+import { storedDifference, storedValue } from './helpers/kernel-oracle';
 
 // ---------------------------------------------------------------------------------------------- schedule
 
@@ -156,7 +157,9 @@ export function floatToHalf(value: number, dtype: 'f16' | 'bf16'): number {
     scratch.setFloat32(0, value);
     const bits = scratch.getUint32(0);
     if (Number.isNaN(value)) return (bits >>> 16) | 0x40;
-    return ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+    const r = ((bits + 0x7fff + ((bits >>> 16) & 1)) >>> 16) & 0xffff;
+    // The saturation policy: a finite value that rounds beyond the largest bf16 is stored as +-0x7f7f.
+    return Number.isFinite(Math.fround(value)) && (r & 0x7fff) === 0x7f80 ? r - 1 : r;
   }
   // The library's f16 saturation policy: finite values beyond 65504 are stored as +-65504.
   const f = Math.fround(value);
@@ -199,11 +202,12 @@ export function oracleUpdate(storage: Dtype, act: Dtype, entries: UpdateEntry[])
     const divisors = e.divisors ?? [];
     if (divisors.length < e.newCount - 1) throw new TaylorSeerError('ERR_LENGTH', 'oracle addon: divisors must hold newCount - 1 numbers');
     for (let j = 0; j < n; j++) {
-      let cur = load(fresh, act, j);
+      // Stored factors saturate at the storage range, and each difference is taken from the saturated value.
+      let cur = storedValue(load(fresh, act, j), storage);
       for (let i = 0; i < e.newCount; i++) {
         const old = load(f, storage, i * n + j);
         store(f, storage, i * n + j, cur);
-        if (i + 1 < e.newCount) cur = Math.fround(Math.fround(cur - old) / Math.fround(divisors[i]));
+        if (i + 1 < e.newCount) cur = storedDifference(Math.fround(Math.fround(cur - old) / Math.fround(divisors[i])), cur, old, storage);
       }
     }
   }

@@ -14,7 +14,24 @@ export function bf16Bits(x: number): number {
   f32[0] = x;
   const u = u32[0];
   if (Number.isNaN(f32[0])) return (u >>> 16) | 0x40;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  const r = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  // saturation: a finite value that rounds beyond the largest bf16 is stored as +-0x7f7f
+  return Number.isFinite(f32[0]) && (r & 0x7fff) === 0x7f80 ? r - 1 : r;
+}
+
+/** Largest finite value of each storage dtype: stored factors saturate there. */
+export const STORAGE_MAX: Record<Dtype, number> = { f32: 3.4028234663852886e38, f16: 65504, bf16: 3.3895313892515355e38 };
+
+/** d_0 as the kernels store and difference it: a finite value beyond the storage range becomes +-max. */
+export function storedValue(v: number, storage: Dtype): number {
+  const m = STORAGE_MAX[storage];
+  return Number.isFinite(v) && Math.abs(v) > m ? Math.sign(v) * m : v;
+}
+
+/** A difference v = (c - o) / d as the kernels keep it: beyond the range it becomes +-max when c and o were finite. */
+export function storedDifference(v: number, c: number, o: number, storage: Dtype): number {
+  const m = STORAGE_MAX[storage];
+  return Math.abs(v) > m && Number.isFinite(c) && Number.isFinite(o) ? Math.sign(v) * m : v;
 }
 
 export function bf16Value(bits: number): number {
@@ -79,10 +96,10 @@ export function oracleUpdate(
   const n = fresh.length;
   const out = Array.from({ length: newCount }, () => new Float64Array(n));
   for (let j = 0; j < n; j++) {
-    let cur = Math.fround(fresh[j]);
+    let cur = storedValue(Math.fround(fresh[j]), storage);
     for (let i = 0; i < newCount; i++) {
       out[i][j] = roundTo(storage, cur);
-      if (i + 1 < newCount) cur = Math.fround(Math.fround(cur - old[i][j]) / Math.fround(divisors[i]));
+      if (i + 1 < newCount) cur = storedDifference(Math.fround(Math.fround(cur - old[i][j]) / Math.fround(divisors[i])), cur, old[i][j], storage);
     }
   }
   return out;

@@ -16,11 +16,17 @@ const addon = native();
 
 /** Moves `a`'s memory to a new ArrayBuffer (a's view becomes empty) and returns that buffer. */
 function transfer(a: Float32Array): ArrayBuffer {
-  return structuredClone(a.buffer, { transfer: [a.buffer] });
+  const buffer = a.buffer as ArrayBuffer;
+  return structuredClone(buffer, { transfer: [buffer] });
 }
 
+// Resizable ArrayBuffers and growable SharedArrayBuffers (ES2024; not in this TypeScript lib)
+type Sized = new (bytes: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(bytes: number): void };
+const ResizableArrayBuffer = ArrayBuffer as unknown as Sized;
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => SharedArrayBuffer;
+
 function resizable(n: number): Float32Array {
-  return new Float32Array(new ArrayBuffer(n * 4, { maxByteLength: n * 4 }));
+  return new Float32Array(new ResizableArrayBuffer(n * 4, { maxByteLength: n * 4 }));
 }
 
 describe('getters run before any data pointer is taken', () => {
@@ -86,11 +92,11 @@ describe('resizable and growable buffers', () => {
   it('views on resizable ArrayBuffers are refused, sync and async, even when a getter shrinks them', async () => {
     const n = 1 << 16;
     const out = resizable(n);
-    const rab = out.buffer as ArrayBuffer & { resize(n: number): void };
+    const rab = out.buffer as InstanceType<Sized>;
     const entry = { factors: new Float32Array(n).fill(1), out, count: 1, coeffs: [2] };
     expect(codeOf(() => addon.forecast('f32', 'f32', [entry], { get chain() { rab.resize(0); return false; } }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => addon.forecast('f32', 'f32', [{ ...entry, out: resizable(n) }]))).toBe('ERR_INVALID_ARGUMENT');
-    const fixedView = new Float32Array(new ArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n);
+    const fixedView = new Float32Array(new ResizableArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n);
     expect(codeOf(() => addon.update('f32', 'f32', [{ factors: fixedView, fresh: new Float32Array(n), oldCount: 0, newCount: 1 }]))).toBe('ERR_INVALID_ARGUMENT');
     const p = addon.forecastAsync('f32', 'f32', [{ factors: new Float32Array(n).fill(1), out: resizable(n), count: 1, coeffs: [2] }]);
     expect(await typedCodeOf(() => p)).toBe('ERR_INVALID_ARGUMENT');
@@ -98,7 +104,7 @@ describe('resizable and growable buffers', () => {
 
   it('views on growable SharedArrayBuffers are accepted: such memory never shrinks', async () => {
     const n = 256;
-    const out = new Float32Array(new SharedArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n);
+    const out = new Float32Array(new GrowableSharedArrayBuffer(n * 4, { maxByteLength: n * 8 }), 0, n);
     addon.forecast('f32', 'f32', [{ factors: new Float32Array(n).fill(1), out, count: 1, coeffs: [2] }]);
     expect(out.every((v) => v === 2)).toBe(true);
     await addon.forecastAsync('f32', 'f32', [{ factors: new Float32Array(n).fill(1), out, count: 1, coeffs: [3] }]);
