@@ -5,7 +5,7 @@
  */
 import { MessageChannel } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { TaylorSeer } from '../lib/hook';
+import { TaylorSeer } from '../lib/taylor-seer';
 import { typedCodeOf as codeOf } from './helpers/code-of';
 
 const shape = { batch: 2, tokens: 4, dim: 8 };

@@ -6,7 +6,7 @@
  * scans forecasts, whose weighted sum can still overflow.
  */
 import { describe, expect, it } from 'vitest';
-import { TaylorSeer, type TaylorSeerOptions } from '../lib/hook';
+import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
 import { native } from '../lib/native';
 import { typedCodeOf } from './helpers/code-of';
 
