@@ -6,6 +6,7 @@
         "native/addon.cc",
         "native/addon_data.cc",
         "native/args.cc",
+        "native/async_staging.cc",
         "native/convert_binding.cc",
         "native/cpu_kernels.cc",
         "native/cpu_kernels_avx2.cc",

@@ -3,7 +3,8 @@
 // cuda/tests/ can run the kernel bodies on the CPU (no GPU on the build machine).
 //
 // Rounding: 16-bit stores round to nearest even (cvt.rn.f16x2.f32 / cvt.rn.bf16x2.f32 on the device).
-// f16 saturates: a finite value beyond 65504 is stored as +-65504 (+-Inf and NaN are kept), as on the CPU.
+// 16-bit stores saturate: a finite f16 value beyond 65504 is stored as +-65504, a finite value that would
+// round beyond the largest bf16 as +-0x7f7f (3.3895e38); +-Inf and NaN are kept, as on the CPU.
 // This matches native/half.h bit for bit on every finite value and on +-Inf; NaN stays NaN but its
 // payload may differ (the device writes the canonical 0x7fff, the CPU keeps the payload).
 #pragma once
@@ -45,6 +46,30 @@ TS_HD float SaturateHalf(float v) {
   return (a > 65504.0f && a < INFINITY) ? copysignf(65504.0f, v) : v;
 }
 
+// bf16 saturation policy (native/half.h): a finite value from 0x7f7f8000 up (it would round to infinity)
+// becomes +-0x7f7f0000, the largest bf16.
+TS_HD float SaturateBf16(float v) {
+  const float a = fabsf(v);
+  return (a >= AsFloat(0x7f7f8000u) && a < INFINITY) ? copysignf(AsFloat(0x7f7f0000u), v) : v;
+}
+
+// Stored factors saturate at their dtype's largest finite value (native/half.h StoredValue,
+// StoredDifference): d_0 before it is stored and differenced, each difference when its operands were finite.
+template <int S>
+TS_HD float StorageMax() {
+  return S == TS_F16 ? 65504.0f : S == TS_BF16 ? AsFloat(0x7f7f0000u) : AsFloat(0x7f7fffffu);
+}
+template <int S>
+TS_HD float StoredValue(float v) {
+  const float a = fabsf(v), m = StorageMax<S>();
+  return (a > m && a < INFINITY) ? copysignf(m, v) : v;
+}
+template <int S>
+TS_HD float StoredDifference(float v, float c, float o) {
+  const float m = StorageMax<S>();
+  return (fabsf(v) > m && fabsf(c) < INFINITY && fabsf(o) < INFINITY) ? copysignf(m, v) : v;
+}
+
 template <int D>
 struct Dt;
 
@@ -69,7 +94,7 @@ struct Dt<TS_BF16> {
   using T = __nv_bfloat16;
   static constexpr int kSize = 2;
   static TS_HD float Load(const T* p) { return __bfloat162float(*p); }
-  static TS_HD void Store(T* p, float v) { *p = __float2bfloat16_rn(v); }
+  static TS_HD void Store(T* p, float v) { *p = __float2bfloat16_rn(SaturateBf16(v)); }
 };
 
 // Elements per vector step for a (storage, activation) pair: 16 bytes of the narrower type, so the
@@ -141,7 +166,7 @@ TS_HD uint4 Pack16<TS_BF16>(const float* in) {
   uint32_t words[4];
 #pragma unroll
   for (int k = 0; k < 4; ++k) {
-    const __nv_bfloat162_raw r = static_cast<__nv_bfloat162_raw>(__floats2bfloat162_rn(in[2 * k], in[2 * k + 1]));
+    const __nv_bfloat162_raw r = static_cast<__nv_bfloat162_raw>(__floats2bfloat162_rn(SaturateBf16(in[2 * k]), SaturateBf16(in[2 * k + 1])));
     words[k] = static_cast<uint32_t>(r.x) | (static_cast<uint32_t>(r.y) << 16);
   }
   return make_uint4(words[0], words[1], words[2], words[3]);

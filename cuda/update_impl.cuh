@@ -3,6 +3,8 @@
 //
 // Per element: read F and old d_0..d_{c-2} (all loads issued first), then write
 //   d_0 = F, d_{i+1} = (d_i_new - d_i_old) / divisors[i]
+// each saturated to the storage dtype's range before it is stored and differenced (StoredValue,
+// StoredDifference in dtype.cuh), as the CPU twin does.
 // Each element is read and written by one thread only, so the in-place order (an old factor is read
 // before its slot is overwritten) needs no synchronisation. IEEE division (not a reciprocal multiply)
 // keeps the result bit-identical to the CPU twin.
@@ -22,13 +24,13 @@ TS_HD void UpdateElement(const UpdEnt& e, const float* dv, int64_t j, float* acc
 #pragma unroll
   for (int i = 0; i + 1 < MAXC; ++i)
     if (i + 1 < cnt) old[i] = LoadAt<S>(e.factors, i * e.n + j);
-  float cur = LoadAt<A>(e.fresh, j);
+  float cur = StoredValue<S>(LoadAt<A>(e.fresh, j));
   StoreAt<S>(e.factors, j, cur);
   if (STATS) acc[0] += cur * cur;
 #pragma unroll
   for (int i = 0; i + 1 < MAXC; ++i) {
     if (i + 1 < cnt) {
-      cur = (cur - old[i]) / dv[i];
+      cur = StoredDifference<S>((cur - old[i]) / dv[i], cur, old[i]);
       StoreAt<S>(e.factors, (i + 1) * e.n + j, cur);
       if (STATS) acc[i + 1] += cur * cur;
     }
@@ -74,6 +76,8 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
       if (vi[u] < nv) {
         float cur[V];
         fresh[u].Unpack(cur);
+#pragma unroll
+        for (int k = 0; k < V; ++k) cur[k] = StoredValue<S>(cur[k]);
         StoreVec<S, V>(Offset<S>(e.factors, vi[u] * V), cur);
         if (STATS) acc[0] += SquaresOf<V>(cur);
 #pragma unroll
@@ -83,7 +87,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
             float o[V];
             old[u][i].Unpack(o);
 #pragma unroll
-            for (int k = 0; k < V; ++k) cur[k] = (cur[k] - o[k]) / d;
+            for (int k = 0; k < V; ++k) cur[k] = StoredDifference<S>((cur[k] - o[k]) / d, cur[k], o[k]);
             StoreVec<S, V>(Offset<S>(e.factors, (i + 1) * n + vi[u] * V), cur);
             if (STATS) acc[i + 1] += SquaresOf<V>(cur);
           }

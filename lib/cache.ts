@@ -16,10 +16,10 @@
  * asynchronous, hence forecastAsync(). Staging memory is counted in the entry's bytes.
  */
 import { TaylorSeerError } from './errors';
-import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
-import { native, type DeviceTensor, type Dtype, type HostTensor, type IndirectOptions, type Tensor } from './native';
+import { forecastCoeffs, MAX_ORDER, updatePlan, VARIABLES, type Node, type Variable } from './expansion';
+import { DTYPES, native, type DeviceTensor, type Dtype, type HostTensor, type IndirectOptions, type Tensor } from './native';
 import { PLAN_ROW, type RunPlan } from './run-plan';
-import { show } from './validate';
+import { requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
 export type ShapeChangePolicy = 'reset' | 'error';
@@ -79,6 +79,8 @@ interface Entry {
 }
 
 const BYTES: Record<Dtype, number> = { f32: 4, f16: 2, bf16: 2 };
+const DEVICES: readonly Device[] = ['cpu', 'cuda'];
+const SHAPE_POLICIES: readonly ShapeChangePolicy[] = ['reset', 'error'];
 
 export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
@@ -114,7 +116,17 @@ export class FactorCache {
   private run?: { plan: RunPlan; values: DeviceTensor };
 
   constructor(options: CacheOptions) {
-    this.options = Object.freeze({ ...options });
+    // Exported for lower-level use: checked here as the hook checks its own options.
+    const o = requireObject('FactorCache options', options);
+    requireKnownKeys('FactorCache options', o, ['maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange']);
+    this.options = Object.freeze({
+      maxOrder: requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER'),
+      variable: requireOneOf('variable', o.variable, VARIABLES),
+      storage: requireOneOf('storage', o.storage, DTYPES, 'ERR_DTYPE'),
+      activation: requireOneOf('activation', o.activation, DTYPES, 'ERR_DTYPE'),
+      device: requireOneOf('device', o.device, DEVICES),
+      onShapeChange: requireOneOf('onShapeChange', o.onShapeChange, SHAPE_POLICIES),
+    });
   }
 
   get size(): number {
@@ -173,10 +185,13 @@ export class FactorCache {
   updateMany(context: string, items: ReadonlyArray<UpdateItem>, node: Node, warmup: number): number[] {
     this.checkAlive();
     const { activation, storage, maxOrder, variable } = this.options;
+    requireInt('node.step', node?.step, 0);
     const jobs = items.map(({ key, fresh, shape }) => {
       if (!isHostTensorOf(fresh, activation)) {
         throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
       }
+      if (!Array.isArray(shape) || shape.length === 0) throw new TaylorSeerError('ERR_SHAPE', `the shape of "${key}" must be a non-empty array of positive integers, got ${show(shape)}`);
+      shape.forEach((d, i) => requireInt(`shape[${i}] of "${key}"`, d, 0, undefined, 'ERR_SHAPE'));
       const length = shape.reduce((a, b) => a * b, 1);
       if (fresh.length !== length || length === 0) {
         throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);

@@ -138,6 +138,11 @@ export interface NativeAddon {
   forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
   /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
   findNonFinite(dtype: Dtype, tensor: HostTensor): number;
+  /**
+   * Whether two host TypedArrays share memory, by address: also through two SharedArrayBuffer objects for
+   * the same memory, which JavaScript cannot tell apart. False for anything that is not a host array.
+   */
+  overlaps(a: unknown, b: unknown): boolean;
   /** f32 <-> 16-bit conversion with the kernels' rounding (round to nearest even) */
   toHalf(src: Float32Array, dtype: 'f16' | 'bf16', dst: Uint16Array): void;
   fromHalf(src: Uint16Array, dtype: 'f16' | 'bf16', dst: Float32Array): void;

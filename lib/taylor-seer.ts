@@ -54,7 +54,9 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   onShapeChange?: ShapeChangePolicy;
   /**
    * Scan every computed output for NaN and Infinity before it enters the cache: ERR_NON_FINITE names the
-   * module and element, and the cache is left unchanged. Costs one read of the output; default false.
+   * module and element, and the cache is left unchanged. Forecasts are scanned too (a forecast before it is
+   * returned; h after a gated forecast was added to it): factors saturate at the storage range, but their
+   * weighted sum can overflow. Costs one read of each output; nothing when off (default false).
    */
   checkFinite?: boolean;
 }
@@ -110,6 +112,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   private tDirection = 0;
   /** ids of calls between their start and their end (async, or a sync compute running) */
   private readonly pending = new Set<string>();
+  /** Per buffer of an h: the last gated call queued to write it (writes land in call order). */
+  private readonly hTurns = new WeakMap<ArrayBufferLike, Promise<void>>();
   private counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
 
   constructor(options: TaylorSeerOptions<A>) {
@@ -220,6 +224,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       }
       const out = this.forecastBuffer(context, key);
       this.cache.forecast(context, key, this.node(step), out);
+      this.checkForecast(context, key, step, out, 'its forecast');
       this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
@@ -276,6 +281,22 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     }
   }
 
+  /**
+   * checkFinite on forecast steps: stored factors are always finite for finite outputs (they saturate at the
+   * storage range), but their weighted sum can still overflow. A module's forecast is checked before it is
+   * returned; a gated forecast is added to h in place, so h is checked after (the step is then not counted).
+   */
+  private checkForecast(context: string, key: string, step: StepState, out: HostTensor, what: string): void {
+    if (!this.checkFinite) return;
+    const at = native().findNonFinite(this.activation, out);
+    if (at >= 0) {
+      throw new TaylorSeerError(
+        'ERR_NON_FINITE',
+        `the forecast of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step}: ${what} holds a non-finite value at element ${at} (checkFinite)`,
+      );
+    }
+  }
+
   private recordSkipped(id: string, step: StepState): void {
     this.counters.computesSkipped++;
     step.used.add(id);
@@ -293,6 +314,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       }
       const out = this.forecastBuffer(context, key);
       await this.cache.forecastAsync(context, key, this.node(step), out);
+      this.checkForecast(context, key, step, out, 'its forecast');
       this.recordSkipped(id, step);
       return out as ActivationTensor<A>;
     } finally {
@@ -353,11 +375,15 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     const { id, context, step } = this.beginCall(key, compute, opts);
     const { batch, tokens, dim, n } = this.checkGated(h, [gate], shape);
     this.pending.add(id);
+    const turn = this.queueWrite(h);
     try {
       if (step.full) {
         const fresh: unknown = await compute();
+        await turn.ready;
         this.checkAlive();
-        if (fresh === h || (ArrayBuffer.isView(fresh) && fresh.buffer === h.buffer && overlaps(fresh as HostTensor, h))) {
+        // By address: an output that aliases h through another SharedArrayBuffer object counts too. Checked
+        // before the fold, so a call rejected here leaves the cache as it was.
+        if (fresh === h || native().overlaps(fresh, h)) {
           throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `compute for "${key}" returned memory overlapping h; return the module output, not the residual stream`);
         }
         // h and gate were checked before the compute ran; the caller may have detached them meanwhile. The
@@ -372,13 +398,30 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         ]);
         this.counters.computes++;
       } else {
+        await turn.ready;
         await this.cache.forecastAsync(context, key, this.node(step), undefined, { h, gate, batch, tokens, dim });
+        this.checkForecast(context, key, step, h, 'h after its gated forecast was added');
         this.counters.computesSkipped++;
       }
       step.used.add(id);
     } finally {
+      turn.done();
       this.pending.delete(id);
     }
+  }
+
+  /**
+   * Gated calls in flight together that write the same h (the same buffer) apply their writes in the order
+   * they were called, whatever order their computes finish in, so the bytes equal those of awaiting them one
+   * by one. Computes still run concurrently. `ready` settles when every earlier call for that buffer is done.
+   */
+  private queueWrite(h: HostTensor): { ready: Promise<void>; done: () => void } {
+    const key = h.buffer;
+    const ready = this.hTurns.get(key) ?? Promise.resolve();
+    let done!: () => void;
+    const mine = new Promise<void>((resolve) => (done = resolve));
+    this.hTurns.set(key, mine);
+    return { ready, done };
   }
 
   /**
@@ -410,11 +453,15 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     }
     const context = checked[0]?.context ?? '';
     for (const c of checked) this.pending.add(c.id);
+    const turn = this.queueWrite(h as HostTensor);
     try {
+      await turn.ready;
       await this.cache.forecastChain(context, checked, this.node(step), h, { batch, tokens, dim });
+      this.checkForecast(context, checked.map((c) => c.key).join('", "'), step, h as HostTensor, 'h after the gated forecasts were added');
       this.counters.computesSkipped += checked.length;
       for (const c of checked) step.used.add(c.id);
     } finally {
+      turn.done();
       for (const c of checked) this.pending.delete(c.id);
     }
   }
@@ -502,7 +549,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     if (hh.length !== n) throw new TaylorSeerError('ERR_SHAPE', `h has ${hh.length} elements; shape [${batch}, ${tokens}, ${dim}] needs ${n}`);
     for (const g of gates as HostTensor[]) {
       if (g.length !== batch * dim) throw new TaylorSeerError('ERR_SHAPE', `gate has ${g.length} elements; [batch, dim] = [${batch}, ${dim}] needs ${batch * dim}`);
-      if ((hh.buffer as ArrayBufferLike) === g.buffer && overlaps(hh, g)) {
+      if (native().overlaps(hh, g)) {
         throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'h and gate must not overlap in memory');
       }
     }
@@ -550,8 +597,4 @@ function isThenable(value: unknown): boolean {
 
 function lengthOf(value: unknown): number {
   return ArrayBuffer.isView(value) ? (value as unknown as { length: number }).length ?? 0 : 0;
-}
-
-function overlaps(a: HostTensor, b: HostTensor): boolean {
-  return a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
 }

@@ -5,6 +5,17 @@
  */
 import { TaylorSeerError, type TaylorSeerErrorCode } from './errors';
 
+/**
+ * The most denoising steps a schedule accepts. Samplers use tens to a thousand; the schedules keep per-step
+ * state (a mask holds one flag per step), so an absurd count must fail here, before anything is allocated.
+ */
+export const MAX_STEPS = 100_000;
+
+/** schedule.steps: an integer in 1..MAX_STEPS. */
+export function requireSteps(value: unknown): number {
+  return requireInt('schedule.steps', value, 1, MAX_STEPS);
+}
+
 /** A short, safe rendering of a received value for error messages. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);

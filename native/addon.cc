@@ -3,6 +3,7 @@
 #include <napi.h>
 
 #include "addon_data.h"
+#include "args.h"
 #include "convert_binding.h"
 #include "cpu_kernels.h"
 #include "device.h"
@@ -16,7 +17,18 @@ namespace {
 Napi::Value SetErrorClassFn(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   TS_REQUIRE(env, info[0].IsFunction(), "ERR_INVALID_ARGUMENT", "setErrorClass expects a constructor function");
-  SetErrorClass(env, info[0].As<Napi::Function>());
+  // One trial construction: the class must build an Error carrying the code it is given.
+  Napi::Function ctor = info[0].As<Napi::Function>();
+  bool ok = false;
+  try {
+    Napi::Value probe = ctor.New({Napi::String::New(env, "ERR_INVALID_ARGUMENT"), Napi::String::New(env, "probe")});
+    ok = probe.IsObject() && probe.As<Napi::Object>().Get("code").StrictEquals(Napi::String::New(env, "ERR_INVALID_ARGUMENT")) &&
+         probe.As<Napi::Object>().InstanceOf(env.Global().Get("Error").As<Napi::Function>());
+  } catch (const Napi::Error&) {
+  }
+  TS_REQUIRE(env, ok, "ERR_INVALID_ARGUMENT",
+             "setErrorClass expects a constructor (code, message) that builds an Error whose .code is the given code");
+  SetErrorClass(env, ctor);
   return env.Undefined();
 }
 
@@ -52,6 +64,7 @@ Napi::Object Build(Napi::Env env) {
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Data(env);
+  CaptureBufferIntrinsics(env);
   exports.Set("build", Build(env));
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClassFn, "setErrorClass"));
   exports.Set("cpuInfo", Napi::Function::New(env, CpuInfo, "cpuInfo"));

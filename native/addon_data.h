@@ -11,6 +11,7 @@ struct DeviceHooks;
 
 struct AddonData {
   Napi::FunctionReference error_ctor;        // errors.cc
+  Napi::FunctionReference ab_resizable;      // args.cc: the intrinsic getter ArrayBuffer.prototype.resizable
   const DeviceHooks* device_hooks = nullptr;  // device.h: set by the CUDA binding
   std::shared_ptr<void> cuda;                 // the CUDA binding's own state (class constructors, ...)
 };

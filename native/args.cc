@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include "addon_data.h"
 #include "device.h"
 #include "errors.h"
 
@@ -38,7 +39,31 @@ std::string Describe(Napi::Value v) {
   return "object";
 }
 
+// True when `buffer` (the ArrayBuffer of a host view) is resizable. SharedArrayBuffers only grow, never
+// shrink or detach, and are not asked.
+bool IsResizable(Napi::Env env, napi_value buffer) {
+  bool is_ab = false;
+  NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &is_ab), false);
+  const Napi::FunctionReference& getter = Data(env)->ab_resizable;
+  if (!is_ab || getter.IsEmpty()) return false;  // no getter: this runtime has no resizable buffers
+  Napi::Value r = getter.Call(buffer, {});
+  return r.IsBoolean() && r.As<Napi::Boolean>().Value();
+}
+
 }  // namespace
+
+void CaptureBufferIntrinsics(Napi::Env env) {
+  Napi::Value ab = env.Global().Get("ArrayBuffer");
+  Napi::Value object = env.Global().Get("Object");
+  if (!ab.IsFunction() || !object.IsObject()) return;
+  Napi::Value gopd = object.As<Napi::Object>().Get("getOwnPropertyDescriptor");
+  if (!gopd.IsFunction()) return;
+  Napi::Value proto = ab.As<Napi::Object>().Get("prototype");
+  Napi::Value desc = gopd.As<Napi::Function>().Call(object, {proto, Napi::String::New(env, "resizable")});
+  if (!desc.IsObject()) return;
+  Napi::Value get = desc.As<Napi::Object>().Get("get");
+  if (get.IsFunction()) Data(env)->ab_resizable = Napi::Persistent(get.As<Napi::Function>());
+}
 
 const char* DtypeName(ts_dtype d) {
   switch (d) {
@@ -73,6 +98,12 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
     napi_value buffer;
     size_t offset;
     NAPI_THROW_IF_FAILED(env, napi_get_typedarray_info(env, arr, &type, &length, &data, &buffer, &offset), t);
+    TS_REQUIRE(env, !IsResizable(env, buffer), "ERR_INVALID_ARGUMENT",
+               what + " is a view on a resizable ArrayBuffer, which could shrink while the kernel uses it; pass a "
+                      "TypedArray on a fixed-length ArrayBuffer or on a SharedArrayBuffer");
+    bool is_ab = false;
+    NAPI_THROW_IF_FAILED(env, napi_is_arraybuffer(env, buffer, &is_ab), t);
+    t.shared = !is_ab;
     t.data = data;
     t.length = static_cast<int64_t>(length);
     t.elem_size = dtype == TS_F32 ? 4 : 2;

@@ -14,8 +14,10 @@ const char* DtypeName(ts_dtype d);
 ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what);
 
 // A tensor argument: a host TypedArray (Float32Array for f32, Uint16Array for f16/bf16) or a DeviceTensor.
+// Views on resizable ArrayBuffers are refused: one could shrink under a pointer the call holds.
 struct TensorArg {
   bool device = false;
+  bool shared = false;  // host view on a SharedArrayBuffer: its memory can neither be detached nor shrink
   void* data = nullptr;
   int64_t length = 0;  // elements
   int elem_size = 4;
@@ -24,6 +26,10 @@ struct TensorArg {
 };
 
 TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::string& what);
+
+// Keeps the intrinsic ArrayBuffer.prototype.resizable getter of this environment (called once at load), so
+// that checking a buffer runs no code a caller could have put on the prototype since.
+void CaptureBufferIntrinsics(Napi::Env env);
 
 // An integer in [lo, hi]; `fallback` when undefined and allow_missing.
 int64_t ParseInt(Napi::Env env, Napi::Value v, int64_t lo, int64_t hi, const std::string& what);

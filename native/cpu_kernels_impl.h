@@ -112,10 +112,24 @@ inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
   acc = a;
 }
 
-// cur = (cur - old) / dv, with the squares of the new values added to acc when STATS, and (IN) the
-// squares of the values cur held before, into in: d_0's squares come with the first difference's pass.
-// SWAP: old is d_i itself (f32 storage) and takes cur's values in the same pass.
-template <bool STATS, bool IN, bool SWAP>
+// The largest finite value of storage dtype S: stored factors saturate there (half.h).
+template <ts_dtype S>
+constexpr float StorageMax() {
+  return S == TS_F16 ? kHalfMax : S == TS_BF16 ? kBf16Max : kFloatMax;
+}
+
+// d_0 as stored (before it is stored and differenced): beyond S's range it saturates. f32: nothing to do.
+template <ts_dtype S>
+inline void SaturateBlock(float* __restrict v, int m) {
+  if constexpr (S != TS_F32)
+    for (int k = 0; k < m; ++k) v[k] = StoredValue(v[k], StorageMax<S>());
+}
+
+// cur = (cur - old) / dv, saturated to storage S's range (StoredDifference), with the squares of the new
+// values added to acc when STATS, and (IN) the squares of the values cur held before, into in: d_0's squares
+// come with the first difference's pass. SWAP: old is d_i itself (f32 storage) and takes cur's values in
+// the same pass.
+template <ts_dtype S, bool STATS, bool IN, bool SWAP>
 inline void Difference(float* __restrict cur, float* __restrict old, float dv, int m, Lanes& acc, Lanes* in = nullptr) {
   Lanes local = acc, unused;
   Lanes& a = IN ? acc : local;
@@ -124,7 +138,8 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
   for (; k + kLanes <= m; k += kLanes)
     for (int l = 0; l < kLanes; ++l) {
       const float c = cur[k + l];
-      const float v = (c - old[k + l]) / dv;
+      const float o = old[k + l];
+      const float v = StoredDifference((c - o) / dv, c, o, StorageMax<S>());
       if (SWAP) old[k + l] = c;
       cur[k + l] = v;
       if (STATS) a.v[l] += v * v;
@@ -132,7 +147,8 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
     }
   for (; k < m; ++k) {
     const float c = cur[k];
-    const float v = (c - old[k]) / dv;
+    const float o = old[k];
+    const float v = StoredDifference((c - o) / dv, c, o, StorageMax<S>());
     if (SWAP) old[k] = c;
     cur[k] = v;
     if (STATS) a.v[k % kLanes] += v * v;
@@ -154,6 +170,7 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<A>::Load(fresh + j, cur, m);
+    SaturateBlock<S>(cur, m);
     if (STATS && NEW == 1) AddSquares(cur, m, acc[0]);
     for (int i = 0; i < NEW; ++i) {
       ST* di = f + i * n + j;
@@ -172,9 +189,9 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
         Io<S>::Store(cur, di, m);
       }
       if (STATS && i == 0)
-        Difference<true, true, kSwap>(cur, prev, e.divisors[i], m, acc[1], &acc[0]);
+        Difference<S, true, true, kSwap>(cur, prev, e.divisors[i], m, acc[1], &acc[0]);
       else
-        Difference<STATS, false, kSwap>(cur, prev, e.divisors[i], m, acc[i + 1]);
+        Difference<S, STATS, false, kSwap>(cur, prev, e.divisors[i], m, acc[i + 1]);
     }
     // f32 lanes within a block, f64 across blocks
     if (STATS)

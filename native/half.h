@@ -3,6 +3,7 @@
 // static: each kernel build (AVX2 / baseline) must get its own copy, never one merged by the linker.
 #pragma once
 #include <cstdint>
+#include <cmath>
 #include <cstring>
 
 namespace ts {
@@ -25,8 +26,35 @@ static inline uint16_t FloatToBf16(float f) {
   // NaN must stay NaN (rounding could carry it into Infinity): force a quiet-NaN payload bit.
   uint32_t is_nan = ((u & 0x7fffffffu) > 0x7f800000u);
   uint32_t rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+  // Saturation, as for f16: a finite value that rounds beyond the largest bf16 (from 0x7f7f8000, about
+  // 3.3962e38) is stored as +-0x7f7f (3.3895e38), not as infinity.
+  uint32_t overflow = ((u & 0x7fffffffu) < 0x7f800000u) & ((rounded & 0x7fffu) == 0x7f80u);
+  rounded = overflow ? rounded - 1u : rounded;
   uint32_t nan = (u >> 16) | 0x40u;
   return static_cast<uint16_t>(is_nan ? nan : rounded);
+}
+
+// Largest finite value of each storage dtype. The kernels keep every stored factor within it: d_0 is
+// clamped before it is stored and before the first difference is taken from it, and each difference
+// likewise (see StoredValue / StoredDifference), so a difference is always taken from the value as stored
+// and finite outputs never make an infinite factor.
+constexpr float kHalfMax = 65504.0f;
+constexpr float kBf16Max = 3.38953139e38f;  // 0x7f7f0000
+constexpr float kFloatMax = 3.40282347e38f;
+
+// A finite value beyond max becomes +-max; +-Inf and NaN are kept.
+static inline float StoredValue(float v, float max) {
+  const float a = v < 0.0f ? -v : v;
+  return (a > max && a < INFINITY) ? (v < 0.0f ? -max : max) : v;
+}
+
+// A difference v = (c - o) / d beyond max becomes +-max when c and o were finite (so also when it overflowed
+// to infinity); a difference of an infinite or NaN operand is kept.
+static inline float StoredDifference(float v, float c, float o, float max) {
+  const float a = v < 0.0f ? -v : v;
+  const float ac = c < 0.0f ? -c : c;
+  const float ao = o < 0.0f ? -o : o;
+  return (a > max && ac < INFINITY && ao < INFINITY) ? (v < 0.0f ? -max : max) : v;
 }
 
 // IEEE binary16. Conversion via the "magic number" method: exact for normals, subnormals, inf, NaN.

@@ -1,6 +1,11 @@
 // Node-API entry points of the update and forecast kernels: validates a whole table of entries before
 // any kernel runs (so a rejected call changes nothing), then dispatches to the CPU kernels or, for
 // DeviceTensors, to the CUDA hooks.
+//
+// Parsing runs in two phases. The first reads every property of the call (entries, their fields, the
+// numbers of divisors/coeffs, options.chain): getters and Proxy traps of the caller run there and only
+// there. The second takes data pointers and checks lengths, and runs no code of the caller, so nothing can
+// detach, shrink or swap an array between the check of its length and the kernel's use of it.
 #include "kernel_binding.h"
 
 #include <algorithm>
@@ -11,6 +16,7 @@
 #include <vector>
 
 #include "args.h"
+#include "async_staging.h"
 #include "cpu_kernels.h"
 #include "device.h"
 #include "errors.h"
@@ -25,10 +31,18 @@ std::string At(const char* table, uint32_t i, const char* field) {
   return std::string(table) + "[" + std::to_string(i) + "]." + field;
 }
 
-// Values passed to a kernel are kept alive (async) by holding references to the JS objects.
+// Values passed to a kernel are kept alive (async) by holding references to the JS objects; host tensors
+// also remember the memory they had, which an async call checks again before it writes back.
+// Synchronous calls keep nothing: no JavaScript runs while their kernels do.
 struct Keep {
+  bool enabled = false;
   std::vector<Napi::Reference<Napi::Value>> refs;
-  void Add(Napi::Value v) { refs.push_back(Napi::Persistent(v)); }
+  std::vector<HostUse> host;
+  void Add(Napi::Value v, const TensorArg& t, bool read, bool write, uint32_t entry, const char* field) {
+    if (!enabled) return;
+    if (!t.device) host.push_back({refs.size(), t, read, write, entry, field});
+    refs.push_back(Napi::Persistent(v));
+  }
 };
 
 struct EntryUse {
@@ -80,9 +94,80 @@ Napi::Object EntryObject(Napi::Env env, Napi::Array arr, uint32_t i, const char*
   return e.As<Napi::Object>();
 }
 
+// Phase one: the values of one entry as the caller's object gives them, read once.
+struct RawEntry {
+  Napi::Value factors, tensor, gate, residual, stats;  // tensor: fresh (update) or out (forecast)
+  Napi::Value n, count, new_count, tokens, dim;         // count: oldCount (update) or count (forecast)
+  Napi::Value list, list_length;                        // divisors (update) or coeffs (forecast)
+  std::array<Napi::Value, TS_MAX_FACTORS> items;
+  uint32_t n_items = 0;
+};
+
+// The first TS_MAX_FACTORS numbers of divisors/coeffs (no call needs more); `length` is checked in phase two.
+void ReadList(Napi::Value list, RawEntry& r) {
+  r.list = list;
+  if (!(list.IsArray() || list.IsTypedArray())) return;
+  Napi::Object o = list.As<Napi::Object>();
+  r.list_length = o.Get("length");
+  if (!r.list_length.IsNumber()) return;
+  const double len = r.list_length.As<Napi::Number>().DoubleValue();
+  while (r.n_items < TS_MAX_FACTORS && static_cast<double>(r.n_items) < len) {
+    r.items[r.n_items] = o.Get(r.n_items);
+    ++r.n_items;
+  }
+}
+
+std::vector<RawEntry> ReadEntries(Napi::Env env, Napi::Array arr, bool update) {
+  // The length once: a getter that appends entries cannot make the table grow while it is read.
+  const uint32_t count = arr.Length();
+  std::vector<RawEntry> raw(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    Napi::Object o = EntryObject(env, arr, i, "entries");
+    RawEntry& r = raw[i];
+    r.factors = o.Get("factors");
+    r.tensor = o.Get(update ? "fresh" : "out");
+    r.n = o.Get("n");
+    if (update) {
+      r.count = o.Get("oldCount");
+      r.new_count = o.Get("newCount");
+      ReadList(o.Get("divisors"), r);
+      r.stats = o.Get("stats");
+    } else {
+      r.count = o.Get("count");
+      ReadList(o.Get("coeffs"), r);
+      r.gate = o.Get("gate");
+      r.residual = o.Get("residual");
+      r.tokens = o.Get("tokens");
+      r.dim = o.Get("dim");
+    }
+  }
+  return raw;
+}
+
+// Phase two: `count` finite numbers of a list read in phase one, each representable in float32.
+void ParseList(Napi::Env env, const RawEntry& r, int count, bool nonzero, const std::string& what, float* dst) {
+  const std::string kind = nonzero ? "non-zero numbers" : "numbers";
+  TS_REQUIRE(env, r.list.IsArray() || r.list.IsTypedArray(), "ERR_INVALID_ARGUMENT",
+             what + " must be an array of " + std::to_string(count) + " numbers");
+  const int64_t len = ParseInt(env, r.list_length, 0, UINT32_MAX, what + ".length");
+  TS_REQUIRE(env, len >= count, "ERR_LENGTH",
+             what + " must hold " + (nonzero ? "newCount - 1" : "count") + " = " + std::to_string(count) + " numbers (got " +
+                 std::to_string(len) + ")");
+  for (int k = 0; k < count; ++k) {
+    const std::string at = what + "[" + std::to_string(k) + "]";
+    const double v = ParseFinite(env, r.items[k], at);
+    const float f = static_cast<float>(v);
+    if (nonzero)
+      TS_REQUIRE(env, f != 0.0f && std::isfinite(f), "ERR_NON_FINITE",
+                 at + " must be a non-zero number representable in float32 (got " + std::to_string(v) + ")");
+    else
+      TS_REQUIRE(env, std::isfinite(f), "ERR_NON_FINITE", at + " must be representable in float32 (got " + std::to_string(v) + ")");
+    dst[k] = f;
+  }
+}
+
 // Element count per factor: explicit `n`, or the length of `basis`.
-int64_t EntryN(Napi::Env env, Napi::Object o, const TensorArg& basis, const std::string& what) {
-  Napi::Value nv = o.Get("n");
+int64_t EntryN(Napi::Env env, Napi::Value nv, const TensorArg& basis, const std::string& what) {
   int64_t n = nv.IsUndefined() ? basis.length : ParseInt(env, nv, 1, kMaxElements, what);
   TS_REQUIRE(env, n >= 1, "ERR_LENGTH", what + " must be at least 1 element (the tensor is empty or detached)");
   return n;
@@ -96,58 +181,41 @@ int64_t Capacity(Napi::Env env, const TensorArg& f, int64_t n, const std::string
   return f.length / n;
 }
 
-void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
+void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
   bool first = true;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Object o = EntryObject(env, arr, i, "entries");
-    Napi::Value fv = o.Get("factors"), xv = o.Get("fresh");
-    TensorArg factors = ParseTensor(env, fv, t.storage, At("entries", i, "factors"));
-    TensorArg fresh = ParseTensor(env, xv, t.act, At("entries", i, "fresh"));
+  for (uint32_t i = 0; i < raw.size(); ++i) {
+    const RawEntry& r = raw[i];
+    TensorArg factors = ParseTensor(env, r.factors, t.storage, At("entries", i, "factors"));
+    TensorArg fresh = ParseTensor(env, r.tensor, t.act, At("entries", i, "fresh"));
     CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
     CheckSameDevice(env, first, t.device, fresh, At("entries", i, "fresh"));
-    const int64_t n = EntryN(env, o, fresh, At("entries", i, "n"));
+    const int64_t n = EntryN(env, r.n, fresh, At("entries", i, "n"));
     TS_REQUIRE(env, fresh.length == n, "ERR_LENGTH",
                At("entries", i, "fresh") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(fresh.length) + ")");
     const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_update_entry e{};
-    e.old_count = static_cast<int32_t>(ParseInt(env, o.Get("oldCount"), 0, max_count, At("entries", i, "oldCount")));
+    e.old_count = static_cast<int32_t>(ParseInt(env, r.count, 0, max_count, At("entries", i, "oldCount")));
     const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
-    e.new_count = static_cast<int32_t>(ParseInt(env, o.Get("newCount"), 1, new_max, At("entries", i, "newCount")));
-    if (e.new_count > 1 && !t.indirect) {
-      Napi::Value dv = o.Get("divisors");
-      TS_REQUIRE(env, dv.IsArray() || dv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
-                 At("entries", i, "divisors") + " must be an array of " + std::to_string(e.new_count - 1) + " numbers");
-      Napi::Object d = dv.As<Napi::Object>();
-      uint32_t len = d.Get("length").As<Napi::Number>().Uint32Value();
-      TS_REQUIRE(env, len >= static_cast<uint32_t>(e.new_count - 1), "ERR_LENGTH",
-                 At("entries", i, "divisors") + " must hold newCount - 1 = " + std::to_string(e.new_count - 1) +
-                     " numbers (got " + std::to_string(len) + ")");
-      for (int k = 0; k + 1 < e.new_count; ++k) {
-        const std::string what = At("entries", i, "divisors") + "[" + std::to_string(k) + "]";
-        double dk = ParseFinite(env, d.Get(k), what);
-        float f = static_cast<float>(dk);
-        TS_REQUIRE(env, f != 0.0f && std::isfinite(f), "ERR_NON_FINITE",
-                   what + " must be a non-zero number representable in float32 (got " + std::to_string(dk) + ")");
-        e.divisors[k] = f;
-      }
-    }
+    e.new_count = static_cast<int32_t>(ParseInt(env, r.new_count, 1, new_max, At("entries", i, "newCount")));
+    // Indirect launches read the divisors from options.values on the device.
+    if (e.new_count > 1 && !t.indirect) ParseList(env, r, e.new_count - 1, true, At("entries", i, "divisors"), e.divisors);
     TS_REQUIRE(env, !Overlaps(fresh, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "fresh") + " must not share memory with the entry's factors");
-    Napi::Value sv = o.Get("stats");
-    if (!sv.IsUndefined()) {
+    if (!r.stats.IsUndefined()) {
       const std::string what = At("entries", i, "stats");
-      TS_REQUIRE(env, sv.IsTypedArray() && sv.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "ERR_INVALID_ARGUMENT",
+      TS_REQUIRE(env, r.stats.IsTypedArray() && r.stats.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "ERR_INVALID_ARGUMENT",
                  what + " must be a Float32Array of at least newCount = " + std::to_string(e.new_count) +
                      " elements (host memory, also for DeviceTensor tables)");
-      TensorArg stats = ParseTensor(env, sv, TS_F32, what);
+      TensorArg stats = ParseTensor(env, r.stats, TS_F32, what);
       TS_REQUIRE(env, stats.length >= e.new_count, "ERR_LENGTH",
                  what + " must hold newCount = " + std::to_string(e.new_count) + " floats (got " + std::to_string(stats.length) + ")");
       TS_REQUIRE(env, !Overlaps(stats, factors) && !Overlaps(stats, fresh), "ERR_INVALID_ARGUMENT",
                  what + " must not share memory with the entry's factors or fresh");
       e.stats = static_cast<float*>(stats.data);
-      t.keep.Add(sv);
+      stats.length = e.new_count;
+      t.keep.Add(r.stats, stats, false, true, i, "stats");
     }
     e.factors = factors.data;
     e.fresh = fresh.data;
@@ -159,55 +227,41 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
       u.Read(fresh);
       t.uses.push_back(u);
     }
-    t.keep.Add(fv);
-    t.keep.Add(xv);
+    // The kernel reads and writes the first new_count factors only.
+    factors.length = e.new_count * n;
+    t.keep.Add(r.factors, factors, true, true, i, "factors");
+    t.keep.Add(r.tensor, fresh, true, false, i, "fresh");
   }
 }
 
-void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
+void ParseForecast(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
   bool first = true;
-  for (uint32_t i = 0; i < arr.Length(); ++i) {
-    Napi::Object o = EntryObject(env, arr, i, "entries");
-    Napi::Value fv = o.Get("factors"), ov = o.Get("out"), gv = o.Get("gate"), rv = o.Get("residual");
-    TensorArg factors = ParseTensor(env, fv, t.storage, At("entries", i, "factors"));
-    TensorArg out = ParseTensor(env, ov, t.act, At("entries", i, "out"));
+  for (uint32_t i = 0; i < raw.size(); ++i) {
+    const RawEntry& r = raw[i];
+    TensorArg factors = ParseTensor(env, r.factors, t.storage, At("entries", i, "factors"));
+    TensorArg out = ParseTensor(env, r.tensor, t.act, At("entries", i, "out"));
     CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
     CheckSameDevice(env, first, t.device, out, At("entries", i, "out"));
-    const int64_t n = EntryN(env, o, out, At("entries", i, "n"));
+    const int64_t n = EntryN(env, r.n, out, At("entries", i, "n"));
     TS_REQUIRE(env, out.length == n, "ERR_LENGTH",
                At("entries", i, "out") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(out.length) + ")");
     const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_forecast_entry e{};
-    e.count = static_cast<int32_t>(ParseInt(env, o.Get("count"), 1, max_count, At("entries", i, "count")));
-    Napi::Value cv = o.Get("coeffs");
-    if (!t.indirect) {
-      TS_REQUIRE(env, cv.IsArray() || cv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
-                 At("entries", i, "coeffs") + " must be an array of " + std::to_string(e.count) + " numbers");
-      Napi::Object c = cv.As<Napi::Object>();
-      uint32_t clen = c.Get("length").As<Napi::Number>().Uint32Value();
-      TS_REQUIRE(env, clen >= static_cast<uint32_t>(e.count), "ERR_LENGTH",
-                 At("entries", i, "coeffs") + " must hold count = " + std::to_string(e.count) + " numbers (got " +
-                     std::to_string(clen) + ")");
-      for (int k = 0; k < e.count; ++k) {
-        const std::string what = At("entries", i, "coeffs") + "[" + std::to_string(k) + "]";
-        double ck = ParseFinite(env, c.Get(k), what);
-        TS_REQUIRE(env, std::isfinite(static_cast<float>(ck)), "ERR_NON_FINITE",
-                   what + " must be representable in float32 (got " + std::to_string(ck) + ")");
-        e.coeffs[k] = static_cast<float>(ck);
-      }
-    }
+    e.count = static_cast<int32_t>(ParseInt(env, r.count, 1, max_count, At("entries", i, "count")));
+    if (!t.indirect) ParseList(env, r, e.count, false, At("entries", i, "coeffs"), e.coeffs);
     TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "out") + " must not share memory with the entry's factors");
     EntryUse use{out, {}, 0};
     use.Read(factors);
-    if (!gv.IsUndefined()) {
-      TensorArg gate = ParseTensor(env, gv, t.act, At("entries", i, "gate"));
+    bool out_read = false;  // the in-place gated form reads out as its residual
+    if (!r.gate.IsUndefined()) {
+      TensorArg gate = ParseTensor(env, r.gate, t.act, At("entries", i, "gate"));
       use.Read(gate);
       CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
-      e.tokens = ParseInt(env, o.Get("tokens"), 1, kMaxElements, At("entries", i, "tokens"));
-      e.dim = ParseInt(env, o.Get("dim"), 1, kMaxElements, At("entries", i, "dim"));
+      e.tokens = ParseInt(env, r.tokens, 1, kMaxElements, At("entries", i, "tokens"));
+      e.dim = ParseInt(env, r.dim, 1, kMaxElements, At("entries", i, "dim"));
       TS_REQUIRE(env, e.dim <= n && e.tokens <= n / e.dim && n % (e.tokens * e.dim) == 0, "ERR_SHAPE",
                  At("entries", i, "out") + " has " + std::to_string(n) + " elements, not a multiple of tokens * dim = " +
                      std::to_string(e.tokens) + " * " + std::to_string(e.dim));
@@ -219,9 +273,9 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
       TS_REQUIRE(env, !Overlaps(gate, out), "ERR_INVALID_ARGUMENT",
                  At("entries", i, "gate") + " must not share memory with out");
       e.gate = gate.data;
-      t.keep.Add(gv);
-      if (!rv.IsUndefined()) {
-        TensorArg residual = ParseTensor(env, rv, t.act, At("entries", i, "residual"));
+      t.keep.Add(r.gate, gate, true, false, i, "gate");
+      if (!r.residual.IsUndefined()) {
+        TensorArg residual = ParseTensor(env, r.residual, t.act, At("entries", i, "residual"));
         CheckSameDevice(env, first, t.device, residual, At("entries", i, "residual"));
         TS_REQUIRE(env, residual.length == n, "ERR_LENGTH",
                    At("entries", i, "residual") + " must have n = " + std::to_string(n) + " elements (got " +
@@ -232,12 +286,14 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
                    At("entries", i, "residual") + " must be out itself or not overlap it");
         e.residual = residual.data;
         if (residual.data != out.data) use.Read(residual);
-        t.keep.Add(rv);
+        else out_read = true;
+        t.keep.Add(r.residual, residual, true, false, i, "residual");
       } else {
         e.residual = out.data;
+        out_read = true;
       }
     } else {
-      TS_REQUIRE(env, rv.IsUndefined(), "ERR_INVALID_ARGUMENT",
+      TS_REQUIRE(env, r.residual.IsUndefined(), "ERR_INVALID_ARGUMENT",
                  At("entries", i, "residual") + " needs a gate (the gated form is out = residual + gate * forecast)");
     }
     e.factors = factors.data;
@@ -245,17 +301,33 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     e.n = n;
     t.forecasts.push_back(e);
     if (t.device) t.uses.push_back(use);
-    t.keep.Add(fv);
-    t.keep.Add(ov);
+    factors.length = e.count * n;  // the factors the kernel reads
+    t.keep.Add(r.factors, factors, true, false, i, "factors");
+    t.keep.Add(r.tensor, out, out_read, true, i, "out");
   }
 }
 
 // forecast(..., { chain: true }): the entries are gated forecasts into ONE residual stream, applied in
 // order in a single pass over it. Every entry must then be gated with the same out, residual and shape.
-void ParseChain(Napi::Env env, Napi::Value v, Table& t) {
-  if (v.IsUndefined()) return;
-  TS_REQUIRE(env, v.IsObject() && !v.IsArray(), "ERR_INVALID_ARGUMENT", "options (argument 4) must be an object such as { chain: true }");
-  Napi::Value c = v.As<Napi::Object>().Get("chain");
+// Phase one: options.chain as given (undefined when there are no options).
+// Phase one of options (argument 4): chain (forecasts), values / offset / stride (indirect launches).
+struct RawOptions {
+  Napi::Value chain, values, offset, stride;
+};
+RawOptions ReadOptions(Napi::Env env, Napi::Value v, bool update) {
+  RawOptions r{env.Undefined(), env.Undefined(), env.Undefined(), env.Undefined()};
+  if (v.IsUndefined()) return r;
+  TS_REQUIRE(env, v.IsObject() && !v.IsArray(), "ERR_INVALID_ARGUMENT",
+             "options (argument 4) must be an object such as { chain: true } or { values, offset, stride }");
+  Napi::Object o = v.As<Napi::Object>();
+  if (!update) r.chain = o.Get("chain");
+  r.values = o.Get("values");
+  r.offset = o.Get("offset");
+  r.stride = o.Get("stride");
+  return r;
+}
+
+void ParseChain(Napi::Env env, Napi::Value c, Table& t) {
   if (c.IsUndefined()) return;
   TS_REQUIRE(env, c.IsBoolean(), "ERR_INVALID_ARGUMENT", "options.chain must be a boolean");
   t.chain = c.As<Napi::Boolean>().Value();
@@ -303,26 +375,21 @@ void CheckConcurrentEntries(Napi::Env env, const Table& t) {
   }
 }
 
-// options.values / offset / stride (argument 4), read before the entries: with values the entries may leave
-// out divisors / coeffs (they would be ignored).
-void ParseIndirect(Napi::Env env, Napi::Value v, Table& t) {
-  if (v.IsUndefined()) return;
-  TS_REQUIRE(env, v.IsObject() && !v.IsArray(), "ERR_INVALID_ARGUMENT",
-             "options (argument 4) must be an object such as { chain: true } or { values, offset, stride }");
-  Napi::Object o = v.As<Napi::Object>();
-  Napi::Value vv = o.Get("values");
-  if (vv.IsUndefined()) {
-    TS_REQUIRE(env, o.Get("offset").IsUndefined() && o.Get("stride").IsUndefined(), "ERR_INVALID_ARGUMENT",
+// Phase two of options.values / offset / stride (read in phase one by ReadOptions): with values the entries
+// may leave out divisors / coeffs (they would be ignored).
+void ParseIndirect(Napi::Env env, const RawOptions& o, Table& t) {
+  if (o.values.IsUndefined()) {
+    TS_REQUIRE(env, o.offset.IsUndefined() && o.stride.IsUndefined(), "ERR_INVALID_ARGUMENT",
                "options.offset and options.stride need options.values");
     return;
   }
-  t.values = ParseTensor(env, vv, TS_F32, "options.values");
+  t.values = ParseTensor(env, o.values, TS_F32, "options.values");
   TS_REQUIRE(env, t.values.device, "ERR_DEVICE",
              "options.values must be a DeviceTensor of dtype f32: the kernels read it from device memory when they run");
-  t.offset = o.Get("offset").IsUndefined() ? 0 : ParseInt(env, o.Get("offset"), 0, kMaxElements, "options.offset");
-  t.stride = o.Get("stride").IsUndefined() ? 0 : ParseInt(env, o.Get("stride"), 0, kMaxElements, "options.stride");
+  t.offset = o.offset.IsUndefined() ? 0 : ParseInt(env, o.offset, 0, kMaxElements, "options.offset");
+  t.stride = o.stride.IsUndefined() ? 0 : ParseInt(env, o.stride, 0, kMaxElements, "options.stride");
   t.indirect = true;
-  t.keep.Add(vv);
+  t.keep.Add(o.values, t.values, true, false, 0, "values");
 }
 
 // Every value an indirect launch reads lies inside options.values, which no entry writes.
@@ -342,16 +409,21 @@ void CheckIndirect(Napi::Env env, const Table& t) {
   }
 }
 
-std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
+std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update, bool async) {
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
+  t->keep.enabled = async;
   t->storage = ParseDtype(env, info[0], "storage dtype (argument 1)");
   t->act = ParseDtype(env, info[1], "activation dtype (argument 2)");
   Napi::Array arr = ParseEntries(env, info[2]);
-  ParseIndirect(env, info[3], *t);
-  if (update) ParseUpdate(env, arr, *t);
-  else ParseForecast(env, arr, *t);
-  if (!update) ParseChain(env, info[3], *t);
+  // Phase one: every property the call reads (see the top of this file).
+  const std::vector<RawEntry> raw = ReadEntries(env, arr, update);
+  const RawOptions opts = ReadOptions(env, info[3], update);
+  // Phase two: pointers and lengths; no code of the caller runs from here to the kernel.
+  ParseIndirect(env, opts, *t);
+  if (update) ParseUpdate(env, raw, *t);
+  else ParseForecast(env, raw, *t);
+  if (!update) ParseChain(env, opts.chain, *t);
   CheckIndirect(env, *t);
   if (t->device && !t->chain) CheckConcurrentEntries(env, *t);
   // Only once the whole table is accepted: the kernel adds to the norms, the binding's contract overwrites.
@@ -365,8 +437,6 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
                  At("entries", static_cast<uint32_t>(i), "stats") + " overlaps the stats of entries[" + std::to_string(j) + "]");
     }
   }
-  for (ts_update_entry& e : t->updates)
-    if (e.stats) std::fill(e.stats, e.stats + e.new_count, 0.0f);
   return t;
 }
 
@@ -383,7 +453,15 @@ void RunDeviceIndirect(Napi::Env env, const Table& t) {
   }
 }
 
+// The kernels add to the norms, the binding's contract overwrites: zeroed where the kernel will write them
+// (a private copy for async calls), once the table is accepted.
+void ZeroStats(const Table& t) {
+  for (const ts_update_entry& e : t.updates)
+    if (e.stats) std::fill(e.stats, e.stats + e.new_count, 0.0f);
+}
+
 void RunDevice(Napi::Env env, const Table& t) {
+  ZeroStats(t);
   const DeviceHooks* hooks = GetDeviceHooks(env);
   if (t.indirect) {
     RunDeviceIndirect(env, t);
@@ -398,46 +476,77 @@ void RunDevice(Napi::Env env, const Table& t) {
 }
 
 void RunHost(const Table& t) {
+  ZeroStats(t);
   if (!t.updates.empty()) CpuUpdate(t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
   else if (t.chain) CpuForecastChain(t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
   else CpuForecast(t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act);
 }
 
 Napi::Value RunSync(const Napi::CallbackInfo& info, bool update) {
-  std::unique_ptr<Table> t = ParseTable(info, update);
+  std::unique_ptr<Table> t = ParseTable(info, update, false);
   if (t->device) RunDevice(info.Env(), *t);
   else RunHost(*t);
   return info.Env().Undefined();
 }
 
-// Runs a host table on the libuv pool; the references in the table keep every array alive until the
-// Promise settles.
+// Points a host table's entries at the private copies of its memory (see async_staging.h).
+void StageTable(Napi::Env env, Table& t, Staging& staging) {
+  staging.Stage(env, t.keep.host);
+  for (ts_update_entry& e : t.updates) {
+    e.factors = staging.Map(e.factors);
+    e.fresh = staging.Map(e.fresh);
+    if (e.stats) e.stats = staging.Map(e.stats);
+  }
+  for (ts_forecast_entry& e : t.forecasts) {
+    e.factors = staging.Map(e.factors);
+    e.out = staging.Map(e.out);
+    e.residual = staging.Map(e.residual);
+    if (e.gate) e.gate = staging.Map(e.gate);
+  }
+}
+
+// Runs a host table on the libuv pool, on private copies of its ArrayBuffer memory; the references in the
+// table keep every array alive until the Promise settles, when the results are copied back.
 class KernelWorker : public Napi::AsyncWorker {
  public:
-  KernelWorker(Napi::Env env, std::unique_ptr<Table> table)
-      : Napi::AsyncWorker(env, "taylorseer:kernel"), table_(std::move(table)), deferred_(Napi::Promise::Deferred::New(env)) {}
+  KernelWorker(Napi::Env env, std::unique_ptr<Table> table, std::unique_ptr<Staging> staging)
+      : Napi::AsyncWorker(env, "taylorseer:kernel"),
+        table_(std::move(table)),
+        staging_(std::move(staging)),
+        deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise Promise() { return deferred_.Promise(); }
   void Execute() override { RunHost(*table_); }
   void OnOK() override {
+    const std::string moved = staging_->Commit(Env(), table_->keep.host, table_->keep.refs);
     table_.reset();
-    deferred_.Resolve(Env().Undefined());
+    staging_.reset();
+    if (moved.empty()) {
+      deferred_.Resolve(Env().Undefined());
+    } else {
+      deferred_.Reject(MakeError(Env(), "ERR_INVALID_ARGUMENT",
+                                 "entries" + moved + " was detached or transferred while the call ran; nothing was written")
+                           .Value());
+    }
   }
   void OnError(const Napi::Error& e) override {
     table_.reset();
+    staging_.reset();
     deferred_.Reject(e.Value());
   }
 
  private:
   std::unique_ptr<Table> table_;
+  std::unique_ptr<Staging> staging_;
   Napi::Promise::Deferred deferred_;
 };
 
 Napi::Value RunAsync(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
   std::unique_ptr<Table> t;
+  auto staging = std::make_unique<Staging>();
   // A Deferred is created only where it is settled: an unsettled one stays on the heap for good.
   try {
-    t = ParseTable(info, update);
+    t = ParseTable(info, update, true);
     if (t->device) {
       // Device work is already asynchronous (stream-ordered); the Promise settles once it is queued.
       RunDevice(env, *t);
@@ -445,12 +554,13 @@ Napi::Value RunAsync(const Napi::CallbackInfo& info, bool update) {
       deferred.Resolve(env.Undefined());
       return deferred.Promise();
     }
+    StageTable(env, *t, *staging);
   } catch (const Napi::Error& e) {
     auto deferred = Napi::Promise::Deferred::New(env);
     deferred.Reject(e.Value());
     return deferred.Promise();
   }
-  auto* worker = new KernelWorker(env, std::move(t));
+  auto* worker = new KernelWorker(env, std::move(t), std::move(staging));
   Napi::Promise p = worker->Promise();
   worker->Queue();
   return p;
@@ -463,6 +573,28 @@ Napi::Value FindNonFinite(const Napi::CallbackInfo& info) {
   TensorArg t = ParseTensor(env, info[1], dtype, "tensor (argument 2)");
   TS_REQUIRE(env, !t.device, "ERR_DEVICE", "tensor (argument 2) must be a host TypedArray: findNonFinite scans host memory");
   return Napi::Number::New(env, static_cast<double>(t.length ? CpuFindNonFinite(t.data, t.length, dtype) : -1));
+}
+
+// overlaps(a, b): whether two host TypedArrays share memory, by address: also across different
+// SharedArrayBuffer objects for the same memory (one that went through postMessage), which JavaScript cannot
+// tell apart. Anything else (a DeviceTensor, a detached array, not an array) shares nothing.
+Napi::Value OverlapsFn(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto span = [&](Napi::Value v, uintptr_t* begin, uintptr_t* end) {
+    if (!v.IsTypedArray()) return false;
+    napi_typedarray_type type;
+    size_t length = 0;
+    void* data = nullptr;
+    napi_value buffer;
+    size_t offset = 0;
+    if (napi_get_typedarray_info(env, v, &type, &length, &data, &buffer, &offset) != napi_ok || !data) return false;
+    *begin = reinterpret_cast<uintptr_t>(data);
+    *end = *begin + length * v.As<Napi::TypedArray>().ElementSize();
+    return *end > *begin;
+  };
+  uintptr_t a0, a1, b0, b1;
+  const bool both = span(info[0], &a0, &a1) && span(info[1], &b0, &b1);
+  return Napi::Boolean::New(env, both && a0 < b1 && b0 < a1);
 }
 
 Napi::Value Update(const Napi::CallbackInfo& info) { return RunSync(info, true); }
@@ -478,6 +610,7 @@ void InitKernels(Napi::Env env, Napi::Object exports) {
   exports.Set("updateAsync", Napi::Function::New(env, UpdateAsync, "updateAsync"));
   exports.Set("forecastAsync", Napi::Function::New(env, ForecastAsync, "forecastAsync"));
   exports.Set("findNonFinite", Napi::Function::New(env, FindNonFinite, "findNonFinite"));
+  exports.Set("overlaps", Napi::Function::New(env, OverlapsFn, "overlaps"));
 }
 
 }  // namespace ts

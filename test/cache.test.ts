@@ -151,3 +151,29 @@ describe('FactorCache', () => {
     expect(Array.from(out)).toEqual([4, -1]);
   });
 });
+
+describe('FactorCache checks its options and shapes', () => {
+  const ok: CacheOptions = { maxOrder: 2, variable: 'step', storage: 'f32', activation: 'f32', device: 'cpu', onShapeChange: 'error' };
+
+  it('refuses unknown devices, dtypes, variables and policies, missing options and unknown keys', () => {
+    expect(codeOf(() => new FactorCache({ ...ok, device: 'tpu' as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new FactorCache({ ...ok, storage: 'x' as never }))).toBe('ERR_DTYPE');
+    expect(codeOf(() => new FactorCache({ ...ok, activation: 'f64' as never }))).toBe('ERR_DTYPE');
+    expect(codeOf(() => new FactorCache({ ...ok, variable: 'space' as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new FactorCache({ ...ok, onShapeChange: 'ignore' as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new FactorCache({ ...ok, maxOrder: 100 }))).toBe('ERR_ORDER');
+    expect(codeOf(() => new FactorCache({} as never))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => new FactorCache({ ...ok, extra: 1 } as never))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it('refuses negative, fractional and non-numeric shapes and non-integer steps, and keeps no entry for them', () => {
+    const c = cache();
+    const x = new Float32Array(64);
+    expect(codeOf(() => c.update('', 'neg', x, [-1, -64], at(0), 1))).toBe('ERR_SHAPE');
+    expect(codeOf(() => c.update('', 'frac', x, [0.5, 128], at(0), 1))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => c.update('', 'nan', x, [NaN], at(0), 1))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => c.update('', 'empty', x, [], at(0), 1))).toBe('ERR_SHAPE');
+    expect(codeOf(() => c.update('', 'step', x, [64], at(0.5), 1))).toBe('ERR_INVALID_ARGUMENT');
+    expect(c.size).toBe(0);
+  });
+});

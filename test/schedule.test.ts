@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FixedSchedule, MaskSchedule, createSchedule, type Schedule } from '../lib/schedule';
+import { MAX_STEPS } from '../lib/validate';
 import { refFullSteps } from './oracle/reference';
 import { codeOf } from './helpers/code-of';
 
@@ -49,7 +50,7 @@ describe('fixed schedule', () => {
   });
 
   it.each([
-    [{ steps: 0, interval: 6, warmup: 1 }, 'ERR_INVALID_ARGUMENT', /steps must be >= 1, got 0/],
+    [{ steps: 0, interval: 6, warmup: 1 }, 'ERR_INVALID_ARGUMENT', /steps must be in 1..100000, got 0/],
     [{ steps: 10, interval: 0, warmup: 1 }, 'ERR_INVALID_ARGUMENT', /interval must be >= 1/],
     [{ steps: 10, interval: 2.5, warmup: 1 }, 'ERR_INVALID_ARGUMENT', /interval must be an integer, got 2.5/],
     [{ steps: 10, interval: 2, warmup: 0 }, 'ERR_INVALID_ARGUMENT', /warmup must be in 1..10, got 0/],
@@ -131,5 +132,18 @@ describe('createSchedule', () => {
     for (const file of readdirSync(dir).filter((f) => f.endsWith('.ts'))) {
       expect(readFileSync(path.join(dir, file), 'utf8'), file).not.toMatch(/from '\.\.\/(native|cache|hook)'/);
     }
+  });
+});
+
+describe('schedule.steps has a documented limit', () => {
+  it(`every schedule refuses more than MAX_STEPS (${MAX_STEPS}) steps with a typed error, before allocating per-step state`, () => {
+    for (const steps of [MAX_STEPS + 1, 1e9, 2 ** 32, 2 ** 53]) {
+      expect(codeOf(() => createSchedule({ kind: 'mask', steps, full: [0] }))).toBe('ERR_INVALID_ARGUMENT');
+      expect(codeOf(() => createSchedule({ kind: 'fixed', steps, interval: 3, warmup: 1 }))).toBe('ERR_INVALID_ARGUMENT');
+      expect(codeOf(() => createSchedule({ kind: 'adaptive', steps, warmup: 2, tolerance: 0.1 }))).toBe('ERR_INVALID_ARGUMENT');
+      const custom = { steps, warmup: 0, isFull: () => true, fullSteps: () => null, describe: () => 'custom' };
+      expect(codeOf(() => createSchedule(custom as unknown as Schedule))).toBe('ERR_INVALID_ARGUMENT');
+    }
+    expect(createSchedule({ kind: 'mask', steps: MAX_STEPS, full: [0] }).steps).toBe(MAX_STEPS);
   });
 });

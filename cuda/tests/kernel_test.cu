@@ -65,14 +65,16 @@ static void RefStore(ts_dtype d, void* p, int64_t i, float v) {
   else static_cast<uint16_t*>(p)[i] = d == TS_F16 ? ts::FloatToHalf(v) : ts::FloatToBf16(v);
 }
 
+static float RefMax(ts_dtype s) { return s == TS_F16 ? ts::kHalfMax : s == TS_BF16 ? ts::kBf16Max : ts::kFloatMax; }
+
 static void RefUpdate(const ts_update_entry& e, ts_dtype s, ts_dtype a) {
   for (int64_t j = 0; j < e.n; ++j) {
     float old[TS_MAX_FACTORS];
     for (int i = 0; i + 1 < e.new_count; ++i) old[i] = RefLoad(s, e.factors, i * e.n + j);
-    float cur = RefLoad(a, e.fresh, j);
+    float cur = ts::StoredValue(RefLoad(a, e.fresh, j), RefMax(s));
     RefStore(s, e.factors, j, cur);
     for (int i = 0; i + 1 < e.new_count; ++i) {
-      cur = (cur - old[i]) / e.divisors[i];
+      cur = ts::StoredDifference((cur - old[i]) / e.divisors[i], cur, old[i], RefMax(s));
       RefStore(s, e.factors, (i + 1) * e.n + j, cur);
     }
   }
@@ -296,10 +298,11 @@ struct UpdCase {
 static void RefStats(const ts_update_entry& e, ts_dtype s, ts_dtype a, double* out) {
   for (int i = 0; i < TS_MAX_FACTORS; ++i) out[i] = 0.0;
   for (int64_t j = 0; j < e.n; ++j) {
-    float cur = RefLoad(a, e.fresh, j);
+    float cur = ts::StoredValue(RefLoad(a, e.fresh, j), RefMax(s));
     out[0] += static_cast<double>(cur) * cur;
     for (int i = 0; i + 1 < e.new_count; ++i) {
-      cur = (cur - RefLoad(s, e.factors, i * e.n + j)) / e.divisors[i];
+      const float o = RefLoad(s, e.factors, i * e.n + j);
+      cur = ts::StoredDifference((cur - o) / e.divisors[i], cur, o, RefMax(s));
       out[i + 1] += static_cast<double>(cur) * cur;
     }
   }

@@ -3,6 +3,7 @@
  * bandwidth (TypedArray.set of the same number of bytes) and the naive operation-at-a-time TypeScript
  * sequence of the reference. Ratios are measured within one run; nothing here asserts a speed.
  */
+import * as os from 'node:os';
 import { bytesPerElement } from '../cache';
 import { TaylorSeerError } from '../errors';
 import { MAX_ORDER } from '../expansion';
@@ -44,6 +45,54 @@ export interface CpuBenchOptions {
 
 export const defaultCpuBenchSizes = [64 << 10, 1 << 20, 4 << 20, 16 << 20, 64 << 20, 256 << 20];
 
+/**
+ * The largest size axis value: 256 MiB of f32 feature, the largest default. A cell holds several times its
+ * size at once (benchPeakBytes: about 3.5 GiB at order 3 with the naive baseline), and sizes beyond the
+ * last-level cache all measure the same memory-bound rate.
+ */
+export const MAX_BENCH_BYTES = 256 << 20;
+
+/**
+ * The most memory one cell holds at once: the feature, factors and output, plus the largest transient (the
+ * copy-rate buffers, the naive baseline's temporaries, or the f32 source of 16-bit factors).
+ */
+export function benchPeakBytes(bytes: number, order: number, dtype: Dtype, naive: boolean): number {
+  const n = Math.max(1, Math.floor(bytes / 4));
+  const st = dtype === 'f32' ? 4 : 2;
+  const held = 4 * n + (order + 1) * n * st + 4 * n;
+  const copy = n * (4 + order * st + (order + 1) * st);
+  const naiveTemp = naive && dtype === 'f32' ? 2 * (order + 1) * 4 * n : 0;
+  const convert = dtype === 'f32' ? 0 : (order + 1) * n * 4;
+  return held + Math.max(copy, naiveTemp, convert);
+}
+
+/** Memory this process may still use: what the system has available, within a cgroup limit when there is one. */
+function availableBytes(): number {
+  const constrained = (process as { constrainedMemory?: () => number | undefined }).constrainedMemory?.() ?? 0;
+  const free = os.freemem();
+  return constrained > 0 ? Math.min(free, Math.max(0, constrained - process.memoryUsage().rss)) : free;
+}
+
+/** Every size is checked before anything is allocated: within MAX_BENCH_BYTES, and its peak within 80% of available memory. */
+function checkBenchMemory(o: CpuBenchOptions): void {
+  const available = availableBytes();
+  const mib = (b: number) => `${(b / 2 ** 20).toFixed(0)} MiB`;
+  for (const bytes of o.sizes) {
+    if (!Number.isSafeInteger(bytes) || bytes < 4 || bytes > MAX_BENCH_BYTES) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `bench size ${bytes} bytes must be an integer in 4..${MAX_BENCH_BYTES} (256 MiB of f32 feature)`);
+    }
+    for (const dtype of o.dtypes) {
+      const peak = benchPeakBytes(bytes, Math.max(...o.orders), dtype, o.naive);
+      if (peak > 0.8 * available) {
+        throw new TaylorSeerError(
+          'ERR_INVALID_ARGUMENT',
+          `bench size ${mib(bytes)} at order ${Math.max(...o.orders)} (${dtype}) needs about ${mib(peak)} at once, more than 80% of the ${mib(available)} available; pass smaller --sizes`,
+        );
+      }
+    }
+  }
+}
+
 function random(n: number): Float32Array {
   const a = new Float32Array(n);
   for (let i = 0; i < n; i++) a[i] = Math.random() * 2 - 1;
@@ -67,6 +116,8 @@ function copyGbps(trafficBytes: number, budgetMs: number): number {
 }
 
 export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
+  for (const order of o.orders) if (!Number.isInteger(order) || order < 1 || order > MAX_ORDER) throw new TaylorSeerError('ERR_ORDER', `bench orders must be in 1..${MAX_ORDER} (got ${order})`);
+  checkBenchMemory(o);
   const addon = native();
   const rows: CpuBenchRow[] = [];
   for (const dtype of o.dtypes) {
@@ -75,7 +126,6 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
       const n = Math.max(1, Math.floor(bytes / 4));
       const fresh = random(n);
       for (const order of o.orders) {
-        if (order < 1 || order > MAX_ORDER) throw new TaylorSeerError('ERR_ORDER', `bench orders must be in 1..${MAX_ORDER} (got ${order})`);
         const k = order;
         const factors = storageArray(dtype, random((k + 1) * n));
         const out = new Float32Array(n);

@@ -29,7 +29,7 @@
 import { TaylorSeerError } from '../errors';
 import { growsOrder } from '../expansion';
 import type { AdaptiveScheduleOptions, Schedule, StepObservation } from './types';
-import { requireInt, requireKnownKeys, requireObject, show } from '../validate';
+import { requireInt, requireKnownKeys, requireObject, requireSteps, show } from '../validate';
 
 /** Budget mode: default interval bounds as fractions of the even pace; see the constructor. */
 const BAND = [0.6, 1.6] as const;
@@ -65,7 +65,7 @@ export class AdaptiveSchedule implements Schedule {
   constructor(options: Omit<AdaptiveScheduleOptions, 'kind'> & { kind?: 'adaptive' }) {
     const o = requireObject('adaptive schedule options', options);
     requireKnownKeys('adaptive schedule options', o, KEYS);
-    this.steps = requireInt('schedule.steps', o.steps, 1);
+    this.steps = requireSteps(o.steps);
     this.warmup = requireInt('schedule.warmup', o.warmup, 1, this.steps);
     this.cooldown = requireInt('schedule.cooldown', o.cooldown ?? 0, 0, this.steps - this.warmup);
     if ((o.tolerance === undefined) === (o.budget === undefined)) {

@@ -4,7 +4,7 @@
  * closed form below, which lets isFull answer any step without replaying the run.
  */
 import type { FixedScheduleOptions, Schedule } from './types';
-import { requireInt, requireKnownKeys, requireObject } from '../validate';
+import { requireInt, requireKnownKeys, requireObject, requireSteps } from '../validate';
 
 export class FixedSchedule implements Schedule {
   readonly kind = 'fixed';
@@ -16,7 +16,7 @@ export class FixedSchedule implements Schedule {
   constructor(options: Omit<FixedScheduleOptions, 'kind'> & { kind?: 'fixed' }) {
     const o = requireObject('fixed schedule options', options);
     requireKnownKeys('fixed schedule options', o, ['kind', 'steps', 'interval', 'warmup', 'cooldown']);
-    this.steps = requireInt('schedule.steps', o.steps, 1);
+    this.steps = requireSteps(o.steps);
     this.interval = requireInt('schedule.interval', o.interval, 1);
     this.warmup = requireInt('schedule.warmup', o.warmup, 1, this.steps);
     this.cooldown = requireInt('schedule.cooldown', o.cooldown ?? 0, 0, this.steps);

@@ -4,7 +4,7 @@ import { AdaptiveSchedule } from './adaptive';
 import { FixedSchedule } from './fixed';
 import { MaskSchedule } from './mask';
 import type { Schedule, ScheduleOptions } from './types';
-import { requireInt, requireObject, show } from '../validate';
+import { requireInt, requireObject, requireSteps, show } from '../validate';
 
 export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './types';
 export { AdaptiveSchedule } from './adaptive';
@@ -34,7 +34,7 @@ export function createSchedule(options: ScheduleOptions | Schedule): Schedule {
 }
 
 function checkSchedule(s: Schedule): Schedule {
-  requireInt('schedule.steps', s.steps, 1);
+  requireSteps(s.steps);
   requireInt('schedule.warmup', s.warmup, 0, s.steps);
   for (const m of ['fullSteps', 'describe'] as const) {
     if (typeof s[m] !== 'function') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.${m} must be a function`);

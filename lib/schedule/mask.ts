@@ -1,7 +1,7 @@
 /** An explicit list of full steps, e.g. one tuned offline or copied from another implementation. */
 import { TaylorSeerError } from '../errors';
 import type { MaskScheduleOptions, Schedule } from './types';
-import { requireInt, requireKnownKeys, requireObject, show } from '../validate';
+import { requireInt, requireKnownKeys, requireObject, requireSteps, show } from '../validate';
 
 export class MaskSchedule implements Schedule {
   readonly kind = 'mask';
@@ -13,7 +13,7 @@ export class MaskSchedule implements Schedule {
   constructor(options: Omit<MaskScheduleOptions, 'kind'> & { kind?: 'mask' }) {
     const o = requireObject('mask schedule options', options);
     requireKnownKeys('mask schedule options', o, ['kind', 'steps', 'full', 'warmup']);
-    this.steps = requireInt('schedule.steps', o.steps, 1);
+    this.steps = requireSteps(o.steps);
     this.warmup = requireInt('schedule.warmup', o.warmup ?? 0, 0, this.steps);
     if (!Array.isArray(o.full)) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.full must be an array of step indices, got ${show(o.full)}`);

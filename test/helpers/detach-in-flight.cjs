@@ -1,6 +1,6 @@
 // Child process for test/lifetimes.test.ts: a caller detaches (structuredClone transfer) the buffers of a
 // native updateAsync / forecastAsync call while it runs on the libuv pool, and drops the clone, so the memory
-// can be freed and reused. The call must then fail with a typed error or complete, never touch freed memory.
+// can be freed and reused. The call must then fail with a typed error, never touch freed memory.
 //   node --expose-gc test/helpers/detach-in-flight.cjs <n> <rounds>
 // Prints one JSON line: { outcomes: ['resolved' | error code, ...], corrupted: <filler elements changed> }.
 'use strict';

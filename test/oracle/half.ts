@@ -21,11 +21,13 @@ export function bitsFloat(b: number): number {
   return f32[0];
 }
 
-/** f32 -> bf16 bits, round to nearest even; NaN stays NaN. */
+/** f32 -> bf16 bits, round to nearest even, saturating at the largest finite bf16; NaN stays NaN. */
 export function bf16Bits(x: number): number {
   const u = floatBits(x);
   if (Number.isNaN(f32[0])) return (u >>> 16) | 0x40;
-  return ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  const r = ((u + 0x7fff + ((u >>> 16) & 1)) >>> 16) & 0xffff;
+  // saturation: a finite value that rounds beyond the largest bf16 is stored as +-0x7f7f
+  return Number.isFinite(f32[0]) && (r & 0x7fff) === 0x7f80 ? r - 1 : r;
 }
 
 export function bf16Value(bits: number): number {

@@ -4,6 +4,21 @@
  */
 import { bf16Bits, bf16Value, f16Bits, f16Value, roundTo, type Dtype } from './half';
 
+/** Largest finite value of each storage dtype: stored factors saturate there. */
+export const STORAGE_MAX: Record<Dtype, number> = { f32: 3.4028234663852886e38, f16: 65504, bf16: 3.3895313892515355e38 };
+
+/** d_0 as the kernels store and difference it: a finite value beyond the storage range becomes +-max. */
+export function storedValue(v: number, storage: Dtype): number {
+  const m = STORAGE_MAX[storage];
+  return Number.isFinite(v) && Math.abs(v) > m ? Math.sign(v) * m : v;
+}
+
+/** A difference v = (c - o) / d as the kernels keep it: beyond the range it becomes +-max when c and o were finite. */
+export function storedDifference(v: number, c: number, o: number, storage: Dtype): number {
+  const m = STORAGE_MAX[storage];
+  return Math.abs(v) > m && Number.isFinite(c) && Number.isFinite(o) ? Math.sign(v) * m : v;
+}
+
 /** Index of the first element where a and b differ (NaN equals NaN), or -1. Fast on millions. */
 export function firstMismatch(a: ArrayLike<number>, b: ArrayLike<number>): number {
   if (a.length !== b.length) return Math.min(a.length, b.length);
@@ -35,10 +50,10 @@ export function oracleUpdate(
   const n = fresh.length;
   const out = Array.from({ length: newCount }, () => new Float64Array(n));
   for (let j = 0; j < n; j++) {
-    let cur = Math.fround(fresh[j]);
+    let cur = storedValue(Math.fround(fresh[j]), storage);
     for (let i = 0; i < newCount; i++) {
       out[i][j] = roundTo(storage, cur);
-      if (i + 1 < newCount) cur = Math.fround(Math.fround(cur - old[i][j]) / Math.fround(divisors[i]));
+      if (i + 1 < newCount) cur = storedDifference(Math.fround(Math.fround(cur - old[i][j]) / Math.fround(divisors[i])), cur, old[i][j], storage);
     }
   }
   return out;

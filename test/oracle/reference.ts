@@ -13,6 +13,7 @@
 import { TaylorSeerError } from '../../lib/errors';
 import type { Dtype, ForecastEntry, HostTensor, NativeAddon, Tensor, UpdateEntry } from '../../lib/native';
 import { halfBits, halfValue } from './half';
+import { storedDifference, storedValue } from './host-kernels';
 
 // ---------------------------------------------------------------------------------------------- schedule
 
@@ -174,11 +175,12 @@ export function oracleUpdate(storage: Dtype, act: Dtype, entries: UpdateEntry[])
     const divisors = e.divisors ?? [];
     if (divisors.length < e.newCount - 1) throw new TaylorSeerError('ERR_LENGTH', 'oracle addon: divisors must hold newCount - 1 numbers');
     for (let j = 0; j < n; j++) {
-      let cur = load(fresh, act, j);
+      // Stored factors saturate at the storage range, and each difference is taken from the saturated value.
+      let cur = storedValue(load(fresh, act, j), storage);
       for (let i = 0; i < e.newCount; i++) {
         const old = load(f, storage, i * n + j);
         store(f, storage, i * n + j, cur);
-        if (i + 1 < e.newCount) cur = Math.fround(Math.fround(cur - old) / Math.fround(divisors[i]));
+        if (i + 1 < e.newCount) cur = storedDifference(Math.fround(Math.fround(cur - old) / Math.fround(divisors[i])), cur, old, storage);
       }
     }
   }
@@ -220,6 +222,9 @@ export function oracleAddon(): NativeAddon {
     toHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfBits(v, dtype))),
     fromHalf: (src, dtype, dst) => src.forEach((v, i) => (dst[i] = halfValue(v, dtype))),
     findNonFinite: (dtype, tensor) => Array.from(tensor).findIndex((_, i) => !Number.isFinite(load(tensor, dtype, i))),
+    // JavaScript sees one buffer object only: the same-buffer byte ranges (the addon compares addresses)
+    overlaps: (a, b) =>
+      ArrayBuffer.isView(a) && ArrayBuffer.isView(b) && a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength,
     cuda: {
       alloc: noCuda,
       wrap: noCuda,
