@@ -181,6 +181,20 @@ int64_t Capacity(Napi::Env env, const TensorArg& f, int64_t n, const std::string
   return f.length / n;
 }
 
+// A factor count the factors tensor has no room for: ERR_LENGTH naming the room it needs, instead of the
+// bare integer range ParseInt would report. Other values are left to ParseInt.
+void RequireRoom(Napi::Env env, Napi::Value v, int64_t cap, int64_t n, uint32_t i, const char* field) {
+  if (!v.IsNumber()) return;
+  const double d = v.As<Napi::Number>().DoubleValue();
+  if (!(std::isfinite(d) && d == std::floor(d) && d > static_cast<double>(cap) && d <= TS_MAX_FACTORS)) return;
+  const int64_t k = static_cast<int64_t>(d);
+  Throw(env, "ERR_LENGTH",
+        At("entries", i, field) + " = " + std::to_string(k) + " needs " + std::to_string(k) + " factors of n = " +
+            std::to_string(n) + " elements (" + std::to_string(k * n) + " elements), but " + At("entries", i, "factors") +
+            " holds " + std::to_string(cap * n) + " elements (" + std::to_string(cap) + " factor" + (cap == 1 ? "" : "s") +
+            "): size it as (order + 1) * n");
+}
+
 void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
   bool first = true;
   for (uint32_t i = 0; i < raw.size(); ++i) {
@@ -196,6 +210,8 @@ void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
     const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_update_entry e{};
+    RequireRoom(env, r.count, cap, n, i, "oldCount");
+    RequireRoom(env, r.new_count, cap, n, i, "newCount");
     e.old_count = static_cast<int32_t>(ParseInt(env, r.count, 0, max_count, At("entries", i, "oldCount")));
     const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
     e.new_count = static_cast<int32_t>(ParseInt(env, r.new_count, 1, new_max, At("entries", i, "newCount")));
@@ -249,6 +265,7 @@ void ParseForecast(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
     const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_forecast_entry e{};
+    RequireRoom(env, r.count, cap, n, i, "count");
     e.count = static_cast<int32_t>(ParseInt(env, r.count, 1, max_count, At("entries", i, "count")));
     if (!t.indirect) ParseList(env, r, e.count, false, At("entries", i, "coeffs"), e.coeffs);
     TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",

@@ -17,6 +17,6 @@ it('the native() example in docs/native-api.md runs and prints the outputs its c
   };
   new Function('require', 'console', code)(fakeRequire, fakeConsole);
   const expected = [...code.matchAll(/console\.log\(.*\); \/\/ (.*)$/gm)].map((m) => m[1]);
-  expect(expected).toEqual(['4 5 6 7', 'true ERR_INVALID_ARGUMENT']);
+  expect(expected).toEqual(['4 5 6 7', 'true ERR_LENGTH']);
   expect(printed).toEqual(expected);
 });

@@ -43,7 +43,7 @@ describe('update rejects', () => {
     ['an empty table', 'ERR_INVALID_ARGUMENT', () => addon.update('f32', 'f32', [])],
     ['factors that are not whole factors of n', 'ERR_LENGTH', (s) => addon.update('f32', 'f32', [{ ...ok(s), factors: s.factors.subarray(1) }])],
     ['a newCount past oldCount + 1', 'ERR_INVALID_ARGUMENT', (s) => addon.update('f32', 'f32', [{ ...ok(s), oldCount: 0 }])],
-    ['an oldCount past the capacity', 'ERR_INVALID_ARGUMENT', (s) => addon.update('f32', 'f32', [{ ...ok(s), oldCount: 4 }])],
+    ['an oldCount past the capacity', 'ERR_LENGTH', (s) => addon.update('f32', 'f32', [{ ...ok(s), oldCount: 4 }])],
     ['a fractional count', 'ERR_INVALID_ARGUMENT', (s) => addon.update('f32', 'f32', [{ ...ok(s), newCount: 1.5 }])],
     ['too few divisors', 'ERR_LENGTH', (s) => addon.update('f32', 'f32', [{ ...ok(s), divisors: [1] }])],
     ['a NaN divisor', 'ERR_NON_FINITE', (s) => addon.update('f32', 'f32', [{ ...ok(s), divisors: [1, NaN] }])],
@@ -61,13 +61,20 @@ describe('update rejects', () => {
 
   it('names the entry and field in the message', () =>
     expectRejected('ERR_LENGTH', (s) => addon.update('f32', 'f32', [{ ...ok(s), divisors: [] }]), /entries\[0\]\.divisors/));
+
+  it('says how much room a too-small factor table needs', () =>
+    expectRejected(
+      'ERR_LENGTH',
+      () => addon.update('f32', 'f32', [{ factors: new Float32Array(n), fresh: new Float32Array(n), oldCount: 1, newCount: 2, divisors: [2] }]),
+      new RegExp(`entries\\[0\\]\\.newCount = 2 needs 2 factors of n = ${n} elements \\(${2 * n} elements\\), but entries\\[0\\]\\.factors holds ${n} elements \\(1 factor\\)`),
+    ));
 });
 
 describe('forecast rejects', () => {
   const ok = (s: ReturnType<typeof setup>) => ({ factors: s.factors, out: s.out, count: 3, coeffs: [1, 2, 0.5] });
   const gate = new Float32Array(8);
   it.each([
-    ['a count past the capacity', 'ERR_INVALID_ARGUMENT', (s) => addon.forecast('f32', 'f32', [{ ...ok(s), count: 4, coeffs: [1, 1, 1, 1] }])],
+    ['a count past the capacity', 'ERR_LENGTH', (s) => addon.forecast('f32', 'f32', [{ ...ok(s), count: 4, coeffs: [1, 1, 1, 1] }])],
     ['too few coefficients', 'ERR_LENGTH', (s) => addon.forecast('f32', 'f32', [{ ...ok(s), coeffs: [1] }])],
     ['an infinite coefficient', 'ERR_NON_FINITE', (s) => addon.forecast('f32', 'f32', [{ ...ok(s), coeffs: [1, Infinity, 0] }])],
     ['out of the wrong length', 'ERR_LENGTH', (s) => addon.forecast('f32', 'f32', [{ ...ok(s), out: new Float32Array(n - 1), n }])],
