@@ -14,14 +14,26 @@
  * Device 'cuda' keeps the factors in GPU memory. The hook's I/O is host arrays, so each entry also keeps a
  * staging buffer of n activation elements (and one for the gate) to move data across; reads back are
  * asynchronous, hence forecastAsync(). Staging memory is counted in the entry's bytes.
+ *
+ * Budget (`maxBytes`, all bytes the cache holds: factors plus staging): an update that would allocate past
+ * it follows `onBudget`:
+ *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
+ *    as it was. The error says what the entries so far need and the first layout below that fits them.
+ *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
+ *    bf16), then order (maxOrder -> maxOrder - 1 -> ... -> 0). Existing factors are kept: rounded to the new
+ *    storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
+ *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
+ *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
+ *    (relayoutAsync), which the hook does before the update that needs it.
  */
-import { TaylorSeerError } from './errors';
+import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
 import { native, type DeviceTensor, type Dtype, type HostTensor, type Tensor } from './native';
 import { show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
 export type ShapeChangePolicy = 'reset' | 'error';
+export type BudgetPolicy = 'error' | 'degrade';
 
 export interface CacheOptions {
   maxOrder: number;
@@ -30,6 +42,21 @@ export interface CacheOptions {
   activation: Dtype;
   device: Device;
   onShapeChange: ShapeChangePolicy;
+  /** bytes the cache may hold (factors and staging); default: no limit */
+  maxBytes?: number;
+  /** default 'error' */
+  onBudget?: BudgetPolicy;
+}
+
+/** A downgrade the cache made to stay within maxBytes. */
+export interface BudgetDowngrade {
+  from: { storage: Dtype; maxOrder: number };
+  to: { storage: Dtype; maxOrder: number };
+  /** bytes the entries known then needed at `from`, and hold at `to` */
+  neededBytes: number;
+  bytesAfter: number;
+  /** entries known when it happened (the one being added included) */
+  entries: number;
 }
 
 /** Read-only view of an entry, for inspection and tests. */
@@ -45,6 +72,8 @@ export interface CacheEntryInfo {
   readonly history: readonly Node[];
   /** bytes held: factors (maxOrder+1 preallocated) plus device staging */
   readonly bytes: number;
+  readonly factorBytes: number;
+  readonly stagingBytes: number;
 }
 
 /** gated forecast target: h += gate[b, :] * forecast, h is [batch, tokens, dim] */
@@ -74,6 +103,26 @@ export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
 }
 
+/** Storage dtypes a budget downgrade steps through, most precise first. */
+const STORAGE_LADDER: readonly Dtype[] = ['f32', 'bf16'];
+
+/**
+ * The layouts a budget downgrade tries from `from`, in order: smaller storages at the same order, then
+ * lower orders at the smallest storage. `from` itself is not included.
+ */
+export function downgradeLadder(from: { storage: Dtype; maxOrder: number }): Array<{ storage: Dtype; maxOrder: number }> {
+  const out: Array<{ storage: Dtype; maxOrder: number }> = [];
+  let storage = from.storage;
+  for (const s of STORAGE_LADDER) {
+    if (BYTES[s] < BYTES[storage]) {
+      storage = s;
+      out.push({ storage, maxOrder: from.maxOrder });
+    }
+  }
+  for (let k = from.maxOrder - 1; k >= 0; k--) out.push({ storage, maxOrder: k });
+  return out;
+}
+
 /** The host array type that carries data of `dtype` (Node 20 has no Float16Array). */
 export function isHostTensorOf(value: unknown, dtype: Dtype): value is HostTensor {
   return dtype === 'f32' ? value instanceof Float32Array : value instanceof Uint16Array;
@@ -97,12 +146,20 @@ function entryId(context: string, key: string): string {
 }
 
 export class FactorCache {
-  readonly options: Readonly<CacheOptions>;
+  /** storage and maxOrder change when a budget downgrade happens (see `downgrades`) */
+  options: Readonly<CacheOptions>;
+  private readonly initial: Readonly<CacheOptions>;
   private readonly entries = new Map<string, Entry>();
   private disposed = false;
+  private readonly downgradeLog: BudgetDowngrade[] = [];
 
   constructor(options: CacheOptions) {
-    this.options = Object.freeze({ ...options });
+    this.options = this.initial = Object.freeze({ ...options });
+  }
+
+  /** Budget downgrades since construction or reset(), oldest first. */
+  get downgrades(): readonly BudgetDowngrade[] {
+    return this.downgradeLog.map((d) => ({ ...d, from: { ...d.from }, to: { ...d.to } }));
   }
 
   get size(): number {
@@ -129,6 +186,8 @@ export class FactorCache {
       count: e.count,
       history: e.history.map((n) => ({ ...n })),
       bytes: this.bytesOf(e),
+      factorBytes: e.factors.byteLength,
+      stagingBytes: this.bytesOf(e) - e.factors.byteLength,
     };
   }
 
@@ -150,7 +209,7 @@ export class FactorCache {
    */
   update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number, stats?: Float32Array): number {
     this.checkAlive();
-    const { activation, storage, maxOrder, variable } = this.options;
+    const { activation, variable } = this.options;
     if (!isHostTensorOf(fresh, activation)) {
       throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
     }
@@ -170,6 +229,11 @@ export class FactorCache {
         );
       }
     }
+    if (!e || e.length !== length) {
+      this.enforceBudget(id, key, shape, length);
+      e = this.entries.get(id); // a downgrade reallocates every entry
+    }
+    const { storage, maxOrder } = this.options;
     const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
     const history = oldCount > 0 ? e!.history : [];
     const plan = updatePlan(variable, history, oldCount, node, maxOrder, warmup);
@@ -279,6 +343,8 @@ export class FactorCache {
     this.checkAlive();
     for (const e of this.entries.values()) this.release(e);
     this.entries.clear();
+    this.options = this.initial;
+    this.downgradeLog.length = 0;
   }
 
   /** Frees everything; any later use is ERR_DISPOSED. Idempotent. */
@@ -326,6 +392,115 @@ export class FactorCache {
     return { target: e, entry: { factors: e.factors, out, count: e.count, coeffs, n: e.length } };
   }
 
+  /** bytes an entry of `length` elements takes under `layout` (staging as it stands, or as allocated new) */
+  private bytesAt(layout: { storage: Dtype; maxOrder: number }, length: number, e?: Entry): number {
+    const factors = (layout.maxOrder + 1) * length * BYTES[layout.storage];
+    if (this.options.device !== 'cuda') return factors;
+    return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
+  }
+
+  /** Bytes every entry (the one `id` resized to `length`) takes under `layout`. */
+  private neededAt(layout: { storage: Dtype; maxOrder: number }, id: string, length: number): number {
+    let total = 0;
+    for (const [k, e] of this.entries) if (k !== id) total += this.bytesAt(layout, e.length, e);
+    return total + this.bytesAt(layout, length, this.entries.get(id));
+  }
+
+  /**
+   * The budget step of an update that allocates: nothing when the result fits maxBytes, else a downgrade
+   * ('degrade', host factors) or TaylorSeerBudgetError. `relayoutAsync` is the 'cuda' form the hook runs first.
+   */
+  private enforceBudget(id: string, key: string, shape: readonly number[], length: number): void {
+    const { maxBytes, onBudget, storage, maxOrder } = this.options;
+    if (maxBytes === undefined) return;
+    const current = { storage, maxOrder };
+    const needed = this.neededAt(current, id, length);
+    if (needed <= maxBytes) return;
+    const target = downgradeLadder(current).find((l) => this.neededAt(l, id, length) <= maxBytes);
+    if (onBudget === 'degrade' && target) {
+      if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
+        // Only reached when the caller skipped relayoutAsync (the hook never does).
+        throw new TaylorSeerError('ERR_DEVICE', 'a budget downgrade of GPU factors moves them through host memory: call relayoutAsync first (the hook does)');
+      }
+      this.relayoutHost(target, { needed, entries: this.entries.size + (this.entries.has(id) ? 0 : 1), id, length });
+      return;
+    }
+    const fits = target ? { ...target, bytes: this.neededAt(target, id, length) } : undefined;
+    throw new TaylorSeerBudgetError(
+      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${maxOrder} in ${storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
+        `(${this.entries.size + (this.entries.has(id) ? 0 : 1)} entries so far). ` +
+        (fits
+          ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
+          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
+      maxBytes,
+      needed,
+      fits as (FactorLayout & { bytes: number }) | undefined,
+    );
+  }
+
+  /**
+   * Device 'cuda', before an update of (context, key) with `length` elements: when the budget calls for a
+   * downgrade, moves every entry's factors to the new layout through host memory. Resolves at once when
+   * nothing is needed (or on the host, where the update itself downgrades).
+   */
+  async relayoutAsync(context: string, key: string, length: number): Promise<void> {
+    this.checkAlive();
+    const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
+    if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return;
+    const id = entryId(context, key);
+    const e = this.entries.get(id);
+    if (e && e.length === length) return;
+    const current = { storage, maxOrder };
+    const needed = this.neededAt(current, id, length);
+    if (needed <= maxBytes) return;
+    const target = downgradeLadder(current).find((l) => this.neededAt(l, id, length) <= maxBytes);
+    if (!target) return; // the update reports ERR_BUDGET
+    const cuda = native().cuda;
+    const host = new Map<Entry, HostTensor>();
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      if (keep === 0) continue;
+      const old = allocHost(storage, keep * x.length);
+      await cuda.download(x.factors as DeviceTensor, old);
+      host.set(x, old);
+    }
+    this.checkAlive();
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      const fresh = allocHost(target.storage, (target.maxOrder + 1) * x.length);
+      const old = host.get(x);
+      if (old) convertFactors(old, storage, fresh, target.storage, keep * x.length);
+      (x.factors as DeviceTensor).dispose();
+      x.factors = cuda.alloc(target.storage, (target.maxOrder + 1) * x.length);
+      if (old) cuda.upload(x.factors, fresh.subarray(0, keep * x.length));
+      x.count = keep;
+    }
+    this.record(current, target, needed, this.entries.size + (e ? 0 : 1));
+  }
+
+  private relayoutHost(target: { storage: Dtype; maxOrder: number }, at: { needed: number; entries: number; id: string; length: number }): void {
+    const from = { storage: this.options.storage, maxOrder: this.options.maxOrder };
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      const fresh = x.factors instanceof Float32Array || x.factors instanceof Uint16Array ? allocHost(target.storage, (target.maxOrder + 1) * x.length) : undefined;
+      if (!fresh) {
+        // 'cuda' entries without valid factors: only the allocation changes.
+        (x.factors as DeviceTensor).dispose();
+        x.factors = native().cuda.alloc(target.storage, (target.maxOrder + 1) * x.length);
+      } else {
+        if (keep > 0) convertFactors(x.factors as HostTensor, from.storage, fresh, target.storage, keep * x.length);
+        x.factors = fresh;
+      }
+      x.count = keep;
+    }
+    this.record(from, target, at.needed, at.entries);
+  }
+
+  private record(from: { storage: Dtype; maxOrder: number }, to: { storage: Dtype; maxOrder: number }, needed: number, entries: number): void {
+    this.options = Object.freeze({ ...this.options, storage: to.storage, maxOrder: to.maxOrder });
+    this.downgradeLog.push({ from, to, neededBytes: needed, bytesAfter: this.bytesHeld, entries });
+  }
+
   private allocate(context: string, key: string, shape: readonly number[], length: number): Entry {
     const { maxOrder, storage, activation, device } = this.options;
     const capacity = (maxOrder + 1) * length;
@@ -358,4 +533,20 @@ export class FactorCache {
   private checkAlive(): void {
     if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'this TaylorSeer cache was disposed; create a new one');
   }
+}
+
+/** Copies the first n elements of factors in storage `from` into `dst` in storage `to` (round to nearest even). */
+function convertFactors(src: HostTensor, from: Dtype, dst: HostTensor, to: Dtype, n: number): void {
+  if (from === to) {
+    (dst as Float32Array).set((src as Float32Array).subarray(0, n));
+    return;
+  }
+  let f32: Float32Array;
+  if (from === 'f32') f32 = (src as Float32Array).subarray(0, n);
+  else {
+    f32 = new Float32Array(n);
+    native().fromHalf((src as Uint16Array).subarray(0, n), from, f32);
+  }
+  if (to === 'f32') (dst as Float32Array).set(f32);
+  else native().toHalf(f32, to, (dst as Uint16Array).subarray(0, n));
 }

@@ -19,11 +19,11 @@ export type { Variable, Node, UpdatePlan } from './expansion';
 
 // The lower-level cache the hook is built on.
 export { FactorCache } from './cache';
-export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy } from './cache';
+export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy, BudgetPolicy, BudgetDowngrade } from './cache';
 
 // Errors and environment.
-export { TaylorSeerError } from './errors';
-export type { TaylorSeerErrorCode } from './errors';
+export { TaylorSeerError, TaylorSeerBudgetError } from './errors';
+export type { TaylorSeerErrorCode, FactorLayout } from './errors';
 export { info, packageVersion } from './info';
 export type { TaylorSeerInfo } from './info';
 

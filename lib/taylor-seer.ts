@@ -25,7 +25,7 @@
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
 import type { CacheHook } from './cache-hook';
-import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
+import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
 import { DTYPES, native, type Dtype, type HostTensor } from './native';
@@ -56,6 +56,19 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
    * module and element, and the cache is left unchanged. Costs one read of the output; default false.
    */
   checkFinite?: boolean;
+  /**
+   * Most bytes the cache may hold (factors, plus staging on 'cuda'); default: no limit. An update that would
+   * allocate past it follows `onBudget`.
+   */
+  maxBytes?: number;
+  /**
+   * 'error' (default): that update throws TaylorSeerBudgetError (ERR_BUDGET: what the entries so far need,
+   * the first layout that would fit them); nothing is allocated and the cache is unchanged.
+   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16), then order (maxOrder -> 0),
+   * keeping the factors it holds (rounded, truncated), and `stats.budget.downgrades` says what it did.
+   * Granularity is where the caller hooks the model; when order 0 at bf16 does not fit either, ERR_BUDGET.
+   */
+  onBudget?: BudgetPolicy;
 }
 
 export interface ModuleOptions {
@@ -79,9 +92,15 @@ export interface TaylorSeerStats {
   /** memory held by the cache (factors, plus staging buffers on 'cuda') */
   bytesHeld: number;
   entries: number;
+  /** bytes held per entry, in the order entries were created */
+  bytesByEntry: Array<{ context: string; key: string; bytes: number }>;
+  /** the layout the factors are held in now (differs from the options after a budget downgrade) */
+  layout: { storage: Dtype; maxOrder: number };
+  /** maxBytes and onBudget as given, and the downgrades made to stay within maxBytes, oldest first */
+  budget: { maxBytes: number | undefined; onBudget: BudgetPolicy; downgrades: BudgetDowngrade[] };
 }
 
-const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'checkFinite'] as const;
+const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'checkFinite', 'maxBytes', 'onBudget'] as const;
 
 interface StepState {
   step: number;
@@ -102,6 +121,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly device: Device;
   readonly onShapeChange: ShapeChangePolicy;
   readonly checkFinite: boolean;
+  readonly maxBytes: number | undefined;
+  readonly onBudget: BudgetPolicy;
 
   private readonly cache: FactorCache;
   /** per-update scratch for the kernel's norms (schedules that need them) */
@@ -127,6 +148,11 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
     }
     this.checkFinite = o.checkFinite ?? false;
+    if (o.maxBytes !== undefined && (typeof o.maxBytes !== 'number' || !Number.isSafeInteger(o.maxBytes) || o.maxBytes <= 0)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `maxBytes must be a positive integer number of bytes, got ${show(o.maxBytes)}`);
+    }
+    this.maxBytes = o.maxBytes as number | undefined;
+    this.onBudget = requireOneOf('onBudget', o.onBudget ?? 'error', ['error', 'degrade'] as const);
     this.cache = new FactorCache({
       maxOrder: this.maxOrder,
       variable: this.variable,
@@ -134,6 +160,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       activation: this.activation,
       device: this.device,
       onShapeChange: this.onShapeChange,
+      ...(this.maxBytes === undefined ? {} : { maxBytes: this.maxBytes }),
+      onBudget: this.onBudget,
     });
   }
 
@@ -271,6 +299,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     try {
       if (step.full) {
         const fresh: unknown = await compute();
+        await this.cache.relayoutAsync(context, key, lengthOf(fresh));
         this.recordFull(id, context, key, step, fresh);
         return fresh as ActivationTensor<A>;
       }
@@ -311,6 +340,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         if (h.length !== n || gate.length !== batch * dim) {
           throw new TaylorSeerError('ERR_LENGTH', `h or gate changed length (detached?) while the compute for "${key}" ran: h has ${h.length} elements (expected ${n}), gate ${gate.length} (expected ${batch * dim})`);
         }
+        await this.cache.relayoutAsync(context, key, n);
+        this.checkAlive();
         this.fold(context, key, step, fresh, [batch, tokens, dim]);
         // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
         native().forecast(this.activation, this.activation, [
@@ -367,7 +398,16 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
 
   get stats(): TaylorSeerStats {
     this.checkAlive();
-    return { ...this.counters, bytesHeld: this.cache.bytesHeld, entries: this.cache.size };
+    const list = this.cache.list();
+    const { storage, maxOrder } = this.cache.options;
+    return {
+      ...this.counters,
+      bytesHeld: this.cache.bytesHeld,
+      entries: list.length,
+      bytesByEntry: list.map((e) => ({ context: e.context, key: e.key, bytes: e.bytes })),
+      layout: { storage, maxOrder },
+      budget: { maxBytes: this.maxBytes, onBudget: this.onBudget, downgrades: [...this.cache.downgrades] },
+    };
   }
 
   /** A snapshot of every cache entry (shape, valid factors, node history, bytes), for logs and tests. */

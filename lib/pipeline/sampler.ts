@@ -195,6 +195,9 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
         computesSkipped: st.computesSkipped - (stats0?.computesSkipped ?? 0),
         bytesHeld: st.bytesHeld,
         entries: st.entries,
+        bytesByEntry: st.bytesByEntry,
+        layout: st.layout,
+        budget: st.budget,
       };
     }
     return {
