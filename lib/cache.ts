@@ -20,7 +20,7 @@
  *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
  *    as it was. The error says what the entries so far need and the first layout below that fits them.
  *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
- *    bf16), then order (maxOrder -> maxOrder - 1 -> ... -> 0). Existing factors are kept: rounded to the new
+ *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... -> 0). Existing factors are kept: rounded to the new
  *    storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
  *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
  *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
@@ -28,7 +28,7 @@
  */
 import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
-import { native, type DeviceTensor, type Dtype, type HostTensor, type Tensor } from './native';
+import { factorBytes, factorUnits, native, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type StorageDtype, type Tensor } from './native';
 import { show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
@@ -38,7 +38,8 @@ export type BudgetPolicy = 'error' | 'degrade';
 export interface CacheOptions {
   maxOrder: number;
   variable: Variable;
-  storage: Dtype;
+  /** 'i8' on device 'cpu' only */
+  storage: StorageDtype;
   activation: Dtype;
   device: Device;
   onShapeChange: ShapeChangePolicy;
@@ -48,10 +49,16 @@ export interface CacheOptions {
   onBudget?: BudgetPolicy;
 }
 
+/** What the factors are held in: storage dtype and highest order. */
+export interface Layout {
+  storage: StorageDtype;
+  maxOrder: number;
+}
+
 /** A downgrade the cache made to stay within maxBytes. */
 export interface BudgetDowngrade {
-  from: { storage: Dtype; maxOrder: number };
-  to: { storage: Dtype; maxOrder: number };
+  from: Layout;
+  to: Layout;
   /** bytes the entries known then needed at `from`, and hold at `to` */
   neededBytes: number;
   bytesAfter: number;
@@ -92,7 +99,7 @@ interface Entry {
   length: number;
   count: number;
   history: Node[];
-  factors: Tensor;
+  factors: FactorTensor;
   stage?: DeviceTensor;
   gateStage?: DeviceTensor;
 }
@@ -103,18 +110,20 @@ export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
 }
 
-/** Storage dtypes a budget downgrade steps through, most precise first. */
-const STORAGE_LADDER: readonly Dtype[] = ['f32', 'bf16'];
+/** Storage dtypes a budget downgrade steps through, most precise first ('i8' on the CPU only). */
+const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
 
 /**
  * The layouts a budget downgrade tries from `from`, in order: smaller storages at the same order, then
  * lower orders at the smallest storage. `from` itself is not included.
  */
-export function downgradeLadder(from: { storage: Dtype; maxOrder: number }): Array<{ storage: Dtype; maxOrder: number }> {
-  const out: Array<{ storage: Dtype; maxOrder: number }> = [];
+export function downgradeLadder(from: Layout, device: Device = 'cpu'): Layout[] {
+  const out: Layout[] = [];
   let storage = from.storage;
+  const size = (d: StorageDtype) => factorBytes(d, 4096);
   for (const s of STORAGE_LADDER) {
-    if (BYTES[s] < BYTES[storage]) {
+    if (s === 'i8' && device === 'cuda') continue;
+    if (size(s) < size(storage)) {
       storage = s;
       out.push({ storage, maxOrder: from.maxOrder });
     }
@@ -130,6 +139,11 @@ export function isHostTensorOf(value: unknown, dtype: Dtype): value is HostTenso
 
 export function describeHostType(dtype: Dtype): string {
   return dtype === 'f32' ? 'a Float32Array' : `a Uint16Array (${dtype} bits)`;
+}
+
+/** Host factor storage for `capacity` factors of n elements. */
+export function allocFactors(storage: StorageDtype, capacity: number, n: number): HostFactors {
+  return storage === 'i8' ? new Uint8Array(capacity * factorUnits('i8', n)) : allocHost(storage, capacity * n);
 }
 
 export function allocHost(dtype: Dtype, length: number): HostTensor {
@@ -393,14 +407,14 @@ export class FactorCache {
   }
 
   /** bytes an entry of `length` elements takes under `layout` (staging as it stands, or as allocated new) */
-  private bytesAt(layout: { storage: Dtype; maxOrder: number }, length: number, e?: Entry): number {
-    const factors = (layout.maxOrder + 1) * length * BYTES[layout.storage];
+  private bytesAt(layout: Layout, length: number, e?: Entry): number {
+    const factors = (layout.maxOrder + 1) * factorBytes(layout.storage, length);
     if (this.options.device !== 'cuda') return factors;
     return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
   }
 
   /** Bytes every entry (the one `id` resized to `length`) takes under `layout`. */
-  private neededAt(layout: { storage: Dtype; maxOrder: number }, id: string, length: number): number {
+  private neededAt(layout: Layout, id: string, length: number): number {
     let total = 0;
     for (const [k, e] of this.entries) if (k !== id) total += this.bytesAt(layout, e.length, e);
     return total + this.bytesAt(layout, length, this.entries.get(id));
@@ -416,7 +430,7 @@ export class FactorCache {
     const current = { storage, maxOrder };
     const needed = this.neededAt(current, id, length);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current).find((l) => this.neededAt(l, id, length) <= maxBytes);
+    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, id, length) <= maxBytes);
     if (onBudget === 'degrade' && target) {
       if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
         // Only reached when the caller skipped relayoutAsync (the hook never does).
@@ -431,7 +445,7 @@ export class FactorCache {
         `(${this.entries.size + (this.entries.has(id) ? 0 : 1)} entries so far). ` +
         (fits
           ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
-          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
+          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
       maxBytes,
       needed,
       fits as (FactorLayout & { bytes: number }) | undefined,
@@ -453,42 +467,45 @@ export class FactorCache {
     const current = { storage, maxOrder };
     const needed = this.neededAt(current, id, length);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current).find((l) => this.neededAt(l, id, length) <= maxBytes);
+    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, id, length) <= maxBytes);
     if (!target) return; // the update reports ERR_BUDGET
+    // GPU factors are never 'i8' (the ladder skips it there)
+    const from = storage as Dtype;
+    const to = target.storage as Dtype;
     const cuda = native().cuda;
     const host = new Map<Entry, HostTensor>();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (keep === 0) continue;
-      const old = allocHost(storage, keep * x.length);
+      const old = allocHost(from, keep * x.length);
       await cuda.download(x.factors as DeviceTensor, old);
       host.set(x, old);
     }
     this.checkAlive();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
-      const fresh = allocHost(target.storage, (target.maxOrder + 1) * x.length);
+      const fresh = allocHost(to, keep * x.length);
       const old = host.get(x);
-      if (old) convertFactors(old, storage, fresh, target.storage, keep * x.length);
+      for (let i = 0; old && i < keep; i++) convertFactor(old, from, fresh, to, i, x.length);
       (x.factors as DeviceTensor).dispose();
-      x.factors = cuda.alloc(target.storage, (target.maxOrder + 1) * x.length);
-      if (old) cuda.upload(x.factors, fresh.subarray(0, keep * x.length));
+      x.factors = cuda.alloc(to, (target.maxOrder + 1) * x.length);
+      if (old) cuda.upload(x.factors, fresh);
       x.count = keep;
     }
     this.record(current, target, needed, this.entries.size + (e ? 0 : 1));
   }
 
-  private relayoutHost(target: { storage: Dtype; maxOrder: number }, at: { needed: number; entries: number; id: string; length: number }): void {
-    const from = { storage: this.options.storage, maxOrder: this.options.maxOrder };
+  private relayoutHost(target: Layout, at: { needed: number; entries: number; id: string; length: number }): void {
+    const from: Layout = { storage: this.options.storage, maxOrder: this.options.maxOrder };
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
-      const fresh = x.factors instanceof Float32Array || x.factors instanceof Uint16Array ? allocHost(target.storage, (target.maxOrder + 1) * x.length) : undefined;
-      if (!fresh) {
+      if (!ArrayBuffer.isView(x.factors)) {
         // 'cuda' entries without valid factors: only the allocation changes.
         (x.factors as DeviceTensor).dispose();
-        x.factors = native().cuda.alloc(target.storage, (target.maxOrder + 1) * x.length);
+        x.factors = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
       } else {
-        if (keep > 0) convertFactors(x.factors as HostTensor, from.storage, fresh, target.storage, keep * x.length);
+        const fresh = allocFactors(target.storage, target.maxOrder + 1, x.length);
+        for (let i = 0; i < keep; i++) convertFactor(x.factors, from.storage, fresh, target.storage, i, x.length);
         x.factors = fresh;
       }
       x.count = keep;
@@ -496,7 +513,7 @@ export class FactorCache {
     this.record(from, target, at.needed, at.entries);
   }
 
-  private record(from: { storage: Dtype; maxOrder: number }, to: { storage: Dtype; maxOrder: number }, needed: number, entries: number): void {
+  private record(from: Layout, to: Layout, needed: number, entries: number): void {
     this.options = Object.freeze({ ...this.options, storage: to.storage, maxOrder: to.maxOrder });
     this.downgradeLog.push({ from, to, neededBytes: needed, bytesAfter: this.bytesHeld, entries });
   }
@@ -506,7 +523,7 @@ export class FactorCache {
     const capacity = (maxOrder + 1) * length;
     if (device === 'cuda') {
       const cuda = native().cuda;
-      const factors = cuda.alloc(storage, capacity);
+      const factors = cuda.alloc(storage as Dtype, capacity); // the hook keeps 'i8' off the GPU
       let stage: DeviceTensor;
       try {
         stage = cuda.alloc(activation, length);
@@ -516,7 +533,7 @@ export class FactorCache {
       }
       return { context, key, shape: [...shape], length, count: 0, history: [], factors, stage };
     }
-    return { context, key, shape: [...shape], length, count: 0, history: [], factors: allocHost(storage, capacity) };
+    return { context, key, shape: [...shape], length, count: 0, history: [], factors: allocFactors(storage, maxOrder + 1, length) };
   }
 
   private release(e: Entry): void {
@@ -535,18 +552,28 @@ export class FactorCache {
   }
 }
 
-/** Copies the first n elements of factors in storage `from` into `dst` in storage `to` (round to nearest even). */
-function convertFactors(src: HostTensor, from: Dtype, dst: HostTensor, to: Dtype, n: number): void {
+/**
+ * Factor i (n elements) of `src` in storage `from`, into factor i of `dst` in storage `to`: 16-bit stores
+ * round to nearest even, 'i8' quantises with the update kernel (the same records it writes).
+ */
+function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, to: StorageDtype, i: number, n: number): void {
   if (from === to) {
-    (dst as Float32Array).set((src as Float32Array).subarray(0, n));
+    const u = factorUnits(to, n);
+    (dst as Uint8Array).set((src as Uint8Array).subarray(i * u, (i + 1) * u), i * u);
     return;
   }
+  if (from === 'i8') throw new TaylorSeerError('ERR_DTYPE', "'i8' factors are the smallest storage; nothing converts from them");
   let f32: Float32Array;
-  if (from === 'f32') f32 = (src as Float32Array).subarray(0, n);
+  if (from === 'f32') f32 = (src as Float32Array).subarray(i * n, (i + 1) * n);
   else {
     f32 = new Float32Array(n);
-    native().fromHalf((src as Uint16Array).subarray(0, n), from, f32);
+    native().fromHalf((src as Uint16Array).subarray(i * n, (i + 1) * n), from, f32);
   }
-  if (to === 'f32') (dst as Float32Array).set(f32);
-  else native().toHalf(f32, to, (dst as Uint16Array).subarray(0, n));
+  if (to === 'f32') (dst as Float32Array).set(f32, i * n);
+  else if (to === 'i8') {
+    const u = factorUnits('i8', n);
+    const one = new Uint8Array(u);
+    native().update('i8', 'f32', [{ factors: one, fresh: f32, oldCount: 0, newCount: 1, n }]);
+    (dst as Uint8Array).set(one, i * u);
+  } else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
 }

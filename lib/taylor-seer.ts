@@ -28,7 +28,7 @@ import type { CacheHook } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
-import { DTYPES, native, type Dtype, type HostTensor } from './native';
+import { DTYPES, STORAGE_DTYPES, native, type Dtype, type HostTensor, type StorageDtype } from './native';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
 import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
@@ -43,8 +43,11 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   maxOrder: number;
   /** what the differences are taken in; default 'step' (the reference) */
   variable?: Variable;
-  /** dtype the factors are stored in; default 'f32' */
-  storage?: Dtype;
+  /**
+   * what the factors are stored in; default 'f32'. 'i8': 8-bit records of 64 elements with an f32 absmax
+   * scale each (about 1.06 bytes per element; CPU only in this release).
+   */
+  storage?: StorageDtype;
   /** dtype of module outputs, h and gate; default 'f32' */
   activation?: A;
   /** default 'cpu' */
@@ -64,9 +67,9 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   /**
    * 'error' (default): that update throws TaylorSeerBudgetError (ERR_BUDGET: what the entries so far need,
    * the first layout that would fit them); nothing is allocated and the cache is unchanged.
-   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16), then order (maxOrder -> 0),
+   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16 -> i8; bf16 on 'cuda'), then order (maxOrder -> 0),
    * keeping the factors it holds (rounded, truncated), and `stats.budget.downgrades` says what it did.
-   * Granularity is where the caller hooks the model; when order 0 at bf16 does not fit either, ERR_BUDGET.
+   * Granularity is where the caller hooks the model; when order 0 at the smallest storage does not fit, ERR_BUDGET.
    */
   onBudget?: BudgetPolicy;
 }
@@ -95,7 +98,7 @@ export interface TaylorSeerStats {
   /** bytes held per entry, in the order entries were created */
   bytesByEntry: Array<{ context: string; key: string; bytes: number }>;
   /** the layout the factors are held in now (differs from the options after a budget downgrade) */
-  layout: { storage: Dtype; maxOrder: number };
+  layout: { storage: StorageDtype; maxOrder: number };
   /** maxBytes and onBudget as given, and the downgrades made to stay within maxBytes, oldest first */
   budget: { maxBytes: number | undefined; onBudget: BudgetPolicy; downgrades: BudgetDowngrade[] };
 }
@@ -116,7 +119,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly schedule: Schedule;
   readonly maxOrder: number;
   readonly variable: Variable;
-  readonly storage: Dtype;
+  readonly storage: StorageDtype;
   readonly activation: A;
   readonly device: Device;
   readonly onShapeChange: ShapeChangePolicy;
@@ -140,10 +143,14 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     this.schedule = createSchedule(o.schedule as ScheduleOptions | Schedule);
     this.maxOrder = requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
     this.variable = requireOneOf('variable', o.variable ?? 'step', VARIABLES);
-    this.storage = requireOneOf('storage', o.storage ?? 'f32', DTYPES, 'ERR_DTYPE');
+    this.storage = requireOneOf('storage', o.storage ?? 'f32', STORAGE_DTYPES, 'ERR_DTYPE');
     this.activation = requireOneOf('activation', o.activation ?? 'f32', DTYPES, 'ERR_DTYPE') as A;
     this.onShapeChange = requireOneOf('onShapeChange', o.onShapeChange ?? 'error', ['reset', 'error'] as const);
-    this.device = resolveDevice(requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const));
+    const device = requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const);
+    this.device = resolveDevice(this.storage === 'i8' && device === 'auto' ? 'cpu' : device);
+    if (this.storage === 'i8' && this.device === 'cuda') {
+      throw new TaylorSeerError('ERR_DTYPE', "storage 'i8' runs on the CPU kernels only in this release: use device 'cpu', or storage 'bf16' on 'cuda'");
+    }
     if (o.checkFinite !== undefined && typeof o.checkFinite !== 'boolean') {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
     }

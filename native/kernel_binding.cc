@@ -83,12 +83,14 @@ int64_t EntryN(Napi::Env env, Napi::Object o, const TensorArg& basis, const std:
   return n;
 }
 
-// Factor capacity of a factors tensor holding whole factors of n elements.
-int64_t Capacity(Napi::Env env, const TensorArg& f, int64_t n, const std::string& what) {
-  TS_REQUIRE(env, f.length % n == 0 && f.length / n >= 1, "ERR_LENGTH",
-             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (got " +
-                 std::to_string(f.length) + " elements)");
-  return f.length / n;
+// Factor capacity of a factors tensor holding whole factors of n elements (of FactorUnits each).
+int64_t Capacity(Napi::Env env, const TensorArg& f, ts_dtype storage, int64_t n, const std::string& what) {
+  const int64_t per = FactorUnits(storage, n);
+  const std::string unit = storage == TS_I8 ? " bytes" : " elements";
+  TS_REQUIRE(env, f.length % per == 0 && f.length / per >= 1, "ERR_LENGTH",
+             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (" +
+                 std::to_string(per) + unit + " each; got " + std::to_string(f.length) + unit + ")");
+  return f.length / per;
 }
 
 void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
@@ -104,7 +106,7 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
     TS_REQUIRE(env, fresh.length == n, "ERR_LENGTH",
                At("entries", i, "fresh") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(fresh.length) + ")");
-    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_update_entry e{};
     e.old_count = static_cast<int32_t>(ParseInt(env, o.Get("oldCount"), 0, max_count, At("entries", i, "oldCount")));
@@ -172,7 +174,7 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     TS_REQUIRE(env, out.length == n, "ERR_LENGTH",
                At("entries", i, "out") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(out.length) + ")");
-    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_forecast_entry e{};
     e.count = static_cast<int32_t>(ParseInt(env, o.Get("count"), 1, max_count, At("entries", i, "count")));
@@ -299,7 +301,7 @@ void CheckConcurrentEntries(Napi::Env env, const Table& t) {
 std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
-  t->storage = ParseDtype(env, info[0], "storage dtype (argument 1)");
+  t->storage = ParseStorageDtype(env, info[0], "storage dtype (argument 1)");
   t->act = ParseDtype(env, info[1], "activation dtype (argument 2)");
   Napi::Array arr = ParseEntries(env, info[2]);
   if (update) ParseUpdate(env, arr, *t);

@@ -46,7 +46,7 @@ describe('maxBytes with onBudget: error (the default)', () => {
     expect(b.code).toBe('ERR_BUDGET');
     expect(b.maxBytes).toBe(30_000);
     expect(b.needed).toBe(36_000);
-    expect(b.fits).toEqual({ storage: 'bf16', maxOrder: 2, bytes: 18_000 });
+    expect(b.fits).toEqual({ storage: 'bf16', maxOrder: 2, bytes: 18_000 });  // the first rung that fits
     expect(b.message).toContain('36000');
     expect(b.message).toContain('storage bf16, order 2');
     // Nothing allocated beyond the budget, nothing lost: the two entries are intact and the run goes on.
@@ -60,7 +60,7 @@ describe('maxBytes with onBudget: error (the default)', () => {
     expect(run(make({ maxBytes: 24_000 }), keys)).toEqual(run(make({}), keys));
   });
 
-  it('says when not even order 0 in bf16 fits (fits is undefined)', () => {
+  it('says when not even order 0 in i8 fits (fits is undefined)', () => {
     const seer = make({ maxBytes: 1000, onBudget: 'degrade' });
     seer.beginStep(0);
     let err: unknown;
@@ -88,22 +88,34 @@ describe("maxBytes with onBudget: 'degrade'", () => {
     expect(st.budget.downgrades).toEqual([{ from: { storage: 'f32', maxOrder: 2 }, to: { storage: 'bf16', maxOrder: 2 }, neededBytes: 36_000, bytesAfter: 12_000, entries: 3 }]);
   });
 
-  it('then order: 13,000 bytes for three entries is bf16 at order 1', () => {
-    const seer = make({ maxBytes: 13_000, onBudget: 'degrade' });
-    expect(run(seer, three)).toEqual(run(make({ storage: 'bf16', maxOrder: 1 }), three));
-    expect(seer.stats.layout).toEqual({ storage: 'bf16', maxOrder: 1 });
-    expect(seer.stats.bytesHeld).toBeLessThanOrEqual(13_000);
+  it('walks down one rung at a time as entries arrive: 7,000 bytes give bf16 (1 entry), i8 (2), i8 at order 1 (3)', () => {
+    const seer = make({ maxBytes: 7_000, onBudget: 'degrade' });
+    const got = run(seer, three);
+    const st = seer.stats;
+    expect(st.budget.downgrades.map((d) => [d.entries, d.to])).toEqual([
+      [1, { storage: 'bf16', maxOrder: 2 }],
+      [2, { storage: 'i8', maxOrder: 2 }],
+      [3, { storage: 'i8', maxOrder: 1 }],
+    ]);
+    expect(st.layout).toEqual({ storage: 'i8', maxOrder: 1 });
+    expect(st.bytesHeld).toBe(3 * 2 * 1088);
+    // Each rung rounds the factors it keeps once more, so the run is close to (not equal to) i8 order 1 throughout.
+    const want = run(make({ storage: 'i8', maxOrder: 1 }), three);
+    let worst = 0;
+    got.forEach((row, s) => row.forEach((v, k) => v.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[s][k][j]))))));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.05);
   });
 
   it('an entry created mid-run truncates the others to the lower order exactly (d_0..d_K\' are the lower order\'s factors)', () => {
     // 'c' first appears at step 13, a full step (N=3, W=2: full at 0, 1, 4, 7, 10, 13, ...)
     const keysAt = (s: number) => (s >= 13 ? ['a', 'b', 'c'] : ['a', 'b']);
-    const seer = make({ storage: 'bf16', maxBytes: 13_000, onBudget: 'degrade' });
+    const seer = make({ storage: 'i8', maxBytes: 7_000, onBudget: 'degrade' });
     const got = run(seer, keysAt);
-    expect(seer.stats.budget.downgrades.map((d) => d.to)).toEqual([{ storage: 'bf16', maxOrder: 1 }]);
+    expect(seer.stats.budget.downgrades.map((d) => d.to)).toEqual([{ storage: 'i8', maxOrder: 1 }]);
     // Before the downgrade it is the order-2 run; after, exactly the order-1 run.
-    const o2 = run(make({ storage: 'bf16' }), keysAt);
-    const o1 = run(make({ storage: 'bf16', maxOrder: 1 }), keysAt);
+    const o2 = run(make({ storage: 'i8' }), keysAt);
+    const o1 = run(make({ storage: 'i8', maxOrder: 1 }), keysAt);
     expect(got.slice(0, 13)).toEqual(o2.slice(0, 13));
     expect(got.slice(13)).toEqual(o1.slice(13));
     expect(o2.slice(14)).not.toEqual(o1.slice(14)); // the orders do differ: the comparison can fail
@@ -151,9 +163,19 @@ describe('budget options are checked', () => {
   it('the downgrade order: storage first, then order down to 0', () => {
     expect(downgradeLadder({ storage: 'f32', maxOrder: 2 })).toEqual([
       { storage: 'bf16', maxOrder: 2 },
+      { storage: 'i8', maxOrder: 2 },
+      { storage: 'i8', maxOrder: 1 },
+      { storage: 'i8', maxOrder: 0 },
+    ]);
+    expect(downgradeLadder({ storage: 'f16', maxOrder: 1 })).toEqual([
+      { storage: 'i8', maxOrder: 1 },
+      { storage: 'i8', maxOrder: 0 },
+    ]);
+    // GPU factors stop at bf16 ('i8' is CPU only)
+    expect(downgradeLadder({ storage: 'f32', maxOrder: 1 }, 'cuda')).toEqual([
       { storage: 'bf16', maxOrder: 1 },
       { storage: 'bf16', maxOrder: 0 },
     ]);
-    expect(downgradeLadder({ storage: 'bf16', maxOrder: 0 })).toEqual([]);
+    expect(downgradeLadder({ storage: 'i8', maxOrder: 0 })).toEqual([]);
   });
 });
