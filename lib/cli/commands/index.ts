@@ -4,7 +4,8 @@ import { calibrateCommand } from './calibrate';
 import { demoCommand } from './demo';
 import { evalCommand } from './eval';
 import { infoCommand } from './info';
+import { planCommand } from './plan';
 import { sweepCommand } from './sweep';
 
 /** Every subcommand, in the order `taylorseer --help` lists them. */
-export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, calibrateCommand, benchCommand, infoCommand];
+export const commands: Command[] = [demoCommand, evalCommand, sweepCommand, calibrateCommand, benchCommand, planCommand, infoCommand];
