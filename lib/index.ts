@@ -28,9 +28,12 @@ export { info, packageVersion } from './info';
 export type { TaylorSeerInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
-export { native, DTYPES } from './native';
+export { native, DTYPES, STORAGE_DTYPES, factorBytes, factorUnits, Q8_BLOCK, Q8_RECORD_BYTES } from './native';
 export type {
   Dtype,
+  StorageDtype,
+  HostFactors,
+  FactorTensor,
   HostTensor,
   DeviceTensor,
   Tensor,
@@ -41,3 +44,9 @@ export type {
   CpuInfo,
   CudaInfo,
 } from './native';
+
+// Cache memory of the real models TaylorSeer was published for (pure TypeScript, no native code).
+export { plan, formatGB, parseMemorySize, PLAN_STORAGES } from './plan';
+export type { Plan, PlanOptions, PlanRow } from './plan';
+export { seedSystems, seedSystem, tokensOf, cachedTensors, SEED_SYSTEM_IDS, CACHE_GRANULARITIES } from './seed-systems';
+export type { SeedSystem, SeedSystemId, CacheGranularity, CachedTensors, GenerationSize } from './seed-systems';
