@@ -97,8 +97,52 @@ struct Q8Ptr {
 // Round to nearest even for |v| <= 2^22 without a call: the add rounds in the FPU's default mode.
 inline float RoundEven(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
-// One record's quantisation (taylorseer.h): shared by the kernels and the CUDA twin's reference.
+#if TS_USE_F16C
+// A whole record with AVX2, the same values as the scalar form below: max_ps(a, m) keeps m where a is NaN
+// (like the ternary), max_ps(v, -127) turns NaN into -127, and the rounding is to nearest even.
+inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 x[8];
+  __m256 m = _mm256_setzero_ps();
+  for (int k = 0; k < 8; ++k) {
+    x[k] = _mm256_loadu_ps(s + 8 * k);
+    m = _mm256_max_ps(_mm256_andnot_ps(sign, x[k]), m);
+  }
+  __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+  h = _mm_max_ps(_mm_movehl_ps(h, h), h);
+  h = _mm_max_ss(_mm_movehdup_ps(h), h);
+  const float mx = _mm_cvtss_f32(h);
+  const float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  d->scale = mx / 127.0f;
+  const __m256 iv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  __m256i q[8];
+  for (int k = 0; k < 8; ++k) {
+    __m256 v = _mm256_mul_ps(x[k], iv);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    q[k] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // 32-bit -> 8-bit with saturating packs (values are in [-127, 127]); packs interleave 128-bit lanes,
+  // the permute puts the four 8-byte groups back in order.
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int k = 0; k < 8; k += 4) {
+    const __m256i a = _mm256_packs_epi32(q[k], q[k + 1]);
+    const __m256i b = _mm256_packs_epi32(q[k + 2], q[k + 3]);
+    const __m256i c = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d->q + 8 * k), c);
+  }
+}
+
+// 8 int8 values -> f32
+inline __m256 Q8Load8(const int8_t* q) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))));
+}
+#endif
+
+// One record's quantisation (taylorseer.h).
 inline void QuantiseBlock(const float* __restrict s, ts_q8_block* __restrict d, int len) {
+#if TS_USE_F16C
+  if (len == TS_Q8_BLOCK) return QuantiseRecord(s, d);
+#endif
   float m = 0.0f;
   for (int t = 0; t < len; ++t) {
     const float a = std::fabs(s[t]);
@@ -124,7 +168,12 @@ struct Io<TS_I8> {
     for (int k = 0; k < m; ++b, o = 0) {
       const int len = static_cast<int>(Min(TS_Q8_BLOCK - o, m - k));
       const float sc = b->scale;
-      for (int t = 0; t < len; ++t) d[k + t] = static_cast<float>(b->q[o + t]) * sc;
+      int t = 0;
+#if TS_USE_F16C
+      const __m256 sv = _mm256_set1_ps(sc);
+      for (; t + 8 <= len; t += 8) _mm256_storeu_ps(d + k + t, _mm256_mul_ps(Q8Load8(b->q + o + t), sv));
+#endif
+      for (; t < len; ++t) d[k + t] = static_cast<float>(b->q[o + t]) * sc;
       k += len;
     }
   }
@@ -316,7 +365,15 @@ inline void AxpyQ8(Q8Ptr x, float c, float* __restrict y, int m) {
     const float cs = c * b->scale;
     const int8_t* q = b->q + o;
     float* yk = y + k;
-    for (int t = 0; t < len; ++t) yk[t] = INIT ? cs * static_cast<float>(q[t]) : yk[t] + cs * static_cast<float>(q[t]);  // contracted to an FMA where the ISA has one
+    int t = 0;
+#if TS_USE_F16C
+    const __m256 cv = _mm256_set1_ps(cs);
+    for (; t + 8 <= len; t += 8) {
+      const __m256 v = Q8Load8(q + t);
+      _mm256_storeu_ps(yk + t, INIT ? _mm256_mul_ps(cv, v) : _mm256_fmadd_ps(cv, v, _mm256_loadu_ps(yk + t)));
+    }
+#endif
+    for (; t < len; ++t) yk[t] = INIT ? cs * static_cast<float>(q[t]) : yk[t] + cs * static_cast<float>(q[t]);  // contracted to an FMA where the ISA has one
     k += len;
   }
 }
