@@ -58,6 +58,28 @@ export interface SeedSystem {
   source: string;
 }
 
+const WAN_1_3B: SeedSystem = {
+  id: 'wan2.1-1.3b',
+  name: 'Wan2.1-T2V-1.3B',
+  hidden: 1536,
+  doubleBlocks: 0,
+  singleBlocks: 30,
+  singleBlocksSeeText: false,
+  doubleModules: { image: 0, text: 0 },
+  singleModules: 3,
+  textTokens: 0,
+  outDim: 64,
+  temporalStride: 4,
+  pixelsPerToken: 16,
+  defaultSize: { width: 832, height: 480, frames: 81 },
+  cfgStreams: 2,
+  cfg: 'separate',
+  reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16' },
+  source:
+    'Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
+    'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
+};
+
 const SYSTEMS: readonly SeedSystem[] = [
   {
     id: 'flux-dev',
@@ -125,44 +147,14 @@ const SYSTEMS: readonly SeedSystem[] = [
       'patch_size 2, out_channels 16; HiDreamImageTransformer2DModel.forward: text = T5 (128) + last Llama-3.1 layer (128) + the block\'s Llama layer (128) = 384 tokens, ' +
       'single blocks run over image + text; reference fork caches img/txt attn and mlp (MoE output) per double block, img attn and mlp per single block; CFG batched',
   },
+  WAN_1_3B,
   {
-    id: 'wan2.1-1.3b',
-    name: 'Wan2.1-T2V-1.3B',
-    hidden: 1536,
-    doubleBlocks: 0,
-    singleBlocks: 30,
-    singleBlocksSeeText: false,
-    doubleModules: { image: 0, text: 0 },
-    singleModules: 3,
-    textTokens: 0,
-    outDim: 64,
-    temporalStride: 4,
-    pixelsPerToken: 16,
-    defaultSize: { width: 832, height: 480, frames: 81 },
-    cfgStreams: 2,
-    cfg: 'separate',
-    reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16' },
-    source:
-      'Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
-      'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
-  },
-  {
+    ...WAN_1_3B,
     id: 'wan2.1-14b',
     name: 'Wan2.1-T2V-14B',
     hidden: 5120,
-    doubleBlocks: 0,
     singleBlocks: 40,
-    singleBlocksSeeText: false,
-    doubleModules: { image: 0, text: 0 },
-    singleModules: 3,
-    textTokens: 0,
-    outDim: 64,
-    temporalStride: 4,
-    pixelsPerToken: 16,
     defaultSize: { width: 1280, height: 720, frames: 81 },
-    cfgStreams: 2,
-    cfg: 'separate',
-    reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16' },
     source:
       'Wan-AI/Wan2.1-T2V-14B config.json: dim 5120, num_layers 40, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
       'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
