@@ -20,8 +20,8 @@
  *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
  *    as it was. The error says what the entries so far need and the first layout below that fits them.
  *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
- *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... -> 0). Existing factors are kept: rounded to the new
- *    storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
+ *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... ->
+ *    0). Existing factors are kept: rounded to the new storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
  *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
  *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
  *    (relayoutAsync), which the hook does before the update that needs it.
@@ -166,6 +166,7 @@ export class FactorCache {
   private readonly entries = new Map<string, Entry>();
   private disposed = false;
   private readonly downgradeLog: BudgetDowngrade[] = [];
+  private relayoutQueue: Promise<void> = Promise.resolve();
 
   constructor(options: CacheOptions) {
     this.options = this.initial = Object.freeze({ ...options });
@@ -457,7 +458,14 @@ export class FactorCache {
    * downgrade, moves every entry's factors to the new layout through host memory. Resolves at once when
    * nothing is needed (or on the host, where the update itself downgrades).
    */
-  async relayoutAsync(context: string, key: string, length: number): Promise<void> {
+  relayoutAsync(context: string, key: string, length: number): Promise<void> {
+    // One at a time: a second call must see the layout the first one left.
+    const run = this.relayoutQueue.then(() => this.relayoutDevice(context, key, length));
+    this.relayoutQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async relayoutDevice(context: string, key: string, length: number): Promise<void> {
     this.checkAlive();
     const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
     if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return;
@@ -487,9 +495,10 @@ export class FactorCache {
       const fresh = allocHost(to, keep * x.length);
       const old = host.get(x);
       for (let i = 0; old && i < keep; i++) convertFactor(old, from, fresh, to, i, x.length);
+      const next = cuda.alloc(to, (target.maxOrder + 1) * x.length); // before the old is freed: a failure leaves it intact
       (x.factors as DeviceTensor).dispose();
-      x.factors = cuda.alloc(to, (target.maxOrder + 1) * x.length);
-      if (old) cuda.upload(x.factors, fresh);
+      x.factors = next;
+      if (old) cuda.upload(next, fresh);
       x.count = keep;
     }
     this.record(current, target, needed, this.entries.size + (e ? 0 : 1));
@@ -501,8 +510,9 @@ export class FactorCache {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (!ArrayBuffer.isView(x.factors)) {
         // 'cuda' entries without valid factors: only the allocation changes.
+        const next = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
         (x.factors as DeviceTensor).dispose();
-        x.factors = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
+        x.factors = next;
       } else {
         const fresh = allocFactors(target.storage, target.maxOrder + 1, x.length);
         for (let i = 0; i < keep; i++) convertFactor(x.factors, from.storage, fresh, target.storage, i, x.length);
