@@ -56,7 +56,10 @@ export interface Plan {
   tensors: Record<CacheGranularity, CachedTensors[]>;
   budget: number | undefined;
   rows: PlanRow[];
-  /** the row with the highest made-model PSNR among those that fit (fewer bytes on a tie); undefined when none fits */
+  /**
+   * among the rows that fit: the highest made-model PSNR (at PSNR_RESOLUTION_DB), then the most precise
+   * storage, then the fewest bytes; undefined when none fits
+   */
   recommended: PlanRow | undefined;
   /** elements of one activation-dtype copy of every entry: what the hook stages on device 'cuda' */
   stagingElements: Record<CacheGranularity, number>;
@@ -116,10 +119,26 @@ export function plan(options: PlanOptions): Plan {
   }
   let recommended: PlanRow | undefined;
   for (const r of rows) {
-    if (!r.fits || r.madeModelPsnr === undefined) continue;
-    if (!recommended || r.madeModelPsnr > recommended.madeModelPsnr! || (r.madeModelPsnr === recommended.madeModelPsnr && r.bytes < recommended.bytes)) recommended = r;
+    if (r.fits && r.madeModelPsnr !== undefined && (!recommended || moreAccurate(r, recommended))) recommended = r;
   }
   return { system, size, batch, tokens, tensors, budget, rows, recommended, stagingElements, qualitySource: MADE_MODEL_QUALITY.source };
+}
+
+/**
+ * PSNR differences below this are within the made models' run-to-run spread of storages (all four storages
+ * land within 0.02 dB of each other there): they do not rank configurations.
+ */
+export const PSNR_RESOLUTION_DB = 0.05;
+/** Among storages of equal measured quality: the more precise first (bf16 before f16: it cannot overflow). */
+const PRECISION: Record<StorageDtype, number> = { f32: 3, bf16: 2, f16: 1, i8: 0 };
+
+/** Higher PSNR (at PSNR_RESOLUTION_DB), then the more precise storage, then fewer bytes. */
+function moreAccurate(a: PlanRow, b: PlanRow): boolean {
+  const qa = Math.round(a.madeModelPsnr! / PSNR_RESOLUTION_DB);
+  const qb = Math.round(b.madeModelPsnr! / PSNR_RESOLUTION_DB);
+  if (qa !== qb) return qa > qb;
+  if (PRECISION[a.storage] !== PRECISION[b.storage]) return PRECISION[a.storage] > PRECISION[b.storage];
+  return a.bytes < b.bytes;
 }
 
 /** Decimal gigabytes with three decimals, the unit model cards and GPU memory figures are quoted in. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatGB, parseMemorySize, plan } from '../lib/plan';
+import { formatGB, parseMemorySize, plan, PSNR_RESOLUTION_DB } from '../lib/plan';
 import { cachedTensors, seedSystem, seedSystems, tokensOf } from '../lib/seed-systems';
 import { main } from '../lib/cli/main';
 import { codeOf } from './helpers/code-of';
@@ -94,9 +94,20 @@ describe('plan', () => {
     for (const r of p.rows) expect(r.fits).toBe(r.bytes <= 24e9);
     const rec = p.recommended!;
     expect(rec.fits).toBe(true);
-    for (const r of p.rows) if (r.fits && r.madeModelPsnr !== undefined) expect(r.madeModelPsnr).toBeLessThanOrEqual(rec.madeModelPsnr!);
+    const q = (x: number) => Math.round(x / PSNR_RESOLUTION_DB);
+    for (const r of p.rows) if (r.fits && r.madeModelPsnr !== undefined) expect(q(r.madeModelPsnr)).toBeLessThanOrEqual(q(rec.madeModelPsnr!));
     // A budget below every configuration leaves nothing to recommend.
     expect(plan({ system: 'flux-dev', budget: 1000 }).recommended).toBeUndefined();
+  });
+
+  it('a tighter budget keeps the best granularity and order and gives up precision first: FLUX 24 GB f32, 5 GB bf16, 3 GB i8', () => {
+    const pick = (budget: number) => {
+      const r = plan({ system: 'flux-dev', budget }).recommended!;
+      return [r.granularity, r.order, r.storage];
+    };
+    expect(pick(24e9)).toEqual(['block', 2, 'f32']);
+    expect(pick(5e9)).toEqual(['block', 2, 'bf16']);
+    expect(pick(3e9)).toEqual(['block', 2, 'i8']);
   });
 
   it('rejects bad options with ERR_INVALID_ARGUMENT', () => {
