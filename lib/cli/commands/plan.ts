@@ -54,21 +54,25 @@ function textReport(p: Plan): string {
 
 export const planCommand: Command = {
   name: 'plan',
-  summary: 'cache memory of a real model (FLUX, HunyuanVideo, HiDream, Wan2.1, DiT-XL/2) per order x storage x granularity, and what fits a budget',
-  usage:
-    `taylorseer plan --preset ${SEED_SYSTEM_IDS.join('|')} [--resolution 1024 | WxH] [--frames F] [--batch B] ` +
-    '[--order O] [--storage f32|f16|bf16|i8] [--granularity module|block|lite] [--budget 24GB] [--json]',
+  summary: 'factor memory of a real model per order x storage x granularity, and the best fit for a budget',
+  details:
+    'Bytes are exact at the real model\'s shapes (lib/seed-systems.ts, each number with its public source). The recommendation is ' +
+    'the fitting configuration with the best PSNR against full compute measured on the made-small DiTs (docs/memory.md), not on the model itself.',
   options: {
-    preset: { type: 'string' },
-    resolution: { type: 'string' },
-    frames: { type: 'string' },
-    batch: { type: 'string', default: '1' },
-    order: { type: 'string' },
-    storage: { type: 'string' },
-    granularity: { type: 'string' },
-    budget: { type: 'string' },
-    json: { type: 'boolean' },
+    preset: { type: 'string', value: SEED_SYSTEM_IDS.join('|'), description: 'the model (required)' },
+    resolution: { type: 'string', value: '1024 | WxH', defaultText: "the model's default", description: 'width x height in pixels (one number: square)' },
+    frames: { type: 'string', value: 'F', defaultText: "the model's default", description: 'video frames (4k + 1; video models only)' },
+    batch: { type: 'string', value: 'B', default: '1', description: 'samples per forward' },
+    order: { type: 'string', value: 'O', defaultText: 'every order 0..4', description: 'only this Taylor order' },
+    storage: { type: 'string', value: PLAN_STORAGES.join('|'), defaultText: 'every storage', description: 'only this factor storage' },
+    granularity: { type: 'string', value: CACHE_GRANULARITIES.join('|'), defaultText: 'all three', description: 'only this granularity' },
+    budget: { type: 'string', value: 'SIZE', description: 'memory for the factors, e.g. 24GB (10^9 bytes) or 24GiB (2^30)' },
+    json: { type: 'boolean', description: 'print the plan as JSON' },
   },
+  examples: [
+    'taylorseer plan --preset flux-dev --resolution 1024 --budget 24GB',
+    'taylorseer plan --preset wan2.1-14b --resolution 1280x720 --frames 81 --order 1 --storage i8 --json',
+  ],
   async run(values) {
     const v = values as Values;
     const preset = str(v, 'preset');
