@@ -458,6 +458,16 @@ export class FactorCache {
    * downgrade, moves every entry's factors to the new layout through host memory. Resolves at once when
    * nothing is needed (or on the host, where the update itself downgrades).
    */
+  /** Whether an update of (context, key) with `length` elements needs relayoutAsync first (device 'cuda'). */
+  needsRelayout(context: string, key: string, length: number): boolean {
+    this.checkAlive();
+    const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
+    if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return false;
+    const id = entryId(context, key);
+    const e = this.entries.get(id);
+    return !(e && e.length === length) && this.neededAt({ storage, maxOrder }, id, length) > maxBytes;
+  }
+
   relayoutAsync(context: string, key: string, length: number): Promise<void> {
     // One at a time: a second call must see the layout the first one left.
     const run = this.relayoutQueue.then(() => this.relayoutDevice(context, key, length));

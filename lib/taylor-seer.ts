@@ -95,7 +95,7 @@ export interface TaylorSeerStats {
   /** memory held by the cache (factors, plus staging buffers on 'cuda') */
   bytesHeld: number;
   entries: number;
-  /** bytes held per entry, in the order entries were created */
+  /** bytes held per entry, sorted by context, then key */
   bytesByEntry: Array<{ context: string; key: string; bytes: number }>;
   /** the layout the factors are held in now (differs from the options after a budget downgrade) */
   layout: { storage: StorageDtype; maxOrder: number };
@@ -306,7 +306,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     try {
       if (step.full) {
         const fresh: unknown = await compute();
-        await this.cache.relayoutAsync(context, key, lengthOf(fresh));
+        // Only a budget downgrade of GPU factors waits here: every other call folds in the compute's own tick.
+        if (this.cache.needsRelayout(context, key, lengthOf(fresh))) await this.cache.relayoutAsync(context, key, lengthOf(fresh));
         this.recordFull(id, context, key, step, fresh);
         return fresh as ActivationTensor<A>;
       }
@@ -347,8 +348,10 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         if (h.length !== n || gate.length !== batch * dim) {
           throw new TaylorSeerError('ERR_LENGTH', `h or gate changed length (detached?) while the compute for "${key}" ran: h has ${h.length} elements (expected ${n}), gate ${gate.length} (expected ${batch * dim})`);
         }
-        await this.cache.relayoutAsync(context, key, n);
-        this.checkAlive();
+        if (this.cache.needsRelayout(context, key, n)) {
+          await this.cache.relayoutAsync(context, key, n);
+          this.checkAlive();
+        }
         this.fold(context, key, step, fresh, [batch, tokens, dim]);
         // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
         native().forecast(this.activation, this.activation, [
@@ -411,7 +414,10 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       ...this.counters,
       bytesHeld: this.cache.bytesHeld,
       entries: list.length,
-      bytesByEntry: list.map((e) => ({ context: e.context, key: e.key, bytes: e.bytes })),
+      // sorted, so equal caches report equal stats whatever order their entries were created in
+      bytesByEntry: list
+        .map((e) => ({ context: e.context, key: e.key, bytes: e.bytes }))
+        .sort((a, b) => (a.context === b.context ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.context < b.context ? -1 : 1)),
       layout: { storage, maxOrder },
       budget: { maxBytes: this.maxBytes, onBudget: this.onBudget, downgrades: [...this.cache.downgrades] },
     };
