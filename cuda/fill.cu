@@ -1,4 +1,5 @@
-// Deterministic random fill for tests and benchmarks (never zeros: see METHOD.md).
+// Deterministic random fill for tests and benchmarks (never zeros, so an element a kernel skips cannot pass
+// as computed). Benchmark build only (TAYLORSEER_BENCH, cuda/tests/build.sh).
 #include "dtype.cuh"
 #include "launch.cuh"
 #include "multi_tensor.cuh"
@@ -29,25 +30,6 @@ __global__ void FillKernel(void* p, int64_t n, uint64_t seed, float lo, float hi
 
 }  // namespace
 }  // namespace tsk
-
-extern "C" ts_status ts_cuda_check_kernels(void) {
-  using namespace tsk;
-  ClearError();
-  cudaFuncAttributes attr;
-  cudaError_t e = cudaFuncGetAttributes(&attr, FillKernel<TS_F32>);
-  if (e != cudaSuccess) {
-    cudaGetLastError();
-    int dev = 0, major = 0, minor = 0;
-    cudaGetDevice(&dev);
-    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
-    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
-    cudaGetLastError();
-    return Fail(TS_ERR_CUDA, std::string("the kernels of this build cannot run on device ") + std::to_string(dev) +
-                                 " (compute capability " + std::to_string(major) + "." + std::to_string(minor) +
-                                 "; built for sm_90 + compute_90 PTX): " + cudaGetErrorString(e));
-  }
-  return TS_OK;
-}
 
 extern "C" float ts_fill_value(uint64_t seed, int64_t i, float lo, float hi) { return tsk::Value(seed, i, lo, hi); }
 

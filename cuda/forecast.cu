@@ -2,6 +2,10 @@
 // (see multi_tensor.cuh for the work distribution and forecast_impl.cuh for the per-element math).
 #include "forecast_impl.cuh"
 #include "launch.cuh"
+#include "validate.h"
+
+#include <mutex>
+#include <string>
 
 namespace tsk {
 
@@ -55,41 +59,76 @@ ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, 
   }
 }
 
-ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
-  if (count < 0 || (count > 0 && !entries)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_forecast: bad entry table");
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_forecast: bad dtype");
-  for (int32_t i = 0; i < count; ++i) {
-    const ts_forecast_entry& e = entries[i];
-    const std::string at = "ts_cuda_forecast: entry " + std::to_string(i) + ": ";
-    if (e.n < 0) return Fail(TS_ERR_INVALID_ARGUMENT, at + "n < 0");
-    if (e.count < 1 || e.count > TS_MAX_FACTORS) return Fail(TS_ERR_INVALID_ARGUMENT, at + "count out of range");
-    if (e.n > 0 && (!e.factors || !e.out)) return Fail(TS_ERR_INVALID_ARGUMENT, at + "null pointer");
-    if (e.gate) {
-      if (e.tokens < 1 || e.dim < 1 || e.dim > 0xffffffffll || e.tokens > 0xffffffffll)
-        return Fail(TS_ERR_INVALID_ARGUMENT, at + "tokens / dim out of range");
-      if (e.n % (e.tokens * e.dim) != 0) return Fail(TS_ERR_INVALID_ARGUMENT, at + "n is not a multiple of tokens * dim");
-    }
-  }
+ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
+  std::string why;
+  if (!CheckForecastTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
+  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 
 }  // namespace tsk
 
-extern "C" ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
-                                      void* stream) {
-  using namespace tsk;
+namespace tsk {
+namespace {
+
+ts_status RunForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const float* coeffs,
+                      int64_t stride, void* stream, const char* fn) {
   ClearError();
-  ts_status st = ValidateForecast(entries, count, storage, act);
+  ts_status st = ValidateForecast(entries, count, storage, act, fn);
   if (st != TS_OK) return st;
   FcParams p;
   int32_t next = 0;
   while (next < count) {
     int maxc = 1;
     bool gated = false;
-    next = BuildForecastTable(entries, count, next, storage, act, &p, &maxc, &gated);
+    next = BuildForecastTable(entries, count, next, storage, act, &p, &maxc, &gated, coeffs, stride);
     if (p.num == 0) continue;
     st = ForecastDispatch(p, maxc, gated, storage, act, static_cast<cudaStream_t>(stream));
     if (st != TS_OK) return st;
   }
   return TS_OK;
+}
+
+}  // namespace
+}  // namespace tsk
+
+extern "C" ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                                      void* stream) {
+  return tsk::RunForecast(entries, count, storage, act, nullptr, 0, stream, "ts_cuda_forecast");
+}
+
+extern "C" ts_status ts_cuda_forecast_indirect(const ts_forecast_entry* entries, int32_t count, ts_dtype storage,
+                                               ts_dtype act, const float* coeffs, int64_t stride, void* stream) {
+  const char* fn = "ts_cuda_forecast_indirect";
+  if (!coeffs || stride < 0) {
+    tsk::ClearError();
+    return tsk::Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": coeffs must be a device pointer and stride >= 0");
+  }
+  return tsk::RunForecast(entries, count, storage, act, coeffs, stride, stream, fn);
+}
+
+// Probed once per process: a device, and a kernel image of this build that runs on it.
+extern "C" ts_status ts_cuda_usable(void) {
+  using namespace tsk;
+  static std::once_flag once;
+  static ts_status status = TS_OK;
+  static std::string reason;
+  std::call_once(once, [] {
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaSuccess && n == 0) {
+      status = TS_ERR_CUDA;
+      reason = "ts_cuda_usable: no CUDA device is present";
+      return;
+    }
+    cudaFuncAttributes attr;
+    if (e == cudaSuccess) e = cudaFuncGetAttributes(&attr, ForecastKernel<TS_F32, TS_F32, 1, false>);
+    if (e != cudaSuccess) {
+      cudaGetLastError();
+      status = TS_ERR_CUDA;
+      reason = std::string("ts_cuda_usable: ") + cudaGetErrorName(e) + " (" + cudaGetErrorString(e) + ")";
+    }
+  });
+  ClearError();
+  return status == TS_OK ? TS_OK : Fail(status, reason);
 }

@@ -21,17 +21,18 @@ TS_HD int64_t GateIndex(const FcEnt& e, int64_t j) {
   return static_cast<int64_t>(b) * e.dim + (jj - row * static_cast<uint32_t>(e.dim));
 }
 
+// c: the entry's coefficients for this launch (EntryValues).
 template <int S, int A, int MAXC, bool GATED>
-TS_HD void ForecastElement(const FcEnt& e, int64_t j) {
+TS_HD void ForecastElement(const FcEnt& e, const float* c, int64_t j) {
   const int cnt = e.count;
   float d[MAXC];
 #pragma unroll
   for (int i = 0; i < MAXC; ++i)
     if (i < cnt) d[i] = LoadAt<S>(e.factors, i * e.n + j);
-  float acc = e.coeffs[0] * d[0];
+  float acc = c[0] * d[0];
 #pragma unroll
   for (int i = 1; i < MAXC; ++i)
-    if (i < cnt) acc = fmaf(e.coeffs[i], d[i], acc);
+    if (i < cnt) acc = fmaf(c[i], d[i], acc);
   if (GATED && (e.flags & kGated)) {
     const float r = LoadAt<A>(e.residual, j);
     const float g = LoadAt<A>(e.gate, GateIndex(e, j));
@@ -46,6 +47,8 @@ TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
   constexpr int U = Unroll<MAXC>::value;
   const int cnt = e.count;
   const int64_t n = e.n;
+  float c[MAXC];
+  EntryValues<MAXC>(e.coeffs, e.coef_src, cnt, c);
   if (e.flags & kVec) {
     const int64_t nv = n / V;
     const bool gated = GATED && (e.flags & kGated);
@@ -74,14 +77,14 @@ TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
         float acc[V], x[V];
         d[u][0].Unpack(x);
 #pragma unroll
-        for (int k = 0; k < V; ++k) acc[k] = e.coeffs[0] * x[k];
+        for (int k = 0; k < V; ++k) acc[k] = c[0] * x[k];
 #pragma unroll
         for (int i = 1; i < MAXC; ++i) {
           if (i < cnt) {
-            const float c = e.coeffs[i];
+            const float ci = c[i];
             d[u][i].Unpack(x);
 #pragma unroll
-            for (int k = 0; k < V; ++k) acc[k] = fmaf(c, x[k], acc[k]);
+            for (int k = 0; k < V; ++k) acc[k] = fmaf(ci, x[k], acc[k]);
           }
         }
         if (GATED && gated) {
@@ -93,7 +96,7 @@ TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
         }
         StoreVec<A, V>(Offset<A>(e.out, vi[u] * V), acc);
       } else if (vi[u] == nv) {
-        for (int64_t j = nv * V; j < n; ++j) ForecastElement<S, A, MAXC, GATED>(e, j);
+        for (int64_t j = nv * V; j < n; ++j) ForecastElement<S, A, MAXC, GATED>(e, c, j);
       }
     }
   } else {
@@ -101,7 +104,7 @@ TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
 #pragma unroll 1
     for (int k = 0; k < U * V; ++k) {
       const int64_t j = base + int64_t{k} * kThreads + tid;
-      if (j < n) ForecastElement<S, A, MAXC, GATED>(e, j);
+      if (j < n) ForecastElement<S, A, MAXC, GATED>(e, c, j);
     }
   }
 }

@@ -8,6 +8,7 @@
 
 #include "launch.cuh"
 #include "multi_tensor.cuh"
+#include "ts_cuda_extra.h"
 
 namespace tsk {
 
@@ -91,7 +92,7 @@ ts_status GridFor(const void* kernel, int64_t tiles, int threads, int* grid) {
 bool ValidDtype(ts_dtype d) { return d == TS_F32 || d == TS_F16 || d == TS_BF16; }
 
 int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                     UpdParams* p, int* maxc) {
+                     UpdParams* p, int* maxc, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
   const int V = VecWidthOf(storage, act);
   const int ss = DtypeSize(storage);
@@ -111,6 +112,7 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
     d.factors = s.factors;
     d.fresh = s.fresh;
     d.stats = s.stats;
+    d.div_src = src ? src + idx[k] * stride : nullptr;
     if (s.stats) p->any_stats = 1;
     d.n = s.n;
     d.count = s.new_count;
@@ -127,7 +129,7 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
 }
 
 int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                       FcParams* p, int* maxc, bool* gated) {
+                       FcParams* p, int* maxc, bool* gated, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
   const int V = VecWidthOf(storage, act);
   const int ss = DtypeSize(storage), as = DtypeSize(act);
@@ -148,6 +150,7 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
     FcEnt& d = p->e[k];
     d.factors = s.factors;
     d.out = s.out;
+    d.coef_src = src ? src + idx[k] * stride : nullptr;
     d.n = s.n;
     d.count = s.count;
     for (int j = 0; j < TS_MAX_FACTORS; ++j) d.coeffs[j] = s.coeffs[j];
@@ -188,3 +191,29 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
 extern "C" const char* ts_cuda_last_error(void) { return tsk::LastError(); }
 
 extern "C" void ts_cuda_set_grid_cap(int blocks_per_sm) { tsk::g_grid_cap = blocks_per_sm < 0 ? 0 : blocks_per_sm; }
+
+namespace tsk {
+namespace {
+// Any kernel of this build: when its attributes cannot be read, no kernel of the build runs on the device.
+__global__ void ProbeKernel() {}
+}  // namespace
+}  // namespace tsk
+
+extern "C" ts_status ts_cuda_check_kernels(void) {
+  using namespace tsk;
+  ClearError();
+  cudaFuncAttributes attr;
+  cudaError_t e = cudaFuncGetAttributes(&attr, ProbeKernel);
+  if (e != cudaSuccess) {
+    cudaGetLastError();
+    int dev = 0, major = 0, minor = 0;
+    cudaGetDevice(&dev);
+    cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+    cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+    cudaGetLastError();
+    return Fail(TS_ERR_CUDA, std::string("the kernels of this build cannot run on device ") + std::to_string(dev) +
+                                 " (compute capability " + std::to_string(major) + "." + std::to_string(minor) +
+                                 "; built for sm_90 + compute_90 PTX): " + cudaGetErrorString(e));
+  }
+  return TS_OK;
+}

@@ -39,6 +39,7 @@ struct UpdEnt {
   void* factors;
   const void* fresh;
   float* stats;  // nullptr, or count floats the sums of squares are added to
+  const float* div_src;  // nullptr: div below; else count - 1 divisors read when the kernel runs (indirect)
   int64_t n;
   int64_t tile_begin;
   float div[TS_MAX_ORDER];
@@ -58,6 +59,7 @@ struct FcEnt {
   void* out;
   const void* residual;
   const void* gate;
+  const float* coef_src;  // nullptr: coeffs below; else count coefficients read when the kernel runs (indirect)
   int64_t n;
   int64_t tile_begin;
   int64_t tokens;
@@ -99,10 +101,19 @@ inline int64_t CeilDiv(int64_t a, int64_t b) { return (a + b - 1) / b; }
 // Host: fills one table from entries[first..] (empty entries are skipped). Returns the index after the
 // last entry consumed; *maxc receives the largest count of the table.
 // Tiles use the unroll of the table's largest count (UnrollForCount == Unroll<MAXC>::value).
+// `src` (indirect launches): entry i's divisors / coefficients are read from src + i * stride.
 int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                     UpdParams* p, int* maxc);
+                     UpdParams* p, int* maxc, const float* src = nullptr, int64_t stride = 0);
 int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                       FcParams* p, int* maxc, bool* gated);
+                       FcParams* p, int* maxc, bool* gated, const float* src = nullptr, int64_t stride = 0);
+
+// The step's divisors / coefficients of an entry: from the table, or (indirect) from memory, where the
+// host may have rewritten them since the launch was recorded (CUDA graph replays).
+template <int K>
+TS_HD void EntryValues(const float* table, const float* src, int valid, float* v) {
+#pragma unroll
+  for (int i = 0; i < K; ++i) v[i] = i < valid ? (src ? src[i] : table[i]) : 0.0f;
+}
 
 inline int UnrollForCount(int maxc) { return maxc <= 3 ? 2 : 1; }
 

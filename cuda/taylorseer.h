@@ -25,11 +25,26 @@
  *   load (forecast): x = q * scale; the forecast adds coeff * scale * q per block as fma(coeff * scale, q, y).
  * The update writes whole records, so it needs every call's range to start on a record (the CPU splits
  * work on multiples of 1024 elements).
+ *
+ * Linking without Node: the package builds these functions as a shared library, libtaylorseer
+ * (build/Release/libtaylorseer.so on Linux; `taylorseer info --lib` prints its path and this header's).
+ *   cc app.c -I<package>/cuda -L<dir of libtaylorseer> -ltaylorseer -Wl,-rpath,<dir of libtaylorseer>
+ * It exports the functions below with default visibility; its CUDA runtime is linked statically, so it
+ * loads on machines without a driver (the ts_cuda_* functions then return TS_ERR_CUDA, see
+ * ts_cuda_usable). In a build without nvcc the ts_cuda_* functions return TS_ERR_NOT_COMPILED.
  */
 #ifndef TAYLORSEER_H
 #define TAYLORSEER_H
 
 #include <stdint.h>
+
+/* TS_EXPORTS is defined while libtaylorseer itself is compiled: only then are the functions exported
+ * (the Node addon keeps its copy of them hidden). */
+#if defined(TS_EXPORTS) && (defined(__GNUC__) || defined(__clang__))
+#define TS_API __attribute__((visibility("default")))
+#else
+#define TS_API
+#endif
 
 #ifdef __cplusplus
 extern "C" {
@@ -84,12 +99,44 @@ typedef struct {
 
 /* CUDA entry points. Pointers are device pointers; the table itself is host memory and is copied by
  * value into the launch. All work is ordered on `stream` (a cudaStream_t, 0 = legacy default). */
-ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+TS_API ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
                          void* stream);
-ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+TS_API ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
                            void* stream);
 /* The message of the last CUDA error seen by these functions on this thread ("" if none). */
-const char* ts_cuda_last_error(void);
+TS_API const char* ts_cuda_last_error(void);
+
+/* Graph-capturable stepping. The same launches, except that each entry's forecast coefficients (or update
+ * divisors) are read by the kernel from `coeffs` (`divisors`), memory the device can read (device or
+ * managed memory), when the kernel runs, instead of from the table: entry i uses
+ *   coeffs[i * stride + k]    for k < count          (the entry's `coeffs` field is ignored)
+ *   divisors[i * stride + k]  for k < new_count - 1  (the entry's `divisors` field is ignored)
+ * where i counts every entry of `entries` (empty ones included); stride 0 gives every entry the same row.
+ * So a step captured once in a CUDA graph (cudaStreamBeginCapture on `stream`) can be replayed with new
+ * coefficients: write them before each replay, e.g. by a cudaMemcpyAsync captured in the same graph from a
+ * pinned host buffer the host refills between replays. Counts, pointers and sizes stay part of the launch
+ * (a step with other counts needs its own graph). The values are not validated: divisors must be finite
+ * and non-zero, coefficients finite. stride must be >= 0 and the pointer non-NULL. */
+TS_API ts_status ts_cuda_update_indirect(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                                  const float* divisors, int64_t stride, void* stream);
+TS_API ts_status ts_cuda_forecast_indirect(const ts_forecast_entry* entries, int32_t count, ts_dtype storage,
+                                    ts_dtype act, const float* coeffs, int64_t stride, void* stream);
+
+/* TS_OK when a CUDA device is present and this build's kernels can run on the current one; TS_ERR_CUDA
+ * (the reason in ts_cuda_last_error()) when there is no driver, no device or no kernel image for it;
+ * TS_ERR_NOT_COMPILED in a build without CUDA. Cheap after the first call. */
+TS_API ts_status ts_cuda_usable(void);
+
+/* The CPU twins on host memory, same semantics and the same f32 rounding as the CUDA kernels (bit-equal
+ * results), parallel over a pool of threads created on first use. Validation as for the CUDA calls, plus
+ * for gated forecast entries n % (tokens * dim) == 0. Errors: ts_cpu_last_error(). */
+TS_API ts_status ts_cpu_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
+TS_API ts_status ts_cpu_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
+TS_API const char* ts_cpu_last_error(void);
+
+/* sizeof(ts_update_entry) and sizeof(ts_forecast_entry) as this library was compiled: a binding that lays
+ * the structs out itself (Python ctypes, another FFI) checks them before its first call. */
+TS_API void ts_entry_sizes(int64_t* update_entry, int64_t* forecast_entry);
 
 #ifdef __cplusplus
 }

@@ -2,6 +2,7 @@
 // work distribution and update_impl.cuh for the per-element math).
 #include "launch.cuh"
 #include "update_impl.cuh"
+#include "validate.h"
 
 namespace tsk {
 
@@ -98,37 +99,49 @@ ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, c
   }
 }
 
-ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
-  if (count < 0 || (count > 0 && !entries)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_update: bad entry table");
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, "ts_cuda_update: bad dtype");
-  for (int32_t i = 0; i < count; ++i) {
-    const ts_update_entry& e = entries[i];
-    const std::string at = "ts_cuda_update: entry " + std::to_string(i) + ": ";
-    if (e.n < 0) return Fail(TS_ERR_INVALID_ARGUMENT, at + "n < 0");
-    if (e.old_count < 0 || e.old_count > TS_MAX_FACTORS) return Fail(TS_ERR_INVALID_ARGUMENT, at + "old_count out of range");
-    const int max_new = e.old_count + 1 < TS_MAX_FACTORS ? e.old_count + 1 : TS_MAX_FACTORS;
-    if (e.new_count < 1 || e.new_count > max_new) return Fail(TS_ERR_INVALID_ARGUMENT, at + "new_count out of range");
-    if (e.n > 0 && (!e.factors || !e.fresh)) return Fail(TS_ERR_INVALID_ARGUMENT, at + "null pointer");
-  }
+ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
+  std::string why;
+  if (!CheckUpdateTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
+  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 
 }  // namespace tsk
 
-extern "C" ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
-                                    void* stream) {
-  using namespace tsk;
+namespace tsk {
+namespace {
+
+ts_status RunUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const float* divisors,
+                    int64_t stride, void* stream, const char* fn) {
   ClearError();
-  ts_status st = ValidateUpdate(entries, count, storage, act);
+  ts_status st = ValidateUpdate(entries, count, storage, act, fn);
   if (st != TS_OK) return st;
   UpdParams p;
   int32_t next = 0;
   while (next < count) {
     int maxc = 1;
-    next = BuildUpdateTable(entries, count, next, storage, act, &p, &maxc);
+    next = BuildUpdateTable(entries, count, next, storage, act, &p, &maxc, divisors, stride);
     if (p.num == 0) continue;
     st = UpdateDispatch(p, maxc, storage, act, static_cast<cudaStream_t>(stream));
     if (st != TS_OK) return st;
   }
   return TS_OK;
+}
+
+}  // namespace
+}  // namespace tsk
+
+extern "C" ts_status ts_cuda_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                                    void* stream) {
+  return tsk::RunUpdate(entries, count, storage, act, nullptr, 0, stream, "ts_cuda_update");
+}
+
+extern "C" ts_status ts_cuda_update_indirect(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                                             const float* divisors, int64_t stride, void* stream) {
+  const char* fn = "ts_cuda_update_indirect";
+  if (!divisors || stride < 0) {
+    tsk::ClearError();
+    return tsk::Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": divisors must be a device pointer and stride >= 0");
+  }
+  return tsk::RunUpdate(entries, count, storage, act, divisors, stride, stream, fn);
 }

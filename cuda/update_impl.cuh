@@ -14,8 +14,9 @@
 
 namespace tsk {
 
+// dv: the entry's divisors for this launch (EntryValues).
 template <int S, int A, int MAXC, bool STATS = false>
-TS_HD void UpdateElement(const UpdEnt& e, int64_t j, float* acc = nullptr) {
+TS_HD void UpdateElement(const UpdEnt& e, const float* dv, int64_t j, float* acc = nullptr) {
   const int cnt = e.count;
   float old[MAXC > 1 ? MAXC - 1 : 1];
 #pragma unroll
@@ -27,7 +28,7 @@ TS_HD void UpdateElement(const UpdEnt& e, int64_t j, float* acc = nullptr) {
 #pragma unroll
   for (int i = 0; i + 1 < MAXC; ++i) {
     if (i + 1 < cnt) {
-      cur = (cur - old[i]) / e.div[i];
+      cur = (cur - old[i]) / dv[i];
       StoreAt<S>(e.factors, (i + 1) * e.n + j, cur);
       if (STATS) acc[i + 1] += cur * cur;
     }
@@ -50,6 +51,8 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
   constexpr int NO = MAXC > 1 ? MAXC - 1 : 1;
   const int cnt = e.count;
   const int64_t n = e.n;
+  float dv[NO];
+  EntryValues<NO>(e.div, e.div_src, cnt - 1, dv);
   if (e.flags & kVec) {
     const int64_t nv = n / V;  // whole vectors; the partial one (if any) is vector index nv
     int64_t vi[U];
@@ -76,7 +79,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
 #pragma unroll
         for (int i = 0; i + 1 < MAXC; ++i) {
           if (i + 1 < cnt) {
-            const float d = e.div[i];
+            const float d = dv[i];
             float o[V];
             old[u][i].Unpack(o);
 #pragma unroll
@@ -86,7 +89,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
           }
         }
       } else if (vi[u] == nv) {
-        for (int64_t j = nv * V; j < n; ++j) UpdateElement<S, A, MAXC, STATS>(e, j, acc);
+        for (int64_t j = nv * V; j < n; ++j) UpdateElement<S, A, MAXC, STATS>(e, dv, j, acc);
       }
     }
   } else {
@@ -95,7 +98,7 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
 #pragma unroll 1
     for (int k = 0; k < U * V; ++k) {
       const int64_t j = base + int64_t{k} * kThreads + tid;
-      if (j < n) UpdateElement<S, A, MAXC, STATS>(e, j, acc);
+      if (j < n) UpdateElement<S, A, MAXC, STATS>(e, dv, j, acc);
     }
   }
 }

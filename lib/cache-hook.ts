@@ -6,13 +6,23 @@
 import type { Dtype } from './native';
 import type { ActivationTensor, GateShape, ModuleOptions, TaylorSeerStats } from './taylor-seer';
 
+/** A module's computation: its output, or a Promise of it. */
+export type ModuleCompute<A extends Dtype = 'f32'> = () => ActivationTensor<A> | Promise<ActivationTensor<A>>;
+
+/** One of several gated residuals into the same h: the module's key, computation and gate. */
+export interface GatedItem<A extends Dtype = 'f32'> {
+  key: string;
+  compute: ModuleCompute<A>;
+  gate: ActivationTensor<A>;
+}
+
 export interface CacheHook<A extends Dtype = 'f32'> {
   beginStep(step: number, t?: number): void;
   readonly isFull: boolean;
   moduleAsync(key: string, compute: () => Promise<ActivationTensor<A>>, opts?: ModuleOptions): Promise<ActivationTensor<A>>;
   gatedResidual(
     key: string,
-    compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>,
+    compute: ModuleCompute<A>,
     h: ActivationTensor<A>,
     gate: ActivationTensor<A>,
     shape: GateShape,
@@ -20,11 +30,17 @@ export interface CacheHook<A extends Dtype = 'f32'> {
   ): Promise<void>;
   /** Optional: several gated residuals into the same h in one call (fused on forecast steps). */
   gatedResiduals?(
-    items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
+    items: ReadonlyArray<GatedItem<A>>,
     h: ActivationTensor<A>,
     shape: GateShape,
     opts?: ModuleOptions,
   ): Promise<void>;
+  /**
+   * Optional: several keys whose outputs one computation produces together (full step: compute once, one
+   * cache update; forecast step: one forecast call for all). Without it a model falls back to moduleAsync
+   * per key.
+   */
+  modulesAsync?(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]>;
   readonly stats: TaylorSeerStats;
   reset(): void;
   dispose(): void;

@@ -28,7 +28,8 @@
  */
 import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
-import { factorBytes, factorUnits, native, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type StorageDtype, type Tensor } from './native';
+import { factorBytes, factorUnits, native, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
+import { PLAN_ROW, type RunPlan } from './run-plan';
 import { show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
@@ -81,6 +82,15 @@ export interface CacheEntryInfo {
   readonly bytes: number;
   readonly factorBytes: number;
   readonly stagingBytes: number;
+}
+
+/** One entry of a batched full-step update (see FactorCache.updateMany). */
+export interface UpdateItem {
+  key: string;
+  fresh: HostTensor;
+  shape: readonly number[];
+  /** receives the sum of squares of each new factor (see update()) */
+  stats?: Float32Array;
 }
 
 /** gated forecast target: h += gate[b, :] * forecast, h is [batch, tokens, dim] */
@@ -167,6 +177,8 @@ export class FactorCache {
   private disposed = false;
   private readonly downgradeLog: BudgetDowngrade[] = [];
   private relayoutQueue: Promise<void> = Promise.resolve();
+  /** device 'cuda': a run plan and its values on the device (setRunPlan) */
+  private run?: { plan: RunPlan; values: DeviceTensor };
 
   constructor(options: CacheOptions) {
     this.options = this.initial = Object.freeze({ ...options });
@@ -184,7 +196,7 @@ export class FactorCache {
 
   get bytesHeld(): number {
     this.checkAlive();
-    let total = 0;
+    let total = this.run?.values.byteLength ?? 0;
     for (const e of this.entries.values()) total += this.bytesOf(e);
     return total;
   }
@@ -223,59 +235,94 @@ export class FactorCache {
    * sum of squares of each new factor into it. Returns the entry's factor count after the update.
    */
   update(context: string, key: string, fresh: HostTensor, shape: readonly number[], node: Node, warmup: number, stats?: Float32Array): number {
+    return this.updateMany(context, [{ key, fresh, shape, ...(stats ? { stats } : {}) }], node, warmup)[0];
+  }
+
+  /**
+   * Full step of several entries in ONE kernel call (a model that computes all its cached modules in one
+   * graph run hands them over together). Each item is checked as update() checks it, all before anything
+   * changes; a failed allocation or kernel call leaves every entry as it was. Returns each entry's factor
+   * count after the update.
+   */
+  updateMany(context: string, items: ReadonlyArray<UpdateItem>, node: Node, warmup: number): number[] {
     this.checkAlive();
     const { activation, variable } = this.options;
-    if (!isHostTensorOf(fresh, activation)) {
-      throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
-    }
-    const length = shape.reduce((a, b) => a * b, 1);
-    if (fresh.length !== length || length === 0) {
-      throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);
-    }
-    const id = entryId(context, key);
-    let e = this.entries.get(id);
-    let replaced: Entry | undefined;
-    if (e && e.count > 0 && !sameShape(e.shape, shape)) {
-      if (this.options.onShapeChange === 'error') {
+    const checked = items.map(({ key, fresh, shape }) => {
+      if (!isHostTensorOf(fresh, activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
+      }
+      const length = shape.reduce((a, b) => a * b, 1);
+      if (fresh.length !== length || length === 0) {
+        throw new TaylorSeerError('ERR_LENGTH', `the output of "${key}" has ${fresh.length} elements; expected ${length} ([${shape.join(', ')}]), at least 1`);
+      }
+      const id = entryId(context, key);
+      const e = this.entries.get(id);
+      if (e && e.count > 0 && !sameShape(e.shape, shape) && this.options.onShapeChange === 'error') {
         throw new TaylorSeerError(
           'ERR_SHAPE',
           `"${key}"${context ? ` (context "${context}")` : ''} produced shape [${shape.join(', ')}] but holds factors for [${e.shape.join(', ')}]; ` +
             "start a new run (beginStep(0)) or reset(), or construct with onShapeChange: 'reset'",
         );
       }
-    }
-    if (!e || e.length !== length) {
-      this.enforceBudget(id, key, shape, length);
-      e = this.entries.get(id); // a downgrade reallocates every entry
+      return { id, key, length, shape };
+    });
+    const ids = new Set(checked.map((j) => j.id));
+    if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
+    // The budget step, once per entry that would allocate (counting the ones before it), before anything is
+    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries.
+    const pending = new Map<string, number>();
+    for (const c of checked) {
+      const e = this.entries.get(c.id);
+      if (e && e.length === c.length) continue;
+      pending.set(c.id, c.length);
+      this.enforceBudget(pending, c.key, c.shape);
     }
     const { storage, maxOrder } = this.options;
-    const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
-    const history = oldCount > 0 ? e!.history : [];
-    const plan = updatePlan(variable, history, oldCount, node, maxOrder, warmup);
-    if (!e || e.length !== length) {
-      // Allocate before releasing the old buffers so a failed allocation leaves the entry intact.
-      replaced = e;
-      e = this.allocate(context, key, shape, length);
-    }
+    const jobs = checked.map((c) => {
+      const e = this.entries.get(c.id);
+      const oldCount = e && sameShape(e.shape, c.shape) ? e.count : 0;
+      const history = oldCount > 0 ? e!.history : [];
+      return { ...c, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, maxOrder, warmup) };
+    });
+    // Allocate before releasing old buffers so a failed allocation leaves every entry intact.
+    const fresh: Entry[] = [];
+    const targets: Entry[] = [];
     try {
-      let src: Tensor = fresh;
-      if (this.options.device === 'cuda') {
-        native().cuda.upload(e.stage!, fresh);
-        src = e.stage!;
+      for (const j of jobs) {
+        if (j.old && j.old.length === j.length) {
+          targets.push(j.old);
+        } else {
+          const e = this.allocate(context, j.key, j.shape, j.length);
+          fresh.push(e);
+          targets.push(e);
+        }
       }
-      native().update(storage, activation, [
-        { factors: e.factors, fresh: src, oldCount, newCount: plan.newCount, divisors: plan.divisors, n: length, ...(stats ? { stats } : {}) },
-      ]);
+      const table = jobs.map((j, k) => {
+        const e = targets[k];
+        let src: Tensor = items[k].fresh;
+        if (this.options.device === 'cuda') {
+          native().cuda.upload(e.stage!, items[k].fresh);
+          src = e.stage!;
+        }
+        const stats = items[k].stats;
+        return { factors: e.factors, fresh: src, oldCount: j.oldCount, newCount: j.plan.newCount, divisors: j.plan.divisors, n: j.length, ...(stats ? { stats } : {}) };
+      });
+      // Indirect (the plan's row on the device) only when every entry of the table follows the plan.
+      const rows = jobs.map((j) => this.planned(node.step, true, j.oldCount, j.plan.newCount, j.plan.divisors));
+      native().update(storage, activation, table, rows.every((r) => r !== undefined) ? rows[0] : undefined);
     } catch (err) {
-      if (e !== this.entries.get(id)) this.release(e); // a buffer allocated by this call
+      for (const e of fresh) this.release(e);
       throw err;
     }
-    if (replaced) this.release(replaced);
-    e.shape = [...shape];
-    e.count = plan.newCount;
-    e.history = [...history.slice(history.length - (plan.newCount - 1)), { ...node }];
-    this.entries.set(id, e);
-    return plan.newCount;
+    return jobs.map((j, k) => {
+      const e = targets[k];
+      if (j.old && j.old !== e) this.release(j.old);
+      e.shape = [...j.shape];
+      e.count = j.plan.newCount;
+      e.history = [...j.history.slice(j.history.length - (j.plan.newCount - 1)), { ...node }];
+      this.entries.set(j.id, e);
+      return j.plan.newCount;
+    });
   }
 
   /**
@@ -301,14 +348,31 @@ export class FactorCache {
     const cuda = native().cuda;
     const e = job.target;
     const dst = gated ? gated.h : out!;
+    const ind = this.planned(node.step, false, e.count, e.count, job.entry.coeffs);
     if (gated) {
       const gate = this.uploadGate(e, gated.gate);
       cuda.upload(e.stage!, gated.h);
-      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate }]);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage!, residual: e.stage!, gate }], ind);
     } else {
-      native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }]);
+      native().forecast(storage, activation, [{ ...job.entry, out: e.stage! }], ind);
     }
     await cuda.download(e.stage!, dst);
+  }
+
+  /**
+   * Forecast step of several entries in ONE kernel call, each into its own `out` (any device; on 'cuda'
+   * one launch table, then one read-back per entry). Everything is checked before any output is written.
+   */
+  async forecastMany(context: string, items: ReadonlyArray<{ key: string; out: HostTensor }>, node: Node): Promise<void> {
+    const jobs = items.map((it) => this.prepareForecast(context, it.key, node, it.out));
+    if (jobs.length === 0) return;
+    const { storage, activation } = this.options;
+    if (this.options.device !== 'cuda') {
+      native().forecast(storage, activation, jobs.map((j) => j.entry));
+      return;
+    }
+    native().forecast(storage, activation, jobs.map((j) => ({ ...j.entry, out: j.target.stage! })));
+    for (let k = 0; k < jobs.length; k++) await native().cuda.download(jobs[k].target.stage!, items[k].out);
   }
 
   /** Device 'cuda': the entry's gate staging buffer (allocated on first use, or when the size changes), holding `gate`. */
@@ -339,9 +403,47 @@ export class FactorCache {
     }
     const stage = jobs[0].target.stage!;
     const entries = jobs.map((j, k) => ({ ...j.entry, out: stage, residual: stage, gate: this.uploadGate(j.target, items[k].gate) }));
+    // Indirect only when every entry's coefficients are the plan's row (they share one history then).
+    const rows = jobs.map((j) => this.planned(node.step, false, j.target.count, j.target.count, j.entry.coeffs));
+    const ind = rows.every((r) => r !== undefined) ? rows[0] : undefined;
     native().cuda.upload(stage, h);
-    native().forecast(storage, activation, entries, { chain: true });
+    native().forecast(storage, activation, entries, { chain: true, ...ind });
     await native().cuda.download(stage, h);
+  }
+
+  /**
+   * Device 'cuda': the plan of the coming runs (lib/run-plan.ts), its values uploaded once. A launch whose
+   * counts and values equal the plan's row for its step then reads them from the device (an indirect
+   * launch, the same for every step of equal counts); any other launch (an entry restarted by a shape
+   * change, other sampler times) takes its own values as before, so results never depend on the plan.
+   * undefined drops the plan.
+   */
+  setRunPlan(plan: RunPlan | undefined): void {
+    this.checkAlive();
+    if (this.options.device !== 'cuda') return;
+    let next: { plan: RunPlan; values: DeviceTensor } | undefined;
+    if (plan) {
+      const values = native().cuda.alloc('f32', plan.values.length);
+      try {
+        native().cuda.upload(values, plan.values);
+      } catch (err) {
+        values.dispose();
+        throw err;
+      }
+      next = { plan, values };
+    }
+    this.run?.values.dispose();
+    this.run = next;
+  }
+
+  /** The indirect-launch options for a step whose values equal the run plan's row, else undefined. */
+  private planned(step: number, full: boolean, oldCount: number, count: number, values: ArrayLike<number> | undefined): IndirectOptions | undefined {
+    const r = this.run;
+    const p = r?.plan.steps[step];
+    if (!r || !p || !values || p.full !== full || p.oldCount !== oldCount || p.count !== count) return undefined;
+    const row = step * PLAN_ROW;
+    for (let i = 0; i < values.length; i++) if (Math.fround(values[i]) !== r.plan.values[row + i]) return undefined;
+    return { values: r.values, offset: row };
   }
 
   /** A new run: every entry forgets its factors (allocations are kept for reuse). */
@@ -360,6 +462,8 @@ export class FactorCache {
     this.entries.clear();
     this.options = this.initial;
     this.downgradeLog.length = 0;
+    this.run?.values.dispose();
+    this.run = undefined;
   }
 
   /** Frees everything; any later use is ERR_DISPOSED. Idempotent. */
@@ -367,6 +471,8 @@ export class FactorCache {
     if (this.disposed) return;
     for (const e of this.entries.values()) this.release(e);
     this.entries.clear();
+    this.run?.values.dispose();
+    this.run = undefined;
     this.disposed = true;
   }
 
@@ -414,36 +520,56 @@ export class FactorCache {
     return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
   }
 
-  /** Bytes every entry (the one `id` resized to `length`) takes under `layout`. */
-  private neededAt(layout: Layout, id: string, length: number): number {
+  /** Bytes every entry takes under `layout`, those in `pending` (id -> elements) new or resized to it. */
+  private neededAt(layout: Layout, pending: ReadonlyMap<string, number>): number {
     let total = 0;
-    for (const [k, e] of this.entries) if (k !== id) total += this.bytesAt(layout, e.length, e);
-    return total + this.bytesAt(layout, length, this.entries.get(id));
+    for (const [k, e] of this.entries) if (!pending.has(k)) total += this.bytesAt(layout, e.length, e);
+    for (const [k, length] of pending) total += this.bytesAt(layout, length, this.entries.get(k));
+    return total;
+  }
+
+  /** How many entries the cache holds once those in `pending` exist. */
+  private countWith(pending: ReadonlyMap<string, number>): number {
+    let added = 0;
+    for (const k of pending.keys()) if (!this.entries.has(k)) added++;
+    return this.entries.size + added;
+  }
+
+  /** The entries of an update of `items` under `context` that would allocate: id -> elements. */
+  private allocating(context: string, items: ReadonlyArray<{ key: string; length: number }>): Map<string, number> {
+    const pending = new Map<string, number>();
+    for (const { key, length } of items) {
+      const id = entryId(context, key);
+      const e = this.entries.get(id);
+      if (!(e && e.length === length)) pending.set(id, length);
+    }
+    return pending;
   }
 
   /**
    * The budget step of an update that allocates: nothing when the result fits maxBytes, else a downgrade
    * ('degrade', host factors) or TaylorSeerBudgetError. `relayoutAsync` is the 'cuda' form the hook runs first.
    */
-  private enforceBudget(id: string, key: string, shape: readonly number[], length: number): void {
+  private enforceBudget(pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): void {
     const { maxBytes, onBudget, storage, maxOrder } = this.options;
     if (maxBytes === undefined) return;
     const current = { storage, maxOrder };
-    const needed = this.neededAt(current, id, length);
+    const needed = this.neededAt(current, pending);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, id, length) <= maxBytes);
+    const entries = this.countWith(pending);
+    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (onBudget === 'degrade' && target) {
       if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
         // Only reached when the caller skipped relayoutAsync (the hook never does).
         throw new TaylorSeerError('ERR_DEVICE', 'a budget downgrade of GPU factors moves them through host memory: call relayoutAsync first (the hook does)');
       }
-      this.relayoutHost(target, { needed, entries: this.entries.size + (this.entries.has(id) ? 0 : 1), id, length });
+      this.relayoutHost(target, { needed, entries });
       return;
     }
-    const fits = target ? { ...target, bytes: this.neededAt(target, id, length) } : undefined;
+    const fits = target ? { ...target, bytes: this.neededAt(target, pending) } : undefined;
     throw new TaylorSeerBudgetError(
       `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${maxOrder} in ${storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
-        `(${this.entries.size + (this.entries.has(id) ? 0 : 1)} entries so far). ` +
+        `(${entries} entries so far). ` +
         (fits
           ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
           : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
@@ -460,32 +586,40 @@ export class FactorCache {
    */
   /** Whether an update of (context, key) with `length` elements needs relayoutAsync first (device 'cuda'). */
   needsRelayout(context: string, key: string, length: number): boolean {
+    return this.needsRelayoutMany(context, [{ key, length }]);
+  }
+
+  /** needsRelayout for an updateMany of `items` (every entry the one update allocates counted together). */
+  needsRelayoutMany(context: string, items: ReadonlyArray<{ key: string; length: number }>): boolean {
     this.checkAlive();
     const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
     if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return false;
-    const id = entryId(context, key);
-    const e = this.entries.get(id);
-    return !(e && e.length === length) && this.neededAt({ storage, maxOrder }, id, length) > maxBytes;
+    const pending = this.allocating(context, items);
+    return pending.size > 0 && this.neededAt({ storage, maxOrder }, pending) > maxBytes;
   }
 
   relayoutAsync(context: string, key: string, length: number): Promise<void> {
+    return this.relayoutManyAsync(context, [{ key, length }]);
+  }
+
+  /** relayoutAsync for an updateMany of `items`. */
+  relayoutManyAsync(context: string, items: ReadonlyArray<{ key: string; length: number }>): Promise<void> {
     // One at a time: a second call must see the layout the first one left.
-    const run = this.relayoutQueue.then(() => this.relayoutDevice(context, key, length));
+    const run = this.relayoutQueue.then(() => this.relayoutDevice(context, items));
     this.relayoutQueue = run.catch(() => undefined);
     return run;
   }
 
-  private async relayoutDevice(context: string, key: string, length: number): Promise<void> {
+  private async relayoutDevice(context: string, items: ReadonlyArray<{ key: string; length: number }>): Promise<void> {
     this.checkAlive();
     const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
     if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return;
-    const id = entryId(context, key);
-    const e = this.entries.get(id);
-    if (e && e.length === length) return;
+    const pending = this.allocating(context, items);
+    if (pending.size === 0) return;
     const current = { storage, maxOrder };
-    const needed = this.neededAt(current, id, length);
+    const needed = this.neededAt(current, pending);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, id, length) <= maxBytes);
+    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, pending) <= maxBytes);
     if (!target) return; // the update reports ERR_BUDGET
     // GPU factors are never 'i8' (the ladder skips it there)
     const from = storage as Dtype;
@@ -511,10 +645,10 @@ export class FactorCache {
       if (old) cuda.upload(next, fresh);
       x.count = keep;
     }
-    this.record(current, target, needed, this.entries.size + (e ? 0 : 1));
+    this.record(current, target, needed, this.countWith(pending));
   }
 
-  private relayoutHost(target: Layout, at: { needed: number; entries: number; id: string; length: number }): void {
+  private relayoutHost(target: Layout, at: { needed: number; entries: number }): void {
     const from: Layout = { storage: this.options.storage, maxOrder: this.options.maxOrder };
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);

@@ -17,6 +17,7 @@ export type TaylorSeerErrorCode =
   | 'ERR_BUSY' // an async operation on the same object is still in flight
   | 'ERR_CUDA' // a CUDA runtime call failed
   | 'ERR_MODEL' // a model directory or manifest is unusable
+  | 'ERR_DEPENDENCY' // an optional package the pipeline or CLI needs is not installed (the message says how)
   | 'ERR_IO' // reading or writing a file failed
   | 'ERR_BUDGET'; // the factors would exceed maxBytes (a TaylorSeerBudgetError says what is needed and what fits)
 

@@ -8,7 +8,7 @@
 // The hook: wrap any module computation of a transformer forward.
 export { TaylorSeer } from './taylor-seer';
 export { isCacheHook } from './cache-hook';
-export type { CacheHook } from './cache-hook';
+export type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
 export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
 
 // Schedules (pure, no native code) and the expansion math.
@@ -16,6 +16,12 @@ export { createSchedule, FixedSchedule, MaskSchedule, AdaptiveSchedule } from '.
 export type { Schedule, ScheduleOptions, FixedScheduleOptions, MaskScheduleOptions, AdaptiveScheduleOptions, StepObservation } from './schedule';
 export { updatePlan, forecastCoeffs, MAX_ORDER, VARIABLES } from './expansion';
 export type { Variable, Node, UpdatePlan } from './expansion';
+export { planRun, PLAN_ROW } from './run-plan';
+export type { RunPlan, StepPlan, RunPlanOptions } from './run-plan';
+
+// The reference forks' settings for the MMDiT family (FLUX, HunyuanVideo, HiDream).
+export { getPreset, listPresets, presetPatterns, presetSeer, PRESET_IDS } from './presets';
+export type { Preset, PresetId, PresetCfg, PresetModule } from './presets';
 
 // The lower-level cache the hook is built on.
 export { FactorCache } from './cache';
@@ -24,8 +30,8 @@ export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy, BudgetPol
 // Errors and environment.
 export { TaylorSeerError, TaylorSeerBudgetError } from './errors';
 export type { TaylorSeerErrorCode, FactorLayout } from './errors';
-export { info, packageVersion } from './info';
-export type { TaylorSeerInfo } from './info';
+export { info, packageVersion, cLibrary } from './info';
+export type { TaylorSeerInfo, CLibraryInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
 export { native, DTYPES, STORAGE_DTYPES, factorBytes, factorUnits, Q8_BLOCK, Q8_RECORD_BYTES } from './native';
@@ -39,6 +45,8 @@ export type {
   Tensor,
   UpdateEntry,
   ForecastEntry,
+  ForecastOptions,
+  IndirectOptions,
   NativeAddon,
   BuildInfo,
   CpuInfo,

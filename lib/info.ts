@@ -4,6 +4,14 @@ import * as path from 'node:path';
 import { TaylorSeerError } from './errors';
 import { native, type BuildInfo, type CpuInfo, type CudaInfo } from './native';
 
+/** libtaylorseer, the kernels' C interface as a shared library for native code (see cuda/taylorseer.h). */
+export interface CLibraryInfo {
+  /** absolute path of the library, or null when this install has none (built without cmake-js) */
+  path: string | null;
+  /** directory holding taylorseer.h */
+  include: string;
+}
+
 export interface TaylorSeerInfo {
   version: string;
   node: string;
@@ -13,6 +21,23 @@ export interface TaylorSeerInfo {
   addonError?: string;
   cpu: CpuInfo | null;
   cuda: CudaInfo;
+  library: CLibraryInfo;
+}
+
+const LIB_NAMES: Partial<Record<NodeJS.Platform, string>> = { linux: 'libtaylorseer.so', darwin: 'libtaylorseer.dylib', win32: 'taylorseer.dll' };
+
+/** Where libtaylorseer is: TAYLORSEER_LIB if set, else beside the built addon, else in prebuilds/. */
+export function cLibrary(): CLibraryInfo {
+  const root = path.resolve(__dirname, '..');
+  const include = path.join(root, 'cuda');
+  const name = LIB_NAMES[process.platform] ?? 'libtaylorseer.so';
+  const candidates = [
+    process.env.TAYLORSEER_LIB,
+    path.join(root, 'build', 'Release', name),
+    path.join(root, 'prebuilds', `${process.platform}-${process.arch}`, name),
+  ];
+  for (const c of candidates) if (c && fs.existsSync(c)) return { path: path.resolve(c), include };
+  return { path: null, include };
 }
 
 export function packageVersion(): string {
@@ -21,7 +46,7 @@ export function packageVersion(): string {
 }
 
 export function info(): TaylorSeerInfo {
-  const base = { version: packageVersion(), node: process.version, platform: `${process.platform}-${process.arch}` };
+  const base = { version: packageVersion(), node: process.version, platform: `${process.platform}-${process.arch}`, library: cLibrary() };
   let addon;
   try {
     addon = native();

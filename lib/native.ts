@@ -7,6 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { locateAddon, requireAddon } from './addon-file';
 import { TaylorSeerError } from './errors';
 
 export type Dtype = 'f32' | 'f16' | 'bf16';
@@ -83,7 +84,7 @@ export interface ForecastEntry {
   out: Tensor;
   /** factors used, 1..5 */
   count: number;
-  /** count finite coefficients */
+  /** count finite coefficients (ignored, and not checked, with options.values: an indirect launch) */
   coeffs: ArrayLike<number>;
   /** gated form: out = residual + gate * forecast; residual may be `out` itself */
   residual?: Tensor;
@@ -95,7 +96,19 @@ export interface ForecastEntry {
   n?: number;
 }
 
-export interface ForecastOptions {
+/**
+ * Indirect launches (DeviceTensor tables only): the kernels read each entry's divisors (update) or
+ * coefficients (forecast) from `values`, f32 device memory, when they run; entry i reads
+ * values[offset + i * stride + k] (stride 0: one row for all). The entries' divisors / coeffs are then
+ * ignored. The device values are not checked: they must be finite, divisors non-zero.
+ */
+export interface IndirectOptions {
+  values?: DeviceTensor;
+  offset?: number;
+  stride?: number;
+}
+
+export interface ForecastOptions extends IndirectOptions {
   chain?: boolean;
 }
 
@@ -127,21 +140,26 @@ export interface BuildInfo {
   system: string;
   compiler: string;
   napiVersion: number;
+  /** the .node file that was loaded */
+  file: string;
+  /** true when that file is the package's prebuilt binary (prebuilds/), false when built on this machine */
+  prebuilt: boolean;
 }
 
 export interface NativeAddon {
+  /** what the addon reports about its build, plus which file was loaded */
   build: BuildInfo;
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
   cpuInfo(): CpuInfo;
   cudaInfo(): CudaInfo;
-  update(storage: StorageDtype, act: Dtype, entries: UpdateEntry[]): void;
+  update(storage: StorageDtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): void;
   /**
    * With { chain: true } the entries are gated forecasts into one residual stream (same out, residual,
    * tokens, dim): out = residual + sum_e gate_e * forecast_e in ONE pass over it, entries applied in order.
    */
   forecast(storage: StorageDtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): void;
   /** Same as update/forecast, run off the event loop (host tensors only). */
-  updateAsync(storage: StorageDtype, act: Dtype, entries: UpdateEntry[]): Promise<void>;
+  updateAsync(storage: StorageDtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): Promise<void>;
   forecastAsync(storage: StorageDtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
   /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
   findNonFinite(dtype: Dtype, tensor: HostTensor): number;
@@ -200,27 +218,21 @@ export function checkAddonEnvironment(env: NodeJS.ProcessEnv = process.env): voi
   }
 }
 
-/** Loads the addon once (node-gyp-build finds build/Release or prebuilds). */
+/**
+ * Loads the addon once: TAYLORSEER_ADDON, else a source build in build/Release, else the prebuilt binary
+ * for this platform (lib/addon-file.ts). A file that does not load here is an ERR_DEVICE saying how to
+ * build one that does, never a crash.
+ */
 export function native(): NativeAddon {
   if (cached) return cached;
   checkAddonEnvironment();
   const root = path.resolve(__dirname, '..');
-  let addon: NativeAddon;
-  // TAYLORSEER_ADDON names a .node file to load instead (a build carried to another machine).
-  const explicit = process.env.TAYLORSEER_ADDON || undefined;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    addon = (explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root)) as NativeAddon;
-  } catch (e) {
-    const why = (e as Error).message.split('\n')[0];
-    throw new TaylorSeerError(
-      'ERR_DEVICE',
-      explicit
-        ? `TAYLORSEER_ADDON=${explicit} could not be loaded (${why}); point it at a taylorseer.node built for this Node and platform, or unset it`
-        : `the taylorseer native addon is not built (${why}); run \`npm run build:native\` in ${root}`,
-    );
-  }
+  const where = locateAddon(root);
+  const addon = requireAddon(root, where) as NativeAddon;
+  if (typeof addon?.setErrorClass !== 'function' || typeof addon.build !== 'object')
+    throw new TaylorSeerError('ERR_DEVICE', `${where.file} loads but is not a taylorseer addon (no build info)`);
   addon.setErrorClass(TaylorSeerError as unknown as new (code: string, message: string) => Error);
+  addon.build = { ...addon.build, file: where.file, prebuilt: where.prebuilt };
   cached = addon;
   return addon;
 }

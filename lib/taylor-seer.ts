@@ -24,11 +24,12 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
-import type { CacheHook } from './cache-hook';
+import type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
 import { DTYPES, STORAGE_DTYPES, native, type Dtype, type HostTensor, type StorageDtype } from './native';
+import { planRun, type RunPlan } from './run-plan';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
 import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
@@ -128,8 +129,6 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly onBudget: BudgetPolicy;
 
   private readonly cache: FactorCache;
-  /** per-update scratch for the kernel's norms (schedules that need them) */
-  private readonly normScratch = new Float32Array(MAX_ORDER + 1);
   private current: StepState | undefined;
   /** +1 / -1 once a run's t direction is known */
   private tDirection = 0;
@@ -273,24 +272,42 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
 
   /** Full step: checks the computed output (checkFinite) and folds it into the cache, collecting norms. */
   private fold(context: string, key: string, step: StepState, fresh: unknown, shape: number[]): void {
-    if (this.checkFinite && isHostTensorOf(fresh, this.activation)) {
-      const at = native().findNonFinite(this.activation, fresh);
-      if (at >= 0) {
-        throw new TaylorSeerError(
-          'ERR_NON_FINITE',
-          `the output of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step} holds a non-finite value at element ${at}; it was not cached (checkFinite)`,
-        );
+    this.foldMany(context, [{ key, fresh, shape }], step);
+  }
+
+  /**
+   * Full step of several entries: checks every output (checkFinite) first, then folds all of them into the
+   * cache in one kernel call, collecting norms.
+   */
+  private foldMany(context: string, items: ReadonlyArray<{ key: string; fresh: unknown; shape: number[] }>, step: StepState): void {
+    if (this.checkFinite) {
+      for (const { key, fresh } of items) {
+        if (!isHostTensorOf(fresh, this.activation)) continue; // the cache reports the wrong type
+        const at = native().findNonFinite(this.activation, fresh);
+        if (at >= 0) {
+          throw new TaylorSeerError(
+            'ERR_NON_FINITE',
+            `the output of "${key}"${context ? ` (context "${context}")` : ''} at step ${step.step} holds a non-finite value at element ${at}; it was not cached (checkFinite)`,
+          );
+        }
       }
     }
-    const stats = step.normSq ? this.normScratch : undefined;
-    const count = this.cache.update(context, key, fresh as HostTensor, shape, this.node(step), this.schedule.warmup, stats);
+    const stats = step.normSq ? items.map(() => new Float32Array(MAX_ORDER + 1)) : undefined;
+    const counts = this.cache.updateMany(
+      context,
+      items.map((it, k) => ({ key: it.key, fresh: it.fresh as HostTensor, shape: it.shape, ...(stats ? { stats: stats[k] } : {}) })),
+      this.node(step),
+      this.schedule.warmup,
+    );
     if (stats && step.normSq) {
       // A norm missing for some entries would mix scales, so the step keeps only the orders every entry
       // of the step has (entries restarted by a shape change hold fewer factors).
-      const first = step.normSq.length === 0; // every update reports at least d_0
-      const upto = first ? count : Math.min(step.normSq.length, count);
-      step.normSq.length = upto;
-      for (let i = 0; i < upto; i++) step.normSq[i] = (first ? 0 : step.normSq[i]) + stats[i];
+      counts.forEach((count, k) => {
+        const first = step.normSq!.length === 0; // every update reports at least d_0
+        const upto = first ? count : Math.min(step.normSq!.length, count);
+        step.normSq!.length = upto;
+        for (let i = 0; i < upto; i++) step.normSq![i] = (first ? 0 : step.normSq![i]) + stats[k][i];
+      });
     }
   }
 
@@ -321,13 +338,56 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   }
 
   /**
+   * module() for several keys whose outputs one computation produces together (a whole-graph model runs
+   * once and returns every cached branch): full step, `compute` runs once and its outputs (one per key,
+   * in order) are folded into the cache in one kernel call and returned; forecast step, every key is
+   * forecast in one kernel call into new arrays and `compute` is not called. Keys are checked (non-empty,
+   * distinct, unused this step) before anything runs.
+   */
+  async modulesAsync(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]> {
+    const step = this.requireStep();
+    if (!Array.isArray(keys) || keys.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `keys must be a non-empty array of strings, got ${show(keys)}`);
+    const calls = keys.map((key) => this.beginCall(key, compute, opts));
+    if (new Set(calls.map((c) => c.id)).size !== calls.length) throw new TaylorSeerError('ERR_STEP', 'keys name the same (context, key) twice; each is used once per step');
+    const context = calls[0].context;
+    for (const c of calls) this.pending.add(c.id);
+    try {
+      let out: ActivationTensor<A>[];
+      if (step.full) {
+        const fresh: unknown = await compute();
+        this.checkAlive();
+        if (!Array.isArray(fresh) || fresh.length !== keys.length) {
+          throw new TaylorSeerError('ERR_LENGTH', `compute must return ${keys.length} outputs (one per key), got ${show(fresh)}`);
+        }
+        // As in moduleAsync: only a budget downgrade of GPU factors waits, for all the outputs together.
+        const sizes = keys.map((key, k) => ({ key, length: lengthOf(fresh[k]) }));
+        if (this.cache.needsRelayoutMany(context, sizes)) {
+          await this.cache.relayoutManyAsync(context, sizes);
+          this.checkAlive();
+        }
+        this.foldMany(context, keys.map((key, k) => ({ key, fresh: fresh[k], shape: [lengthOf(fresh[k])] })), step);
+        this.counters.computes += keys.length;
+        out = fresh as ActivationTensor<A>[];
+      } else {
+        out = keys.map((key) => this.forecastBuffer(context, key) as ActivationTensor<A>);
+        await this.cache.forecastMany(context, keys.map((key, k) => ({ key, out: out[k] as HostTensor })), this.node(step));
+        this.counters.computesSkipped += keys.length;
+      }
+      for (const c of calls) step.used.add(c.id);
+      return out;
+    } finally {
+      for (const c of calls) this.pending.delete(c.id);
+    }
+  }
+
+  /**
    * The adaLN-gated residual of a DiT block: h += gate[b, :] * F, with h [batch, tokens, dim] and gate
    * [batch, dim] broadcast over tokens. F is the computed output on full steps (added exactly as computed,
    * not the rounded stored copy) and the forecast otherwise, fused into one pass so it never touches memory.
    */
   async gatedResidual(
     key: string,
-    compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>,
+    compute: ModuleCompute<A>,
     h: ActivationTensor<A>,
     gate: ActivationTensor<A>,
     shape: GateShape,
@@ -376,7 +436,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * before h changes, on either kind of step.
    */
   async gatedResiduals(
-    items: ReadonlyArray<{ key: string; compute: () => ActivationTensor<A> | Promise<ActivationTensor<A>>; gate: ActivationTensor<A> }>,
+    items: ReadonlyArray<GatedItem<A>>,
     h: ActivationTensor<A>,
     shape: GateShape,
     opts?: ModuleOptions,
@@ -404,6 +464,24 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     } finally {
       for (const c of checked) this.pending.delete(c.id);
     }
+  }
+
+  /**
+   * For schedules known in advance (fixed, mask): computes the whole run's plan, every step's counts and
+   * divisors or forecast coefficients (lib/run-plan.ts), and returns it, e.g. for native code that records
+   * a step's launches once (a CUDA graph) and replays them with each step's row of values. On 'cuda' the
+   * values also go to the device once, and this hook's launches read them from there when an entry
+   * follows the plan (results are the same either way). Valid for every later run until reset(); call
+   * again after changing the sampler's times. 'time' and 'newton' need the sampler's t of every step.
+   */
+  prepareRun(options?: { times?: readonly number[] }): RunPlan {
+    this.checkAlive();
+    this.checkIdle('prepareRun');
+    const o = options === undefined ? {} : requireObject('prepareRun options', options);
+    requireKnownKeys('prepareRun options', o, ['times']);
+    const plan = planRun(this.schedule, { maxOrder: this.maxOrder, variable: this.variable, times: o.times as readonly number[] | undefined });
+    this.cache.setRunPlan(plan);
+    return plan;
   }
 
   get stats(): TaylorSeerStats {

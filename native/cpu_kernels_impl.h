@@ -470,7 +470,7 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
     Io<A>::Load(residual + j, h, m);
     for (int32_t q = 0; q < count; ++q) {
       const ts_forecast_entry& e = entries[q];
-      if constexpr (S == TS_F16 || S == TS_BF16) {  // measured (scripts/chain-bench.js): -12 to -19% for 16-bit factors, nothing for f32
+      if constexpr (S == TS_F16 || S == TS_BF16) {  // measured (scripts/chain-bench.ts): -12 to -19% for 16-bit factors, nothing for f32
         const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
         for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m), ahead);
       } else if constexpr (S == TS_I8) {

@@ -3,13 +3,15 @@
 // Resolves with the JSON text {"device", "copy_GBps", "rows": [...]}; lib/bench/cuda-bench.ts parses it.
 // options: { reps?: number, warmup?: number, flux?: boolean (default true), single?: boolean (default
 // true), log?: boolean (progress lines on stderr) }.
+// The benchmark's kernels are built in only with TAYLORSEER_BENCH (TS_HAVE_CUDA_BENCH); a CUDA build without
+// them rejects with ERR_DEVICE saying how to build them. The CPU-only AddCudaBench is in cuda_binding.cc.
 #include <cstdio>
 #include <string>
 
 #include "cuda_binding.h"
 #include "errors.h"
 
-#ifdef TS_HAVE_CUDA
+#if defined(TS_HAVE_CUDA) && defined(TS_HAVE_CUDA_BENCH)
 #include <cuda_runtime.h>
 
 #include "../cuda/ts_cuda_extra.h"
@@ -17,7 +19,7 @@
 
 namespace ts {
 
-#ifdef TS_HAVE_CUDA
+#if defined(TS_HAVE_CUDA) && defined(TS_HAVE_CUDA_BENCH)
 namespace {
 
 void LogLine(const char* line, void*) {
@@ -107,6 +109,24 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
 
 void AddCudaBench(Napi::Env env, Napi::Object cuda) { cuda.Set("bench", Napi::Function::New(env, Bench, "bench")); }
 
-#endif  // TS_HAVE_CUDA (the CPU-only AddCudaBench is in cuda_binding.cc)
+#elif defined(TS_HAVE_CUDA)
+namespace {
+
+constexpr const char* kNoBenchMessage =
+    "this build of taylorseer has no benchmark kernels (the package leaves them out); build them into the addon "
+    "with TAYLORSEER_BENCH=1 npm run build:native (cmake-js: -DTAYLORSEER_BENCH=ON)";
+
+Napi::Value NoBench(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto deferred = Napi::Promise::Deferred::New(env);
+  deferred.Reject(MakeError(env, "ERR_DEVICE", kNoBenchMessage).Value());
+  return deferred.Promise();
+}
+
+}  // namespace
+
+void AddCudaBench(Napi::Env env, Napi::Object cuda) { cuda.Set("bench", Napi::Function::New(env, NoBench, "bench")); }
+
+#endif  // TS_HAVE_CUDA
 
 }  // namespace ts

@@ -674,13 +674,21 @@ void ThrowStatus(Napi::Env env, ts_status st, const char* what) {
 // Entries with stats carry host arrays (the JS contract); the kernel adds its norms into device memory.
 // They go to one zeroed device scratch, are copied back once the update has run (the call waits for it:
 // a schedule needs the norms before its next decision) and added to the host arrays.
-void HookUpdate(Napi::Env env, const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+// values: nullptr (divisors from the entries) or device memory (indirect launch, entry i at values + i * stride).
+ts_status LaunchUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const float* values,
+                       int64_t stride, cudaStream_t s) {
+  return values ? ts_cuda_update_indirect(entries, count, storage, act, values, stride, s)
+                : ts_cuda_update(entries, count, storage, act, s);
+}
+
+void HookUpdateFrom(Napi::Env env, const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                    const float* values, int64_t stride) {
   cudaStream_t s = Stream(env);
   int64_t total = 0;
   for (int32_t i = 0; i < count; ++i)
     if (entries[i].stats) total += entries[i].new_count;
   if (total == 0) {
-    ts_status st = ts_cuda_update(entries, count, storage, act, s);
+    ts_status st = LaunchUpdate(entries, count, storage, act, values, stride, s);
     if (st != TS_OK) ThrowStatus(env, st, "update (CUDA)");
     return;
   }
@@ -701,7 +709,7 @@ void HookUpdate(Napi::Env env, const ts_update_entry* entries, int32_t count, ts
     e.stats = scratch.p + offset;
     offset += e.new_count;
   }
-  ts_status st = ts_cuda_update(on_device.data(), count, storage, act, s);
+  ts_status st = LaunchUpdate(on_device.data(), count, storage, act, values, stride, s);
   if (st != TS_OK) ThrowStatus(env, st, "update (CUDA)");
   std::vector<float> norms(static_cast<size_t>(total));
   CheckCuda(env, cudaMemcpyAsync(norms.data(), scratch.p, bytes, cudaMemcpyDeviceToHost, s), "update norms: cudaMemcpyAsync");
@@ -714,13 +722,24 @@ void HookUpdate(Napi::Env env, const ts_update_entry* entries, int32_t count, ts
   }
 }
 
+void HookUpdate(Napi::Env env, const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  HookUpdateFrom(env, entries, count, storage, act, nullptr, 0);
+}
+
 void HookForecast(Napi::Env env, const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
   cudaStream_t s = Stream(env);
   ts_status st = ts_cuda_forecast(entries, count, storage, act, s);
   if (st != TS_OK) ThrowStatus(env, st, "forecast (CUDA)");
 }
 
-const DeviceHooks kHooks = {HookUnwrap, HookUpdate, HookForecast};
+void HookForecastFrom(Napi::Env env, const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                      const float* values, int64_t stride) {
+  cudaStream_t s = Stream(env);
+  ts_status st = ts_cuda_forecast_indirect(entries, count, storage, act, values, stride, s);
+  if (st != TS_OK) ThrowStatus(env, st, "forecast (CUDA, indirect)");
+}
+
+const DeviceHooks kHooks = {HookUnwrap, HookUpdate, HookForecast, HookUpdateFrom, HookForecastFrom};
 
 }  // namespace
 

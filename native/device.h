@@ -22,6 +22,11 @@ struct DeviceHooks {
   // Launch on the library's current stream; throw ERR_CUDA on failure.
   void (*update)(Napi::Env env, const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
   void (*forecast)(Napi::Env env, const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
+  // The same, reading each entry's divisors / coefficients from device memory (entry i at values + i * stride).
+  void (*update_indirect)(Napi::Env env, const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                          const float* values, int64_t stride);
+  void (*forecast_indirect)(Napi::Env env, const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
+                            const float* values, int64_t stride);
 };
 
 // Called once per environment by the CUDA binding's init.

@@ -47,6 +47,11 @@ struct Table {
   // device tables only (their entries run concurrently): per entry, the memory it writes and reads
   std::vector<EntryUse> uses;
   Keep keep;
+  // options.values: the kernels read each entry's divisors / coefficients from this f32 DeviceTensor
+  // (taylorseer.h, indirect launches): entry i at values[offset + i * stride + k]
+  bool indirect = false;
+  TensorArg values;
+  int64_t offset = 0, stride = 0;
 };
 
 void CheckSameDevice(Napi::Env env, bool& first, bool& device, const TensorArg& t, const std::string& what) {
@@ -112,7 +117,7 @@ void ParseUpdate(Napi::Env env, Napi::Array arr, Table& t) {
     e.old_count = static_cast<int32_t>(ParseInt(env, o.Get("oldCount"), 0, max_count, At("entries", i, "oldCount")));
     const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
     e.new_count = static_cast<int32_t>(ParseInt(env, o.Get("newCount"), 1, new_max, At("entries", i, "newCount")));
-    if (e.new_count > 1) {
+    if (e.new_count > 1 && !t.indirect) {
       Napi::Value dv = o.Get("divisors");
       TS_REQUIRE(env, dv.IsArray() || dv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
                  At("entries", i, "divisors") + " must be an array of " + std::to_string(e.new_count - 1) + " numbers");
@@ -179,19 +184,21 @@ void ParseForecast(Napi::Env env, Napi::Array arr, Table& t) {
     ts_forecast_entry e{};
     e.count = static_cast<int32_t>(ParseInt(env, o.Get("count"), 1, max_count, At("entries", i, "count")));
     Napi::Value cv = o.Get("coeffs");
-    TS_REQUIRE(env, cv.IsArray() || cv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
-               At("entries", i, "coeffs") + " must be an array of " + std::to_string(e.count) + " numbers");
-    Napi::Object c = cv.As<Napi::Object>();
-    uint32_t clen = c.Get("length").As<Napi::Number>().Uint32Value();
-    TS_REQUIRE(env, clen >= static_cast<uint32_t>(e.count), "ERR_LENGTH",
-               At("entries", i, "coeffs") + " must hold count = " + std::to_string(e.count) + " numbers (got " +
-                   std::to_string(clen) + ")");
-    for (int k = 0; k < e.count; ++k) {
-      const std::string what = At("entries", i, "coeffs") + "[" + std::to_string(k) + "]";
-      double ck = ParseFinite(env, c.Get(k), what);
-      TS_REQUIRE(env, std::isfinite(static_cast<float>(ck)), "ERR_NON_FINITE",
-                 what + " must be representable in float32 (got " + std::to_string(ck) + ")");
-      e.coeffs[k] = static_cast<float>(ck);
+    if (!t.indirect) {
+      TS_REQUIRE(env, cv.IsArray() || cv.IsTypedArray(), "ERR_INVALID_ARGUMENT",
+                 At("entries", i, "coeffs") + " must be an array of " + std::to_string(e.count) + " numbers");
+      Napi::Object c = cv.As<Napi::Object>();
+      uint32_t clen = c.Get("length").As<Napi::Number>().Uint32Value();
+      TS_REQUIRE(env, clen >= static_cast<uint32_t>(e.count), "ERR_LENGTH",
+                 At("entries", i, "coeffs") + " must hold count = " + std::to_string(e.count) + " numbers (got " +
+                     std::to_string(clen) + ")");
+      for (int k = 0; k < e.count; ++k) {
+        const std::string what = At("entries", i, "coeffs") + "[" + std::to_string(k) + "]";
+        double ck = ParseFinite(env, c.Get(k), what);
+        TS_REQUIRE(env, std::isfinite(static_cast<float>(ck)), "ERR_NON_FINITE",
+                   what + " must be representable in float32 (got " + std::to_string(ck) + ")");
+        e.coeffs[k] = static_cast<float>(ck);
+      }
     }
     TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
                At("entries", i, "out") + " must not share memory with the entry's factors");
@@ -298,15 +305,56 @@ void CheckConcurrentEntries(Napi::Env env, const Table& t) {
   }
 }
 
+// options.values / offset / stride (argument 4), read before the entries: with values the entries may leave
+// out divisors / coeffs (they would be ignored).
+void ParseIndirect(Napi::Env env, Napi::Value v, Table& t) {
+  if (v.IsUndefined()) return;
+  TS_REQUIRE(env, v.IsObject() && !v.IsArray(), "ERR_INVALID_ARGUMENT",
+             "options (argument 4) must be an object such as { chain: true } or { values, offset, stride }");
+  Napi::Object o = v.As<Napi::Object>();
+  Napi::Value vv = o.Get("values");
+  if (vv.IsUndefined()) {
+    TS_REQUIRE(env, o.Get("offset").IsUndefined() && o.Get("stride").IsUndefined(), "ERR_INVALID_ARGUMENT",
+               "options.offset and options.stride need options.values");
+    return;
+  }
+  t.values = ParseTensor(env, vv, TS_F32, "options.values");
+  TS_REQUIRE(env, t.values.device, "ERR_DEVICE",
+             "options.values must be a DeviceTensor of dtype f32: the kernels read it from device memory when they run");
+  t.offset = o.Get("offset").IsUndefined() ? 0 : ParseInt(env, o.Get("offset"), 0, kMaxElements, "options.offset");
+  t.stride = o.Get("stride").IsUndefined() ? 0 : ParseInt(env, o.Get("stride"), 0, kMaxElements, "options.stride");
+  t.indirect = true;
+  t.keep.Add(vv);
+}
+
+// Every value an indirect launch reads lies inside options.values, which no entry writes.
+void CheckIndirect(Napi::Env env, const Table& t) {
+  if (!t.indirect) return;
+  TS_REQUIRE(env, t.device, "ERR_DEVICE", "options.values needs DeviceTensor entries (host tables take divisors / coeffs)");
+  const size_t count = t.updates.empty() ? t.forecasts.size() : t.updates.size();
+  for (size_t i = 0; i < count; ++i) {
+    const int64_t used = t.updates.empty() ? t.forecasts[i].count : t.updates[i].new_count - 1;
+    const int64_t end = t.offset + static_cast<int64_t>(i) * t.stride + used;
+    TS_REQUIRE(env, end <= t.values.length, "ERR_LENGTH",
+               "entries[" + std::to_string(i) + "] reads options.values up to element " + std::to_string(end) + " (offset + " +
+                   std::to_string(i) + " * stride + " + std::to_string(used) + ") but it holds " +
+                   std::to_string(t.values.length));
+    TS_REQUIRE(env, !Overlaps(t.uses[i].write, t.values), "ERR_INVALID_ARGUMENT",
+               "entries[" + std::to_string(i) + "] writes memory of options.values");
+  }
+}
+
 std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
   t->storage = ParseStorageDtype(env, info[0], "storage dtype (argument 1)");
   t->act = ParseDtype(env, info[1], "activation dtype (argument 2)");
   Napi::Array arr = ParseEntries(env, info[2]);
+  ParseIndirect(env, info[3], *t);
   if (update) ParseUpdate(env, arr, *t);
   else ParseForecast(env, arr, *t);
   if (!update) ParseChain(env, info[3], *t);
+  CheckIndirect(env, *t);
   if (t->device && !t->chain) CheckConcurrentEntries(env, *t);
   // Only once the whole table is accepted: the kernel adds to the norms, the binding's contract overwrites.
   // Two entries may share one stats array only by writing disjoint parts; overlapping parts would add up.
@@ -324,9 +372,24 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update) {
   return t;
 }
 
+void RunDeviceIndirect(Napi::Env env, const Table& t) {
+  const DeviceHooks* hooks = GetDeviceHooks(env);
+  const float* v = static_cast<const float*>(t.values.data) + t.offset;
+  if (!t.updates.empty()) {
+    hooks->update_indirect(env, t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act, v, t.stride);
+  } else if (t.chain) {
+    for (size_t i = 0; i < t.forecasts.size(); ++i)
+      hooks->forecast_indirect(env, &t.forecasts[i], 1, t.storage, t.act, v + static_cast<int64_t>(i) * t.stride, 0);
+  } else {
+    hooks->forecast_indirect(env, t.forecasts.data(), static_cast<int32_t>(t.forecasts.size()), t.storage, t.act, v, t.stride);
+  }
+}
+
 void RunDevice(Napi::Env env, const Table& t) {
   const DeviceHooks* hooks = GetDeviceHooks(env);
-  if (!t.updates.empty()) {
+  if (t.indirect) {
+    RunDeviceIndirect(env, t);
+  } else if (!t.updates.empty()) {
     hooks->update(env, t.updates.data(), static_cast<int32_t>(t.updates.size()), t.storage, t.act);
   } else if (t.chain) {
     // One launch per entry: the entries of one launch run concurrently, a chain's share its output.

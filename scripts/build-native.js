@@ -1,19 +1,38 @@
 #!/usr/bin/env node
-// Builds the native addon: cmake-js first (CUDA kernels when nvcc is found), then, if cmake-js or cmake
-// is unusable, node-gyp with binding.gyp (CPU only). Runs as the package's install script.
+// Builds the native addon from source into build/Release: cmake-js when it and cmake are available (CUDA
+// kernels when nvcc is found), else node-gyp with binding.gyp (CPU only). The repository's `prepare` runs
+// it (npm install in a clone); the published package has no install script (linux-x64 loads the prebuild
+// in prebuilds/), so elsewhere a user runs it once: `npm explore taylorseer -- npm run build:native`.
+// It prints one line per decision and hides the tools' own chatter unless a step fails.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
+const os = require('node:os');
 const path = require('node:path');
 
 const root = path.resolve(__dirname, '..');
 const args = process.argv.slice(2);
 const env = { ...process.env };
-if (!env.CMAKE_BUILD_PARALLEL_LEVEL) env.CMAKE_BUILD_PARALLEL_LEVEL = String(require('node:os').availableParallelism?.() ?? 2);
+if (!env.CMAKE_BUILD_PARALLEL_LEVEL) env.CMAKE_BUILD_PARALLEL_LEVEL = String(os.availableParallelism());
+const verbose = args.includes('--verbose') || Boolean(env.TAYLORSEER_BUILD_VERBOSE);
+// Inside a consumer's node_modules the repository's npm scripts do not apply: say what works there.
+const installed = root.split(path.sep).includes('node_modules');
+const rerun = installed ? '`npm explore taylorseer -- npm run build:native`' : '`npm run build:native`';
 
+const say = (line) => console.error(`taylorseer: ${line}`);
+
+function onPath(cmd) {
+  return (env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
+}
+
+/** Runs a build tool; the end of its output is shown only when it fails (all of it with --verbose). */
 function run(cmd, cmdArgs) {
-  console.error(`taylorseer: ${[cmd, ...cmdArgs].map((a) => path.relative(root, a) || a).join(' ')}`);
-  const r = spawnSync(cmd, cmdArgs, { cwd: root, env, stdio: 'inherit' });
+  const r = spawnSync(cmd, cmdArgs, { cwd: root, env, encoding: 'utf8', stdio: verbose ? 'inherit' : 'pipe', maxBuffer: 256 << 20 });
+  if (r.status !== 0 && !verbose) {
+    const lines = `${r.stdout ?? ''}${r.stderr ?? ''}`.trimEnd().split('\n');
+    if (lines.length > 40) say(`last 40 of ${lines.length} lines of output (all of them: ${rerun.slice(0, -1)} -- --verbose\`)`);
+    process.stderr.write(`${lines.slice(-40).join('\n')}\n`);
+  }
   return r.status === 0;
 }
 
@@ -22,14 +41,26 @@ function tryCmake() {
   try {
     cli = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   } catch {
-    console.error('taylorseer: cmake-js is not installed');
+    say('cmake-js is not installed; building the CPU-only addon with node-gyp (for the CUDA kernels: npm install cmake-js, then ' + rerun + ')');
+    return false;
+  }
+  // Checked here so cmake-js does not print its own alarming error before the fallback.
+  if (!onPath('cmake')) {
+    say('cmake is not on the PATH; building the CPU-only addon with node-gyp');
     return false;
   }
   const extra = [];
-  if (env.TAYLORSEER_CUDA === '0' || env.TAYLORSEER_CUDA === 'OFF') extra.push('--CDTAYLORSEER_CUDA=OFF');
+  const cudaOff = env.TAYLORSEER_CUDA === '0' || env.TAYLORSEER_CUDA === 'OFF';
+  if (cudaOff) extra.push('--CDTAYLORSEER_CUDA=OFF');
+  const cuda = !cudaOff && onPath('nvcc');
+  say(`building the addon from source with cmake-js (${cuda ? 'CUDA kernels with nvcc' : 'CPU only: no nvcc on the PATH'}; a few minutes)`);
+  // The CUDA benchmark and baseline kernels (`taylorseer bench --device cuda`) are for development only.
+  if (env.TAYLORSEER_BENCH === '1' || env.TAYLORSEER_BENCH === 'ON') extra.push('--CDTAYLORSEER_BENCH=ON');
   // `compile` configures when needed and rebuilds incrementally; --force starts from a clean build tree.
   const verb = args.includes('--force') ? 'rebuild' : 'compile';
-  return run(process.execPath, [cli, verb, '--out', 'build', ...extra]);
+  if (run(process.execPath, [cli, verb, '--out', 'build', ...extra])) return true;
+  say('the cmake-js build failed (output above); trying node-gyp (CPU only)');
+  return false;
 }
 
 function tryGyp() {
@@ -42,14 +73,26 @@ function tryGyp() {
   } catch {
     // npm bundles node-gyp
     const npmGyp = path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js');
-    if (!fs.existsSync(npmGyp)) return false;
+    if (!fs.existsSync(npmGyp)) {
+      say('node-gyp was not found either');
+      return false;
+    }
     cli = npmGyp;
   }
-  console.error('taylorseer: falling back to node-gyp (CPU-only build)');
+  const missing = ['make', 'python3'].filter((t) => !onPath(t));
+  if (!onPath('g++') && !onPath('c++') && !env.CXX) missing.push('a C++ compiler (g++)');
+  if (missing.length) {
+    say(`node-gyp cannot build here: ${missing.join(', ')} not found`);
+    return false;
+  }
   return run(process.execPath, [cli, 'rebuild']);
 }
 
 if (!tryCmake() && !tryGyp()) {
-  console.error('taylorseer: could not build the native addon. Install cmake (>= 3.18) and a C++17 compiler, then run `npm rebuild taylorseer`.');
+  say(
+    'could not build the native addon. Install cmake (>= 3.18) or python3 and make, and a C++17 compiler ' +
+      `(e.g. apt-get install cmake g++), then run ${rerun}.`,
+  );
   process.exit(1);
 }
+say(`built ${path.join('build', 'Release', 'taylorseer.node')}`);

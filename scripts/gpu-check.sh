@@ -1,6 +1,7 @@
 #!/bin/bash
-# The GPU check, run ON THE DEVICE MACHINE from the repository root, with NO build step and no npm:
-#   carry [".gpu"] (prepared here by scripts/gpu-pack.sh), command: bash scripts/gpu-check.sh
+# The GPU check, run ON THE GPU MACHINE from the repository root, with no build step and no npm:
+#   .gpu/ prepared by scripts/gpu-pack.sh on a build machine, then: bash scripts/gpu-check.sh
+# (docs/gpu-checks.md; on a CUDA machine with Node and nvcc the same checks run directly.)
 # Stages (each bounded; the whole run stays under ~6 minutes; a failing stage does not stop the others):
 #   1. nvidia-smi (read-only queries; card settings are never changed)
 #   2. ts_cuda_tool test            kernels vs a CPU reference, bit-exact, guard bands, every dtype/count
@@ -8,38 +9,15 @@
 #   4. benchmark                    through the addon (lib/bench/cuda-bench.ts); standalone tool if that fails
 #   5. compute-sanitizer memcheck and racecheck on `ts_cuda_tool test --quick` (racecheck: the shared
 #      memory of the update-norms reduction)
-#   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (issue 6's target, N=5 O=2 W=3)
-#   7. PyTorch anchors              shared/anchors/pytorch_anchors.py on the same card (partial if cut short)
+#   6. CPU overhead ratio          `taylorseer eval` on the machine's CPU cores (overhead ratio, N=5 O=2 W=3)
+#   7. PyTorch anchors              .gpu/pytorch_anchors.py if packed (TS_GPU_ANCHORS), same card
 #   8. summary                      $OUT/summary.json and a comparison table, printed LAST
+# The end-to-end latency measurement (FLUX/DiT-shaped models in PyTorch, libtaylorseer through ctypes,
+# CUDA graphs) is a separate call with the same carry: bash scripts/gpu-e2e.sh
 set -u
-OUT=${OUT:-/tmp/taylorseer-gpu-out}
-mkdir -p "$OUT"
-G=.gpu
-W=/tmp/taylorseer-gpu
-mkdir -p "$W"
-START=$(date +%s)
 BUDGET=${TS_GPU_BUDGET_S:-330}
-: > "$OUT/stages.txt"
-left() { echo $((BUDGET - ($(date +%s) - START))); }
-stage() {  # stage NAME TIMEOUT_S CMD... ; output to $OUT/NAME.log
-  local name=$1 limit=$2
-  shift 2
-  local l
-  l=$(left)
-  if [ "$limit" -gt "$l" ]; then limit=$l; fi
-  if [ "$limit" -lt 10 ]; then
-    echo "$name skipped (out of time)" | tee -a "$OUT/stages.txt"
-    return 99
-  fi
-  local t0 rc
-  t0=$(date +%s)
-  echo "== $name (limit ${limit}s)"
-  timeout -k 5 "$limit" "$@" > "$OUT/$name.log" 2>&1
-  rc=$?
-  echo "$name rc=$rc $(($(date +%s) - t0))s" | tee -a "$OUT/stages.txt"
-  tail -n 4 "$OUT/$name.log" | sed 's/^/   | /'
-  return $rc
-}
+# shellcheck source=scripts/gpu-stages.sh
+source "$(dirname "$0")/gpu-stages.sh"
 
 echo "== nvidia-smi"
 nvidia-smi --query-gpu=name,memory.total,memory.used,clocks.sm,clocks.mem,clocks.max.sm,power.draw,power.limit,temperature.gpu,persistence_mode,compute_mode --format=csv | tee "$OUT/nvidia-smi.txt"
@@ -58,13 +36,7 @@ stage node_tests 120 env TS_TEST_JSON="$OUT/node_tests.json" "$W/node" "$G/gpu-t
 if ! stage bench 120 "$W/node" "$G/cuda-bench.cjs" "$OUT/bench.json"; then
   stage bench_tool 100 "$W/ts_cuda_tool" bench --out "$OUT/bench.json"
 fi
-CS=$(command -v compute-sanitizer || ls /usr/local/cuda*/bin/compute-sanitizer /opt/nvidia/*/compute-sanitizer 2>/dev/null | head -1)
-if [ -n "$CS" ]; then
-  stage sanitizer 90 "$CS" --tool memcheck --leak-check no --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-  stage racecheck 90 "$CS" --tool racecheck --error-exitcode 3 "$W/ts_cuda_tool" test --quick
-else
-  echo "sanitizer skipped (compute-sanitizer not on PATH)" | tee -a "$OUT/stages.txt"
-fi
+sanitizer_stages sanitizer racecheck 90
 if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
   (cd "$W" && xz -dc "$OLDPWD/$G/ort.tar.xz" | tar -xf -) && cp "$G/cli.cjs" "$W/cli.cjs"
   nproc > "$OUT/cpu_overhead_nproc.txt"
@@ -74,7 +46,11 @@ if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
 else
   echo "cpu_overhead skipped (packed without it: TS_GPU_CPU_OVERHEAD=0)" | tee -a "$OUT/stages.txt"
 fi
-stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
+if [ -s "$G/pytorch_anchors.py" ]; then
+  stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"
+else
+  echo "anchors skipped (packed without TS_GPU_ANCHORS)" | tee -a "$OUT/stages.txt"
+fi
 python3 scripts/gpu-summary.py "$OUT"
-# The device returns only a few files per call: everything also travels as one archive.
+# Everything also as one archive, for copying back.
 tar -C "$OUT" -czf /tmp/taylorseer-gpu-logs.tgz --exclude=logs.tgz . && mv /tmp/taylorseer-gpu-logs.tgz "$OUT/logs.tgz"

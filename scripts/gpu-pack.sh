@@ -1,51 +1,76 @@
 #!/bin/bash
-# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh on the GPU machine, which has no Node, no npm
-# and builds nothing. Run here (nvcc, no GPU needed):
-#   scripts/gpu-pack.sh            then on the device: carry [".gpu"], command: bash scripts/gpu-check.sh
-# .gpu/ receives:
-#   node.xz               this machine's node (via /work/shared/gpu/pack-node.sh)
-#   taylorseer.node.xz    the addon built WITH CUDA (build/Release if it is a CUDA build, else built here
-#                         with cmake-js into build/gpu-addon)
+# Prepares .gpu/ (git-ignored) for scripts/gpu-check.sh or scripts/gpu-e2e.sh on a GPU machine that has no
+# Node, no npm and builds nothing. Run on a build machine with nvcc (no GPU needed), then copy the repository
+# with .gpu/ to the GPU machine and run the matching script there from the repository root (docs/gpu-checks.md):
+#   scripts/gpu-pack.sh            then: bash scripts/gpu-check.sh
+#   scripts/gpu-pack.sh e2e        then: bash scripts/gpu-e2e.sh (only the tool and libtaylorseer: no Node needed)
+# .gpu/ receives (e2e: only ts_cuda_tool.xz and libtaylorseer.so.xz; the rest is removed):
+#   node.xz               the node running this script (or TS_GPU_NODE=/path/to/node)
+#   taylorseer.node.xz    the addon built WITH CUDA and the benchmark kernels (TAYLORSEER_ADDON if set, else
+#                         built here with cmake-js into build/gpu-addon, -DTAYLORSEER_BENCH=ON)
+#   libtaylorseer.so.xz   e2e only: the C library built beside that addon (bench/e2e loads it with ctypes)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
-#   pytorch_anchors.py    the PyTorch anchor script (shared/anchors), run beside our benchmark
+#   pytorch_anchors.py    optional: TS_GPU_ANCHORS=/path/to/script.py, a PyTorch script run beside our
+#                         benchmark on the same card (argument: the JSON file to write)
 #   cli.cjs, ort.tar.xz   the CLI bundled with esbuild and onnxruntime-node's CPU backend (linux x64), so
-#                         that issue 6's overhead ratio (`taylorseer eval`) is also measured on the device
-#                         machine's 16 CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
+#                         that the overhead ratio of the cache and glue (`taylorseer eval`) is also measured
+#                         on the GPU machine's CPU cores (TS_GPU_CPU_OVERHEAD=0 leaves them out)
 set -euo pipefail
+mode=${1:-check}
+case "$mode" in check | e2e) ;; *) echo "usage: scripts/gpu-pack.sh [check|e2e]" >&2; exit 2 ;; esac
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
 G=.gpu
 mkdir -p "$G"
-grep -qx '/.gpu/' .git/info/exclude 2>/dev/null || echo '/.gpu/' >> .git/info/exclude
+exclude=$(git rev-parse --git-path info/exclude)  # a worktree's .git is a file
+mkdir -p "$(dirname "$exclude")"
+grep -qx '/.gpu/' "$exclude" 2>/dev/null || echo '/.gpu/' >> "$exclude"
 
-# 1. node
-if [ -x /work/shared/gpu/pack-node.sh ]; then /work/shared/gpu/pack-node.sh >/dev/null; fi
-[ -s "$G/node.xz" ] || { echo "gpu-pack: $G/node.xz missing (run /work/shared/gpu/pack-node.sh)" >&2; exit 1; }
+# 1. node (not for e2e)
+if [ "$mode" = e2e ]; then
+  rm -f "$G/node.xz" "$G/taylorseer.node.xz" "$G/gpu-tests.cjs" "$G/cuda-bench.cjs" "$G/cli.cjs" "$G/ort.tar.xz" "$G/pytorch_anchors.py"
+else
+  node_bin=${TS_GPU_NODE:-$(command -v node)}
+  if [ ! -s "$G/node.xz" ] || [ "$node_bin" -nt "$G/node.xz" ]; then xz -T2 -6 -c "$node_bin" > "$G/node.xz"; fi
+fi
 
 # 2. the standalone CUDA tool
 cuda/tests/build.sh build/cuda-tests
 xz -T2 -6 -c build/cuda-tests/ts_cuda_tool > "$G/ts_cuda_tool.xz"
 
-# 3. the addon, built with CUDA
+# 3. the addon, built with CUDA and the benchmark kernels (TAYLORSEER_BENCH; the package's addon leaves them out)
 is_cuda_build() { [ -f "$1" ] && node -e "process.exit(require('$1').build.cuda ? 0 : 1)" 2>/dev/null; }
 addon=""
-for cand in ${TAYLORSEER_ADDON:-} build/Release/taylorseer.node build/gpu-addon/Release/taylorseer.node; do
+for cand in ${TAYLORSEER_ADDON:-} build/gpu-addon/Release/taylorseer.node; do
   if is_cuda_build "$root/$cand" || is_cuda_build "$cand"; then addon=$cand; break; fi
 done
 if [ -z "$addon" ] || { [ "$addon" = build/gpu-addon/Release/taylorseer.node ] && [ -n "$(find native cuda -newer "$addon" -name '*.c*' | head -1)" ]; }; then
-  echo "gpu-pack: building a CUDA addon into build/gpu-addon (cmake-js)"
-  node node_modules/cmake-js/bin/cmake-js compile --out build/gpu-addon -l error > build/gpu-addon.log 2>&1 ||
+  echo "gpu-pack: building a CUDA addon with the benchmark kernels into build/gpu-addon (cmake-js)"
+  node node_modules/cmake-js/bin/cmake-js compile --out build/gpu-addon --CDTAYLORSEER_BENCH=ON -l error > build/gpu-addon.log 2>&1 ||
     { tail -30 build/gpu-addon.log; exit 1; }
   addon=build/gpu-addon/Release/taylorseer.node
   is_cuda_build "$root/$addon" || { echo "gpu-pack: $addon is not a CUDA build" >&2; exit 1; }
 fi
 echo "gpu-pack: addon $addon"
 if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -name '*.cu' -o -name '*.cuh' \) | head -1)" ]; then
-  echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: npm run build:native)" >&2
+  echo "gpu-pack: WARNING: $addon is older than sources in native/ or cuda/ (rebuild: TAYLORSEER_BENCH=1 npm run build:native)" >&2
 fi
-xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
+[ "$mode" = e2e ] || xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
+
+# 3b. e2e: libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
+if [ "$mode" = e2e ]; then
+  lib=$(dirname "$addon")/libtaylorseer.so
+  [ -f "$lib" ] || { echo "gpu-pack: $lib missing (rebuild: npm run build:native)" >&2; exit 1; }
+  python3 -c "import ctypes, os, sys; sys.exit(ctypes.CDLL(os.path.abspath(sys.argv[1])).ts_cuda_usable() == 3)" "$lib" ||
+    { echo "gpu-pack: $lib was built without CUDA" >&2; exit 1; }
+  xz -T2 -6 -c "$lib" > "$G/libtaylorseer.so.xz"
+else
+  rm -f "$G/libtaylorseer.so.xz"
+fi
+
+if [ "$mode" = check ]; then
 
 # 4. bundles (esbuild; `vitest` -> the shim)
 esb=node_modules/.bin/esbuild
@@ -73,13 +98,18 @@ else
   fi
 fi
 
-# 5. anchors
-install -m 644 /work/shared/anchors/pytorch_anchors.py "$G/pytorch_anchors.py"
+# 5. anchors (optional)
+if [ -n "${TS_GPU_ANCHORS:-}" ]; then install -m 644 "$TS_GPU_ANCHORS" "$G/pytorch_anchors.py"; else rm -f "$G/pytorch_anchors.py"; fi
+fi  # check
 
-# What travels: the working tree plus .gpu must stay under 64 MiB.
+# What is copied to the GPU machine: the working tree plus .gpu (kept under 64 MiB, so it fits small transfers).
 tree=$(git ls-files -z --cached --others --exclude-standard | xargs -0 du -cb 2>/dev/null | tail -1 | cut -f1)
 gpu=$(du -cb "$G"/* | tail -1 | cut -f1)
 ls -la "$G"
 echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
 [ $((tree + gpu)) -lt $((64 * 1048576)) ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
-echo 'gpu-pack: ready. device run: carry [".gpu"], command "bash scripts/gpu-check.sh", timeout_s 420'
+if [ "$mode" = e2e ]; then
+  echo 'gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash scripts/gpu-e2e.sh'
+else
+  echo 'gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash scripts/gpu-check.sh'
+fi

@@ -3,50 +3,22 @@
 prints a short comparison table (our kernels vs the eager-style baseline vs PyTorch on the same card)."""
 import json
 import os
-import re
 import sys
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gpu_logs import RunLogs  # noqa: E402
+
 out = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("OUT", ".")
+logs = RunLogs(out)
+read, load = logs.read, logs.load
 
-
-def read(name):
-    try:
-        with open(os.path.join(out, name)) as f:
-            return f.read()
-    except OSError:
-        return None
-
-
-def load(name):
-    t = read(name)
-    if not t:
-        return None
-    try:
-        return json.loads(t)
-    except ValueError:
-        return None
-
-
-S = {"stages": {}}
-for line in (read("stages.txt") or "").splitlines():
-    m = re.match(r"(\S+) (rc=(\d+)|skipped)", line)
-    if m:
-        S["stages"][m.group(1)] = int(m.group(3)) if m.group(3) else "skipped"
-
-kt = read("kernel_test.log") or ""
-m = re.search(r"(\d+) checks, (\d+) failures", kt)
-S["kernel_test"] = {"checks": int(m.group(1)), "failures": int(m.group(2))} if m else None
+S = {"stages": logs.stages(), "kernel_test": logs.kernel_test()}
 nt = load("node_tests.json")
 if nt is not None:
     S["node_tests"] = {k: sum(1 for r in nt if r["status"] == k) for k in ("pass", "fail", "skip")}
     S["node_tests"]["failed"] = [r["name"] + ": " + (r.get("error") or "").split("\n")[0] for r in nt if r["status"] == "fail"]
-san = read("sanitizer.log") or ""
-m = re.search(r"ERROR SUMMARY: (\d+) error", san)
-S["sanitizer_errors"] = int(m.group(1)) if m else None
-# racecheck closes with "RACECHECK SUMMARY: N hazards displayed (E errors, W warnings)", not memcheck's line
-m = re.search(r"RACECHECK SUMMARY: (\d+) hazards displayed \((\d+) errors", read("racecheck.log") or "")
-S["racecheck_errors"] = int(m.group(2)) if m else None
-S["racecheck_hazards"] = int(m.group(1)) if m else None
+S["sanitizer_errors"] = logs.memcheck_errors("sanitizer.log")
+S["racecheck_hazards"], S["racecheck_errors"] = logs.racecheck()
 bench = load("bench.json")
 anch = load("anchors.json")
 info = load("cudainfo.json")

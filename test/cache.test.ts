@@ -5,7 +5,7 @@ import { codeOf } from './helpers/code-of';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
-  const { chooseAddon } = await import('./oracle');
+  const { chooseAddon } = await import('./oracle/reference');
   const { addon } = chooseAddon(mod.native);
   return { ...mod, native: () => addon };
 });

@@ -8,28 +8,13 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { commands } from '../lib/cli/commands';
 import { commandHelp } from '../lib/cli/help';
-import { main } from '../lib/cli/main';
 import { TaylorSeerError } from '../lib/errors';
 import { checkAddonEnvironment } from '../lib/native';
-
-async function capture(argv: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const [w1, w2] = [process.stdout.write, process.stderr.write];
-  process.stdout.write = ((c: string | Uint8Array) => (out.push(String(c)), true)) as typeof process.stdout.write;
-  process.stderr.write = ((c: string | Uint8Array) => (err.push(String(c)), true)) as typeof process.stderr.write;
-  try {
-    const code = await main(argv);
-    return { code, stdout: out.join(''), stderr: err.join('') };
-  } finally {
-    process.stdout.write = w1;
-    process.stderr.write = w2;
-  }
-}
+import { cli } from './helpers/cli-run';
 
 describe('--help', () => {
   it.each(commands.map((c) => [c.name, c] as const))('%s: summary, every option with its meaning and default, examples', async (name, c) => {
-    const { code, stdout } = await capture([name, '--help']);
+    const { code, stdout } = await cli([name, '--help']);
     expect(code).toBe(0);
     expect(stdout).toBe(`${commandHelp(c)}\n`);
     expect(stdout.split('\n')[0]).toBe(`taylorseer ${name}: ${c.summary}`);
@@ -58,10 +43,10 @@ describe('--help', () => {
   });
 
   it('taylorseer --help lists every command with its summary; no command is usage on stderr and exit 1', async () => {
-    const { code, stdout } = await capture(['--help']);
+    const { code, stdout } = await cli(['--help']);
     expect(code).toBe(0);
     for (const c of commands) expect(stdout).toContain(c.summary);
-    const bare = await capture([]);
+    const bare = await cli([]);
     expect(bare.code).toBe(1);
     expect(bare.stderr).toContain('usage: taylorseer <command>');
   });
@@ -69,7 +54,7 @@ describe('--help', () => {
   it('--version prints the package version', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../package.json'), 'utf8'));
     for (const flag of ['--version', '-V']) {
-      const { code, stdout } = await capture([flag]);
+      const { code, stdout } = await cli([flag]);
       expect(code).toBe(0);
       expect(stdout).toBe(`${pkg.version}\n`);
     }
@@ -108,7 +93,7 @@ describe('environment variables', () => {
     const saved = process.env.TAYLORSEER_THREADS;
     process.env.TAYLORSEER_THREADS = 'abc';
     try {
-      const { code, stderr } = await capture(['info']);
+      const { code, stderr } = await cli(['info']);
       expect(code).toBe(2);
       expect(stderr).toMatch(/^taylorseer info: TAYLORSEER_THREADS=abc: expected an integer .* \[ERR_INVALID_ARGUMENT\]\n$/);
     } finally {

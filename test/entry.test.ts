@@ -9,13 +9,16 @@ import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 
 const root = path.resolve(__dirname, '..');
-const HEAVY = /[\\/]node_modules[\\/](onnxruntime-node|onnxruntime-common|@resvg|pngjs)[\\/]/;
+const HEAVY = /[\\/]node_modules[\\/](onnxruntime-node|onnxruntime-common|@resvg|pngjs|cli-progress)[\\/]/;
 
-/** Requires `entry` (a file under lib/) in a fresh Node process; returns its export names and the files loaded. */
-function load(entry: string): { names: string[]; files: string[] } {
+/**
+ * Requires `entry` (a file under lib/) in a fresh Node process, then runs `use` (code with `api` in scope);
+ * returns the entry's export names and the files loaded.
+ */
+function load(entry: string, use = ''): { names: string[]; files: string[] } {
   const script = `require('tsx/cjs/api').register();
     const api = require(${JSON.stringify(path.join(root, entry))});
-    console.log(JSON.stringify({ names: Object.keys(api), files: Object.keys(require.cache) }));`;
+    (async () => { ${use} })().then(() => console.log(JSON.stringify({ names: Object.keys(api), files: Object.keys(require.cache) })));`;
   return JSON.parse(execFileSync(process.execPath, ['-e', script], { cwd: root, encoding: 'utf8' }));
 }
 
@@ -27,11 +30,18 @@ describe('entries', () => {
     expect(files.filter((f) => HEAVY.test(f))).toEqual([]);
   });
 
-  it('the pipeline entry brings the ONNX pipeline, metrics, images and charts', () => {
+  it('the pipeline entry brings the ONNX pipeline, metrics, images and charts, and loads their packages on first use', () => {
     const { names, files } = load('lib/pipeline/index.ts');
     expect(names).toEqual(expect.arrayContaining(['loadModel', 'sample', 'compare', 'psnr', 'writeImageGrid', 'chartSvg', 'bundledModelDir']));
-    // the check above is meaningful: this entry's files do match the pattern
-    expect(files.some((f) => /[\\/]onnxruntime-node[\\/]/.test(f))).toBe(true);
-    expect(files.some((f) => /[\\/]pngjs[\\/]/.test(f))).toBe(true);
+    // optional peer dependencies (lib/optional.ts): a hook-only install has none of them
+    expect(files.filter((f) => HEAVY.test(f))).toEqual([]);
+    const used = load('lib/pipeline/index.ts', 'const m = await api.loadModel(api.bundledModelDir()); await m.dispose(); api.encodePng({ width: 1, height: 1, data: Buffer.alloc(4) });');
+    // the check above is meaningful: using the entry does load files that match the pattern
+    expect(used.files.some((f) => /[\\/]onnxruntime-node[\\/]/.test(f))).toBe(true);
+    expect(used.files.some((f) => /[\\/]pngjs[\\/]/.test(f))).toBe(true);
+  });
+
+  it('the command line loads none of them until a command needs one', () => {
+    expect(load('lib/cli/main.ts').files.filter((f) => HEAVY.test(f))).toEqual([]);
   });
 });

@@ -7,11 +7,11 @@
  */
 import { describe, expect, it, vi } from 'vitest';
 import { TaylorSeer } from '../lib/taylor-seer';
-import { relErr } from './oracle';
+import { relErr } from './oracle/reference';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
-  const { chooseAddon } = await import('./oracle');
+  const { chooseAddon } = await import('./oracle/reference');
   return { ...mod, native: () => chooseAddon(mod.native).addon };
 });
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { forecastCoeffs, updatePlan, type Node, type Variable } from '../lib/expansion';
-import { lagrange } from './oracle';
+import { lagrange } from './oracle/reference';
 import { codeOf } from './helpers/code-of';
 
 const at = (step: number, t = Number.NaN): Node => ({ step, t });

@@ -271,7 +271,7 @@ describe('detached arrays handed in: a typed error, nothing changes', () => {
     await seer.gatedResidual('g', () => f32(1, 'g'), new Float32Array(N), gate(), shape);
   });
 
-  // KNOWN LIMITATION (README contract; native/kernel_binding.cc RunAsync): updateAsync / forecastAsync keep the JS
+  // KNOWN LIMITATION (docs/contract.md; native/kernel_binding.cc RunAsync): updateAsync / forecastAsync keep the JS
   // TypedArrays referenced, but not their memory: if the caller detaches a buffer while the kernel runs on
   // the libuv pool and the new owner is collected, the kernel writes into freed memory. With 8M-element
   // tensors this is a SIGSEGV (exit by signal). The hook does not use these two on the CPU path (it calls

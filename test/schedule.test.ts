@@ -3,7 +3,7 @@ import * as path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FixedSchedule, MaskSchedule, createSchedule, type Schedule } from '../lib/schedule';
-import { refFullSteps } from './oracle';
+import { refFullSteps } from './oracle/reference';
 import { codeOf } from './helpers/code-of';
 
 describe('fixed schedule', () => {

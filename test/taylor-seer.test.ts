@@ -2,12 +2,12 @@ import { describe, expect, it, vi } from 'vitest';
 import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
 import { native, type Dtype } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
-import { fromHost, referenceRun, relErr, toHost, variantRun } from './oracle';
+import { fromHost, referenceRun, relErr, toHost, variantRun } from './oracle/reference';
 import { typedCodeOf as codeOf } from './helpers/code-of';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
-  const { chooseAddon } = await import('./oracle');
+  const { chooseAddon } = await import('./oracle/reference');
   const { addon, name } = chooseAddon(mod.native);
   console.log(`hook tests run against the ${name} addon`);
   return { ...mod, native: () => addon };

@@ -459,6 +459,258 @@ static void TestFastDiv() {
 
 static size_t Mis(ts_dtype d) { return DtypeSize(d); }  // one element off 16-byte alignment
 
+// ---------------------------------------------------------------- indirect launches (graph replays)
+// Values a kernel reads from memory when it runs: ts_cuda_*_indirect. The launch is recorded ONCE (on the
+// GPU: a CUDA graph of a copy from pinned host memory plus the launch; emulated: the table built once), then
+// run `kRuns` times with new values written between runs. Every run must equal the direct launch with
+// those values, bit for bit. stride 0: every entry shares one row of values.
+struct IndirectLaunch {
+  bool update;
+  std::vector<ts_update_entry> ups;
+  std::vector<ts_forecast_entry> fcs;
+  ts_dtype s, a;
+  const float* src;  // device (or emulated) values
+  int64_t stride;
+  // emulation: tables built once
+  std::vector<UpdParams> utab;
+  std::vector<FcParams> ftab;
+  std::vector<int> maxc;
+  std::vector<bool> gated;
+  std::vector<int> grid;
+  // GPU: the captured graph
+  cudaStream_t stream = nullptr;
+  cudaGraphExec_t exec = nullptr;
+  cudaGraph_t graph = nullptr;
+  float* pinned = nullptr;
+  size_t bytes = 0;
+};
+
+static void RecordIndirect(IndirectLaunch& L) {
+  const int32_t count = static_cast<int32_t>(L.update ? L.ups.size() : L.fcs.size());
+  if (g_emulate) {
+    int32_t next = 0;
+    while (next < count) {
+      int maxc = 1;
+      bool gated = false;
+      if (L.update) {
+        L.utab.emplace_back();
+        next = BuildUpdateTable(L.ups.data(), count, next, L.s, L.a, &L.utab.back(), &maxc, L.src, L.stride);
+      } else {
+        L.ftab.emplace_back();
+        next = BuildForecastTable(L.fcs.data(), count, next, L.s, L.a, &L.ftab.back(), &maxc, &gated, L.src, L.stride);
+      }
+      L.maxc.push_back(maxc);
+      L.gated.push_back(gated);
+      L.grid.push_back(EmuGrid());
+    }
+    return;
+  }
+  CudaOk(cudaStreamCreateWithFlags(&L.stream, cudaStreamNonBlocking), "stream");
+  CudaOk(cudaMallocHost(&L.pinned, L.bytes), "cudaMallocHost");
+  // Warm-up launch outside the capture (module loading, occupancy queries), as a real pipeline does; values
+  // 1 keep an update finite. The caller uploads its data after this.
+  for (size_t i = 0; i < L.bytes / sizeof(float); ++i) L.pinned[i] = 1.0f;
+  CudaOk(cudaMemcpy(const_cast<float*>(L.src), L.pinned, L.bytes, cudaMemcpyHostToDevice), "warm-up values");
+  const ts_status warm = L.update ? ts_cuda_update_indirect(L.ups.data(), count, L.s, L.a, L.src, L.stride, L.stream)
+                                  : ts_cuda_forecast_indirect(L.fcs.data(), count, L.s, L.a, L.src, L.stride, L.stream);
+  CHECK(warm == TS_OK, "indirect warm-up launch: status %d (%s)", warm, ts_cuda_last_error());
+  CudaOk(cudaStreamSynchronize(L.stream), "warm-up sync");
+  CudaOk(cudaStreamBeginCapture(L.stream, cudaStreamCaptureModeGlobal), "begin capture");
+  CudaOk(cudaMemcpyAsync(const_cast<float*>(L.src), L.pinned, L.bytes, cudaMemcpyHostToDevice, L.stream), "captured copy");
+  const ts_status st = L.update ? ts_cuda_update_indirect(L.ups.data(), count, L.s, L.a, L.src, L.stride, L.stream)
+                                : ts_cuda_forecast_indirect(L.fcs.data(), count, L.s, L.a, L.src, L.stride, L.stream);
+  CHECK(st == TS_OK, "indirect launch in a capture: status %d (%s)", st, ts_cuda_last_error());
+  CudaOk(cudaStreamEndCapture(L.stream, &L.graph), "end capture");
+  CudaOk(cudaGraphInstantiate(&L.exec, L.graph, 0), "instantiate");
+}
+
+// Allocates the values the recorded launch reads (one row per entry, or one shared row) and records it.
+static void RecordWithValues(IndirectLaunch& L, Buf& vb, size_t rows, bool shared_row) {
+  vb.Alloc(rows * TS_MAX_FACTORS * sizeof(float), 0);
+  vb.Push();
+  L.src = static_cast<const float*>(vb.dev());
+  L.stride = shared_row ? 0 : TS_MAX_FACTORS;
+  L.bytes = rows * TS_MAX_FACTORS * sizeof(float);
+  RecordIndirect(L);
+}
+
+// Writes `vals` where the recorded launch reads them, then runs it.
+static void RunIndirect(IndirectLaunch& L, const std::vector<float>& vals, Buf& vb) {
+  if (g_emulate) {
+    memcpy(vb.dev(), vals.data(), vals.size() * sizeof(float));
+    for (size_t t = 0; t < L.maxc.size(); ++t) {
+      if (L.update) {
+        if (L.utab[t].num) DISPATCH9(EmuUpd, L.s, L.a, L.utab[t], L.maxc[t], L.grid[t]);
+      } else if (L.ftab[t].num) {
+        DISPATCH9(EmuFc, L.s, L.a, L.ftab[t], L.maxc[t], L.gated[t], L.grid[t]);
+      }
+    }
+    return;
+  }
+  memcpy(L.pinned, vals.data(), vals.size() * sizeof(float));
+  CudaOk(cudaGraphLaunch(L.exec, L.stream), "graph launch");
+  CudaOk(cudaStreamSynchronize(L.stream), "graph sync");
+}
+
+static void FreeIndirect(IndirectLaunch& L) {
+  if (g_emulate) return;
+  cudaGraphExecDestroy(L.exec);
+  cudaGraphDestroy(L.graph);
+  cudaFreeHost(L.pinned);
+  cudaStreamDestroy(L.stream);
+}
+
+// Fresh values for a run: non-zero, and for an update within a range that keeps the factors finite.
+static std::vector<float> RunValues(size_t rows, bool update) {
+  std::vector<float> v(rows * TS_MAX_FACTORS);
+  std::uniform_real_distribution<float> u(0.5f, 8.0f);
+  for (float& x : v) x = update ? ((g_rng() & 1) ? u(g_rng) : -u(g_rng)) : RandVal();
+  return v;
+}
+
+static void TestIndirectForecast(ts_dtype s, ts_dtype a, bool shared_row) {
+  constexpr int kRuns = 3;
+  const int ss = DtypeSize(s), as = DtypeSize(a);
+  // plain, misaligned, gated with an aliased residual, gated scalar path, an empty entry, counts 1..5
+  const std::vector<FcCase> cases = {{4099, 3, false, false, 0, 0, 0, 0, 0, 0},
+                                     {1001, 2, false, false, 0, 0, Mis(s), 0, 0, 0},
+                                     {2 * 7 * 64, 5, true, true, 7, 64, 0, 0, 0, 0},
+                                     {2 * 9 * 13, 1, true, false, 9, 13, 0, 0, 0, 0},
+                                     {0, 2, false, false, 0, 0, 0, 0, 0, 0},
+                                     {3000, 4, false, false, 0, 0, 0, 0, 0, 0}};
+  const size_t m = cases.size();
+  std::vector<Buf> fb(m), ob(m), rb(m), gb(m);
+  IndirectLaunch L;
+  L.update = false;
+  L.s = s;
+  L.a = a;
+  L.fcs.resize(m);
+  for (size_t k = 0; k < m; ++k) {
+    const FcCase& c = cases[k];
+    fb[k].Alloc(c.count * c.n * ss, c.off_f);
+    ob[k].Alloc(c.n * as, 0);
+    FillRandom(fb[k], s, c.count * c.n);
+    fb[k].Push();
+    ts_forecast_entry& e = L.fcs[k];
+    memset(&e, 0, sizeof(e));
+    if (c.gated) {
+      gb[k].Alloc(c.n / c.tokens * as, 0);
+      FillRandom(gb[k], a, c.n / c.tokens);
+      gb[k].Push();
+      e.gate = gb[k].dev();
+      e.tokens = c.tokens;
+      e.dim = c.dim;
+      if (!c.alias) {
+        rb[k].Alloc(c.n * as, 0);
+        FillRandom(rb[k], a, c.n);
+        rb[k].Push();
+        e.residual = rb[k].dev();
+      }
+    }
+    e.factors = fb[k].dev();
+    e.out = ob[k].dev();
+    e.n = c.n;
+    e.count = c.count;
+    for (int i = 0; i < TS_MAX_FACTORS; ++i) e.coeffs[i] = NAN;  // ignored by an indirect launch
+  }
+  const size_t rows = shared_row ? 1 : m;
+  Buf vb;
+  RecordWithValues(L, vb, rows, shared_row);
+  for (int r = 0; r < kRuns; ++r) {
+    // out: the residual h for aliased gated entries (the forecast adds into it), poison otherwise
+    for (size_t k = 0; k < m; ++k) {
+      if (cases[k].gated && cases[k].alias) FillRandom(ob[k], a, cases[k].n);
+      else Poison(ob[k], 0, cases[k].n * as);
+      ob[k].Push();
+    }
+    const std::vector<float> vals = RunValues(rows, false);
+    RunIndirect(L, vals, vb);
+    for (size_t k = 0; k < m; ++k) {
+      const FcCase& c = cases[k];
+      ts_forecast_entry h = L.fcs[k];
+      const float* row = vals.data() + (shared_row ? 0 : k * TS_MAX_FACTORS);
+      for (int i = 0; i < TS_MAX_FACTORS; ++i) h.coeffs[i] = row[i];
+      h.factors = fb[k].h();
+      h.out = ob[k].h();
+      if (c.gated) {
+        h.gate = gb[k].h();
+        h.residual = c.alias ? ob[k].h() : rb[k].h();
+      }
+      RefForecast(h, s, a);
+      CHECK(Same(ob[k], ob[k].Pull(), "out"), "indirect forecast %s/%s run %d entry %zu (count %d, %s row)", Name(s), Name(a), r, k,
+            c.count, shared_row ? "shared" : "own");
+    }
+  }
+  FreeIndirect(L);
+  vb.Free();
+  for (size_t k = 0; k < m; ++k) {
+    fb[k].Free();
+    ob[k].Free();
+    if (cases[k].gated) {
+      gb[k].Free();
+      if (!cases[k].alias) rb[k].Free();
+    }
+  }
+}
+
+static void TestIndirectUpdate(ts_dtype s, ts_dtype a, bool shared_row) {
+  constexpr int kRuns = 3;
+  const int ss = DtypeSize(s), as = DtypeSize(a);
+  // steady state (new_count == old_count, so every run is a valid full step), a growing-order one would
+  // change the counts and need another recording; misaligned, stats, count 1 (no divisor).
+  const std::vector<UpdCase> cases = {{4099, 3, 3, 0, 0}, {1001, 5, 5, Mis(s), 0}, {2048, 1, 1, 0, 0}, {0, 2, 2, 0, 0}, {777, 2, 2, 0, Mis(a)}};
+  const size_t m = cases.size();
+  std::vector<Buf> fb(m), xb(m);
+  IndirectLaunch L;
+  L.update = true;
+  L.s = s;
+  L.a = a;
+  L.ups.resize(m);
+  for (size_t k = 0; k < m; ++k) {
+    const UpdCase& c = cases[k];
+    fb[k].Alloc(TS_MAX_FACTORS * c.n * ss, c.off_f);
+    xb[k].Alloc(c.n * as, c.off_x);
+    FillRandom(fb[k], s, TS_MAX_FACTORS * c.n);
+    fb[k].Push();
+    ts_update_entry& e = L.ups[k];
+    memset(&e, 0, sizeof(e));
+    e.factors = fb[k].dev();
+    e.fresh = xb[k].dev();
+    e.n = c.n;
+    e.old_count = c.old_count;
+    e.new_count = c.new_count;
+    for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = NAN;  // ignored by an indirect launch
+  }
+  const size_t rows = shared_row ? 1 : m;
+  Buf vb;
+  RecordWithValues(L, vb, rows, shared_row);
+  for (size_t k = 0; k < m; ++k) fb[k].Push();  // the recording's warm-up launch updated them
+  for (int r = 0; r < kRuns; ++r) {
+    for (size_t k = 0; k < m; ++k) {
+      FillRandom(xb[k], a, cases[k].n);
+      xb[k].Push();
+    }
+    const std::vector<float> vals = RunValues(rows, true);
+    RunIndirect(L, vals, vb);
+    for (size_t k = 0; k < m; ++k) {
+      ts_update_entry h = L.ups[k];
+      const float* row = vals.data() + (shared_row ? 0 : k * TS_MAX_FACTORS);
+      for (int i = 0; i < TS_MAX_ORDER; ++i) h.divisors[i] = row[i];
+      h.factors = fb[k].h();
+      h.fresh = xb[k].h();
+      RefUpdate(h, s, a);
+      CHECK(Same(fb[k], fb[k].Pull(), "factors"), "indirect update %s/%s run %d entry %zu (count %d, %s row)", Name(s), Name(a), r, k,
+            cases[k].new_count, shared_row ? "shared" : "own");
+    }
+  }
+  FreeIndirect(L);
+  vb.Free();
+  for (size_t k = 0; k < m; ++k) {
+    fb[k].Free();
+    xb[k].Free();
+  }
+}
+
 int TestMain(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--emulate")) g_emulate = true;
@@ -527,6 +779,10 @@ int TestMain(int argc, char** argv) {
       TestUpdateTable(s, a, uc, "multi");
       TestUpdateTable(s, a, uc, "multi+stats", true);
       TestForecastTable(s, a, fc, "multi");
+      for (bool shared : {false, true}) {
+        TestIndirectForecast(s, a, shared);
+        TestIndirectUpdate(s, a, shared);
+      }
     }
   }
   // More entries than one kernel table holds (chunking into several launches), and empty entries.
@@ -560,6 +816,14 @@ int TestMain(int argc, char** argv) {
     f.out = &dummy;
     CHECK(ts_cuda_forecast(&f, 1, TS_F32, TS_F32, nullptr) == TS_ERR_INVALID_ARGUMENT, "count 6 accepted");
     CHECK(ts_cuda_update(nullptr, 0, TS_F32, TS_F32, nullptr) == TS_OK, "empty table rejected");
+    f.count = 2;
+    CHECK(ts_cuda_forecast_indirect(&f, 1, TS_F32, TS_F32, nullptr, 0, nullptr) == TS_ERR_INVALID_ARGUMENT,
+          "indirect forecast without a coefficient pointer accepted");
+    const float one = 1.0f;
+    CHECK(ts_cuda_forecast_indirect(&f, 1, TS_F32, TS_F32, &one, -1, nullptr) == TS_ERR_INVALID_ARGUMENT, "negative stride accepted");
+    e.new_count = 2;
+    CHECK(ts_cuda_update_indirect(&e, 1, TS_F32, TS_F32, nullptr, 0, nullptr) == TS_ERR_INVALID_ARGUMENT,
+          "indirect update without a divisor pointer accepted");
   }
   printf("%d checks, %d failures\n", g_checks, g_failures);
   return g_failures ? 1 : 0;

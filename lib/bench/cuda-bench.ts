@@ -87,7 +87,7 @@ export function formatCudaBench(r: CudaBenchResult): string {
   return lines.join('\n');
 }
 
-/** Headline checks against the issue's targets (H200 figures; H100 scales with its bandwidth). */
+/** Headline checks against the kernels' targets of docs/cuda-kernels.md (H200 figures; H100 scales with its bandwidth). */
 export function cudaBenchTargets(r: CudaBenchResult): Array<{ target: string; value: string; ok: boolean }> {
   const get = (name: string, order: number) => r.rows.find((x) => x.group === 'flux' && x.name === name && x.order === order);
   const out: Array<{ target: string; value: string; ok: boolean }> = [];

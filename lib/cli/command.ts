@@ -17,6 +17,8 @@ export interface OptionSpec {
   /** shown by --help as the default when it is computed rather than fixed (e.g. "the bundled model") */
   defaultText?: string;
   short?: string;
+  /** the option may be given several times (its value is then a list) */
+  multiple?: boolean;
 }
 
 export type OptionSpecs = Record<string, OptionSpec>;
@@ -32,6 +34,8 @@ export interface Command {
   options: OptionSpecs;
   /** full command lines a user can copy, shown by --help */
   examples: string[];
+  /** what positional arguments stand for (e.g. 'MODEL'), shown in the usage line; commands without it take none */
+  positionals?: string;
   /** returns the process exit code */
   run(values: OptionValues, positionals: string[]): Promise<number>;
 }

@@ -6,7 +6,7 @@ import type { Command, OptionSpecs } from './command';
 export function parseArgsOptions(options: OptionSpecs): NonNullable<ParseArgsConfig['options']> {
   const out: NonNullable<ParseArgsConfig['options']> = {};
   for (const [name, o] of Object.entries(options)) {
-    out[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
+    out[name] = { type: o.type, ...(o.short ? { short: o.short } : {}), ...(o.multiple ? { multiple: true } : {}), ...(o.default !== undefined ? { default: o.default } : {}) };
   }
   return out;
 }
@@ -44,7 +44,7 @@ export function commandHelp(c: Command): string {
   return [
     `taylorseer ${c.name}: ${c.summary}`,
     '',
-    `usage: taylorseer ${c.name} [options]`,
+    `usage: taylorseer ${c.name}${c.positionals ? ` ${c.positionals}` : ''} [options]`,
     ...(c.details ? ['', ...wrap(c.details, 100, '')] : []),
     '',
     'options:',

@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: false });
+    parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: command.positionals !== undefined });
   } catch (e) {
     // parseArgs messages are one line, e.g. "Unknown option '--foo'"
     process.stderr.write(`taylorseer ${name}: ${(e as Error).message.split('\n')[0]} (see taylorseer ${name} --help)\n`);

@@ -5,7 +5,7 @@ import type { OptionSpecs } from './command';
 import { parseChoice, parseInteger, parseList, parseNumber } from './parse';
 
 export const SCHEDULE_FLAGS = {
-  schedule: { type: 'string', value: 'fixed|mask|adaptive', default: 'fixed', description: 'which steps run in full: every N-th (fixed), a given list (mask) or chosen from the forecast error as the run goes (adaptive)' },
+  schedule: { type: 'string', value: 'fixed|mask|adaptive', defaultText: 'fixed', description: 'which steps run in full: every N-th (fixed), a given list (mask) or chosen from the forecast error as the run goes (adaptive)' },
   interval: { type: 'string', value: 'N', defaultText: '5', description: 'fixed: one full step every N steps after the warm-up' },
   warmup: { type: 'string', value: 'W', defaultText: '3; mask: 0', description: 'fixed, adaptive: the first W steps run in full; mask: W of the update rule (full steps after the first W grow the order)' },
   cooldown: { type: 'string', value: 'C', defaultText: '0', description: 'fixed, adaptive: the last C steps run in full' },

@@ -1,9 +1,11 @@
 import * as path from 'node:path';
+import { resolveOptional } from '../optional';
 
 /**
- * The model shipped with the package (fixtures/dit-digits), resolved from the package root: this file
- * sits at lib/pipeline/ (tsx, vitest) or dist/pipeline/ (compiled), both two levels below the root.
+ * The demo model's directory: the package taylorseer-dit-digits (in this repository, fixtures/dit-digits
+ * linked as a devDependency). It is a separate package so that installing taylorseer for the hook does
+ * not download 15 MB of ONNX files; ERR_DEPENDENCY says how to install it when it is missing.
  */
 export function bundledModelDir(): string {
-  return path.resolve(__dirname, '../..', 'fixtures/dit-digits');
+  return path.dirname(resolveOptional('taylorseer-dit-digits', 'model.json', 'the demo model'));
 }

@@ -7,15 +7,15 @@
  *
  * Why a search and not a formula: on the bundled model at shift 1, where full steps should go depends on how
  * much a forecast error at each step costs the final image, which the kernels' error estimates do not see
- * (README: "Calibrated schedules").
+ * (docs/studies/calibrated-schedules.md).
  */
 import { TaylorSeerError } from '../errors';
-import { FixedSchedule } from '../schedule/fixed';
+import { fixedByInterval } from '../schedule/fixed';
 import { MaskSchedule } from '../schedule/mask';
 import type { MaskScheduleOptions } from '../schedule/types';
 import { requireInt, show } from '../validate';
 import { compare } from './evaluate';
-import type { DitModel } from './model';
+import type { DenoiserModel } from './denoiser';
 import { sample, type SampleOptions, type SampleResult } from './sampler';
 import type { Variable } from '../expansion';
 
@@ -95,8 +95,7 @@ export function fixedStart(steps: number, budget: number, warmup: number): numbe
   requireInt('steps', steps, 1, 1_000_000);
   requireInt('budget', budget, 1, steps);
   const w = Math.max(1, requireInt('warmup', warmup, 0, budget));
-  for (let interval = steps; interval >= 1; interval--) {
-    const full = new FixedSchedule({ steps, interval, warmup: w }).fullSteps();
+  for (const { full } of fixedByInterval(steps, w)) {
     if (full.length >= budget) return full.slice(0, budget);
   }
   return Array.from({ length: budget }, (_, i) => i);
@@ -112,7 +111,7 @@ function checkStart(start: readonly number[], steps: number, budget: number): nu
 const mask = (steps: number, full: number[], warmup: number): MaskScheduleOptions => ({ kind: 'mask', steps, full, warmup });
 
 /** Searches for the placement of `budget` full steps with the best PSNR on the given samples. */
-export async function calibrateSchedule(model: DitModel, options: CalibrateOptions): Promise<Calibration> {
+export async function calibrateSchedule(model: DenoiserModel, options: CalibrateOptions): Promise<Calibration> {
   const { budget, order, variable, warmup = 3, start = 'fixed', cooldown = 0, maxSweeps = 3, moves = CALIBRATE_MOVES, minGainDb = 0.02, full: given, onProgress, ...base } = options;
   const steps = requireInt('steps', base.steps, 1, 1_000_000);
   requireInt('budget', budget, 1, steps);

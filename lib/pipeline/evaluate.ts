@@ -4,7 +4,7 @@
  */
 import { alternate, overheadOf, type Overhead, type Timing } from '../bench/timing';
 import { compareImages, type QualityReport } from './metrics';
-import type { DitModel } from './model';
+import type { DenoiserModel } from './denoiser';
 import { sample, type SampleOptions, type SampleResult, type StepInfo } from './sampler';
 import type { CacheHook } from '../cache-hook';
 import type { SeerOptions } from './seer-options';
@@ -28,7 +28,7 @@ export interface Comparison {
   overheadRatio: number;
 }
 
-export async function compare(model: DitModel, options: CompareOptions): Promise<Comparison> {
+export async function compare(model: DenoiserModel, options: CompareOptions): Promise<Comparison> {
   const { seer, full: given, onStep, ...base } = options;
   const full = given ?? (await sample(model, { ...base, onStep: onStep && ((i) => onStep('full', i)) }));
   const accelerated = await sample(model, { ...base, seer, onStep: onStep && ((i) => onStep('accelerated', i)) });
@@ -58,7 +58,7 @@ export interface TimedComparison extends Comparison {
  * alternate `repeat` times; speedups are ratios of medians, and the overhead ratio comes with its verdict.
  * Samples and quality are those of the last round (every round computes the same values).
  */
-export async function compareTimed(model: DitModel, options: TimedCompareOptions): Promise<TimedComparison> {
+export async function compareTimed(model: DenoiserModel, options: TimedCompareOptions): Promise<TimedComparison> {
   const { seer, onStep, repeat, warmUp, now, ...base } = options;
   let full: SampleResult | undefined;
   let accelerated: SampleResult | undefined;

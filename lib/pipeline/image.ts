@@ -2,9 +2,10 @@
  * PNG output of generated samples ([B, C, H, W] float32 in [-1, 1]) as grids, with pngjs.
  */
 import * as path from 'node:path';
-import { PNG } from 'pngjs';
+import type * as Pngjs from 'pngjs';
 import { TaylorSeerError } from '../errors';
 import { prepareOutputDir, writeFileAtomic } from '../files';
+import { requireOptional } from '../optional';
 import type { ImageShape } from './metrics';
 
 export interface GridOptions {
@@ -98,6 +99,7 @@ export function renderGrid(images: Float32Array, shape: ImageShape, columns = sh
 }
 
 export function encodePng(image: RgbaImage): Buffer {
+  const { PNG } = requireOptional<typeof Pngjs>('pngjs', 'writing a PNG');
   const png = new PNG({ width: image.width, height: image.height });
   image.data.copy(png.data);
   return PNG.sync.write(png);

@@ -1,7 +1,8 @@
 /**
  * `taylorseer/pipeline`: the DiT pipeline on onnxruntime-node. Load a `taylorseer-dit-onnx/1` model
- * directory, sample with rectified-flow Euler and classifier-free guidance, accelerate with TaylorSeer at
- * module, block or lite granularity, and measure the result against full compute.
+ * directory or one exported graph of a whole denoiser (model.onnx), sample with rectified-flow Euler and
+ * classifier-free guidance, accelerate with TaylorSeer at module, block or lite granularity, and measure the
+ * result against full compute.
  *
  *   const model = await loadModel('fixtures/dit-digits');
  *   const full = await sample(model, { labels: [3, 7], steps: 50, guidance: 3 });
@@ -12,7 +13,13 @@
  * It loads onnxruntime-node and the image libraries, which the core entry (`taylorseer`) never does.
  */
 export { loadManifest, parseManifest, MANIFEST_FORMAT, type ModelManifest, type DitArchitecture, type ModelFiles, type ModelReference } from './manifest';
-export { loadModel, DitModel, MOD, MOD_CHUNKS, type LoadModelOptions, type ModelCounters } from './model';
+export { loadModel, DitModel, MOD, MOD_CHUNKS, type Model, type LoadModelOptions, type ModelCounters } from './model';
+export type { DenoiserModel, ModelShape, ModelInfo } from './denoiser';
+export { GraphModel, analyzeGraph, type LoadGraphOptions, type GraphAnalysis, type GraphCounters } from './graph/graph-model';
+export { detectBranches, type Branch, type BranchKind, type Detection, type DetectOptions } from './graph/branches';
+export { recognizeIo, type InputNames, type RecognizedIo } from './graph/inputs';
+export { deriveGraphs, type DerivedGraphs } from './graph/derive';
+export { GRAPH_FORMAT } from './graph/description';
 export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo, type CfgMode } from './sampler';
 export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
 export { compare, compareTimed, type CompareOptions, type Comparison, type TimedCompareOptions, type TimedComparison } from './evaluate';

@@ -64,11 +64,11 @@ export interface ModelManifest {
   reference?: ModelReference;
 }
 
-function bad(where: string, message: string): never {
+export function bad(where: string, message: string): never {
   throw new TaylorSeerError('ERR_MODEL', `${where}: ${message}`);
 }
 
-function int(where: string, obj: Record<string, unknown>, key: string, min: number): number {
+export function int(where: string, obj: Record<string, unknown>, key: string, min: number): number {
   const v = obj[key];
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min) {
     bad(where, `"${key}" must be an integer >= ${min}, found ${show(v)}`);
@@ -77,7 +77,7 @@ function int(where: string, obj: Record<string, unknown>, key: string, min: numb
 }
 
 /** A file named by the manifest: relative to the model directory, must stay inside it and exist. */
-function file(where: string, dir: string, key: string, rel: unknown): string {
+export function file(where: string, dir: string, key: string, rel: unknown): string {
   if (typeof rel !== 'string' || rel.length === 0) {
     bad(where, `"${key}" must be a file name relative to the model directory, found ${show(rel)}`);
   }
@@ -109,6 +109,35 @@ function fileList(where: string, dir: string, files: Record<string, unknown>, ke
     bad(where, `"files.${key}" must list one graph per block (depth ${depth}), found ${show(v)}`);
   }
   return v.map((rel, i) => file(where, dir, `files.${key}[${i}]`, rel));
+}
+
+/** The "reference" object of a manifest (labels, steps, guidance, noise and output files). */
+export function parseReference(r: unknown, rw: string, absDir: string, classes: number, nullClass: number): ModelReference {
+  if (!isRecord(r)) bad(rw, `expected an object, found ${show(r)}`);
+  const labels = r.labels;
+  if (
+    !Array.isArray(labels) ||
+    labels.length === 0 ||
+    !labels.every((l) => typeof l === 'number' && Number.isInteger(l) && l >= 0 && (l < classes || l === nullClass))
+  ) {
+    bad(rw, `"labels" must be a non-empty array of class labels 0..${classes - 1}, found ${show(labels)}`);
+  }
+  const steps = int(rw, r, 'steps', 1);
+  const guidance = r.guidance;
+  if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
+    bad(rw, `"guidance" must be a finite number, found ${show(guidance)}`);
+  }
+  if (r.dtype !== undefined && (typeof r.dtype !== 'string' || !/float32/.test(r.dtype))) {
+    bad(rw, `"dtype" must describe float32 little-endian data, found ${show(r.dtype)}`);
+  }
+  return {
+    labels: labels as number[],
+    steps,
+    guidance,
+    noise: file(rw, absDir, 'reference.noise', r.noise),
+    output: file(rw, absDir, 'reference.output', r.output),
+    vT1Cond: r.v_t1_cond === undefined ? undefined : file(rw, absDir, 'reference.v_t1_cond', r.v_t1_cond),
+  };
 }
 
 /**
@@ -164,36 +193,7 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
     final: file(where, absDir, 'files.final', f.final),
   };
 
-  let reference: ModelReference | undefined;
-  const r = json.reference;
-  if (r !== undefined) {
-    if (!isRecord(r)) bad(where, `"reference" must be an object, found ${show(r)}`);
-    const rw = `${where} (reference)`;
-    const labels = r.labels;
-    if (
-      !Array.isArray(labels) ||
-      labels.length === 0 ||
-      !labels.every((l) => typeof l === 'number' && Number.isInteger(l) && l >= 0 && (l < classes || l === nullClass))
-    ) {
-      bad(rw, `"labels" must be a non-empty array of class labels 0..${classes - 1}, found ${show(labels)}`);
-    }
-    const steps = int(rw, r, 'steps', 1);
-    const guidance = r.guidance;
-    if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
-      bad(rw, `"guidance" must be a finite number, found ${show(guidance)}`);
-    }
-    reference = {
-      labels: labels as number[],
-      steps,
-      guidance,
-      noise: file(rw, absDir, 'reference.noise', r.noise),
-      output: file(rw, absDir, 'reference.output', r.output),
-      vT1Cond: r.v_t1_cond === undefined ? undefined : file(rw, absDir, 'reference.v_t1_cond', r.v_t1_cond),
-    };
-    if (r.dtype !== undefined && (typeof r.dtype !== 'string' || !/float32/.test(r.dtype))) {
-      bad(rw, `"dtype" must describe float32 little-endian data, found ${show(r.dtype)}`);
-    }
-  }
+  const reference = json.reference === undefined ? undefined : parseReference(json.reference, `${where} (reference)`, absDir, classes, nullClass);
 
   return {
     dir: absDir,

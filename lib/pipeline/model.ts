@@ -3,22 +3,17 @@
  * sessions' own input/output metadata. Every call takes and returns plain Float32Arrays (row-major), so a
  * cache can sit around any module without knowing about onnxruntime.
  */
-import * as ort from 'onnxruntime-node';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ort, type Ort } from './ort';
 import { TaylorSeerError } from '../errors';
-import { loadManifest, type DitArchitecture, type ModelManifest } from './manifest';
-
-export interface LoadModelOptions {
-  /** onnxruntime intra-op threads per session (default: onnxruntime's choice, one per physical core) */
-  threads?: number;
-  /** onnxruntime graph optimization level (default 'all') */
-  graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /**
-   * Let onnxruntime's intra-op threads spin after each run (its own default). Default false: the model is
-   * one session per piece, so 14 or more thread pools would spin in turn and take the cores from whichever
-   * session runs next (measured on the 2-core build machine: full compute of the bundled model 2.3x slower).
-   */
-  spinning?: boolean;
-}
+import type { CacheShape, DenoiserModel, ForwardOptions } from './denoiser';
+import { GRAPH_FORMAT, manifestFormat } from './graph/description';
+import { GraphModel, type LoadGraphOptions } from './graph/graph-model';
+import { loadManifest, MANIFEST_FORMAT, type DitArchitecture, type ModelManifest } from './manifest';
+import { GRANULARITIES } from './seer-options';
+import { sessionOptions, type LoadModelOptions } from './session-options';
+import { forward } from './transformer';
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
 export interface ModelCounters {
@@ -46,7 +41,7 @@ function checkIo(
   piece: string,
   file: string,
   kind: 'input' | 'output',
-  meta: readonly ort.InferenceSession.ValueMetadata[],
+  meta: readonly Ort.InferenceSession.ValueMetadata[],
   names: readonly string[],
   expected: IoSpec[],
 ): void {
@@ -59,7 +54,7 @@ function checkIo(
   for (const e of expected) {
     const idx = names.indexOf(e.name);
     if (idx < 0) throw new TaylorSeerError('ERR_MODEL', `${where}: expected ${kind}s [${want}], found [${found}]`);
-    const m = meta[idx] as ort.InferenceSession.ValueMetadata & { type?: string; shape?: readonly Dim[] };
+    const m = meta[idx] as Ort.InferenceSession.ValueMetadata & { type?: string; shape?: readonly Dim[] };
     if (!m || m.isTensor === false) throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be a tensor`);
     if (m.type !== undefined && m.type !== e.type) {
       throw new TaylorSeerError('ERR_MODEL', `${where}: ${kind} "${e.name}" must be ${e.type}, found ${m.type}`);
@@ -84,25 +79,26 @@ function checkIo(
   }
 }
 
-function f32(data: Float32Array, dims: number[]): ort.Tensor {
-  return new ort.Tensor('float32', data, dims);
+function f32(data: Float32Array, dims: number[]): Ort.Tensor {
+  return new (ort().Tensor)('float32', data, dims);
 }
 
 /** A loaded model: the manifest plus one onnxruntime session per piece. */
-export class DitModel {
+export class DitModel implements DenoiserModel {
   readonly manifest: ModelManifest;
+  readonly granularities = GRANULARITIES;
   readonly arch: DitArchitecture;
   readonly counters: ModelCounters = { embed: 0, modulation: 0, attn: 0, mlp: 0, final: 0, moduleEvals: 0 };
-  private readonly sEmbed: ort.InferenceSession;
-  private readonly sMod: ort.InferenceSession;
-  private readonly sAttn: ort.InferenceSession[];
-  private readonly sMlp: ort.InferenceSession[];
-  private readonly sFinal: ort.InferenceSession;
+  private readonly sEmbed: Ort.InferenceSession;
+  private readonly sMod: Ort.InferenceSession;
+  private readonly sAttn: Ort.InferenceSession[];
+  private readonly sMlp: Ort.InferenceSession[];
+  private readonly sFinal: Ort.InferenceSession;
   private disposed = false;
 
   private constructor(
     manifest: ModelManifest,
-    s: { embed: ort.InferenceSession; mod: ort.InferenceSession; attn: ort.InferenceSession[]; mlp: ort.InferenceSession[]; final: ort.InferenceSession },
+    s: { embed: Ort.InferenceSession; mod: Ort.InferenceSession; attn: Ort.InferenceSession[]; mlp: Ort.InferenceSession[]; final: Ort.InferenceSession },
   ) {
     this.manifest = manifest;
     this.arch = manifest.architecture;
@@ -116,26 +112,14 @@ export class DitModel {
   /** Loads `<dir>/model.json` and opens every graph it names, checking names, types and shapes. */
   static async load(dir: string, options: LoadModelOptions = {}): Promise<DitModel> {
     const manifest = loadManifest(dir);
-    const { threads, graphOptimizationLevel = 'all', spinning = false } = options;
-    if (typeof spinning !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `spinning must be a boolean, found ${String(spinning)}`);
-    if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `threads must be a positive integer, found ${threads}`);
-    }
-    const so: ort.InferenceSession.SessionOptions = {
-      graphOptimizationLevel,
-      executionProviders: ['cpu'],
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
-      // session.intra_op.allow_spinning (onnxruntime_session_options_config_keys.h)
-      extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
-    };
+    const so = sessionOptions(options);
     const a = manifest.architecture;
     const { channels: C, imageSize: S, tokens: L, hidden: D, depth } = a;
+    const { InferenceSession } = ort();
     const open = async (file: string, piece: string, inputs: IoSpec[], outputs: IoSpec[]) => {
-      let s: ort.InferenceSession;
+      let s: Ort.InferenceSession;
       try {
-        s = await ort.InferenceSession.create(file, so);
+        s = await InferenceSession.create(file, so);
       } catch (e) {
         throw new TaylorSeerError('ERR_MODEL', `${file} (${piece}): onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`);
       }
@@ -146,7 +130,7 @@ export class DitModel {
     const hSpec: IoSpec = { name: 'h', type: 'float32', shape: ['batch', L, D] };
     const vecSpec = (name: string): IoSpec => ({ name, type: 'float32', shape: ['batch', D] });
     const f = manifest.files;
-    const sessions: ort.InferenceSession[] = [];
+    const sessions: Ort.InferenceSession[] = [];
     try {
       const embed = await open(
         f.embed,
@@ -165,8 +149,8 @@ export class DitModel {
       sessions.push(mod);
       const blockIo = [hSpec, vecSpec('shift'), vecSpec('scale')];
       const outSpec: IoSpec[] = [{ name: 'out', type: 'float32', shape: ['batch', L, D] }];
-      const attn: ort.InferenceSession[] = [];
-      const mlp: ort.InferenceSession[] = [];
+      const attn: Ort.InferenceSession[] = [];
+      const mlp: Ort.InferenceSession[] = [];
       for (let i = 0; i < depth; i++) {
         attn.push(await open(f.attn[i], `attn_${i}`, blockIo, outSpec));
         sessions.push(attn[i]);
@@ -184,6 +168,11 @@ export class DitModel {
     }
   }
 
+  /** 2 x depth modules of [tokens, hidden] per sample. */
+  get cacheShape(): CacheShape {
+    return { modules: 2 * this.arch.depth, elements: this.arch.tokens * this.arch.hidden };
+  }
+
   /** Elements of one image [C, H, W]. */
   get imageElements(): number {
     return this.arch.channels * this.arch.imageSize * this.arch.imageSize;
@@ -199,8 +188,8 @@ export class DitModel {
     }
   }
 
-  private static out(r: ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
-    return (r[name] as ort.Tensor).data as Float32Array;
+  private static out(r: Ort.InferenceSession.OnnxValueMapType, name: string): Float32Array {
+    return (r[name] as Ort.Tensor).data as Float32Array;
   }
 
   /** x [B, C, H, W], t [B], y [B] -> h [B, L, D] (patch tokens), c [B, D] (conditioning). */
@@ -213,7 +202,7 @@ export class DitModel {
     const r = await this.sEmbed.run({
       x: f32(x, [batch, C, S, S]),
       t: f32(t, [batch]),
-      y: new ort.Tensor('int64', y, [batch]),
+      y: new (ort().Tensor)('int64', y, [batch]),
     });
     this.counters.embed++;
     return { h: DitModel.out(r, 'h'), c: DitModel.out(r, 'c') };
@@ -265,6 +254,11 @@ export class DitModel {
     return DitModel.out(r, 'v');
   }
 
+  /** The whole forward, piece by piece (lib/pipeline/transformer.ts). */
+  forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array> {
+    return forward(this, x, t, y, batch, options);
+  }
+
   resetCounters(): void {
     for (const k of Object.keys(this.counters) as Array<keyof ModelCounters>) this.counters[k] = 0;
   }
@@ -278,7 +272,40 @@ export class DitModel {
   }
 }
 
-/** Loads a `taylorseer-dit-onnx/1` model directory. Errors: ERR_MODEL (what is wrong and what is expected). */
-export function loadModel(dir: string, options?: LoadModelOptions): Promise<DitModel> {
-  return DitModel.load(dir, options);
+export type { LoadModelOptions } from './session-options';
+
+/** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
+export type Model = DitModel | GraphModel;
+
+const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir', 'preset'] as const;
+
+/** Whether `target` names a single-graph model: an .onnx file, or a directory with model.onnx or a graph model.json. */
+function isGraphTarget(target: string): boolean {
+  if (target.endsWith('.onnx')) return true;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(target);
+  } catch {
+    return false;
+  }
+  if (st.isFile()) return true;
+  const format = manifestFormat(target);
+  return format === GRAPH_FORMAT || (format === undefined && fs.existsSync(path.join(target, 'model.onnx')));
+}
+
+/**
+ * Loads a model: a `taylorseer-dit-onnx/1` directory (one graph per piece), or one exported graph of the
+ * whole denoiser (an .onnx file, or a directory holding model.onnx). Either works with sample(), compare(),
+ * calibrateSchedule() and the sweep. Errors: ERR_MODEL (what is wrong and what is expected).
+ */
+export function loadModel(target: string, options: LoadGraphOptions = {}): Promise<Model> {
+  if (typeof target !== 'string' || target.length === 0) {
+    return Promise.reject(new TaylorSeerError('ERR_MODEL', `model must be a non-empty path (a model directory or an .onnx file), found ${String(target)}`));
+  }
+  if (isGraphTarget(target)) return GraphModel.load(target, options);
+  const extra = GRAPH_ONLY.filter((k) => options[k] !== undefined);
+  if (extra.length > 0) {
+    return Promise.reject(new TaylorSeerError('ERR_INVALID_ARGUMENT', `${extra.join(', ')}: only for single-graph models; ${target} is a ${MANIFEST_FORMAT} directory`));
+  }
+  return DitModel.load(target, options);
 }

@@ -6,14 +6,23 @@
  * shifted t of every step.
  */
 import { TaylorSeerError } from '../errors';
-import type { DitModel } from './model';
+import type { DenoiserModel } from './denoiser';
 import type { ImageShape } from './metrics';
 import { gaussianNoise } from './noise';
 import { createHook, type HookImplementation } from './hook-factory';
-import { forward } from './transformer';
 import { isCacheHook, type CacheHook } from '../cache-hook';
 import type { TaylorSeerStats } from '../taylor-seer';
 import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
+import { getPreset, presetSeer, type Preset, type PresetId } from '../presets';
+
+/** `seer: { preset: 'flux-dev' }`: the preset's schedule and order, and its granularity and CFG mode unless given. */
+export interface PresetRequest {
+  preset: PresetId;
+}
+
+function presetOf(seer: SampleOptions['seer']): Preset | undefined {
+  return typeof seer === 'object' && seer !== null && 'preset' in seer ? getPreset(seer.preset) : undefined;
+}
 
 export type CfgMode = 'batched' | 'separate';
 
@@ -29,7 +38,11 @@ export interface SampleOptions {
   /** one class label per sample (0..classes-1, or the null class for unconditional samples) */
   labels: readonly number[];
   steps: number;
-  /** classifier-free guidance scale; 1 runs the conditional branch only (default 1) */
+  /**
+   * Classifier-free guidance scale; 1 runs the conditional branch only (default 1). A model with a guidance
+   * input (guidance-distilled, `model.guidanceInput`) gets the scale through that input instead, and every
+   * step is one conditional forward.
+   */
   guidance?: number;
   /** initial noise [B, C, H, W]; default: gaussianNoise(seed) */
   noise?: Float32Array;
@@ -37,16 +50,16 @@ export interface SampleOptions {
   seed?: number;
   /** timestep shift s (default 1: the uniform grid) */
   shift?: number;
-  /** default 'batched' */
+  /** default 'batched' (or the preset's) */
   cfg?: CfgMode;
-  /** where the cache sits (default 'module') */
+  /** where the cache sits (default 'module', or the preset's) */
   granularity?: Granularity;
   /**
    * Acceleration: TaylorSeer options (a hook is created for the run and disposed after it) or a hook the
    * caller owns (the run starts with beginStep(0), which makes it forget earlier factors; it is left alive
    * and its stats keep accumulating; the result's seerStats are this run's share). Absent: full compute.
    */
-  seer?: SeerOptions | CacheHook;
+  seer?: SeerOptions | CacheHook | PresetRequest;
   /** which hook `seer` options create: the library's TaylorSeer (default) or the TypeScript reference */
   implementation?: HookImplementation;
   /** called after every step */
@@ -85,7 +98,7 @@ export function timesteps(steps: number, shift = 1): number[] {
   return out;
 }
 
-function checkLabels(model: DitModel, labels: readonly number[]): BigInt64Array {
+function checkLabels(model: DenoiserModel, labels: readonly number[]): BigInt64Array {
   const { classes, nullClass } = model.arch;
   if (!Array.isArray(labels) || labels.length === 0) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'labels must be a non-empty array of class labels');
@@ -101,8 +114,14 @@ function checkLabels(model: DitModel, labels: readonly number[]): BigInt64Array 
 }
 
 /** Generates samples. Errors are TaylorSeerErrors (ERR_INVALID_ARGUMENT for bad options). */
-export async function sample(model: DitModel, options: SampleOptions): Promise<SampleResult> {
-  const { steps, guidance = 1, shift = 1, cfg = 'batched', granularity = 'module', seed = 0, onStep } = options;
+export async function sample(model: DenoiserModel, options: SampleOptions): Promise<SampleResult> {
+  const preset = presetOf(options.seer);
+  const { steps, guidance = 1, shift = 1, seed = 0, onStep } = options;
+  const granularity = options.granularity ?? preset?.granularity ?? 'module';
+  const cfg = options.cfg ?? (preset?.cfg === 'separate' ? 'separate' : 'batched');
+  if (preset && granularity !== preset.granularity) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity '${granularity}' contradicts preset ${preset.id}, which caches at '${preset.granularity}'`);
+  }
   const y = checkLabels(model, options.labels);
   const B = y.length;
   const per = model.imageElements;
@@ -113,6 +132,9 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
   if (cfg !== 'batched' && cfg !== 'separate') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `cfg must be batched or separate, found ${String(cfg)}`);
   if (!GRANULARITIES.includes(granularity)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity must be ${GRANULARITIES.join(', ')}, found ${String(granularity)}`);
+  }
+  if (!model.granularities.includes(granularity)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity '${granularity}' is not available for ${model.manifest.name}: it supports ${model.granularities.join(', ')}`);
   }
   let x: Float32Array;
   if (options.noise !== undefined) {
@@ -130,19 +152,25 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
   if (options.seer !== undefined) {
     if (isCacheHook(options.seer)) {
       hook = options.seer;
+    } else if (preset) {
+      hook = createHook(presetSeer(preset, steps), options.implementation);
+      owned = true;
     } else {
-      const sched = options.seer.schedule;
+      const sched = (options.seer as SeerOptions).schedule;
       if (sched && sched.steps !== steps) {
         throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the TaylorSeer schedule has ${sched.steps} steps but the sampler runs ${steps}`);
       }
       // An adaptive schedule weighs and measures forecasts on the sampler's own grid unless told otherwise.
-      const seerOptions = sched?.kind === 'adaptive' && sched.times === undefined ? { ...options.seer, schedule: { ...sched, times: ts } } : options.seer;
+      const seerOptions = sched?.kind === 'adaptive' && sched.times === undefined ? { ...(options.seer as SeerOptions), schedule: { ...sched, times: ts } } : (options.seer as SeerOptions);
       hook = createHook(seerOptions, options.implementation);
       owned = true;
     }
   }
 
-  const guided = guidance !== 1;
+  // a guidance-distilled model takes the scale as an input: one conditional forward per step
+  const embedded = model.guidanceInput === true;
+  const guided = guidance !== 1 && !embedded;
+  const fed = embedded ? { guidance } : {};
   const nullY = BigInt64Array.from({ length: B }, () => BigInt(model.arch.nullClass));
   const yBatched = guided ? BigInt64Array.from([...y, ...nullY]) : y;
   const xBatched = guided && cfg === 'batched' ? new Float32Array(2 * B * per) : x;
@@ -159,7 +187,7 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
       const full = hook ? hook.isFull : true;
       if (full) fullStepList.push(s);
       if (!guided) {
-        const v = await forward(model, x, t, y, B, { hook, granularity });
+        const v = await model.forward(x, t, y, B, { hook, granularity, ...fed });
         forwards++;
         for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
       } else {
@@ -169,12 +197,12 @@ export async function sample(model: DitModel, options: SampleOptions): Promise<S
         if (cfg === 'batched') {
           xBatched.set(x, 0);
           xBatched.set(x, B * per);
-          vc = vu = await forward(model, xBatched, t, yBatched, 2 * B, { hook, granularity });
+          vc = vu = await model.forward(xBatched, t, yBatched, 2 * B, { hook, granularity });
           off = B * per;
           forwards++;
         } else {
-          vc = await forward(model, x, t, y, B, { hook, granularity, context: 'cond' });
-          vu = await forward(model, x, t, nullY, B, { hook, granularity, context: 'uncond' });
+          vc = await model.forward(x, t, y, B, { hook, granularity, context: 'cond' });
+          vu = await model.forward(x, t, nullY, B, { hook, granularity, context: 'uncond' });
           forwards += 2;
         }
         for (let i = 0; i < x.length; i++) {

@@ -11,15 +11,9 @@
 import { TaylorSeerError } from '../errors';
 import { native } from '../native';
 import { MOD_CHUNKS, MOD, type DitModel } from './model';
-import type { CacheHook } from '../cache-hook';
-import type { Granularity } from './seer-options';
+import type { ForwardOptions } from './denoiser';
 
-export interface ForwardOptions {
-  hook?: CacheHook;
-  granularity?: Granularity;
-  /** cache context (separate-forward CFG runs cond and uncond in their own contexts) */
-  context?: string;
-}
+export type { ForwardOptions } from './denoiser';
 
 let nativeGatedAdd: boolean | undefined;
 

@@ -1,13 +1,14 @@
 /**
- * SVG -> PNG with resvg (@resvg/resvg-js, a prebuilt napi binary per platform, installed as an optional
- * dependency from the npm registry). Text is set in DejaVu Sans from the dejavu-fonts-ttf package and
+ * SVG -> PNG with resvg (@resvg/resvg-js, a prebuilt napi binary per platform; like the font, an optional
+ * peer dependency of taylorseer, lib/optional.ts). Text is set in DejaVu Sans from the dejavu-fonts-ttf package and
  * system fonts are never loaded: the same SVG gives the same pixels on every machine, and text cannot
  * silently vanish on a machine without fonts (resvg drops text it has no font for, without an error).
  *
  * resvg is loaded on first use, so importing this module costs nothing until a chart is rendered.
  */
 import type { Resvg as ResvgClass, ResvgRenderOptions } from '@resvg/resvg-js';
-import { fail, TaylorSeerError } from '../errors';
+import { fail } from '../errors';
+import { requireOptional, resolveOptional } from '../optional';
 import { chartSvg, escapeXml, type ChartOptions, type MeasureText } from './chart';
 
 export interface RenderOptions {
@@ -19,31 +20,13 @@ let resvg: typeof ResvgClass | undefined;
 let fonts: string[] | undefined;
 
 function loadResvg(): typeof ResvgClass {
-  if (resvg) return resvg;
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    resvg = (require('@resvg/resvg-js') as typeof import('@resvg/resvg-js')).Resvg;
-  } catch (e) {
-    throw new TaylorSeerError(
-      'ERR_DEVICE',
-      `the PNG renderer @resvg/resvg-js could not be loaded (${(e as Error).message.split('\n')[0]}); ` +
-        `it needs its prebuilt binary for ${process.platform}-${process.arch}: reinstall with optional dependencies enabled`,
-    );
-  }
+  resvg ??= requireOptional<typeof import('@resvg/resvg-js')>('@resvg/resvg-js', 'rendering a chart or a labelled image').Resvg;
   return resvg;
 }
 
 /** The font files every render uses: DejaVu Sans, regular and bold. */
 export function fontFiles(): string[] {
-  if (fonts) return fonts;
-  try {
-    fonts = ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => require.resolve(`dejavu-fonts-ttf/ttf/${f}`));
-  } catch (e) {
-    throw new TaylorSeerError(
-      'ERR_IO',
-      `the chart font (package dejavu-fonts-ttf) was not found: ${(e as Error).message.split('\n')[0]}`,
-    );
-  }
+  fonts ??= ['DejaVuSans.ttf', 'DejaVuSans-Bold.ttf'].map((f) => resolveOptional('dejavu-fonts-ttf', `ttf/${f}`, 'setting text in an image'));
   return fonts;
 }
 

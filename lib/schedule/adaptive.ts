@@ -9,7 +9,7 @@
  * c_K = u^K / K! for 'step' and 'time' (Taylor form), and the product basis
  * c_K = u (u + D_1) ... (u + D_{K-1}) for 'newton', D_i the distance back to the i-th earlier node (measured
  * on the bundled DiT, actual error / estimate was 0.66-19.6x (median 5.2) with u^K / K!, 0.56-2.3x (median
- * 0.76) with the product basis; README, "Why the adaptive schedule misses at shift 1").
+ * 0.76) with the product basis; docs/studies/adaptive-vs-fixed.md).
  * Relative to the feature itself: e(u) = |c_K(u)| ||d_K|| / ||d_0||, summed over the step's cached modules.
  * With the sampler's time grid the estimate of step j is weighted by its Euler step |t_{j+1} - t_j| / mean: an error in the
  * velocity moves the sample by dt times that error, so a forecast error matters in proportion to dt.
@@ -209,7 +209,7 @@ export class AdaptiveSchedule implements Schedule {
       // Calibrate: the tolerance that the current error model meets at the even-pace interval. Re-done
       // when the order of the estimate changes (a K-th term and a (K+1)-th term are not on one scale).
       // The estimate at distance `pace` is allowed, so the first interval is pace + 1. Calibrating one step
-      // shorter (interval = pace) was measured worse on both models (README, "A second DiT").
+      // shorter (interval = pace) was measured worse on both models (docs/studies/carry-over.md).
       this.tol = estimate(s, Math.min(s + pace, this.steps - 1));
       this.tolOrder = order;
     } else {

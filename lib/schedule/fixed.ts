@@ -40,3 +40,14 @@ export class FixedSchedule implements Schedule {
     return `fixed(steps=${this.steps}, interval=${this.interval}, warmup=${this.warmup}, cooldown=${this.cooldown}): ${n} full of ${this.steps}`;
   }
 }
+
+/**
+ * The fixed schedules of `steps` steps with one warm-up and cool-down, widest interval first (N = steps down
+ * to 1), each with its full steps. Narrowing the interval never removes a full step, so a caller looking for
+ * a number of full steps stops as soon as it is passed.
+ */
+export function* fixedByInterval(steps: number, warmup: number, cooldown = 0): Generator<{ interval: number; full: number[] }> {
+  for (let interval = steps; interval >= 1; interval--) {
+    yield { interval, full: new FixedSchedule({ steps, interval, warmup, cooldown }).fullSteps() };
+  }
+}

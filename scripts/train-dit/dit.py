@@ -46,10 +46,21 @@ def modulate(x, shift, scale):
     return x * (1 + scale[:, None, :]) + shift[:, None, :]
 
 
+def xavier_linears(module):
+    """Every Linear below `module`: Xavier-uniform weights, zero bias (the DiT initialisation)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            nn.init.zeros_(m.bias)
+
+
 class Block(nn.Module):
-    def __init__(self, hidden, heads, mlp_ratio):
+    def __init__(self, hidden, heads, mlp_ratio, affine_norm=False):
         super().__init__()
         self.heads, self.hidden = heads, hidden
+        # the bundled dit-digits model normalises with learned LayerNorm weights (norm1, norm2)
+        self.norm1 = nn.LayerNorm(hidden, eps=1e-6) if affine_norm else None
+        self.norm2 = nn.LayerNorm(hidden, eps=1e-6) if affine_norm else None
         self.qkv = nn.Linear(hidden, 3 * hidden)
         self.proj = nn.Linear(hidden, hidden)
         self.fc1 = nn.Linear(hidden, int(hidden * mlp_ratio))
@@ -57,22 +68,25 @@ class Block(nn.Module):
 
     def attn(self, h, shift, scale):
         D, H = self.hidden, self.heads
-        x = modulate(norm(h), shift, scale)
+        x = modulate(self.norm1(h) if self.norm1 is not None else norm(h), shift, scale)
         qkv = self.qkv(x).reshape(h.shape[0], -1, 3, H, D // H).permute(2, 0, 3, 1, 4)
         q, k, v = qkv[0], qkv[1], qkv[2]
         w = torch.softmax((q @ k.transpose(-2, -1)) * (D // H) ** -0.5, dim=-1)
         return self.proj((w @ v).transpose(1, 2).reshape(h.shape[0], -1, D))
 
     def mlp(self, h, shift, scale):
-        x = modulate(norm(h), shift, scale)
+        x = modulate(self.norm2(h) if self.norm2 is not None else norm(h), shift, scale)
         return self.fc2(F.gelu(self.fc1(x), approximate="tanh"))
 
 
 class DiT(nn.Module):
-    def __init__(self, image_size=32, channels=3, patch=4, hidden=192, depth=8, heads=6, mlp_ratio=4.0, classes=10):
+    def __init__(self, image_size=32, channels=3, patch=4, hidden=192, depth=8, heads=6, mlp_ratio=4.0, classes=10,
+                 affine_norm=False):
         super().__init__()
         self.cfg = dict(image_size=image_size, channels=channels, patch=patch, hidden=hidden, depth=depth,
                         heads=heads, mlp_ratio=mlp_ratio, classes=classes)
+        if affine_norm:
+            self.cfg["affine_norm"] = True
         self.image_size, self.channels, self.patch, self.hidden, self.depth = image_size, channels, patch, hidden, depth
         self.grid = image_size // patch
         self.classes = classes
@@ -81,16 +95,14 @@ class DiT(nn.Module):
         self.t_mlp = nn.Sequential(nn.Linear(256, hidden), nn.SiLU(), nn.Linear(hidden, hidden))
         self.y_embed = nn.Embedding(classes + 1, hidden)  # label `classes` = unconditional
         self.ada = nn.Linear(hidden, depth * MOD_CHUNKS * hidden)  # every block's adaLN in one layer
-        self.blocks = nn.ModuleList([Block(hidden, heads, mlp_ratio) for _ in range(depth)])
+        self.blocks = nn.ModuleList([Block(hidden, heads, mlp_ratio, affine_norm) for _ in range(depth)])
+        self.final_norm = nn.LayerNorm(hidden, eps=1e-6) if affine_norm else None
         self.final_ada = nn.Linear(hidden, 2 * hidden)
         self.final_linear = nn.Linear(hidden, patch * patch * channels)
         self.reset_parameters()
 
     def reset_parameters(self):
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                nn.init.xavier_uniform_(m.weight)
-                nn.init.zeros_(m.bias)
+        xavier_linears(self)
         w = self.patchify.weight.data
         nn.init.xavier_uniform_(w.view(w.shape[0], -1))
         nn.init.zeros_(self.patchify.bias)
@@ -113,7 +125,7 @@ class DiT(nn.Module):
 
     def final(self, h, c):
         shift, scale = self.final_ada(F.silu(c)).chunk(2, dim=1)
-        x = self.final_linear(modulate(norm(h), shift, scale))
+        x = self.final_linear(modulate(self.final_norm(h) if self.final_norm is not None else norm(h), shift, scale))
         p, g, C = self.patch, self.grid, self.channels
         x = x.reshape(-1, g, g, p, p, C).permute(0, 5, 1, 3, 2, 4)
         return x.reshape(-1, C, g * p, g * p)

@@ -4,6 +4,14 @@ full-compute reference computed by PyTorch in float64 from the same (float16-rou
 
   /usr/bin/python3 scripts/train-dit/export.py --weights weights.npz --out fixtures/dit-shapes [--config config.json]
 
+Whole-graph mode: the model's forward (x, t, y) -> v as ONE graph, as torch.onnx.export writes it for any
+model (no cut into pieces), with a small model.json (null label, sampler settings, the reference). The
+weights come from weights.npz or, with --from-pieces, from an existing piece directory (pieces.py); the
+rebuilt model must reproduce that directory's float64 reference before anything is written.
+
+  /usr/bin/python3 scripts/train-dit/export.py --graph --from-pieces fixtures/dit-shapes-small --out fixtures/dit-shapes-small-graph
+  /usr/bin/python3 scripts/train-dit/export.py --graph --random '{"hidden": 512, "depth": 4, "heads": 8, "patch": 2}' --out .graphs/wide
+
 The architecture comes from the training run's config.json (beside the weights unless --config), else train.py's ARCH.
 
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
@@ -20,6 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit import DiT, sample  # noqa: E402
+from pieces import state_dict_from_pieces  # noqa: E402
 from train import ARCH  # noqa: E402
 
 OPSET = 17
@@ -75,7 +84,81 @@ def export(fn, args, names_in, names_out, path):
     to_f16_initializers(path)
 
 
+class Whole(torch.nn.Module):
+    """The whole denoiser as an exporter sees a user's model: forward(x, t, y) -> v, weights as parameters."""
+
+    def __init__(self, model):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x, t, y):
+        return self.model(x, t, y)
+
+
+def write_graph(model, out):
+    """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast."""
+    a = model.cfg
+    S, C = a["image_size"], a["channels"]
+    path = os.path.join(out, "model.onnx")
+    args = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]))
+    with torch.no_grad():
+        torch.onnx.export(Whole(model), args, path, input_names=["x", "t", "y"], output_names=["v"],
+                          dynamic_axes={"x": {0: "batch"}, "t": {0: "batch"}, "y": {0: "batch"}, "v": {0: "batch"}},
+                          opset_version=OPSET, do_constant_folding=True)
+    to_f16_initializers(path)
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
+def export_graph(model, manifest, source, out):
+    """Writes out/model.onnx (the whole forward), out/model.json and out/reference/ (copied from source)."""
+    import shutil
+
+    ref = manifest["reference"]
+    a = manifest["architecture"]
+    labels = torch.tensor(ref["labels"])
+    S, C = a["image_size"], a["channels"]
+    noise = torch.from_numpy(np.fromfile(os.path.join(source, ref["noise"]), dtype="<f4").reshape(len(labels), C, S, S).copy())
+    expected = torch.from_numpy(np.fromfile(os.path.join(source, ref["output"]), dtype="<f4").reshape(noise.shape).copy()).double()
+    m64 = DiT(**model.cfg).eval()
+    m64.load_state_dict(model.state_dict())
+    m64.pos.copy_(model.pos)
+    with torch.no_grad():
+        got = sample(m64.double(), noise.double(), labels, steps=ref["steps"], guidance=ref["guidance"])
+    rel = ((got - expected).norm() / expected.norm()).item()
+    print(f"rebuilt model vs the directory's float64 reference: relL2 {rel:.3e}")
+    if rel > 1e-6:
+        raise SystemExit(f"the rebuilt model does not reproduce {source}'s reference (relL2 {rel:.3e}); nothing written")
+    os.makedirs(os.path.join(out, "reference"), exist_ok=True)
+    write_graph(model, out)
+    for key in ("noise", "output"):
+        shutil.copy(os.path.join(source, ref[key]), os.path.join(out, "reference", os.path.basename(ref[key])))
+    info = {
+        "name": manifest["name"] + "-graph",
+        "format": "taylorseer-graph/1",
+        "graph": "model.onnx",
+        "inputs": {"sample": "x", "timestep": "t", "label": "y"},
+        "classes": a["classes"],
+        "null_label": a["null_class"],
+        "timestep_scale": 1,
+        "sampler": {"steps": ref["steps"], "guidance": ref["guidance"]},
+        "reference": {
+            "labels": ref["labels"],
+            "steps": ref["steps"],
+            "guidance": ref["guidance"],
+            "noise": "reference/" + os.path.basename(ref["noise"]),
+            "output": "reference/" + os.path.basename(ref["output"]),
+            "computed_by": ref.get("computed_by", "PyTorch float64"),
+        },
+    }
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(info, f, indent=1)
+        f.write("\n")
+
+
 def main():
+    torch.set_num_threads(1)
+    if "--graph" in sys.argv:
+        return main_graph()
     p = argparse.ArgumentParser()
     p.add_argument("--weights", required=True)
     p.add_argument("--out", required=True)
@@ -163,6 +246,33 @@ def main():
         json.dump(manifest, f, indent=1)
         f.write("\n")
     print("wrote", out)
+
+
+def main_graph():
+    p = argparse.ArgumentParser()
+    p.add_argument("--graph", action="store_true", required=True)
+    p.add_argument("--from-pieces", help="a taylorseer-dit-onnx/1 directory with a float64 reference")
+    p.add_argument("--random", metavar="ARCH_JSON",
+                   help="instead: an untrained DiT of this architecture (random weights, gates not zero) for timing only")
+    p.add_argument("--out", required=True)
+    args = p.parse_args()
+    if args.random:
+        torch.manual_seed(0)
+        model = DiT(**{**ARCH, **json.loads(args.random)}).eval()
+        for m in (model.ada, model.final_ada, model.final_linear):
+            torch.nn.init.normal_(m.weight, std=0.02)
+        model.requires_grad_(False)
+        os.makedirs(args.out, exist_ok=True)
+        write_graph(model, args.out)
+        return
+    if not args.from_pieces:
+        p.error("--graph needs --from-pieces DIR or --random ARCH_JSON")
+    state, arch, manifest, pos = state_dict_from_pieces(args.from_pieces)
+    model = DiT(**arch).eval()
+    model.load_state_dict(state, strict=True)
+    model.pos.copy_(pos)
+    model.requires_grad_(False)
+    export_graph(model, manifest, args.from_pieces, args.out)
 
 
 if __name__ == "__main__":

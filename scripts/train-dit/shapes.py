@@ -43,8 +43,10 @@ def _sdf(k, px, py, r):
     raise ValueError(k)
 
 
-def draw(labels, size=32, generator=None):
-    """labels: int64 [B] in 0..9 (any device). Returns float32 [B, 3, size, size] in [-1, 1]."""
+def draw(labels, size=32, generator=None, simple=False):
+    """labels: int64 [B] in 0..9 (any device). Returns float32 [B, 3, size, size] in [-1, 1].
+    simple: larger shapes near the centre, no tilt, a flat background (a task a small model trained on a CPU
+    for an hour learns to draw recognisably); the colours stay random."""
     dev = labels.device
     B = labels.shape[0]
     g = generator
@@ -54,10 +56,11 @@ def draw(labels, size=32, generator=None):
 
     coords = (torch.arange(size, device=dev, dtype=torch.float32) + 0.5) / size  # pixel centres in (0, 1)
     yy, xx = torch.meshgrid(coords, coords, indexing="ij")
-    cx = (0.32 + 0.36 * rand(B))[:, None, None]
-    cy = (0.32 + 0.36 * rand(B))[:, None, None]
-    r = (0.16 + 0.14 * rand(B))[:, None, None]
-    th = ((rand(B) - 0.5) * math.radians(50))[:, None, None]  # small tilt: square and diamond stay apart
+    spread, r0, r1, tilt = (0.12, 0.3, 0.08, 0.0) if simple else (0.36, 0.16, 0.14, math.radians(50))
+    cx = (0.5 - spread / 2 + spread * rand(B))[:, None, None]
+    cy = (0.5 - spread / 2 + spread * rand(B))[:, None, None]
+    r = (r0 + r1 * rand(B))[:, None, None]
+    th = ((rand(B) - 0.5) * tilt)[:, None, None]  # small tilt: square and diamond stay apart
     dx, dy = xx[None] - cx, yy[None] - cy
     px = dx * torch.cos(th) + dy * torch.sin(th)
     py = -dx * torch.sin(th) + dy * torch.cos(th)
@@ -70,7 +73,7 @@ def draw(labels, size=32, generator=None):
     bg = 0.15 + 0.7 * rand(B, 3)
     ang = rand(B) * 2 * math.pi
     grad = (torch.cos(ang)[:, None, None] * (xx[None] - 0.5) + torch.sin(ang)[:, None, None] * (yy[None] - 0.5))
-    shade = 0.35 * (rand(B)[:, None, None]) * grad
+    shade = (0.0 if simple else 0.35) * (rand(B)[:, None, None]) * grad
     fg = torch.where(bg > 0.5, bg - 0.45 - 0.4 * rand(B, 3), bg + 0.45 + 0.4 * rand(B, 3)).clamp(0, 1)
     back = (bg[:, :, None, None] + shade[:, None]).clamp(0, 1)
     img = back * (1 - alpha[:, None]) + fg[:, :, None, None] * alpha[:, None]

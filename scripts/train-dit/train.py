@@ -1,8 +1,13 @@
 """Trains the second fixture model (dit-shapes): a DiT with adaLN-Zero on procedural shapes (shapes.py),
 rectified flow, for a wall-clock budget. Runs on the GPU machine (PyTorch 2.x) or, small, on a CPU.
+`--model mmdit` trains the FLUX-structured MMDiT (mmdit.py) instead, optionally guidance-distilled.
 
   python3 train.py --out DIR [--seconds 200] [--batch 512] [--arch '{"depth": 4, "hidden": 192}'] [--seed N]
-                    [--init weights.npz] [--smoke]
+                    [--init weights.npz] [--smoke] [--model mmdit] [--distill 0.75] [--simple] [--threads 1]
+
+--distill F (mmdit): for the last (1 - F) of the time, guidance distillation as FLUX-dev's: a frozen copy of
+the EMA weights at that moment is the teacher, run with classifier-free guidance at a random scale g in
+[1, 5]; the student gets g as its `guidance` input and learns the guided velocity in one forward.
 
 Writes DIR/weights.npz (the EMA weights as float16, the precision the ONNX export stores), DIR/config.json,
 DIR/train.log and DIR/preview.png (two samples of each class, 50 steps, guidance 3). The weights are
@@ -10,6 +15,7 @@ written every minute too, so a run cut short still leaves a model.
 """
 import argparse
 import contextlib
+import copy
 import json
 import math
 import os
@@ -21,11 +27,17 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dit import DiT, sample  # noqa: E402
+import dit  # noqa: E402
+import mmdit  # noqa: E402
 import shapes  # noqa: E402
 
 # dit-shapes; --arch overrides any of these (a third model for validation should differ from both fixtures)
 ARCH = dict(image_size=32, channels=3, patch=4, hidden=128, depth=8, heads=4, mlp_ratio=4.0, classes=10)
+# the FLUX-structured model: its constructor's defaults
+MMDIT_ARCH = dict(image_size=16, channels=3, patch=2, hidden=64, heads=4, depth_double=2, depth_single=3, mlp_ratio=4.0,
+                  classes=10, text_dim=32, axes_dim=[4, 6, 6])
+MODELS = {"dit": (dit.DiT, dit.sample, ARCH), "mmdit": (mmdit.MMDiT, mmdit.sample, MMDIT_ARCH)}
+GUIDANCE_RANGE = (1.0, 5.0)
 
 
 def save(ema, args, step, loss_hist, out, arch):
@@ -34,11 +46,11 @@ def save(ema, args, step, loss_hist, out, arch):
     np.savez(tmp, **sd)
     os.replace(tmp, os.path.join(out, "weights.npz"))
     with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"architecture": arch, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
+        json.dump({"model": args.model, "architecture": arch, "simple_data": args.simple, "distill": args.distill, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
                    "ema": args.ema, "torch": torch.__version__, "final_loss": loss_hist[-1] if loss_hist else None}, f, indent=1)
 
 
-def preview(model, out, dev):
+def preview(model, sample, out, dev):
     try:
         from PIL import Image
     except ImportError:
@@ -47,7 +59,7 @@ def preview(model, out, dev):
     labels = torch.arange(10, device=dev).repeat(2)
     S = model.image_size
     noise = torch.randn(20, 3, S, S, generator=g, device=dev)
-    x = sample(model, noise, labels).clamp(-1, 1)
+    x = sample(model, noise, labels, steps=50, guidance=3.0).clamp(-1, 1)
     img = ((x + 1) * 127.5).round().byte().cpu().reshape(2, 10, 3, S, S).permute(0, 3, 1, 4, 2).reshape(2 * S, 10 * S, 3)
     Image.fromarray(img.numpy()).resize((30 * S, 6 * S), Image.NEAREST).save(os.path.join(out, "preview.png"))
 
@@ -63,19 +75,28 @@ def main():
     p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
+    p.add_argument("--model", choices=sorted(MODELS), default="dit")
+    p.add_argument("--distill", type=float, help="mmdit: start guidance distillation at this fraction of the time")
+    p.add_argument("--simple", action="store_true", help="shapes.draw(simple=True): the easier data")
+    p.add_argument("--threads", type=int, help="torch.set_num_threads on a CPU")
     args = p.parse_args()
+    Model, sample, default_arch = MODELS[args.model]
+    if args.distill is not None and args.model != "mmdit":
+        p.error("--distill needs a model with a guidance input (--model mmdit)")
+    if args.threads:
+        torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     dev = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
-    arch = {**ARCH, **json.loads(args.arch)}
-    unknown = set(arch) - set(ARCH)
+    arch = {**default_arch, **json.loads(args.arch)}
+    unknown = set(arch) - set(default_arch)
     if unknown:
-        p.error(f"--arch: unknown keys {sorted(unknown)} (expected some of {sorted(ARCH)})")
+        p.error(f"--arch: unknown keys {sorted(unknown)} (expected some of {sorted(default_arch)})")
     torch.manual_seed(args.seed)
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    model = DiT(**arch).to(dev)
-    ema = DiT(**arch).to(dev)
+    model = Model(**arch).to(dev)
+    ema = Model(**arch).to(dev)
     if args.init:  # continue from an earlier run's EMA weights (float16)
         w = np.load(args.init)
         model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files})
@@ -96,6 +117,7 @@ def main():
     last_save = t0
     step, loss_hist = 0, []
     warm = 300
+    teacher = None
     while True:
         elapsed = time.time() - t0
         if elapsed >= args.seconds:
@@ -106,15 +128,27 @@ def main():
             gparam["lr"] = lr
         labels = torch.randint(0, 10, (args.batch,), device=dev)
         with torch.no_grad():
-            x0 = shapes.draw(labels, arch["image_size"])
+            x0 = shapes.draw(labels, arch["image_size"], simple=args.simple)
             noise = torch.randn_like(x0)
             t = torch.rand(args.batch, device=dev)
             xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * noise
             y = torch.where(torch.rand(args.batch, device=dev) < 0.1, torch.full_like(labels, 10), labels)
+            target = noise - x0
+        if args.distill is not None and frac >= args.distill and teacher is None:
+            teacher = copy.deepcopy(ema).eval()
+            say(f"step {step}: guidance distillation from the EMA weights, g in {GUIDANCE_RANGE}")
         amp = torch.autocast(device_type="cuda", dtype=torch.bfloat16) if dev == "cuda" else contextlib.nullcontext()
         with amp:
-            v = model(xt, t, y)
-        loss = F.mse_loss(v.float(), noise - x0)
+            if teacher is None:
+                v = model(xt, t, y)
+            else:
+                lo, hi = GUIDANCE_RANGE
+                g = lo + (hi - lo) * torch.rand(args.batch, device=dev)
+                with torch.no_grad():
+                    vc, vu = teacher(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, torch.full_like(labels, 10)])).float().chunk(2)
+                    target = vu + g[:, None, None, None] * (vc - vu)
+                v = model(xt, t, labels, g)
+        loss = F.mse_loss(v.float(), target)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -134,7 +168,7 @@ def main():
     save(ema, args, step, loss_hist, args.out, arch)
     ema.eval()
     t1 = time.time()
-    preview(ema, args.out, dev)
+    preview(ema, sample, args.out, dev)
     say(f"preview {time.time() - t1:.1f}s")
 
 

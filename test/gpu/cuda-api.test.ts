@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 
 import type { DeviceTensor, NativeAddon } from '../../lib/native';
 import { addon, cudaInfo, cudaUsable, expectCode, expectReject, seed } from './helpers';
-import { alloc, firstDiff, randomArray, rng } from './oracle';
+import { alloc, firstDiff, randomArray, rng } from '../oracle/device-kernels';
 
 describe('cudaInfo', () => {
   it.skipIf(!addon)('reports compiled / usable / reason consistently', () => {

@@ -1,6 +1,6 @@
 /**
  * Shared setup of the GPU tests: loads the addon (TAYLORSEER_ADDON=path/to/taylorseer.node overrides the
- * normal lookup, for the device machine where the tests run as one bundled script), and decides whether
+ * normal lookup, for a GPU machine where the tests run as one bundled script, docs/gpu-checks.md), and decides whether
  * CUDA is usable. Every GPU suite is `describe.skipIf(!cudaUsable)`, so without a device they skip.
  */
 import { TaylorSeerError } from '../../lib/errors';

@@ -21,7 +21,7 @@ import {
   refForecast,
   refUpdate,
   rng,
-} from './oracle';
+} from '../oracle/device-kernels';
 
 const DTYPES: Dtype[] = ['f32', 'f16', 'bf16'];
 

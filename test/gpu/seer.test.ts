@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { TaylorSeer } from '../../lib/taylor-seer';
-import { relErr } from '../oracle';
+import { relErr } from '../oracle/reference';
 import { cudaUsable, expectCode } from './helpers';
 
 /** A smooth per-module feature, rounded to f32 like a real activation. */

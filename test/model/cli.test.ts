@@ -146,7 +146,7 @@ describe('eval', () => {
 
   it('a labels count that fits the limit but not the memory is refused with the estimate and what fits', async () => {
     const { checkSampleCount, runBytesEstimate } = await import('../../lib/cli/commands/pipeline-shared');
-    const arch = { tokens: 4096, hidden: 4096, depth: 40 } as Parameters<typeof runBytesEstimate>[0];
+    const arch = { modules: 2 * 40, elements: 4096 * 4096 };
     expect(() => checkSampleCount(arch, 1000, 4)).toThrow(/--labels: 1000 samples need about .* GiB .*, more than the .* allowed on this machine \(3\/4 of its memory\): at most \d+ samples per run/);
     expect(runBytesEstimate(arch, 1, 0)).toBe(2 * 4096 * 4096 * 4 * (2 * 40 + 16));
   });

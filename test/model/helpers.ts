@@ -3,7 +3,7 @@
  * are small and shared), and the reference data next to it.
  */
 import * as path from 'node:path';
-import { loadModel, readF32, type DitModel } from '../../lib/pipeline';
+import { DitModel, readF32 } from '../../lib/pipeline';
 
 export const ROOT = path.resolve(__dirname, '../..');
 export const MODEL_DIR = path.join(ROOT, 'fixtures/dit-digits');
@@ -19,7 +19,7 @@ export const SHORT_REFERENCE = {
 };
 
 export function openModel(): Promise<DitModel> {
-  return loadModel(MODEL_DIR, { threads: 1 });
+  return DitModel.load(MODEL_DIR, { threads: 1 });
 }
 
 export function referenceNoise(model: DitModel): Float32Array {

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, forward, loadModel, psnr, readF32, relL2, sample, type DitModel } from '../../lib/pipeline';
+import { compare, DitModel, forward, psnr, readF32, relL2, sample } from '../../lib/pipeline';
 import { ROOT } from './helpers';
 
 interface MadeModel {
@@ -30,7 +30,7 @@ describe.each(MODELS)('a model made in the manifest format ($dir)', ({ dir, arch
     return fullRun;
   };
   beforeAll(async () => {
-    model = await loadModel(path.join(ROOT, dir), { threads: 1 });
+    model = await DitModel.load(path.join(ROOT, dir), { threads: 1 });
   });
   afterAll(async () => {
     await model?.dispose();
@@ -70,7 +70,7 @@ describe.each(MODELS)('a model made in the manifest format ($dir)', ({ dir, arch
   });
 
   it("the order-3 newton placement calibrated on dit-digits (12 full steps) beats the reference family's N=5 W=3 schedule at equal compute", async () => {
-    // the 8 quality samples (labels 0-7, reference/quality-noise.f32) that README's carry-over tables use
+    // the 8 quality samples (labels 0-7, reference/quality-noise.f32) that the carry-over tables of docs/studies/ use
     const base = { labels: [0, 1, 2, 3, 4, 5, 6, 7], steps: 50, guidance: 3, noise: readF32(path.join(ROOT, dir, 'reference/quality-noise.f32')) };
     const full = await sample(model, base);
     const mask = await compare(model, {

@@ -2,12 +2,13 @@
  * PSNR of TaylorSeer against full compute reproduces fixtures/taylorseer-quality.json (module granularity,
  * batched CFG, fixed schedule, 50 steps, 8 samples) to within 0.05 dB. By default a subset (shift 3,
  * N=5, O=2, each variable) keeps CI short; TAYLORSEER_QUALITY=all checks every row (about 5 minutes on
- * 2 cores).
+ * 2 cores). TAYLORSEER_QUALITY_MODEL=PATH runs the same rows on another form of the bundled model, e.g. its
+ * whole-graph export (scripts/train-dit/export.py --graph --from-pieces fixtures/dit-digits).
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { compare, readF32, sample, type DitModel, type SampleResult } from './imports';
+import { compare, loadModel, readF32, sample, type DenoiserModel, type SampleResult } from './imports';
 import { openModel, QUALITY_FILE } from './helpers';
 
 interface Row {
@@ -31,12 +32,13 @@ const table = JSON.parse(fs.readFileSync(QUALITY_FILE, 'utf8')) as {
 const all = process.env.TAYLORSEER_QUALITY === 'all';
 const rows = table.rows.filter((r) => all || (r.shift === 3 && r.interval === 5 && r.order === 2));
 
-let model: DitModel;
+let model: DenoiserModel;
 let noise: Float32Array;
 const fulls = new Map<number, SampleResult>();
 
 beforeAll(async () => {
-  model = await openModel();
+  const other = process.env.TAYLORSEER_QUALITY_MODEL;
+  model = other ? await loadModel(other, { threads: 1 }) : await openModel();
   noise = readF32(path.resolve(path.dirname(QUALITY_FILE), table.noise));
 });
 afterAll(async () => {

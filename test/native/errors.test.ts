@@ -100,3 +100,20 @@ describe('without a usable CUDA device', () => {
     expect(() => addon.cuda.alloc('f32', 16)).toThrow(expect.objectContaining({ code: 'ERR_DEVICE' }));
   });
 });
+
+describe('the CUDA benchmark (cuda.bench)', () => {
+  const bench = () => (addon.cuda as unknown as { bench(): Promise<string> }).bench();
+  it.runIf(!addon.build.cuda)('is ERR_DEVICE in a build without CUDA', async () => {
+    await expect(bench()).rejects.toMatchObject({ code: 'ERR_DEVICE', message: expect.stringMatching(/no CUDA support/) });
+  });
+  it.runIf(addon.build.cuda && !addon.cudaInfo().usable)(
+    'is ERR_DEVICE without a usable device, or names the build command where the benchmark kernels are left out',
+    async () => {
+      await expect(bench()).rejects.toMatchObject({
+        code: 'ERR_DEVICE',
+        message: expect.stringMatching(/not usable|TAYLORSEER_BENCH=1 npm run build:native/),
+      });
+    },
+  );
+});
+

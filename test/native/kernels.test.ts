@@ -14,7 +14,7 @@ import {
   oracleUpdate,
   randomValues,
   rng,
-} from '../helpers/kernel-oracle';
+} from '../oracle/host-kernels';
 
 const addon = native();
 const dtypes: Dtype[] = ['f32', 'f16', 'bf16'];

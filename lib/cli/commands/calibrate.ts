@@ -2,14 +2,13 @@
  * `taylorseer calibrate`: searches which `--budget` steps of a run should be full (lib/pipeline/calibrate.ts)
  * on calibration samples, and prints the schedule as one JSON object with the `eval` flags that reuse it.
  */
-import { SingleBar } from 'cli-progress';
 import { TaylorSeerError } from '../../errors';
 import { CALIBRATE_MOVES, calibrateSchedule, calibrationRunBound, type Calibration } from '../../pipeline/calibrate';
 import { loadModel } from '../../pipeline/model';
 import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, noiseSource, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, graphOptions, noiseSource, progressBars, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
@@ -53,7 +52,7 @@ export const calibrateCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), graphOptions(v));
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', order);
       await warmUp(model, labels, guidance, 'batched');
@@ -61,7 +60,7 @@ export const calibrateCommand: Command = {
       // elsewhere one line per improvement.
       const bar =
         process.stderr.isTTY && !v.quiet
-          ? new SingleBar({ format: 'calibrate |{bar}| run {value} of at most {total} | sweep {sweep} | best {best} dB', stream: process.stderr, hideCursor: true, clearOnComplete: true })
+          ? new (progressBars().SingleBar)({ format: 'calibrate |{bar}| run {value} of at most {total} | sweep {sweep} | best {best} dB', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
       bar?.start(calibrationRunBound(budget, maxSweeps, CALIBRATE_MOVES), 0, { sweep: 0, best: '-' });
       let c: Calibration;

@@ -4,7 +4,6 @@
  * table of speed, quality and cache memory. The settings scale with --steps, and their labels say how.
  */
 import * as path from 'node:path';
-import { SingleBar } from 'cli-progress';
 import { alternate, overheadOf, relativeSpread, type Overhead, type Timing } from '../../bench/timing';
 import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compareImages, type QualityReport } from '../../pipeline/metrics';
@@ -19,7 +18,9 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
-import { checkSampleCount, defaultModelDir, MAX_REPEAT, MODEL_FLAG, parseThreads, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { PRESET_FLAG, presetFlag, presetLoadOptions } from '../preset-args';
+import { presetSeer, type Preset } from '../../presets';
 
 export interface DemoSetting {
   /** file-name friendly, the same at every --steps */
@@ -38,6 +39,18 @@ const fixed = (interval: number, warmup: number) => (steps: number): ScheduleOpt
 /** The full steps of the reference's N=5 W=3 schedule at `steps` steps: the adaptive row's budget. */
 export function adaptiveDemoBudget(steps: number): number {
   return new FixedSchedule({ steps, interval: 5, warmup: Math.min(3, steps) }).fullSteps().length;
+}
+
+/** A preset as a demo setting. */
+function presetSetting(p: Preset): DemoSetting {
+  const { interval: N, warmup: W } = p.schedule;
+  return {
+    id: p.id,
+    granularity: p.granularity,
+    order: p.maxOrder,
+    schedule: (steps) => presetSeer(p, steps).schedule,
+    label: () => `preset ${p.id} (${p.granularity} N=${N} O=${p.maxOrder} W=${W})`,
+  };
 }
 
 /**
@@ -99,9 +112,16 @@ export const demoCommand: Command = {
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '1', description: `timed rounds of every run, alternated after a warm-up; 3 or more give the spread (1..${MAX_REPEAT})` },
     json: { type: 'boolean', description: 'print the summary as one JSON object instead of the table' },
+    ...GRAPH_FLAGS,
+    ...PRESET_FLAG,
     quiet: { type: 'boolean', description: 'no progress on stderr' },
   },
-  examples: ['taylorseer demo', 'taylorseer demo --steps 20 --out demo-20', 'taylorseer demo --repeat 3 --json > demo.json'],
+  examples: [
+    'taylorseer demo',
+    'taylorseer demo --steps 20 --out demo-20',
+    'taylorseer demo --repeat 3 --json > demo.json',
+    'taylorseer demo --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5',
+  ],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 4, 10_000);
@@ -112,19 +132,22 @@ export const demoCommand: Command = {
     const outDir = prepareOutputDir(str(v, 'out')!);
     const quiet = Boolean(v.quiet);
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads });
+    const preset = presetFlag(v);
+    // with a preset, the demo shows that one setting
+    const settings = preset ? [presetSetting(preset)] : DEMO_SETTINGS;
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const { classes, channels, imageSize } = model.arch;
       const labels = Array.from({ length: classes }, (_, i) => i);
-      checkSampleCount(model.arch, labels.length, Math.max(...DEMO_SETTINGS.map((s) => s.order)), 'labels');
+      checkSampleCount(model.cacheShape, labels.length, Math.max(...settings.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, height: imageSize, width: imageSize };
-      const names = ['full compute', ...DEMO_SETTINGS.map((s) => s.label(steps))];
+      const names = ['full compute', ...settings.map((s) => s.label(steps))];
 
       // On a terminal a bar; elsewhere (a pipe, a file, CI) one line per run, so that the output shows progress.
       const bar =
         process.stderr.isTTY && !quiet
-          ? new SingleBar({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
+          ? new (progressBars().SingleBar)({ format: 'demo |{bar}| {value}/{total} steps | {run}', stream: process.stderr, hideCursor: true, clearOnComplete: true })
           : undefined;
       const lines = !bar && !quiet;
       const totalRuns = names.length * repeat;
@@ -136,7 +159,7 @@ export const demoCommand: Command = {
       const results: SampleResult[] = [];
       const variants = [
         async () => (results[0] = await sample(model, { labels, steps, guidance, noise, onStep: tick(names[0]) })),
-        ...DEMO_SETTINGS.map((s, i) => async () => {
+        ...settings.map((s, i) => async () => {
           const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
           results[i + 1] = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(names[i + 1]) });
         }),
@@ -154,7 +177,7 @@ export const demoCommand: Command = {
         bar?.stop();
       }
       const full = results[0];
-      const runs: Array<{ setting: DemoSetting; label: string; result: SampleResult; quality: QualityReport; timing: Timing }> = DEMO_SETTINGS.map((s, i) => ({
+      const runs: Array<{ setting: DemoSetting; label: string; result: SampleResult; quality: QualityReport; timing: Timing }> = settings.map((s, i) => ({
         setting: s,
         label: names[i + 1],
         result: results[i + 1],

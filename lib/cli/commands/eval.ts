@@ -13,8 +13,9 @@ import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
+import { PRESET_FLAG, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
-  defaultModelDir, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
+  defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
   VARIABLE_FLAG, warmUp, type Values,
 } from './pipeline-shared';
 
@@ -33,43 +34,48 @@ export const evalCommand: Command = {
     seed: SEED_FLAG,
     shift: SHIFT_FLAG,
     ...SCHEDULE_FLAGS,
-    order: ORDER_FLAG,
+    ...PRESET_FLAG,
+    // order, granularity and cfg get their defaults in run(), where a --preset can give them
+    order: { ...ORDER_FLAG, default: undefined, defaultText: "2, or the preset's" },
     variable: VARIABLE_FLAG('step'),
-    granularity: { type: 'string', value: 'module|block|lite', default: 'module', description: 'what is cached: every attention and MLP output, every block, or the last block only' },
+    granularity: { type: 'string', value: 'module|block|lite', defaultText: "module, or the preset's", description: 'what is cached: every attention and MLP output, every block, or the last block only' },
     storage: { type: 'string', value: 'f32|f16|bf16|i8', default: 'f32', description: 'number format of the cached factors (i8: 8-bit records, CPU only)' },
-    cfg: { type: 'string', value: 'batched|separate', default: 'batched', description: 'guidance branches in one batch or as two runs' },
+    cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs' },
     implementation: { type: 'string', value: 'taylorseer|reference', default: 'taylorseer', description: 'the fused kernels, or the plain TypeScript port of the reference code' },
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '3', description: `timed rounds of full and accelerated run, alternated after a warm-up (1..${MAX_REPEAT})` },
     out: { type: 'string', value: 'FILE.f32', description: 'write the accelerated samples here (float32, [labels, C, H, W]); checked before the run' },
     json: { type: 'boolean', description: 'print the report on one line' },
+    ...GRAPH_FLAGS,
   },
   examples: [
     'taylorseer eval --labels 3,7 --schedule fixed --interval 5 --warmup 3 --order 2',
     'taylorseer eval --labels 0,1,2 --seed 4 --schedule adaptive --budget 12 --warmup 1 --order 3 --repeat 5',
     'taylorseer eval --schedule mask --full 0,1,2,5,9,14,20,27,34,41,46,49 --order 2 --out accel.f32 --json',
+    'taylorseer eval --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5 --labels 3,7',
   ],
   async run(values) {
     const v = values as Values;
     const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
     const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
     const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
-    const order = parseInteger('order', str(v, 'order')!, 0, 4);
+    const preset = presetFlag(v);
+    const order = parseInteger('order', str(v, 'order') ?? String(preset?.maxOrder ?? 2), 0, 4);
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
-    const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity')!, GRANULARITIES);
+    const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity') ?? preset?.granularity ?? 'module', GRANULARITIES);
     const storage = parseChoice<StorageDtype>('storage', str(v, 'storage')!, STORAGE_DTYPES);
-    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg')!, ['batched', 'separate']);
+    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? (preset?.cfg === 'separate' ? 'separate' : 'batched'), ['batched', 'separate']);
     const implementation = parseChoice<HookImplementation>('implementation', str(v, 'implementation')!, ['taylorseer', 'reference']);
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
     const threads = parseThreads(v);
     const source = noiseSource(v);
 
-    const seerOptions: SeerOptions = { schedule: parseSchedule(v, steps), maxOrder: order, variable, storage };
+    const seerOptions: SeerOptions = { schedule: parseSchedule(presetScheduleFlags(preset, v), steps), maxOrder: order, variable, storage };
     const outArg = str(v, 'out');
     const outFile = outArg === undefined ? undefined : prepareOutputFile(outArg);
 
     const modelDir = str(v, 'model') ?? defaultModelDir();
-    const model = await loadModel(modelDir, { threads });
+    const model = await loadModel(modelDir, { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0], '', order);
 
@@ -87,6 +93,7 @@ export const evalCommand: Command = {
         shift,
         cfg,
         granularity,
+        preset: preset?.id ?? null,
         schedule: seerOptions.schedule,
         order,
         variable,

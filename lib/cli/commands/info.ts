@@ -1,4 +1,4 @@
-import { info } from '../../info';
+import { cLibrary, info } from '../../info';
 import type { Command } from '../command';
 
 function formatBytes(n: number): string {
@@ -8,9 +8,22 @@ function formatBytes(n: number): string {
 export const infoCommand: Command = {
   name: 'info',
   summary: 'what was built and what is usable here (CPU threads and vectors, CUDA device)',
-  options: { json: { type: 'boolean', description: 'print the facts as one JSON object' } },
-  examples: ['taylorseer info', 'TAYLORSEER_THREADS=2 taylorseer info --json'],
+  options: {
+    json: { type: 'boolean', description: 'print the facts as one JSON object' },
+    lib: { type: 'boolean', description: 'print only the path of libtaylorseer, the C library (for build scripts)' },
+  },
+  examples: ['taylorseer info', 'TAYLORSEER_THREADS=2 taylorseer info --json', 'taylorseer info --lib'],
   async run(values) {
+    if (values.lib) {
+      // Only the path, for build scripts: cc app.c -L"$(dirname "$(taylorseer info --lib)")" -ltaylorseer
+      const lib = cLibrary();
+      if (!lib.path) {
+        process.stderr.write('libtaylorseer is not built in this install (run `npm run build:native` with cmake)\n');
+        return 1;
+      }
+      process.stdout.write(`${lib.path}\n`);
+      return 0;
+    }
     const i = info();
     if (values.json) {
       process.stdout.write(`${JSON.stringify(i, null, 2)}\n`);
@@ -20,7 +33,8 @@ export const infoCommand: Command = {
     if (!i.build || !i.cpu) {
       lines.push(`native addon: not loaded: ${i.addonError}`);
     } else {
-      lines.push(`native addon: built with ${i.build.system}, ${i.build.compiler}, Node-API ${i.build.napiVersion}`);
+      const origin = i.build.prebuilt ? 'prebuilt' : 'built from source on this machine';
+      lines.push(`native addon: ${i.build.file} (${origin}; ${i.build.system}, ${i.build.compiler}, Node-API ${i.build.napiVersion})`);
       lines.push(`cpu: ${i.cpu.threads} threads, ${i.cpu.vector} kernels`);
     }
     lines.push(`cuda compiled in: ${i.cuda.compiled ? `yes (runtime ${i.cuda.runtimeVersion})` : 'no'}`);
@@ -30,6 +44,7 @@ export const infoCommand: Command = {
     } else {
       lines.push(`cuda device: not usable (${i.cuda.reason})`);
     }
+    lines.push(`c library: ${i.library.path ?? 'not built'} (header ${i.library.include}/taylorseer.h)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return i.build ? 0 : 1;
   },

@@ -5,16 +5,25 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
-import type { DitModel } from '../../pipeline/model';
+import type { CacheShape, DenoiserModel } from '../../pipeline/denoiser';
+import type { LoadGraphOptions } from '../../pipeline/graph/graph-model';
+import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
+import { requireOptional } from '../../optional';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
 import type { OptionSpec, OptionSpecs } from '../command';
-import { formatBytes, parseInteger, parseList } from '../parse';
+import { formatBytes, parseInteger, parseList, parseNumber } from '../parse';
 
-/** The model shipped with the package, from lib/cli/commands (tsx) or dist/cli/commands (compiled). */
+/** The demo model (package taylorseer-dit-digits), used when no --model is given. */
 export function defaultModelDir(): string {
-  return path.resolve(__dirname, '../../..', 'fixtures/dit-digits');
+  return bundledModelDir();
+}
+
+/** cli-progress (an optional peer dependency): the bars of demo and calibrate on a terminal. */
+export function progressBars(): typeof import('cli-progress') {
+  return requireOptional<typeof import('cli-progress')>('cli-progress', 'the progress bar');
 }
 
 export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
@@ -24,8 +33,8 @@ export const MAX_LABELS = 1024;
 
 /** --model, as every pipeline command declares it. */
 export const MODEL_FLAG = {
-  type: 'string', value: 'DIR', defaultText: 'the bundled fixtures/dit-digits',
-  description: 'model directory holding model.json and its ONNX graphs (every file must stay inside it)',
+  type: 'string', value: 'DIR|FILE.onnx', defaultText: 'the demo model, package taylorseer-dit-digits',
+  description: 'model directory holding model.json and its ONNX graphs (every file must stay inside it), or one exported ONNX graph of the whole model (FILE.onnx)',
 } as const satisfies OptionSpec;
 export const NOISE_FLAG = {
   type: 'string', value: 'FILE.f32', description: 'initial noise: float32 little-endian [labels, C, H, W], a regular file of exactly that size (excludes --seed)',
@@ -37,6 +46,38 @@ export const ORDER_FLAG = { type: 'string', value: 'O', default: '2', descriptio
 export const VARIABLE_FLAG = (dflt: string) =>
   ({ type: 'string', value: 'step|time|newton', default: dflt, description: 'the variable of the Taylor expansion: step index, sampler time, or Newton divided differences in time' }) as const satisfies OptionSpec;
 
+/** The flags that describe a single-graph model (--model FILE.onnx) where the graph itself cannot. */
+export const GRAPH_FLAGS = {
+  inputs: { type: 'string', value: 'sample=A,timestep=B,label=C', description: "single-graph models: the graph inputs to use, where recognition by type and rank cannot tell" },
+  cache: { type: 'string', value: 'REGEX', multiple: true, description: 'single-graph models: cache only the branches whose key, tensor or node names match (repeatable)' },
+  'null-label': { type: 'string', value: 'N', defaultText: "model.json's, else the label table's last row", description: 'single-graph models: the unconditional class label' },
+  'timestep-scale': { type: 'string', value: 'X', defaultText: '1', description: "single-graph models: the graph's timestep is the sampler's t (1 = noise .. 0) times this" },
+} as const satisfies OptionSpecs;
+
+/** --inputs, --cache, --null-label, --timestep-scale as loadModel options (only those given). */
+export function graphOptions(values: Values): LoadGraphOptions {
+  const out: LoadGraphOptions = {};
+  const inputs = str(values, 'inputs');
+  if (inputs !== undefined) {
+    const names: InputNames = {};
+    for (const pair of parseList('inputs', inputs, (s) => s)) {
+      const [role, name, ...rest] = pair.split('=');
+      if (!(INPUT_ROLES as readonly string[]).includes(role) || !name || rest.length > 0) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--inputs expects ROLE=NAME pairs with ROLE one of ${INPUT_ROLES.join(', ')}, found "${pair}"`);
+      }
+      names[role as keyof InputNames] = name;
+    }
+    out.inputs = names;
+  }
+  const cache = values.cache;
+  if (cache !== undefined) out.cache = (Array.isArray(cache) ? cache : [cache]).map((c) => String(c));
+  const nullLabel = str(values, 'null-label');
+  if (nullLabel !== undefined) out.nullLabel = parseInteger('null-label', nullLabel, 0, 1 << 30);
+  const scale = str(values, 'timestep-scale');
+  if (scale !== undefined) out.timestepScale = parseNumber('timestep-scale', scale, Number.MIN_VALUE, 1e9);
+  return out;
+}
+
 /** The flags of the commands that sample a set of labels for a study (sweep, calibrate). */
 export const STUDY_FLAGS = {
   model: MODEL_FLAG,
@@ -45,6 +86,7 @@ export const STUDY_FLAGS = {
   labels: { type: 'string', value: 'a,b,...', default: '0,1,2,3,4,5,6,7', description: `the classes to sample, one sample each (at most ${MAX_LABELS} and what fits in memory)` },
   noise: NOISE_FLAG,
   seed: SEED_FLAG,
+  ...GRAPH_FLAGS,
 } as const satisfies OptionSpecs;
 
 /** The most timed rounds --repeat accepts. */
@@ -67,7 +109,7 @@ export function str(values: Values, key: string, prefix = ''): string | undefine
 }
 
 /** Runs one short full-compute sample so that onnxruntime's allocations are not timed. */
-export async function warmUp(model: DitModel, labels: number[], guidance: number, cfg: CfgMode): Promise<void> {
+export async function warmUp(model: DenoiserModel, labels: number[], guidance: number, cfg: CfgMode): Promise<void> {
   await sample(model, { labels, steps: 1, guidance, cfg });
 }
 
@@ -86,23 +128,23 @@ export function noiseSource(values: Values, prefix = ''): { file?: string; seed:
 
 /**
  * Bytes a run of `count` samples needs, as an upper estimate: per sample and guidance branch, the cached
- * factors of every module (2 x depth modules, maxOrder + 1 factors of tokens x hidden float32) plus a working
- * set of 16 such tensors for onnxruntime's activations.
+ * factors of every module (maxOrder + 1 float32 factors of the largest module's size) plus a working set of
+ * 16 such tensors for onnxruntime's activations.
  */
-export function runBytesEstimate(arch: DitModel['arch'], count: number, maxOrder: number): number {
-  const tensor = arch.tokens * arch.hidden * 4;
-  return count * 2 * tensor * (2 * arch.depth * (maxOrder + 1) + 16);
+export function runBytesEstimate(shape: CacheShape, count: number, maxOrder: number): number {
+  const tensor = shape.elements * 4;
+  return count * 2 * tensor * (shape.modules * (maxOrder + 1) + 16);
 }
 
 /**
  * Refuses, before anything is allocated, more samples than MAX_LABELS or than fit in three quarters of
  * this machine's memory (by runBytesEstimate).
  */
-export function checkSampleCount(arch: DitModel['arch'], count: number, maxOrder: number, flag = 'labels'): void {
+export function checkSampleCount(shape: CacheShape, count: number, maxOrder: number, flag = 'labels'): void {
   if (count > MAX_LABELS) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag}: ${count} samples, more than the limit of ${MAX_LABELS} per run (run them in several commands)`);
   }
-  const need = runBytesEstimate(arch, count, maxOrder);
+  const need = runBytesEstimate(shape, count, maxOrder);
   const have = 0.75 * os.totalmem();
   if (need > have) {
     const fit = Math.max(1, Math.floor((have / need) * count));
@@ -122,7 +164,7 @@ export function checkSampleCount(arch: DitModel['arch'], count: number, maxOrder
  */
 export function samplesFromFlags(
   values: Values,
-  model: DitModel,
+  model: DenoiserModel,
   source: { file?: string; seed: number },
   defaultLabels: readonly number[],
   prefix = '',
@@ -145,7 +187,7 @@ export function samplesFromFlags(
           if (l >= classes) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--${flag} ${l}: not a class of this model (expected 0..${classes - 1})`);
           return l;
         });
-  checkSampleCount(model.arch, labels.length, maxOrder, flag);
+  checkSampleCount(model.cacheShape, labels.length, maxOrder, flag);
   const n = labels.length * model.imageElements;
   if (source.file === undefined) return { labels, noise: gaussianNoise(n, source.seed) };
   const expected = `${n} float32 values ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`;

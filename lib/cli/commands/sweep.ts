@@ -16,11 +16,12 @@ import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
 import { renderChartPng } from '../../plot';
-import { FixedSchedule } from '../../schedule/fixed';
+import { fixedByInterval } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { defaultModelDir, graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { PRESET_FLAG, presetFlag, presetLoadOptions } from '../preset-args';
 
 export interface SweepRow {
   shift: number;
@@ -42,12 +43,12 @@ export function fixedWithBudget(steps: number, budget: number): ScheduleOptions[
   const out: ScheduleOptions[] = [];
   for (let warmup = 1; warmup <= 3; warmup++) {
     for (let cooldown = 0; cooldown <= 2; cooldown++) {
-      for (let interval = 2; interval <= steps; interval++) {
-        const s = new FixedSchedule({ steps, interval, warmup, cooldown });
-        const n = s.fullSteps().length;
-        if (n === budget) out.push({ kind: 'fixed', steps, interval, warmup, cooldown });
-        if (n < budget) break;
+      const intervals: number[] = [];
+      for (const { interval, full } of fixedByInterval(steps, warmup, cooldown)) {
+        if (full.length > budget || interval < 2) break;
+        if (full.length === budget) intervals.push(interval);
       }
+      for (const interval of intervals.reverse()) out.push({ kind: 'fixed', steps, interval, warmup, cooldown });
     }
   }
   return out;
@@ -91,6 +92,7 @@ export const sweepCommand: Command = {
     out: { type: 'string', value: 'DIR', default: 'taylorseer-sweep', description: 'directory for sweep.json and plot-shift-*.png (made if missing; checked before the run)' },
     json: { type: 'boolean', description: 'also print rows and summary as one JSON object' },
     quiet: { type: 'boolean', description: 'no progress lines on stderr' },
+    ...PRESET_FLAG,
   },
   examples: [
     'taylorseer sweep --budgets 10,12 --orders 2,3 --shifts 1',
@@ -119,7 +121,10 @@ export const sweepCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir());
+    // a preset sweeps the schedules on its module map and granularity
+    const preset = presetFlag(v);
+    const granularity = preset?.granularity ?? 'module';
+    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const maxOrder = Math.max(...orders);
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', maxOrder);
@@ -127,7 +132,7 @@ export const sweepCommand: Command = {
       await warmUp(model, labels, guidance, 'batched');
       const rows: SweepRow[] = [];
       for (const shift of shifts) {
-        const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise };
+        const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise, granularity };
         const full = await sample(model, base);
         log(`shift ${shift}: full compute ${full.wallMs.toFixed(0)} ms`);
         for (const budget of budgets) {
@@ -156,7 +161,7 @@ export const sweepCommand: Command = {
       const summary = summarise(rows);
       if (holdout) {
         for (const shift of shifts) {
-          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise };
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise, granularity };
           const full = await sample(model, base);
           const run = async (b: SweepBest | null) => {
             if (!b) return null;
@@ -172,7 +177,7 @@ export const sweepCommand: Command = {
       }
       if (repeat > 0) {
         for (const row of summary) {
-          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift: row.shift, noise };
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift: row.shift, noise, granularity };
           const time = async (b: SweepBest | null): Promise<SweepTiming | null> => {
             if (!b) return null;
             const c = await compareTimed(model, { ...base, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable }, repeat });

@@ -1,5 +1,5 @@
 /**
- * Device-machine entry of the CUDA benchmark through the addon (bundled by scripts/gpu-pack.sh):
+ * GPU-machine entry of the CUDA benchmark through the addon (bundled by scripts/gpu-pack.sh):
  *   node cuda-bench.cjs OUT.json [--reps N]
  * Loads the addon from $TAYLORSEER_ADDON, runs lib/bench/cuda-bench.ts, writes the JSON, prints the table.
  */

@@ -1,0 +1,44 @@
+// The CPU twins of libtaylorseer's C interface (taylorseer.h): the table checks of the CUDA entry points
+// (cuda/validate.h), then the same CPU kernels the Node addon runs (native/cpu_kernels.h).
+#include <string>
+
+#include "../cuda/validate.h"
+#include "../native/cpu_kernels.h"
+
+namespace {
+
+thread_local std::string g_last_error;
+
+bool ValidCpuDtype(ts_dtype d) { return d == TS_F32 || d == TS_F16 || d == TS_BF16; }
+
+ts_status Reject(const std::string& why) {
+  g_last_error = why;
+  return TS_ERR_INVALID_ARGUMENT;
+}
+
+}  // namespace
+
+extern "C" ts_status ts_cpu_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  g_last_error.clear();
+  std::string why;
+  if (!tsk::CheckUpdateTable(entries, count, "ts_cpu_update", &why)) return Reject(why);
+  if (!ValidCpuDtype(storage) || !ValidCpuDtype(act)) return Reject("ts_cpu_update: bad dtype");
+  ts::CpuUpdate(entries, count, storage, act);
+  return TS_OK;
+}
+
+extern "C" ts_status ts_cpu_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  g_last_error.clear();
+  std::string why;
+  if (!tsk::CheckForecastTable(entries, count, "ts_cpu_forecast", &why)) return Reject(why);
+  if (!ValidCpuDtype(storage) || !ValidCpuDtype(act)) return Reject("ts_cpu_forecast: bad dtype");
+  ts::CpuForecast(entries, count, storage, act);
+  return TS_OK;
+}
+
+extern "C" const char* ts_cpu_last_error(void) { return g_last_error.c_str(); }
+
+extern "C" void ts_entry_sizes(int64_t* update_entry, int64_t* forecast_entry) {
+  if (update_entry) *update_entry = static_cast<int64_t>(sizeof(ts_update_entry));
+  if (forecast_entry) *forecast_entry = static_cast<int64_t>(sizeof(ts_forecast_entry));
+}

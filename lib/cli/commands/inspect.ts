@@ -1,0 +1,76 @@
+/**
+ * `taylorseer inspect MODEL.onnx`: what TaylorSeer would cache in one exported graph (the residual branches,
+ * per block, with their shapes at batch 1), how the inputs were recognised, and how much of the graph a
+ * forecast step still runs. Writes nothing.
+ */
+import { TaylorSeerError } from '../../errors';
+import { GraphModel } from '../../pipeline/graph/graph-model';
+import type { Command } from '../command';
+import { formatTable } from '../parse';
+import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG, type Values } from './pipeline-shared';
+
+export const inspectCommand: Command = {
+  name: 'inspect',
+  summary: 'the branches TaylorSeer caches in one exported ONNX graph, per block, with shapes',
+  details:
+    'MODEL is one exported ONNX graph of a whole denoiser (or a directory holding model.onnx). The shapes come from one ' +
+    'batch-1 run on zeros; nothing is written. A graph with no residual stream, inputs that cannot be recognised or a --cache ' +
+    'pattern that matches nothing is an ERR_MODEL saying what was found and what was expected.',
+  positionals: 'MODEL.onnx|DIR',
+  options: {
+    ...GRAPH_FLAGS,
+    model: { ...MODEL_FLAG, value: 'FILE.onnx|DIR', defaultText: undefined, description: 'the graph, instead of the positional argument' },
+    threads: THREADS_FLAG,
+    json: { type: 'boolean', description: 'print { branches: [{ tensor, kind, block, key, shape }], inputs, ... } as JSON' },
+  },
+  examples: [
+    'taylorseer inspect my-dit/model.onnx',
+    "taylorseer inspect my-dit/model.onnx --json --cache 'blocks\\.\\d+\\.attn'",
+    'taylorseer inspect model.onnx --inputs sample=latent,timestep=sigma,label=class_id --null-label 1000',
+  ],
+  async run(values, positionals) {
+    const v = values as Values;
+    const given = [...positionals, ...(str(v, 'model') !== undefined ? [str(v, 'model')!] : [])];
+    if (given.length !== 1) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `expected one model (an .onnx file or a directory holding model.onnx), found ${given.length}`);
+    }
+    const threads = parseThreads(v);
+    const model = await GraphModel.load(given[0], { ...graphOptions(v), threads });
+    try {
+      const shapes = await model.probe();
+      const branches = model.branches.map((b, k) => ({ tensor: b.tensor, kind: b.kind, block: b.block, stream: b.stream, key: b.key, shape: shapes.branches[k], ...(b.gate ? { gate: b.gate } : {}) }));
+      const gated = branches.filter((b) => b.kind === 'gated').length;
+      const streams = new Set(model.branches.map((b) => b.stream)).size;
+      const report = {
+        model: model.manifest.file,
+        name: model.manifest.name,
+        inputs: { sample: model.io.sample, timestep: model.io.timestep, label: model.io.label, ...(model.io.guidance ? { guidance: model.io.guidance } : {}) },
+        output: { name: model.io.output, shape: shapes.output },
+        classes: model.arch.classes,
+        nullLabel: model.arch.nullClass,
+        timestepScale: model.timestepScale,
+        streams,
+        branches,
+        nodes: model.nodes,
+      };
+      if (values.json) {
+        process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+        return 0;
+      }
+      const lines = [
+        `${report.name}: ${branches.length} branches (${gated} gated, ${branches.length - gated} plain) in ${streams} residual stream${streams === 1 ? '' : 's'}`,
+        `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
+        `a forecast step runs ${model.nodes.trunk} of the graph's ${model.nodes.full} nodes`,
+        '',
+        formatTable(
+          ['block', 'stream', 'key', 'kind', 'shape (batch 1)', 'tensor'],
+          branches.map((b) => [b.block, String(b.stream), b.key, b.kind, `[${b.shape.join(', ')}]`, b.tensor]),
+        ),
+      ];
+      process.stdout.write(`${lines.join('\n')}\n`);
+      return 0;
+    } finally {
+      await model.dispose();
+    }
+  },
+};

@@ -1,0 +1,66 @@
+/**
+ * What the sampler, compare(), calibration and the sweep need from a model, whatever describes it: the
+ * per-piece directory format (DitModel) or one exported graph (GraphModel). Both implement it, so every
+ * caller works on either unchanged.
+ */
+import type { ModelReference } from './manifest';
+import type { CacheHook } from '../cache-hook';
+import type { Granularity } from './seer-options';
+
+export interface ForwardOptions {
+  hook?: CacheHook;
+  granularity?: Granularity;
+  /** cache context (separate-forward CFG runs cond and uncond in their own contexts) */
+  context?: string;
+  /** the guidance scale fed to a guidance-distilled model's guidance input (models with `guidanceInput`) */
+  guidance?: number;
+}
+
+/** The image and label space of a model. */
+export interface ModelShape {
+  channels: number;
+  imageSize: number;
+  /** class labels 0..classes-1 */
+  classes: number;
+  /** the label of the unconditional (guidance) branch */
+  nullClass: number;
+}
+
+/** Where a model came from and the full-compute reference it ships, if any. */
+export interface ModelInfo {
+  /** absolute directory of the model's files */
+  dir: string;
+  name: string;
+  reference?: ModelReference;
+}
+
+/** What a cache holds per forward: how many modules, and the elements of the largest per sample. */
+export interface CacheShape {
+  modules: number;
+  elements: number;
+}
+
+export interface DenoiserModel {
+  readonly manifest: ModelInfo;
+  readonly arch: ModelShape;
+  /** `moduleEvals`: cached modules computed (each run of a module counts once, whatever its batch) */
+  readonly counters: { readonly moduleEvals: number };
+  /** elements of one image [C, H, W] */
+  readonly imageElements: number;
+  /** the modules cached at module granularity (for memory estimates before a run) */
+  readonly cacheShape: CacheShape;
+  /** the cache placements this model supports */
+  readonly granularities: readonly Granularity[];
+  /**
+   * The model takes the guidance scale as an input (guidance-distilled, as FLUX-dev): the sampler feeds it
+   * the scale and runs one conditional forward per step, no unconditional pass.
+   */
+  readonly guidanceInput?: boolean;
+  /**
+   * One forward: x [B, C, H, W] at sampler time t (1 = noise) with labels y [B] -> velocity [B, C, H, W].
+   * The hook, when given, must already be at the current step.
+   */
+  forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array>;
+  resetCounters(): void;
+  dispose(): Promise<void>;
+}

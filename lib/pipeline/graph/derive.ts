@@ -1,0 +1,59 @@
+/**
+ * Two graphs from one exported denoiser:
+ *  - full: the graph unchanged plus every cached branch tensor as an extra output (a full step runs it
+ *    once and updates the cache from the extra outputs);
+ *  - trunk: the branch tensors become graph inputs and every node that only fed them is pruned; what is
+ *    left is the embeddings, the modulation, the gates and residual adds, and the final layer (a forecast
+ *    step feeds the forecasts in and runs it once).
+ * Both are returned as ONNX bytes; nothing is written to disk here.
+ */
+import { TaylorSeerError } from '../../errors';
+import { GraphIndex } from './graph-index';
+import { encodeModel, floatValue, realInputs, type ModelProto } from './onnx-file';
+
+export interface DerivedGraphs {
+  full: Uint8Array;
+  trunk: Uint8Array;
+  /** nodes in the original graph and in the trunk */
+  nodes: number;
+  trunkNodes: number;
+  /** the original inputs the trunk still reads (in graph order) */
+  trunkInputs: string[];
+}
+
+export function deriveGraphs(model: ModelProto, branchTensors: readonly string[]): DerivedGraphs {
+  const g = model.graph!;
+  const outputs = g.output ?? [];
+  const outNames = new Set(outputs.map((o) => o.name));
+  const clash = branchTensors.find((t) => outNames.has(t));
+  if (clash) throw new TaylorSeerError('ERR_MODEL', `branch tensor "${clash}" is already a graph output; a cached branch must be an intermediate value`);
+
+  const full = encodeModel({ ...model, graph: { ...g, output: [...outputs, ...branchTensors.map((t) => floatValue(t))] } });
+
+  const index = new GraphIndex(g);
+  const given = new Set(branchTensors);
+  const keep = index.needed(outputs.map((o) => o.name!), given);
+  const nodes = (g.node ?? []).filter((_, i) => keep.has(i));
+  const read = new Set<string>();
+  for (const n of nodes) {
+    for (const x of n.input ?? []) read.add(x);
+    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) for (const sn of sub?.node ?? []) for (const x of sn.input ?? []) read.add(x);
+  }
+  for (const o of outputs) read.add(o.name!);
+  const unused = branchTensors.filter((t) => !read.has(t));
+  if (unused.length > 0) {
+    throw new TaylorSeerError('ERR_MODEL', `branch tensor "${unused[0]}" does not reach the graph's output once the branches are inputs; it cannot be cached`);
+  }
+  const trunkInputs = realInputs(g).filter((i) => read.has(i.name!));
+  const trunk = encodeModel({
+    ...model,
+    graph: {
+      ...g,
+      node: nodes,
+      input: [...trunkInputs, ...branchTensors.map((t) => floatValue(t))],
+      initializer: (g.initializer ?? []).filter((t) => read.has(t.name!)),
+      valueInfo: (g.valueInfo ?? []).filter((v) => !given.has(v.name!)),
+    },
+  });
+  return { full, trunk, nodes: g.node?.length ?? 0, trunkNodes: nodes.length, trunkInputs: trunkInputs.map((i) => i.name!) };
+}

@@ -1,0 +1,100 @@
+/**
+ * The optional model.json beside a single-graph model (format `taylorseer-graph/1`): what the graph itself
+ * cannot say. Every field is optional; the loader's options override it.
+ *
+ *   { "format": "taylorseer-graph/1", "name": "...", "graph": "model.onnx",
+ *     "inputs": { "sample": "x", "timestep": "t", "label": "y" },
+ *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3,
+ *     "sampler": { "steps": 50, "guidance": 3 },
+ *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
+ */
+import * as path from 'node:path';
+import { TaylorSeerError } from '../../errors';
+import { isRecord, show } from '../../validate';
+import { readRegularFile } from '../../files';
+import { MANIFEST_FILE, MAX_MANIFEST_BYTES, bad, file, int, parseReference, type ModelReference } from '../manifest';
+import { INPUT_ROLES, type InputNames } from './inputs';
+
+export const GRAPH_FORMAT = 'taylorseer-graph/1';
+
+export interface GraphDescription {
+  name?: string;
+  /** absolute path of the graph */
+  graph?: string;
+  inputs: InputNames;
+  classes?: number;
+  nullLabel?: number;
+  timestepScale?: number;
+  imageSize?: number;
+  channels?: number;
+  sampler?: { steps?: number; guidance?: number };
+  /** raw, checked once the label range is known */
+  reference?: unknown;
+}
+
+/** The format named by `<dir>/model.json`, or undefined when there is none (or it is not an object). */
+export function manifestFormat(dir: string): string | undefined {
+  try {
+    const json: unknown = JSON.parse(readRegularFile(path.join(dir, MANIFEST_FILE), { maxBytes: MAX_MANIFEST_BYTES }).toString('utf8'));
+    return isRecord(json) && typeof json.format === 'string' ? json.format : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function num(where: string, obj: Record<string, unknown>, key: string): number | undefined {
+  const v = obj[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(where, `"${key}" must be a finite number > 0, found ${show(v)}`);
+  return v;
+}
+
+/** Reads `<dir>/model.json` as a graph description. Errors: ERR_MODEL. */
+export function loadDescription(dir: string): GraphDescription {
+  const where = path.join(dir, MANIFEST_FILE);
+  let json: unknown;
+  try {
+    json = JSON.parse(readRegularFile(where, { maxBytes: MAX_MANIFEST_BYTES, what: `a "${GRAPH_FORMAT}" description` }).toString('utf8'));
+  } catch (e) {
+    if (e instanceof TaylorSeerError) throw e;
+    throw new TaylorSeerError('ERR_MODEL', `${where}: cannot read it as JSON (${(e as Error).message.split('\n')[0]})`);
+  }
+  if (!isRecord(json)) bad(where, `expected a JSON object, found ${show(json)}`);
+  if (json.format !== GRAPH_FORMAT) bad(where, `"format" must be "${GRAPH_FORMAT}", found ${show(json.format)}`);
+  const inputs: InputNames = {};
+  if (json.inputs !== undefined) {
+    if (!isRecord(json.inputs)) bad(where, `"inputs" must be an object naming sample, timestep, label; found ${show(json.inputs)}`);
+    for (const [k, v] of Object.entries(json.inputs)) {
+      if (!(INPUT_ROLES as readonly string[]).includes(k) || typeof v !== 'string') {
+        bad(where, `"inputs" maps ${INPUT_ROLES.join(', ')} to input names; found ${k}: ${show(v)}`);
+      }
+      inputs[k as keyof InputNames] = v;
+    }
+  }
+  let sampler: GraphDescription['sampler'];
+  if (json.sampler !== undefined) {
+    if (!isRecord(json.sampler)) bad(where, `"sampler" must be an object, found ${show(json.sampler)}`);
+    sampler = {
+      ...(json.sampler.steps !== undefined ? { steps: int(where, json.sampler, 'steps', 1) } : {}),
+      ...(json.sampler.guidance !== undefined ? { guidance: num(where, json.sampler, 'guidance') } : {}),
+    };
+  }
+  return {
+    ...(typeof json.name === 'string' && json.name ? { name: json.name } : {}),
+    ...(json.graph !== undefined ? { graph: file(where, dir, 'graph', json.graph) } : {}),
+    inputs,
+    ...(json.classes !== undefined ? { classes: int(where, json, 'classes', 1) } : {}),
+    ...(json.null_label !== undefined ? { nullLabel: int(where, json, 'null_label', 0) } : {}),
+    ...(json.timestep_scale !== undefined ? { timestepScale: num(where, json, 'timestep_scale') } : {}),
+    ...(json.image_size !== undefined ? { imageSize: int(where, json, 'image_size', 1) } : {}),
+    ...(json.channels !== undefined ? { channels: int(where, json, 'channels', 1) } : {}),
+    ...(sampler ? { sampler } : {}),
+    ...(json.reference !== undefined ? { reference: json.reference } : {}),
+  };
+}
+
+/** The reference of a description, checked against the model's label range. */
+export function descriptionReference(d: GraphDescription, dir: string, classes: number, nullClass: number): ModelReference | undefined {
+  if (d.reference === undefined) return undefined;
+  return parseReference(d.reference, `${path.join(dir, MANIFEST_FILE)} (reference)`, dir, classes, nullClass);
+}

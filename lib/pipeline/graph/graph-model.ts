@@ -1,0 +1,349 @@
+/**
+ * A denoiser exported as ONE ONNX graph, accelerated without cutting it into pieces by hand: its residual
+ * branches are found (branches.ts), two graphs are derived from it (derive.ts) and run by onnxruntime from
+ * memory. One onnxruntime run per step:
+ *  - full step: the full graph (the original plus every branch as an extra output), then one cache update
+ *    for all branches;
+ *  - forecast step: one forecast call for all branches, then the trunk (the branches as inputs; the gates,
+ *    residual adds, embeddings and final layer still run).
+ * Granularities: 'module' (the branches) and 'lite' (the graph's output). 'block' is not offered: a block's
+ * contribution is not a tensor of the exported graph.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ort, type Ort } from '../ort';
+import { TaylorSeerError } from '../../errors';
+import type { CacheShape, DenoiserModel, ForwardOptions, ModelInfo, ModelShape } from '../denoiser';
+import { bad } from '../manifest';
+import { sessionOptions, type LoadModelOptions } from '../session-options';
+import type { CacheHook } from '../../cache-hook';
+import type { ModuleOptions } from '../../taylor-seer';
+import type { Granularity } from '../seer-options';
+import { detectBranches, type Branch, type Detection } from './branches';
+import { deriveGraphs } from './derive';
+import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
+import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
+import { readModel, type ModelProto } from './onnx-file';
+import { getPreset, presetPatterns, type PresetId } from '../../presets';
+
+export interface LoadGraphOptions extends LoadModelOptions {
+  /** input names, overriding recognition by type and rank */
+  inputs?: InputNames;
+  /** keep only the branches whose key, tensor or node names match one of these */
+  cache?: ReadonlyArray<RegExp | string>;
+  /** the unconditional class label (default: model.json's, else the last row of the label table) */
+  nullLabel?: number;
+  /** the graph's timestep is the sampler's t (1 = noise .. 0) times this (default 1) */
+  timestepScale?: number;
+  /** write the derived full and trunk graphs here (default: kept in memory only) */
+  cacheDir?: string;
+  /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
+  preset?: PresetId;
+}
+
+export interface GraphCounters {
+  /** full-graph runs and trunk runs */
+  fullRuns: number;
+  trunkRuns: number;
+  /** branches computed (every full run computes each branch once) */
+  moduleEvals: number;
+}
+
+const GRAPH_GRANULARITIES: readonly Granularity[] = ['module', 'lite'];
+const VELOCITY_KEY = 'velocity';
+
+/** The graph file and its description from a .onnx path or a directory holding model.onnx or a graph model.json. */
+function locate(target: string): { file: string; dir: string; description: GraphDescription } {
+  const abs = path.resolve(target);
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(abs);
+  } catch {
+    bad(abs, 'does not exist (expected an .onnx file or a model directory)');
+  }
+  const dir = st.isDirectory() ? abs : path.dirname(abs);
+  const hasDescription = manifestFormat(dir) === GRAPH_FORMAT;
+  const description: GraphDescription = hasDescription ? loadDescription(dir) : { inputs: {} };
+  if (!st.isDirectory()) {
+    // a description beside the file only speaks for it when it names it (or names no graph)
+    const mine = description.graph === undefined || description.graph === abs;
+    return { file: abs, dir, description: mine ? description : { inputs: {} } };
+  }
+  const file = description.graph ?? path.join(dir, 'model.onnx');
+  if (!fs.existsSync(file)) bad(dir, `holds no model.onnx and no "${GRAPH_FORMAT}" model.json naming a graph`);
+  return { file, dir, description };
+}
+
+function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.preset !== undefined) {
+    if (o.cache !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'preset and cache exclude each other: the preset names the branches to cache');
+    const patterns = presetPatterns(getPreset(o.preset));
+    return patterns.length > 0 ? { cache: patterns } : {};
+  }
+  if (o.nullLabel !== undefined && (!Number.isInteger(o.nullLabel) || o.nullLabel < 0)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `nullLabel must be an integer >= 0, found ${String(o.nullLabel)}`);
+  }
+  if (o.timestepScale !== undefined && (typeof o.timestepScale !== 'number' || !Number.isFinite(o.timestepScale) || o.timestepScale <= 0)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `timestepScale must be a finite number > 0, found ${String(o.timestepScale)}`);
+  }
+  if (o.cache === undefined) return {};
+  if (!Array.isArray(o.cache)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'cache must be an array of patterns (RegExp or string)');
+  return {
+    cache: o.cache.map((p) => {
+      if (p instanceof RegExp) return p;
+      if (typeof p !== 'string' || p.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `cache patterns must be non-empty strings or RegExps, found ${String(p)}`);
+      try {
+        return new RegExp(p);
+      } catch (e) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `cache pattern ${p} is not a regular expression (${(e as Error).message})`);
+      }
+    }),
+  };
+}
+
+/** Static facts about a graph: what inspect prints and what the model is built from. No onnxruntime. */
+export interface GraphAnalysis {
+  file: string;
+  model: ModelProto;
+  dir: string;
+  description: GraphDescription;
+  io: RecognizedIo;
+  detection: Detection;
+  shape: ModelShape;
+  timestepScale: number;
+}
+
+/** Reads, recognises and detects; every failure is ERR_MODEL (or ERR_IO) with what was found and expected. */
+export function analyzeGraph(target: string, options: LoadGraphOptions = {}): GraphAnalysis {
+  const { cache } = checkOptions(options);
+  const { file, dir, description } = locate(target);
+  const { model } = readModel(file);
+  const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
+  const detection = detectBranches(model.graph!, cache ? { cache } : {});
+  const [, C, H, W] = io.sampleDims;
+  const channels = typeof C === 'number' ? C : description.channels;
+  const imageSize = typeof H === 'number' && H === W ? H : description.imageSize;
+  if (channels === undefined || imageSize === undefined) {
+    bad(file, `the sample input ${io.sample} has dims [${io.sampleDims.join(', ')}]; expected fixed [C, H, H] (or "channels" and "image_size" in model.json)`);
+  }
+  const nullClass = options.nullLabel ?? description.nullLabel ?? (io.labelRows !== undefined ? io.labelRows - 1 : undefined);
+  if (nullClass === undefined) {
+    bad(file, 'cannot tell the label range (no label embedding table found): give the unconditional label (--null-label N, or "null_label" in model.json)');
+  }
+  const classes = description.classes ?? (io.labelRows !== undefined && nullClass < io.labelRows - 1 ? io.labelRows : nullClass);
+  if (io.labelRows !== undefined && nullClass >= io.labelRows) {
+    bad(file, `the null label ${nullClass} is outside the label table's ${io.labelRows} rows (labels 0..${io.labelRows - 1})`);
+  }
+  return {
+    file,
+    model,
+    dir,
+    description,
+    io,
+    detection,
+    shape: { channels, imageSize, classes, nullClass },
+    timestepScale: options.timestepScale ?? description.timestepScale ?? 1,
+  };
+}
+
+export class GraphModel implements DenoiserModel {
+  readonly manifest: ModelInfo & { format: typeof GRAPH_FORMAT; file: string; sampler?: GraphDescription['sampler'] };
+  readonly arch: ModelShape;
+  readonly granularities = GRAPH_GRANULARITIES;
+  readonly guidanceInput: boolean;
+  readonly branches: readonly Branch[];
+  readonly io: RecognizedIo;
+  readonly timestepScale: number;
+  readonly counters: GraphCounters = { fullRuns: 0, trunkRuns: 0, moduleEvals: 0 };
+  /** set at load from a batch-1 run: the branches, and the elements of the largest per sample */
+  cacheShape: CacheShape = { modules: 0, elements: 0 };
+  /** node counts of the original graph and of its trunk */
+  readonly nodes: { full: number; trunk: number };
+  private readonly sFull: Ort.InferenceSession;
+  private readonly sTrunk: Ort.InferenceSession;
+  private readonly trunkInputs: Set<string>;
+  /** dims of each branch at the batch of the last full run (the trunk needs them on forecast steps) */
+  private readonly branchDims = new Map<number, number[][]>();
+  private disposed = false;
+
+  private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; trunk: Ort.InferenceSession }, nodes: { full: number; trunk: number }) {
+    const reference = descriptionReference(a.description, a.dir, a.shape.classes, a.shape.nullClass);
+    this.manifest = {
+      dir: a.dir,
+      name: a.description.name ?? path.basename(a.file, '.onnx'),
+      format: GRAPH_FORMAT,
+      file: a.file,
+      ...(reference ? { reference } : {}),
+      ...(a.description.sampler ? { sampler: a.description.sampler } : {}),
+    };
+    this.arch = a.shape;
+    this.branches = a.detection.branches;
+    this.io = a.io;
+    this.guidanceInput = a.io.guidance !== undefined;
+    this.timestepScale = a.timestepScale;
+    this.sFull = s.full;
+    this.sTrunk = s.trunk;
+    this.trunkInputs = new Set(s.trunk.inputNames);
+    this.nodes = nodes;
+  }
+
+  /** Loads an exported graph (a .onnx file, or a directory holding one). Errors: ERR_MODEL, ERR_IO, ERR_INVALID_ARGUMENT. */
+  static async load(target: string, options: LoadGraphOptions = {}): Promise<GraphModel> {
+    const so = sessionOptions(options);
+    const a = analyzeGraph(target, options);
+    const derived = deriveGraphs(a.model, a.detection.branches.map((b) => b.tensor));
+    let sources: { full: Uint8Array | string; trunk: Uint8Array | string } = derived;
+    if (options.cacheDir !== undefined) {
+      const base = path.join(path.resolve(options.cacheDir), path.basename(a.file, '.onnx'));
+      try {
+        fs.mkdirSync(path.dirname(base), { recursive: true });
+        fs.writeFileSync(`${base}.full.onnx`, derived.full);
+        fs.writeFileSync(`${base}.trunk.onnx`, derived.trunk);
+      } catch (e) {
+        throw new TaylorSeerError('ERR_IO', `cannot write the derived graphs to ${options.cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      sources = { full: `${base}.full.onnx`, trunk: `${base}.trunk.onnx` };
+    }
+    const open = async (src: Uint8Array | string, what: string) => {
+      try {
+        return typeof src === 'string' ? await ort().InferenceSession.create(src, so) : await ort().InferenceSession.create(src, so);
+      } catch (e) {
+        bad(a.file, `onnxruntime cannot load its ${what} graph (${(e as Error).message.split('\n')[0]})`);
+      }
+    };
+    const full = await open(sources.full, 'full');
+    let trunk: Ort.InferenceSession;
+    try {
+      trunk = await open(sources.trunk, 'trunk');
+    } catch (e) {
+      void full.release().catch(() => undefined);
+      throw e;
+    }
+    const model = new GraphModel(a, { full, trunk }, { full: derived.nodes, trunk: derived.trunkNodes });
+    try {
+      const dims = (await model.probe()).branches;
+      model.cacheShape = { modules: dims.length, elements: Math.max(...dims.map((d) => d.reduce((x, y) => x * y, 1))) };
+    } catch (e) {
+      await model.dispose();
+      if (e instanceof TaylorSeerError) throw e;
+      bad(a.file, `onnxruntime cannot run it on a batch-1 input (${(e as Error).message.split('\n')[0]})`);
+    }
+    return model;
+  }
+
+  get imageElements(): number {
+    return this.arch.channels * this.arch.imageSize * this.arch.imageSize;
+  }
+
+  private live(): void {
+    if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'the model was disposed');
+  }
+
+  private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number, guidance?: number): Record<string, Ort.Tensor> {
+    const { channels: C, imageSize: S } = this.arch;
+    if (!Number.isInteger(batch) || batch < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `batch must be a positive integer, found ${batch}`);
+    if (x.length !== batch * C * S * S) throw new TaylorSeerError('ERR_LENGTH', `x has ${x.length} elements, expected ${batch * C * S * S}`);
+    if (y.length !== batch) throw new TaylorSeerError('ERR_LENGTH', `y has ${y.length} elements, expected ${batch}`);
+    if (!Number.isFinite(t)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `t must be finite, found ${t}`);
+    const feeds: Record<string, Ort.Tensor> = {
+      [this.io.sample]: new (ort().Tensor)('float32', x, [batch, C, S, S]),
+      [this.io.timestep]: new (ort().Tensor)('float32', new Float32Array(batch).fill(t * this.timestepScale), [batch]),
+      [this.io.label]: new (ort().Tensor)('int64', y, [batch]),
+    };
+    if (this.io.guidance !== undefined) {
+      if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the graph's guidance input ${this.io.guidance} needs a finite guidance scale, found ${String(guidance)}`);
+      }
+      feeds[this.io.guidance] = new (ort().Tensor)('float32', new Float32Array(batch).fill(guidance), [batch]);
+    }
+    return feeds;
+  }
+
+  /** The graph's prediction only (full compute, no branch outputs fetched). */
+  private async runPlain(feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
+    const r = await this.sFull.run(feeds, [this.io.output]);
+    this.counters.fullRuns++;
+    this.counters.moduleEvals += this.branches.length;
+    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
+  }
+
+  /** Full graph with every branch fetched: the prediction and the branches, in `branches` order. */
+  private async runFull(feeds: Record<string, Ort.Tensor>, batch: number): Promise<{ v: Float32Array; branches: Float32Array[] }> {
+    const names = this.branches.map((b) => b.tensor);
+    const r = await this.sFull.run(feeds, [this.io.output, ...names]);
+    this.counters.fullRuns++;
+    this.counters.moduleEvals += this.branches.length;
+    const tensors = names.map((n) => r[n] as Ort.Tensor);
+    this.branchDims.set(batch, tensors.map((t) => [...t.dims]));
+    return { v: (r[this.io.output] as Ort.Tensor).data as Float32Array, branches: tensors.map((t) => t.data as Float32Array) };
+  }
+
+  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], batch: number): Promise<Float32Array> {
+    const dims = this.branchDims.get(batch);
+    if (!dims) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
+    const trunkFeeds: Record<string, Ort.Tensor> = {};
+    for (const [name, tensor] of Object.entries(feeds)) if (this.trunkInputs.has(name)) trunkFeeds[name] = tensor;
+    this.branches.forEach((b, k) => {
+      trunkFeeds[b.tensor] = new (ort().Tensor)('float32', forecasts[k], dims[k]);
+    });
+    const r = await this.sTrunk.run(trunkFeeds, [this.io.output]);
+    this.counters.trunkRuns++;
+    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
+  }
+
+  /** Batch 1 full run on zeros at t = 1: the dims of every branch and of the output (for inspect). */
+  async probe(): Promise<{ branches: number[][]; output: number[] }> {
+    this.live();
+    const x = new Float32Array(this.imageElements);
+    const r = await this.sFull.run(this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1, 1), [this.io.output, ...this.branches.map((b) => b.tensor)]);
+    return { branches: this.branches.map((b) => [...(r[b.tensor] as Ort.Tensor).dims]), output: [...(r[this.io.output] as Ort.Tensor).dims] };
+  }
+
+  async forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options: ForwardOptions = {}): Promise<Float32Array> {
+    this.live();
+    const { hook, granularity = 'module', context, guidance } = options;
+    const feeds = this.feeds(x, t, y, batch, guidance);
+    if (!hook) return this.runPlain(feeds);
+    const opts = context === undefined ? undefined : { context };
+    if (granularity === 'lite') return hook.moduleAsync(VELOCITY_KEY, () => this.runPlain(feeds), opts);
+    if (granularity !== 'module') {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity must be ${GRAPH_GRANULARITIES.join(' or ')} for a single-graph model, found ${String(granularity)}`);
+    }
+    const keys = this.branches.map((b) => b.key);
+    if (hook.isFull) {
+      let v: Float32Array | undefined;
+      await cachedBranches(hook, keys, async () => {
+        const r = await this.runFull(feeds, batch);
+        v = r.v;
+        return r.branches;
+      }, opts);
+      return v!;
+    }
+    const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts);
+    return this.runTrunk(feeds, forecasts, batch);
+  }
+
+  resetCounters(): void {
+    this.counters.fullRuns = this.counters.trunkRuns = this.counters.moduleEvals = 0;
+  }
+
+  /** Releases both sessions; the model is unusable afterwards. Idempotent. */
+  async dispose(): Promise<void> {
+    if (this.disposed) return;
+    this.disposed = true;
+    await Promise.all([this.sFull, this.sTrunk].map((s) => s.release().catch(() => undefined)));
+  }
+}
+
+/**
+ * All branches through the hook at once: its batched entry point when it has one (one cache update or one
+ * forecast call for all), else one moduleAsync per key around a single computation.
+ */
+async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions): Promise<Float32Array[]> {
+  if (hook.modulesAsync) return hook.modulesAsync(keys, compute, opts);
+  let outs: Promise<Float32Array[]> | undefined;
+  const once = () => (outs ??= compute());
+  const result: Float32Array[] = [];
+  for (let k = 0; k < keys.length; k++) result.push(await hook.moduleAsync(keys[k], async () => (await once())[k], opts));
+  return result;
+}

@@ -1,0 +1,96 @@
+/**
+ * The command line on one exported graph: `inspect` lists the cached branches (text and JSON), `eval` runs
+ * on a graph as on a model directory, and an unusable graph is one line on stderr, a non-zero exit, no stack
+ * trace and no file written.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cli } from '../helpers/cli-run';
+import { ROOT } from './helpers';
+import { toyModel, twoBlockGraph, writeTemp } from './toy-graph';
+
+const GRAPH = path.join(ROOT, 'fixtures/dit-shapes-small-graph/model.onnx');
+const NOISE = path.join(ROOT, 'fixtures/dit-shapes-small-graph/reference/noise.f32');
+
+let tmp: string;
+beforeAll(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-graph-cli-'));
+});
+afterAll(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+describe('inspect', () => {
+  it('lists the 2 x depth gated branches per block with their shapes', async () => {
+    const r = await cli(['inspect', GRAPH, '--threads', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^dit-shapes-small-graph: 8 branches \(8 gated, 0 plain\) in 1 residual stream/);
+    expect(r.stdout.match(/gated +\[1, 64, 96\]/g)).toHaveLength(8);
+  });
+
+  it('--json gives { branches: [{ tensor, kind, block, shape }] } and the recognised inputs', async () => {
+    const r = await cli(['inspect', GRAPH, '--json', '--threads', '1']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.inputs).toEqual({ sample: 'x', timestep: 't', label: 'y' });
+    expect(j.branches).toHaveLength(8);
+    expect(j.branches[2]).toMatchObject({ tensor: '/model/proj_1/Add_output_0', kind: 'gated', block: 'block1', shape: [1, 64, 96] });
+    expect(j.nodes.trunk).toBeLessThan(j.nodes.full);
+  });
+
+  it('--cache keeps the branches a pattern names, and plain branches are listed as such', async () => {
+    const toy = writeTemp('toy.onnx', toyModel(twoBlockGraph()));
+    const r = await cli(['inspect', toy, '--json', '--cache', 'attn', '--threads', '1']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).branches.map((b: { key: string; kind: string; shape: number[] }) => [b.key, b.kind, b.shape])).toEqual([
+      ['blocks.0.attn', 'plain', [1, 2, 4, 4]],
+      ['blocks.1.attn', 'plain', [1, 2, 4, 4]],
+    ]);
+  });
+});
+
+describe('eval on a graph', () => {
+  it('prints the comparison of full compute and TaylorSeer', async () => {
+    const r = await cli(['eval', '--model', GRAPH, '--steps', '10', '--labels', '3,7', '--noise', NOISE, '--interval', '3', '--warmup', '2', '--order', '1', '--threads', '1', '--json']);
+    expect(r.code).toBe(0);
+    const j = JSON.parse(r.stdout);
+    expect(j.model).toBe('dit-shapes-small-graph');
+    expect(j.fullSteps).toBeLessThan(10);
+    expect(j.evalSpeedup).toBeGreaterThan(1);
+  });
+});
+
+describe('unusable graphs on the command line', () => {
+  const oneLine = (r: { code: number; stderr: string; stdout: string }, pattern: RegExp) => {
+    expect(r.code).not.toBe(0);
+    expect(r.stdout).toBe('');
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+    expect(r.stderr).toMatch(pattern);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  };
+
+  it('random bytes: ERR_MODEL, and eval writes no output file', async () => {
+    const bad = path.join(tmp, 'random.onnx');
+    fs.writeFileSync(bad, Uint8Array.from({ length: 2048 }, (_, i) => (i * 2246822519) >>> 24));
+    oneLine(await cli(['inspect', bad]), /not an ONNX model .*\[ERR_MODEL\]/);
+    const out = path.join(tmp, 'out.f32');
+    oneLine(await cli(['eval', '--model', bad, '--labels', '1', '--out', out]), /\[ERR_MODEL\]/);
+    expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it('a cache pattern that matches nothing', async () => {
+    oneLine(await cli(['inspect', GRAPH, '--cache', 'cross_attn']), /match none of the 8 branches .*\[ERR_MODEL\]/);
+  });
+
+  it('a graph whose inputs cannot be recognised, and a malformed --inputs', async () => {
+    const pieces = path.join(ROOT, 'fixtures/dit-shapes-small/attn_0.onnx');
+    oneLine(await cli(['inspect', pieces]), /cannot recognise the graph's inputs.*\[ERR_MODEL\]/);
+    oneLine(await cli(['inspect', GRAPH, '--inputs', 'noise=x']), /--inputs expects ROLE=NAME pairs/);
+  });
+
+  it('graph-only flags on a per-piece model directory', async () => {
+    oneLine(await cli(['eval', '--model', path.join(ROOT, 'fixtures/dit-shapes-small'), '--null-label', '10', '--labels', '1']), /only for single-graph models/);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * Small ONNX graphs written with the same schema package the library reads them with, for the shapes of
+ * graph the made models do not have: plain (ungated) residual branches, named blocks, two streams, and
+ * graphs that must be refused.
+ */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
+
+type Dims = Array<number | string>;
+
+function value(name: string, elemType: number, dims: Dims): onnx.IValueInfoProto {
+  return { name, type: { tensorType: { elemType, shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) } } } };
+}
+
+export const F32 = 1;
+export const I64 = 7;
+
+export interface ToyNode {
+  op: string;
+  inputs: string[];
+  output: string;
+  name?: string;
+  attrs?: onnx.IAttributeProto[];
+}
+
+export interface ToyGraph {
+  inputs: Array<{ name: string; elem: number; dims: Dims }>;
+  outputs: Array<{ name: string; elem: number; dims: Dims }>;
+  nodes: ToyNode[];
+  /** float32 constants */
+  constants?: Record<string, { dims: number[]; values: number[] }>;
+}
+
+export function toyModel(g: ToyGraph): Uint8Array {
+  return onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: 17 }],
+    producerName: 'taylorseer-tests',
+    graph: {
+      name: 'toy',
+      input: g.inputs.map((i) => value(i.name, i.elem, i.dims)),
+      output: g.outputs.map((o) => value(o.name, o.elem, o.dims)),
+      initializer: Object.entries(g.constants ?? {}).map(([name, c]) => ({ name, dataType: F32, dims: c.dims, floatData: c.values })),
+      node: g.nodes.map((n, i) => ({ opType: n.op, input: n.inputs, output: [n.output], name: n.name ?? `${n.op}_${i}`, attribute: n.attrs ?? [] })),
+    },
+  }).finish();
+}
+
+/** Writes bytes to a new temporary directory; returns the file's path. */
+export function writeTemp(name: string, bytes: Uint8Array): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-graph-'));
+  const file = path.join(dir, name);
+  fs.writeFileSync(file, bytes);
+  return file;
+}
+
+export const STANDARD_INPUTS: ToyGraph['inputs'] = [
+  { name: 'sample', elem: F32, dims: ['batch', 2, 4, 4] },
+  { name: 'timestep', elem: F32, dims: ['batch'] },
+  { name: 'class_labels', elem: I64, dims: ['batch'] },
+];
+
+/**
+ * A two-block "transformer" on the sample itself: per block a plain branch (tanh) and a branch gated by a
+ * function of the timestep, with `blocks.N` in the node names:
+ *   h1 = x + tanh(x);  h2 = h1 + g * sin(h1);  h3 = h2 + tanh(h2);  v = h3 + g * sin(h3)
+ * (g = sigmoid(t) broadcast over [B, C, H, W]). The label feeds a 11-row table that is added to nothing
+ * the output needs.
+ */
+export function twoBlockGraph(): ToyGraph {
+  return {
+    inputs: STANDARD_INPUTS,
+    outputs: [{ name: 'v', elem: F32, dims: ['batch', 2, 4, 4] }],
+    constants: { axes: { dims: [3], values: [1, 2, 3] }, table: { dims: [11, 1], values: Array.from({ length: 11 }, (_, i) => i) } },
+    nodes: [
+      { op: 'Cast', inputs: ['axes'], output: 'axes64', attrs: [{ name: 'to', type: onnx.AttributeProto.AttributeType.INT, i: I64 }] },
+      { op: 'Sigmoid', inputs: ['timestep'], output: 'gs' },
+      { op: 'Unsqueeze', inputs: ['gs', 'axes64'], output: 'g' },
+      { op: 'Gather', inputs: ['table', 'class_labels'], output: 'emb' },
+      { op: 'Tanh', inputs: ['sample'], output: 'a0', name: '/blocks.0/attn/Tanh' },
+      { op: 'Add', inputs: ['sample', 'a0'], output: 'h1', name: '/blocks.0/Add' },
+      { op: 'Sin', inputs: ['h1'], output: 'm0', name: '/blocks.0/mlp/Sin' },
+      { op: 'Mul', inputs: ['g', 'm0'], output: 'gm0', name: '/blocks.0/Mul' },
+      { op: 'Add', inputs: ['h1', 'gm0'], output: 'h2', name: '/blocks.0/Add_1' },
+      { op: 'Tanh', inputs: ['h2'], output: 'a1', name: '/blocks.1/attn/Tanh' },
+      { op: 'Add', inputs: ['a1', 'h2'], output: 'h3', name: '/blocks.1/Add' },
+      { op: 'Sin', inputs: ['h3'], output: 'm1', name: '/blocks.1/mlp/Sin' },
+      { op: 'Mul', inputs: ['m1', 'g'], output: 'gm1', name: '/blocks.1/Mul' },
+      { op: 'Add', inputs: ['h3', 'gm1'], output: 'v', name: '/blocks.1/Add_1' },
+    ],
+  };
+}
+
+/**
+ * An MMDiT-shaped graph: an image and a text stream, each with a gated attention and MLP branch per double
+ * block (the attention reads both streams), then one joined stream of single blocks with one gated branch:
+ *   img: h1 = x + g * tanh(x + u0);  h2 = h1 + g * sin(h1)
+ *   txt: u1 = u0 + g * tanh(u0 + x); u2 = u1 + g * sin(u1)        (u0 = -x)
+ *   single: s0 = h2 + u2;  s1 = s0 + g * tanh(s0);  v = s1 + g * sin(s1)
+ */
+export function mmditGraph(): ToyGraph {
+  const g = twoBlockGraph();
+  return {
+    ...g,
+    nodes: [
+      ...g.nodes.slice(0, 4),
+      { op: 'Neg', inputs: ['sample'], output: 'u0', name: '/context_embedder/Neg' },
+      { op: 'Add', inputs: ['sample', 'u0'], output: 'joint', name: '/transformer_blocks.0/attn/Add' },
+      { op: 'Tanh', inputs: ['joint'], output: 'ia', name: '/transformer_blocks.0/attn/to_out/Tanh' },
+      { op: 'Tanh', inputs: ['joint'], output: 'ta', name: '/transformer_blocks.0/attn/to_add_out/Tanh' },
+      { op: 'Mul', inputs: ['g', 'ia'], output: 'gia', name: '/transformer_blocks.0/Mul' },
+      { op: 'Add', inputs: ['sample', 'gia'], output: 'h1', name: '/transformer_blocks.0/Add' },
+      { op: 'Mul', inputs: ['g', 'ta'], output: 'gta', name: '/transformer_blocks.0/Mul_1' },
+      { op: 'Add', inputs: ['u0', 'gta'], output: 'u1', name: '/transformer_blocks.0/Add_1' },
+      { op: 'Sin', inputs: ['h1'], output: 'im', name: '/transformer_blocks.0/ff/Sin' },
+      { op: 'Mul', inputs: ['g', 'im'], output: 'gim', name: '/transformer_blocks.0/Mul_2' },
+      { op: 'Add', inputs: ['h1', 'gim'], output: 'h2', name: '/transformer_blocks.0/Add_2' },
+      { op: 'Sin', inputs: ['u1'], output: 'tm', name: '/transformer_blocks.0/ff_context/Sin' },
+      { op: 'Mul', inputs: ['g', 'tm'], output: 'gtm', name: '/transformer_blocks.0/Mul_3' },
+      { op: 'Add', inputs: ['u1', 'gtm'], output: 'u2', name: '/transformer_blocks.0/Add_3' },
+      { op: 'Add', inputs: ['h2', 'u2'], output: 's0', name: '/Add_join' },
+      { op: 'Tanh', inputs: ['s0'], output: 'sa', name: '/single_transformer_blocks.0/proj_out/Tanh' },
+      { op: 'Mul', inputs: ['g', 'sa'], output: 'gsa', name: '/single_transformer_blocks.0/Mul' },
+      { op: 'Add', inputs: ['s0', 'gsa'], output: 's1', name: '/single_transformer_blocks.0/Add' },
+      { op: 'Sin', inputs: ['s1'], output: 'sb', name: '/single_transformer_blocks.1/proj_out/Sin' },
+      { op: 'Mul', inputs: ['g', 'sb'], output: 'gsb', name: '/single_transformer_blocks.1/Mul' },
+      { op: 'Add', inputs: ['s1', 'gsb'], output: 'v', name: '/single_transformer_blocks.1/Add' },
+    ],
+  };
+}

@@ -1,0 +1,72 @@
+/**
+ * modulesAsync(): several keys one computation produces together (a whole-graph model) go through the
+ * cache in one update on full steps and one forecast call on forecast steps, with exactly the results of
+ * one module() per key, and with the same all-or-nothing checks.
+ */
+import { describe, expect, it } from 'vitest';
+import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
+
+const KEYS = ['b0.attn', 'b0.mlp', 'b1.attn'];
+
+function outputs(step: number): Float32Array[] {
+  return KEYS.map((_, k) => Float32Array.from({ length: 7 + k }, (_, j) => Math.sin(0.1 * step * (j + 1) + k) + 0.01 * step * step));
+}
+
+const options = (variable: 'step' | 'newton', schedule: 'fixed' | 'adaptive'): TaylorSeerOptions => ({
+  schedule: schedule === 'fixed' ? { kind: 'fixed', steps: 20, interval: 4, warmup: 2 } : { kind: 'adaptive', steps: 20, warmup: 2, tolerance: 0.05, maxInterval: 5 },
+  maxOrder: 2,
+  variable,
+});
+
+describe('modulesAsync', () => {
+  it.each([
+    ['step', 'fixed'],
+    ['newton', 'fixed'],
+    ['step', 'adaptive'],
+  ] as const)('equals one module() per key (%s, %s schedule)', async (variable, schedule) => {
+    const batched = new TaylorSeer(options(variable, schedule));
+    const single = new TaylorSeer(options(variable, schedule));
+    const t = (s: number) => 1 - s / 20;
+    let computed = 0;
+    for (let s = 0; s < 20; s++) {
+      batched.beginStep(s, t(s));
+      single.beginStep(s, t(s));
+      expect(batched.isFull).toBe(single.isFull);
+      const got = await batched.modulesAsync(KEYS, async () => {
+        computed++;
+        return outputs(s);
+      });
+      const want = KEYS.map((key, k) => single.module(key, () => outputs(s)[k]));
+      got.forEach((g, k) => expect(Array.from(g)).toEqual(Array.from(want[k])));
+    }
+    expect(computed).toBe(batched.stats.fullSteps);
+    expect(batched.stats).toEqual(single.stats);
+    batched.dispose();
+    single.dispose();
+  });
+
+  it('refuses duplicate keys, a key used twice in a step, and a compute returning the wrong count, leaving the cache as it was', async () => {
+    const seer = new TaylorSeer(options('step', 'fixed'));
+    seer.beginStep(0);
+    await expect(seer.modulesAsync(['a', 'a'], async () => outputs(0).slice(0, 2))).rejects.toMatchObject({ code: 'ERR_STEP' });
+    await expect(seer.modulesAsync(KEYS, async () => outputs(0).slice(0, 2))).rejects.toMatchObject({ code: 'ERR_LENGTH' });
+    expect(seer.inspect()).toEqual([]);
+    await seer.modulesAsync(KEYS, async () => outputs(0));
+    await expect(seer.modulesAsync([KEYS[0]], async () => outputs(0).slice(0, 1))).rejects.toMatchObject({ code: 'ERR_STEP' });
+    await expect(seer.modulesAsync([], async () => [])).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
+    expect(seer.inspect().map((e) => [e.key, e.count])).toEqual(KEYS.map((k) => [k, 1]));
+    seer.dispose();
+  });
+
+  it('on a forecast step never calls compute, and a key without factors fails before any output is written', async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    seer.beginStep(0);
+    await seer.modulesAsync(KEYS, async () => outputs(0));
+    seer.beginStep(1);
+    expect(seer.isFull).toBe(false);
+    await expect(seer.modulesAsync([...KEYS, 'new'], () => Promise.reject(new Error('not called')))).rejects.toMatchObject({ code: 'ERR_NO_FACTORS' });
+    const f = await seer.modulesAsync(KEYS, () => Promise.reject(new Error('not called')));
+    f.forEach((x, k) => expect(Array.from(x)).toEqual(Array.from(outputs(0)[k])));
+    seer.dispose();
+  });
+});
