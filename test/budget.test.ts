@@ -133,6 +133,39 @@ describe("maxBytes with onBudget: 'degrade'", () => {
   });
 });
 
+describe('maxBytes in a batched update (modulesAsync: one graph run returns every cached output)', () => {
+  /** As run(), with all of a step's keys handed over together. */
+  async function runBatched(seer: TaylorSeer, keysAt: (step: number) => string[]): Promise<number[][][]> {
+    const out: number[][][] = [];
+    for (let s = 0; s < schedule.steps; s++) {
+      seer.beginStep(s);
+      const keys = keysAt(s);
+      const got = await seer.modulesAsync(keys, async () => keys.map((key) => feature(s, key)));
+      out.push(got.map((t) => Array.from(t)));
+    }
+    return out;
+  }
+
+  it('counts every entry the update allocates together and fails before allocating any of them', async () => {
+    const seer = make({ maxBytes: 30_000 });
+    seer.beginStep(0);
+    const err = await seer.modulesAsync(['a', 'b', 'c'], async () => three().map((key) => feature(0, key))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaylorSeerBudgetError);
+    expect((err as TaylorSeerBudgetError).needed).toBe(36_000);
+    expect((err as TaylorSeerBudgetError).fits).toEqual({ storage: 'bf16', maxOrder: 2, bytes: 18_000 });
+    expect(seer.stats.bytesHeld).toBe(0);
+    expect(seer.stats.entries).toBe(0);
+  });
+
+  it("with 'degrade' steps down once, before allocating: the run equals a bf16 run", async () => {
+    const seer = make({ maxBytes: 30_000, onBudget: 'degrade' });
+    const got = await runBatched(seer, three);
+    expect(got).toEqual(run(make({ storage: 'bf16' }), three));
+    expect(seer.stats.budget.downgrades).toEqual([{ from: { storage: 'f32', maxOrder: 2 }, to: { storage: 'bf16', maxOrder: 2 }, neededBytes: 36_000, bytesAfter: 0, entries: 3 }]);
+    expect(seer.stats.bytesHeld).toBe(18_000);
+  });
+});
+
 describe('bytes per entry and in all', () => {
   it('stats and inspect() give each entry\'s bytes, and they add up', () => {
     const seer = make({ storage: 'bf16' });
