@@ -15,6 +15,17 @@
  * Factor i of an entry lives at factors + i * n elements (storage dtype). Arithmetic is f32; 16-bit stores
  * round to nearest even.
  *
+ * Storage TS_I8 (8-bit factors; storage only, never an activation dtype; CPU kernels only for now: the
+ * CUDA entry points answer TS_ERR_INVALID_ARGUMENT): each factor is ceil(n / TS_Q8_BLOCK) ts_q8_block
+ * records of TS_Q8_BLOCK consecutive elements, factor i starting at record i * ceil(n / TS_Q8_BLOCK).
+ * A record holds one f32 scale and TS_Q8_BLOCK signed bytes (the last record of a factor is zero-padded):
+ *   store (update):  m = max |x| over the block (NaN ignored); scale = m / 127; q = rint(clamp(x * (127 / m)))
+ *                    with clamp to [-127, 127] (NaN -> -127; m = 0 gives q = 0, scale = 0); rint rounds to
+ *                    nearest even. The new differences are computed in f32 from the dequantised old factors.
+ *   load (forecast): x = q * scale; the forecast adds coeff * scale * q per block as fma(coeff * scale, q, y).
+ * The update writes whole records, so it needs every call's range to start on a record (the CPU splits
+ * work on multiples of 1024 elements).
+ *
  * Linking without Node: the package builds these functions as a shared library, libtaylorseer
  * (build/Release/libtaylorseer.so on Linux; `taylorseer info --lib` prints its path and this header's).
  *   cc app.c -I<package>/cuda -L<dir of libtaylorseer> -ltaylorseer -Wl,-rpath,<dir of libtaylorseer>
@@ -42,7 +53,16 @@ extern "C" {
 #define TS_MAX_ORDER 4
 #define TS_MAX_FACTORS (TS_MAX_ORDER + 1)
 
-typedef enum { TS_F32 = 0, TS_F16 = 1, TS_BF16 = 2 } ts_dtype;
+typedef enum { TS_F32 = 0, TS_F16 = 1, TS_BF16 = 2, TS_I8 = 3 } ts_dtype;
+
+#define TS_Q8_BLOCK 64
+typedef struct {
+  float scale;
+  int8_t q[TS_Q8_BLOCK];
+} ts_q8_block;
+
+/* Records of one TS_I8 factor of n elements. */
+static inline int64_t ts_q8_blocks(int64_t n) { return (n + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK; }
 
 typedef enum {
   TS_OK = 0,

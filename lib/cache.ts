@@ -14,23 +14,57 @@
  * Device 'cuda' keeps the factors in GPU memory. The hook's I/O is host arrays, so each entry also keeps a
  * staging buffer of n activation elements (and one for the gate) to move data across; reads back are
  * asynchronous, hence forecastAsync(). Staging memory is counted in the entry's bytes.
+ *
+ * Budget (`maxBytes`, all bytes the cache holds: factors plus staging): an update that would allocate past
+ * it follows `onBudget`:
+ *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
+ *    as it was. The error says what the entries so far need and the first layout below that fits them.
+ *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
+ *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... ->
+ *    0). Existing factors are kept: rounded to the new storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
+ *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
+ *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
+ *    (relayoutAsync), which the hook does before the update that needs it.
  */
-import { TaylorSeerError } from './errors';
+import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, MAX_ORDER, updatePlan, VARIABLES, type Node, type Variable } from './expansion';
-import { DTYPES, native, type DeviceTensor, type Dtype, type HostTensor, type IndirectOptions, type Tensor } from './native';
+import { DTYPES, factorBytes, factorUnits, native, STORAGE_DTYPES, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
 import { PLAN_ROW, type RunPlan } from './run-plan';
 import { requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
 export type Device = 'cpu' | 'cuda';
 export type ShapeChangePolicy = 'reset' | 'error';
+export type BudgetPolicy = 'error' | 'degrade';
 
 export interface CacheOptions {
   maxOrder: number;
   variable: Variable;
-  storage: Dtype;
+  /** 'i8' on device 'cpu' only */
+  storage: StorageDtype;
   activation: Dtype;
   device: Device;
   onShapeChange: ShapeChangePolicy;
+  /** bytes the cache may hold (factors and staging); default: no limit */
+  maxBytes?: number;
+  /** default 'error' */
+  onBudget?: BudgetPolicy;
+}
+
+/** What the factors are held in: storage dtype and highest order. */
+export interface Layout {
+  storage: StorageDtype;
+  maxOrder: number;
+}
+
+/** A downgrade the cache made to stay within maxBytes. */
+export interface BudgetDowngrade {
+  from: Layout;
+  to: Layout;
+  /** bytes the entries known then needed at `from`, and hold at `to` */
+  neededBytes: number;
+  bytesAfter: number;
+  /** entries known when it happened (the one being added included) */
+  entries: number;
 }
 
 /** Read-only view of an entry, for inspection and tests. */
@@ -46,6 +80,8 @@ export interface CacheEntryInfo {
   readonly history: readonly Node[];
   /** bytes held: factors (maxOrder+1 preallocated) plus device staging */
   readonly bytes: number;
+  readonly factorBytes: number;
+  readonly stagingBytes: number;
 }
 
 /** One entry of a batched full-step update (see FactorCache.updateMany). */
@@ -73,7 +109,7 @@ interface Entry {
   length: number;
   count: number;
   history: Node[];
-  factors: Tensor;
+  factors: FactorTensor;
   stage?: DeviceTensor;
   gateStage?: DeviceTensor;
 }
@@ -81,9 +117,32 @@ interface Entry {
 const BYTES: Record<Dtype, number> = { f32: 4, f16: 2, bf16: 2 };
 const DEVICES: readonly Device[] = ['cpu', 'cuda'];
 const SHAPE_POLICIES: readonly ShapeChangePolicy[] = ['reset', 'error'];
+const BUDGET_POLICIES: readonly BudgetPolicy[] = ['error', 'degrade'];
 
 export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
+}
+
+/** Storage dtypes a budget downgrade steps through, most precise first ('i8' on the CPU only). */
+const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
+
+/**
+ * The layouts a budget downgrade tries from `from`, in order: smaller storages at the same order, then
+ * lower orders at the smallest storage. `from` itself is not included.
+ */
+export function downgradeLadder(from: Layout, device: Device = 'cpu'): Layout[] {
+  const out: Layout[] = [];
+  let storage = from.storage;
+  const size = (d: StorageDtype) => factorBytes(d, 4096);
+  for (const s of STORAGE_LADDER) {
+    if (s === 'i8' && device === 'cuda') continue;
+    if (size(s) < size(storage)) {
+      storage = s;
+      out.push({ storage, maxOrder: from.maxOrder });
+    }
+  }
+  for (let k = from.maxOrder - 1; k >= 0; k--) out.push({ storage, maxOrder: k });
+  return out;
 }
 
 /** The host array type that carries data of `dtype` (Node 20 has no Float16Array). */
@@ -93,6 +152,11 @@ export function isHostTensorOf(value: unknown, dtype: Dtype): value is HostTenso
 
 export function describeHostType(dtype: Dtype): string {
   return dtype === 'f32' ? 'a Float32Array' : `a Uint16Array (${dtype} bits)`;
+}
+
+/** Host factor storage for `capacity` factors of n elements. */
+export function allocFactors(storage: StorageDtype, capacity: number, n: number): HostFactors {
+  return storage === 'i8' ? new Uint8Array(capacity * factorUnits('i8', n)) : allocHost(storage, capacity * n);
 }
 
 export function allocHost(dtype: Dtype, length: number): HostTensor {
@@ -109,24 +173,38 @@ function entryId(context: string, key: string): string {
 }
 
 export class FactorCache {
-  readonly options: Readonly<CacheOptions>;
+  /** storage and maxOrder change when a budget downgrade happens (see `downgrades`) */
+  options: Readonly<CacheOptions>;
+  private readonly initial: Readonly<CacheOptions>;
   private readonly entries = new Map<string, Entry>();
   private disposed = false;
+  private readonly downgradeLog: BudgetDowngrade[] = [];
+  private relayoutQueue: Promise<void> = Promise.resolve();
   /** device 'cuda': a run plan and its values on the device (setRunPlan) */
   private run?: { plan: RunPlan; values: DeviceTensor };
 
   constructor(options: CacheOptions) {
     // Exported for lower-level use: checked here as the hook checks its own options.
     const o = requireObject('FactorCache options', options);
-    requireKnownKeys('FactorCache options', o, ['maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange']);
-    this.options = Object.freeze({
+    requireKnownKeys('FactorCache options', o, ['maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'maxBytes', 'onBudget']);
+    if (o.maxBytes !== undefined && (typeof o.maxBytes !== 'number' || !(o.maxBytes > 0))) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `maxBytes must be a number of bytes > 0, got ${show(o.maxBytes)}`);
+    }
+    this.options = this.initial = Object.freeze({
       maxOrder: requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER'),
       variable: requireOneOf('variable', o.variable, VARIABLES),
-      storage: requireOneOf('storage', o.storage, DTYPES, 'ERR_DTYPE'),
+      storage: requireOneOf('storage', o.storage, STORAGE_DTYPES, 'ERR_DTYPE'),
       activation: requireOneOf('activation', o.activation, DTYPES, 'ERR_DTYPE'),
       device: requireOneOf('device', o.device, DEVICES),
       onShapeChange: requireOneOf('onShapeChange', o.onShapeChange, SHAPE_POLICIES),
+      ...(o.maxBytes !== undefined ? { maxBytes: o.maxBytes as number } : {}),
+      ...(o.onBudget !== undefined ? { onBudget: requireOneOf('onBudget', o.onBudget, BUDGET_POLICIES) } : {}),
     });
+  }
+
+  /** Budget downgrades since construction or reset(), oldest first. */
+  get downgrades(): readonly BudgetDowngrade[] {
+    return this.downgradeLog.map((d) => ({ ...d, from: { ...d.from }, to: { ...d.to } }));
   }
 
   get size(): number {
@@ -153,6 +231,8 @@ export class FactorCache {
       count: e.count,
       history: e.history.map((n) => ({ ...n })),
       bytes: this.bytesOf(e),
+      factorBytes: e.factors.byteLength,
+      stagingBytes: this.bytesOf(e) - e.factors.byteLength,
     };
   }
 
@@ -184,9 +264,9 @@ export class FactorCache {
    */
   updateMany(context: string, items: ReadonlyArray<UpdateItem>, node: Node, warmup: number): number[] {
     this.checkAlive();
-    const { activation, storage, maxOrder, variable } = this.options;
+    const { activation, variable } = this.options;
     requireInt('node.step', node?.step, 0);
-    const jobs = items.map(({ key, fresh, shape }) => {
+    const checked = items.map(({ key, fresh, shape }) => {
       if (!isHostTensorOf(fresh, activation)) {
         throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
       }
@@ -205,12 +285,26 @@ export class FactorCache {
             "start a new run (beginStep(0)) or reset(), or construct with onShapeChange: 'reset'",
         );
       }
-      const oldCount = e && sameShape(e.shape, shape) ? e.count : 0;
-      const history = oldCount > 0 ? e!.history : [];
-      return { id, key, length, shape, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, maxOrder, warmup) };
+      return { id, key, length, shape };
     });
-    const ids = new Set(jobs.map((j) => j.id));
-    if (ids.size !== jobs.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
+    const ids = new Set(checked.map((j) => j.id));
+    if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
+    // The budget step, once per entry that would allocate (counting the ones before it), before anything is
+    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries.
+    const pending = new Map<string, number>();
+    for (const c of checked) {
+      const e = this.entries.get(c.id);
+      if (e && e.length === c.length) continue;
+      pending.set(c.id, c.length);
+      this.enforceBudget(pending, c.key, c.shape);
+    }
+    const { storage, maxOrder } = this.options;
+    const jobs = checked.map((c) => {
+      const e = this.entries.get(c.id);
+      const oldCount = e && sameShape(e.shape, c.shape) ? e.count : 0;
+      const history = oldCount > 0 ? e!.history : [];
+      return { ...c, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, maxOrder, warmup) };
+    });
     // Allocate before releasing old buffers so a failed allocation leaves every entry intact.
     const fresh: Entry[] = [];
     const targets: Entry[] = [];
@@ -387,6 +481,8 @@ export class FactorCache {
     this.checkAlive();
     for (const e of this.entries.values()) this.release(e);
     this.entries.clear();
+    this.options = this.initial;
+    this.downgradeLog.length = 0;
     this.run?.values.dispose();
     this.run = undefined;
   }
@@ -438,12 +534,171 @@ export class FactorCache {
     return { target: e, entry: { factors: e.factors, out, count: e.count, coeffs, n: e.length } };
   }
 
+  /** bytes an entry of `length` elements takes under `layout` (staging as it stands, or as allocated new) */
+  private bytesAt(layout: Layout, length: number, e?: Entry): number {
+    const factors = (layout.maxOrder + 1) * factorBytes(layout.storage, length);
+    if (this.options.device !== 'cuda') return factors;
+    return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
+  }
+
+  /** Bytes every entry takes under `layout`, those in `pending` (id -> elements) new or resized to it. */
+  private neededAt(layout: Layout, pending: ReadonlyMap<string, number>): number {
+    let total = 0;
+    for (const [k, e] of this.entries) if (!pending.has(k)) total += this.bytesAt(layout, e.length, e);
+    for (const [k, length] of pending) total += this.bytesAt(layout, length, this.entries.get(k));
+    return total;
+  }
+
+  /** How many entries the cache holds once those in `pending` exist. */
+  private countWith(pending: ReadonlyMap<string, number>): number {
+    let added = 0;
+    for (const k of pending.keys()) if (!this.entries.has(k)) added++;
+    return this.entries.size + added;
+  }
+
+  /** The entries of an update of `items` under `context` that would allocate: id -> elements. */
+  private allocating(context: string, items: ReadonlyArray<{ key: string; length: number }>): Map<string, number> {
+    const pending = new Map<string, number>();
+    for (const { key, length } of items) {
+      const id = entryId(context, key);
+      const e = this.entries.get(id);
+      if (!(e && e.length === length)) pending.set(id, length);
+    }
+    return pending;
+  }
+
+  /**
+   * The budget step of an update that allocates: nothing when the result fits maxBytes, else a downgrade
+   * ('degrade', host factors) or TaylorSeerBudgetError. `relayoutAsync` is the 'cuda' form the hook runs first.
+   */
+  private enforceBudget(pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): void {
+    const { maxBytes, onBudget, storage, maxOrder } = this.options;
+    if (maxBytes === undefined) return;
+    const current = { storage, maxOrder };
+    const needed = this.neededAt(current, pending);
+    if (needed <= maxBytes) return;
+    const entries = this.countWith(pending);
+    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
+    if (onBudget === 'degrade' && target) {
+      if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
+        // Only reached when the caller skipped relayoutAsync (the hook never does).
+        throw new TaylorSeerError('ERR_DEVICE', 'a budget downgrade of GPU factors moves them through host memory: call relayoutAsync first (the hook does)');
+      }
+      this.relayoutHost(target, { needed, entries });
+      return;
+    }
+    const fits = target ? { ...target, bytes: this.neededAt(target, pending) } : undefined;
+    throw new TaylorSeerBudgetError(
+      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${maxOrder} in ${storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
+        `(${entries} entries so far). ` +
+        (fits
+          ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
+          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
+      maxBytes,
+      needed,
+      fits as (FactorLayout & { bytes: number }) | undefined,
+    );
+  }
+
+  /**
+   * Device 'cuda', before an update of (context, key) with `length` elements: when the budget calls for a
+   * downgrade, moves every entry's factors to the new layout through host memory. Resolves at once when
+   * nothing is needed (or on the host, where the update itself downgrades).
+   */
+  /** Whether an update of (context, key) with `length` elements needs relayoutAsync first (device 'cuda'). */
+  needsRelayout(context: string, key: string, length: number): boolean {
+    return this.needsRelayoutMany(context, [{ key, length }]);
+  }
+
+  /** needsRelayout for an updateMany of `items` (every entry the one update allocates counted together). */
+  needsRelayoutMany(context: string, items: ReadonlyArray<{ key: string; length: number }>): boolean {
+    this.checkAlive();
+    const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
+    if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return false;
+    const pending = this.allocating(context, items);
+    return pending.size > 0 && this.neededAt({ storage, maxOrder }, pending) > maxBytes;
+  }
+
+  relayoutAsync(context: string, key: string, length: number): Promise<void> {
+    return this.relayoutManyAsync(context, [{ key, length }]);
+  }
+
+  /** relayoutAsync for an updateMany of `items`. */
+  relayoutManyAsync(context: string, items: ReadonlyArray<{ key: string; length: number }>): Promise<void> {
+    // One at a time: a second call must see the layout the first one left.
+    const run = this.relayoutQueue.then(() => this.relayoutDevice(context, items));
+    this.relayoutQueue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async relayoutDevice(context: string, items: ReadonlyArray<{ key: string; length: number }>): Promise<void> {
+    this.checkAlive();
+    const { maxBytes, onBudget, storage, maxOrder, device } = this.options;
+    if (device !== 'cuda' || maxBytes === undefined || onBudget !== 'degrade') return;
+    const pending = this.allocating(context, items);
+    if (pending.size === 0) return;
+    const current = { storage, maxOrder };
+    const needed = this.neededAt(current, pending);
+    if (needed <= maxBytes) return;
+    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, pending) <= maxBytes);
+    if (!target) return; // the update reports ERR_BUDGET
+    // GPU factors are never 'i8' (the ladder skips it there)
+    const from = storage as Dtype;
+    const to = target.storage as Dtype;
+    const cuda = native().cuda;
+    const host = new Map<Entry, HostTensor>();
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      if (keep === 0) continue;
+      const old = allocHost(from, keep * x.length);
+      await cuda.download(x.factors as DeviceTensor, old);
+      host.set(x, old);
+    }
+    this.checkAlive();
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      const fresh = allocHost(to, keep * x.length);
+      const old = host.get(x);
+      for (let i = 0; old && i < keep; i++) convertFactor(old, from, fresh, to, i, x.length);
+      const next = cuda.alloc(to, (target.maxOrder + 1) * x.length); // before the old is freed: a failure leaves it intact
+      (x.factors as DeviceTensor).dispose();
+      x.factors = next;
+      if (old) cuda.upload(next, fresh);
+      x.count = keep;
+    }
+    this.record(current, target, needed, this.countWith(pending));
+  }
+
+  private relayoutHost(target: Layout, at: { needed: number; entries: number }): void {
+    const from: Layout = { storage: this.options.storage, maxOrder: this.options.maxOrder };
+    for (const x of this.entries.values()) {
+      const keep = Math.min(x.count, target.maxOrder + 1);
+      if (!ArrayBuffer.isView(x.factors)) {
+        // 'cuda' entries without valid factors: only the allocation changes.
+        const next = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
+        (x.factors as DeviceTensor).dispose();
+        x.factors = next;
+      } else {
+        const fresh = allocFactors(target.storage, target.maxOrder + 1, x.length);
+        for (let i = 0; i < keep; i++) convertFactor(x.factors, from.storage, fresh, target.storage, i, x.length);
+        x.factors = fresh;
+      }
+      x.count = keep;
+    }
+    this.record(from, target, at.needed, at.entries);
+  }
+
+  private record(from: Layout, to: Layout, needed: number, entries: number): void {
+    this.options = Object.freeze({ ...this.options, storage: to.storage, maxOrder: to.maxOrder });
+    this.downgradeLog.push({ from, to, neededBytes: needed, bytesAfter: this.bytesHeld, entries });
+  }
+
   private allocate(context: string, key: string, shape: readonly number[], length: number): Entry {
     const { maxOrder, storage, activation, device } = this.options;
     const capacity = (maxOrder + 1) * length;
     if (device === 'cuda') {
       const cuda = native().cuda;
-      const factors = cuda.alloc(storage, capacity);
+      const factors = cuda.alloc(storage as Dtype, capacity); // the hook keeps 'i8' off the GPU
       let stage: DeviceTensor;
       try {
         stage = cuda.alloc(activation, length);
@@ -453,7 +708,7 @@ export class FactorCache {
       }
       return { context, key, shape: [...shape], length, count: 0, history: [], factors, stage };
     }
-    return { context, key, shape: [...shape], length, count: 0, history: [], factors: allocHost(storage, capacity) };
+    return { context, key, shape: [...shape], length, count: 0, history: [], factors: allocFactors(storage, maxOrder + 1, length) };
   }
 
   private release(e: Entry): void {
@@ -470,4 +725,30 @@ export class FactorCache {
   private checkAlive(): void {
     if (this.disposed) throw new TaylorSeerError('ERR_DISPOSED', 'this TaylorSeer cache was disposed; create a new one');
   }
+}
+
+/**
+ * Factor i (n elements) of `src` in storage `from`, into factor i of `dst` in storage `to`: 16-bit stores
+ * round to nearest even, 'i8' quantises with the update kernel (the same records it writes).
+ */
+function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, to: StorageDtype, i: number, n: number): void {
+  if (from === to) {
+    const u = factorUnits(to, n);
+    (dst as Uint8Array).set((src as Uint8Array).subarray(i * u, (i + 1) * u), i * u);
+    return;
+  }
+  if (from === 'i8') throw new TaylorSeerError('ERR_DTYPE', "'i8' factors are the smallest storage; nothing converts from them");
+  let f32: Float32Array;
+  if (from === 'f32') f32 = (src as Float32Array).subarray(i * n, (i + 1) * n);
+  else {
+    f32 = new Float32Array(n);
+    native().fromHalf((src as Uint16Array).subarray(i * n, (i + 1) * n), from, f32);
+  }
+  if (to === 'f32') (dst as Float32Array).set(f32, i * n);
+  else if (to === 'i8') {
+    const u = factorUnits('i8', n);
+    const one = new Uint8Array(u);
+    native().update('i8', 'f32', [{ factors: one, fresh: f32, oldCount: 0, newCount: 1, n }]);
+    (dst as Uint8Array).set(one, i * u);
+  } else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
 }

@@ -18,7 +18,8 @@ export type TaylorSeerErrorCode =
   | 'ERR_CUDA' // a CUDA runtime call failed
   | 'ERR_MODEL' // a model directory or manifest is unusable
   | 'ERR_DEPENDENCY' // an optional package the pipeline or CLI needs is not installed (the message says how)
-  | 'ERR_IO'; // reading or writing a file failed
+  | 'ERR_IO' // reading or writing a file failed
+  | 'ERR_BUDGET'; // the factors would exceed maxBytes (a TaylorSeerBudgetError says what is needed and what fits)
 
 export class TaylorSeerError extends Error {
   readonly code: TaylorSeerErrorCode;
@@ -31,4 +32,29 @@ export class TaylorSeerError extends Error {
 
 export function fail(code: TaylorSeerErrorCode, message: string): never {
   throw new TaylorSeerError(code, message);
+}
+
+/** A cache configuration: factor storage dtype and highest Taylor order. */
+export interface FactorLayout {
+  storage: string;
+  maxOrder: number;
+}
+
+/**
+ * ERR_BUDGET: caching one more output would take the cache past its maxBytes. Nothing was allocated and the
+ * cache is unchanged. `needed` is what the entries known so far (this one included) take at the current
+ * layout; `fits` the most accurate layout of the documented downgrade order under which they would fit
+ * (undefined when none does: cache at a coarser granularity, fewer tokens, or give more memory).
+ */
+export class TaylorSeerBudgetError extends TaylorSeerError {
+  readonly maxBytes: number;
+  readonly needed: number;
+  readonly fits: (FactorLayout & { bytes: number }) | undefined;
+  constructor(message: string, maxBytes: number, needed: number, fits: (FactorLayout & { bytes: number }) | undefined) {
+    super('ERR_BUDGET', message);
+    this.name = 'TaylorSeerBudgetError';
+    this.maxBytes = maxBytes;
+    this.needed = needed;
+    this.fits = fits;
+  }
 }

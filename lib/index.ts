@@ -25,18 +25,21 @@ export type { Preset, PresetId, PresetCfg, PresetModule } from './presets';
 
 // The lower-level cache the hook is built on.
 export { FactorCache } from './cache';
-export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy } from './cache';
+export type { CacheOptions, CacheEntryInfo, Device, ShapeChangePolicy, BudgetPolicy, BudgetDowngrade } from './cache';
 
 // Errors and environment.
-export { TaylorSeerError } from './errors';
-export type { TaylorSeerErrorCode } from './errors';
+export { TaylorSeerError, TaylorSeerBudgetError } from './errors';
+export type { TaylorSeerErrorCode, FactorLayout } from './errors';
 export { info, packageVersion, cLibrary } from './info';
 export type { TaylorSeerInfo, CLibraryInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
-export { native, DTYPES } from './native';
+export { native, DTYPES, STORAGE_DTYPES, factorBytes, factorUnits, Q8_BLOCK, Q8_RECORD_BYTES } from './native';
 export type {
   Dtype,
+  StorageDtype,
+  HostFactors,
+  FactorTensor,
   HostTensor,
   DeviceTensor,
   Tensor,
@@ -49,3 +52,9 @@ export type {
   CpuInfo,
   CudaInfo,
 } from './native';
+
+// Cache memory of the real models TaylorSeer was published for (pure TypeScript, no native code).
+export { plan, formatGB, parseMemorySize, PLAN_STORAGES } from './plan';
+export type { Plan, PlanOptions, PlanRow } from './plan';
+export { seedSystems, seedSystem, tokensOf, cachedTensors, SEED_SYSTEM_IDS, CACHE_GRANULARITIES } from './seed-systems';
+export type { SeedSystem, SeedSystemId, CacheGranularity, CachedTensors, GenerationSize } from './seed-systems';

@@ -12,7 +12,31 @@ import { TaylorSeerError } from './errors';
 
 export type Dtype = 'f32' | 'f16' | 'bf16';
 export const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
+/**
+ * What factors can be stored in: the activation dtypes, or 'i8': 8-bit records of 64 elements with one
+ * f32 absmax scale each (layout in cuda/taylorseer.h), held in a Uint8Array of
+ * `factorUnits('i8', n)` bytes per factor. Host (CPU kernels) only in this release.
+ */
+export type StorageDtype = Dtype | 'i8';
+/** Every storage dtype: the activation dtypes and 'i8'. */
+export const STORAGE_DTYPES: readonly StorageDtype[] = [...DTYPES, 'i8'];
 export type HostTensor = Float32Array | Uint16Array;
+/** host factor storage: a HostTensor, or the Uint8Array of 'i8' records */
+export type HostFactors = HostTensor | Uint8Array;
+
+/** Elements per 'i8' record and bytes per record (one f32 scale + 64 signed bytes). */
+export const Q8_BLOCK = 64;
+export const Q8_RECORD_BYTES = 4 + Q8_BLOCK;
+
+/** Typed-array elements one factor of n elements takes: n, or the bytes of its records for 'i8'. */
+export function factorUnits(storage: StorageDtype, n: number): number {
+  return storage === 'i8' ? Math.ceil(n / Q8_BLOCK) * Q8_RECORD_BYTES : n;
+}
+
+/** Bytes one factor of n elements takes in `storage`. */
+export function factorBytes(storage: StorageDtype, n: number): number {
+  return storage === 'i8' ? factorUnits('i8', n) : n * (storage === 'f32' ? 4 : 2);
+}
 
 /** A CUDA buffer. Created by the addon; freed by dispose() (a finalizer is only the backstop). */
 export interface DeviceTensor {
@@ -31,10 +55,11 @@ export interface DeviceTensor {
 }
 
 export type Tensor = HostTensor | DeviceTensor;
+export type FactorTensor = HostFactors | DeviceTensor;
 
 export interface UpdateEntry {
-  /** capacity * n elements of the storage dtype; factor i at offset i * n */
-  factors: Tensor;
+  /** capacity * n elements of the storage dtype; factor i at offset i * n (i8: capacity * factorUnits bytes) */
+  factors: FactorTensor;
   /** the freshly computed feature: n elements of the activation dtype */
   fresh: Tensor;
   oldCount: number;
@@ -55,7 +80,7 @@ export interface UpdateEntry {
 }
 
 export interface ForecastEntry {
-  factors: Tensor;
+  factors: FactorTensor;
   out: Tensor;
   /** factors used, 1..5 */
   count: number;
@@ -127,15 +152,15 @@ export interface NativeAddon {
   setErrorClass(ctor: new (code: string, message: string) => Error): void;
   cpuInfo(): CpuInfo;
   cudaInfo(): CudaInfo;
-  update(storage: Dtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): void;
+  update(storage: StorageDtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): void;
   /**
    * With { chain: true } the entries are gated forecasts into one residual stream (same out, residual,
    * tokens, dim): out = residual + sum_e gate_e * forecast_e in ONE pass over it, entries applied in order.
    */
-  forecast(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): void;
+  forecast(storage: StorageDtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): void;
   /** Same as update/forecast, run off the event loop (host tensors only). */
-  updateAsync(storage: Dtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): Promise<void>;
-  forecastAsync(storage: Dtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
+  updateAsync(storage: StorageDtype, act: Dtype, entries: UpdateEntry[], options?: IndirectOptions): Promise<void>;
+  forecastAsync(storage: StorageDtype, act: Dtype, entries: ForecastEntry[], options?: ForecastOptions): Promise<void>;
   /** Index of the first NaN or infinite element of a host tensor, or -1 (a parallel scan). */
   findNonFinite(dtype: Dtype, tensor: HostTensor): number;
   /**

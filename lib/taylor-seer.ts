@@ -25,10 +25,10 @@
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
 import type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
-import { FactorCache, allocHost, describeHostType, isHostTensorOf, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
+import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
-import { DTYPES, native, type Dtype, type HostTensor } from './native';
+import { DTYPES, STORAGE_DTYPES, native, type Dtype, type HostTensor, type StorageDtype } from './native';
 import { planRun, type RunPlan } from './run-plan';
 import { createSchedule, type Schedule, type ScheduleOptions } from './schedule';
 import { requireFinite, requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
@@ -44,8 +44,11 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   maxOrder: number;
   /** what the differences are taken in; default 'step' (the reference) */
   variable?: Variable;
-  /** dtype the factors are stored in; default 'f32' */
-  storage?: Dtype;
+  /**
+   * what the factors are stored in; default 'f32'. 'i8': 8-bit records of 64 elements with an f32 absmax
+   * scale each (about 1.06 bytes per element; CPU only in this release).
+   */
+  storage?: StorageDtype;
   /** dtype of module outputs, h and gate; default 'f32' */
   activation?: A;
   /** default 'cpu' */
@@ -59,6 +62,19 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
    * weighted sum can overflow. Costs one read of each output; nothing when off (default false).
    */
   checkFinite?: boolean;
+  /**
+   * Most bytes the cache may hold (factors, plus staging on 'cuda'); default: no limit. An update that would
+   * allocate past it follows `onBudget`.
+   */
+  maxBytes?: number;
+  /**
+   * 'error' (default): that update throws TaylorSeerBudgetError (ERR_BUDGET: what the entries so far need,
+   * the first layout that would fit them); nothing is allocated and the cache is unchanged.
+   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16 -> i8; bf16 on 'cuda'), then order (maxOrder -> 0),
+   * keeping the factors it holds (rounded, truncated), and `stats.budget.downgrades` says what it did.
+   * Granularity is where the caller hooks the model; when order 0 at the smallest storage does not fit, ERR_BUDGET.
+   */
+  onBudget?: BudgetPolicy;
 }
 
 export interface ModuleOptions {
@@ -82,9 +98,15 @@ export interface TaylorSeerStats {
   /** memory held by the cache (factors, plus staging buffers on 'cuda') */
   bytesHeld: number;
   entries: number;
+  /** bytes held per entry, sorted by context, then key */
+  bytesByEntry: Array<{ context: string; key: string; bytes: number }>;
+  /** the layout the factors are held in now (differs from the options after a budget downgrade) */
+  layout: { storage: StorageDtype; maxOrder: number };
+  /** maxBytes and onBudget as given, and the downgrades made to stay within maxBytes, oldest first */
+  budget: { maxBytes: number | undefined; onBudget: BudgetPolicy; downgrades: BudgetDowngrade[] };
 }
 
-const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'checkFinite'] as const;
+const OPTION_KEYS = ['schedule', 'maxOrder', 'variable', 'storage', 'activation', 'device', 'onShapeChange', 'checkFinite', 'maxBytes', 'onBudget'] as const;
 
 interface StepState {
   step: number;
@@ -100,11 +122,13 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   readonly schedule: Schedule;
   readonly maxOrder: number;
   readonly variable: Variable;
-  readonly storage: Dtype;
+  readonly storage: StorageDtype;
   readonly activation: A;
   readonly device: Device;
   readonly onShapeChange: ShapeChangePolicy;
   readonly checkFinite: boolean;
+  readonly maxBytes: number | undefined;
+  readonly onBudget: BudgetPolicy;
 
   private readonly cache: FactorCache;
   private current: StepState | undefined;
@@ -122,14 +146,23 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     this.schedule = createSchedule(o.schedule as ScheduleOptions | Schedule);
     this.maxOrder = requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
     this.variable = requireOneOf('variable', o.variable ?? 'step', VARIABLES);
-    this.storage = requireOneOf('storage', o.storage ?? 'f32', DTYPES, 'ERR_DTYPE');
+    this.storage = requireOneOf('storage', o.storage ?? 'f32', STORAGE_DTYPES, 'ERR_DTYPE');
     this.activation = requireOneOf('activation', o.activation ?? 'f32', DTYPES, 'ERR_DTYPE') as A;
     this.onShapeChange = requireOneOf('onShapeChange', o.onShapeChange ?? 'error', ['reset', 'error'] as const);
-    this.device = resolveDevice(requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const));
+    const device = requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const);
+    this.device = resolveDevice(this.storage === 'i8' && device === 'auto' ? 'cpu' : device);
+    if (this.storage === 'i8' && this.device === 'cuda') {
+      throw new TaylorSeerError('ERR_DTYPE', "storage 'i8' runs on the CPU kernels only in this release: use device 'cpu', or storage 'bf16' on 'cuda'");
+    }
     if (o.checkFinite !== undefined && typeof o.checkFinite !== 'boolean') {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
     }
     this.checkFinite = o.checkFinite ?? false;
+    if (o.maxBytes !== undefined && (typeof o.maxBytes !== 'number' || !Number.isSafeInteger(o.maxBytes) || o.maxBytes <= 0)) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `maxBytes must be a positive integer number of bytes, got ${show(o.maxBytes)}`);
+    }
+    this.maxBytes = o.maxBytes as number | undefined;
+    this.onBudget = requireOneOf('onBudget', o.onBudget ?? 'error', ['error', 'degrade'] as const);
     this.cache = new FactorCache({
       maxOrder: this.maxOrder,
       variable: this.variable,
@@ -137,6 +170,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       activation: this.activation,
       device: this.device,
       onShapeChange: this.onShapeChange,
+      ...(this.maxBytes === undefined ? {} : { maxBytes: this.maxBytes }),
+      onBudget: this.onBudget,
     });
   }
 
@@ -309,6 +344,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     try {
       if (step.full) {
         const fresh: unknown = await compute();
+        // Only a budget downgrade of GPU factors waits here: every other call folds in the compute's own tick.
+        if (this.cache.needsRelayout(context, key, lengthOf(fresh))) await this.cache.relayoutAsync(context, key, lengthOf(fresh));
         this.recordFull(id, context, key, step, fresh);
         return fresh as ActivationTensor<A>;
       }
@@ -343,6 +380,12 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         this.checkAlive();
         if (!Array.isArray(fresh) || fresh.length !== keys.length) {
           throw new TaylorSeerError('ERR_LENGTH', `compute must return ${keys.length} outputs (one per key), got ${show(fresh)}`);
+        }
+        // As in moduleAsync: only a budget downgrade of GPU factors waits, for all the outputs together.
+        const sizes = keys.map((key, k) => ({ key, length: lengthOf(fresh[k]) }));
+        if (this.cache.needsRelayoutMany(context, sizes)) {
+          await this.cache.relayoutManyAsync(context, sizes);
+          this.checkAlive();
         }
         this.foldMany(context, keys.map((key, k) => ({ key, fresh: fresh[k], shape: [lengthOf(fresh[k])] })), step);
         this.counters.computes += keys.length;
@@ -390,6 +433,10 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         // cache must not take this step's factor for a call that then fails.
         if (h.length !== n || gate.length !== batch * dim) {
           throw new TaylorSeerError('ERR_LENGTH', `h or gate changed length (detached?) while the compute for "${key}" ran: h has ${h.length} elements (expected ${n}), gate ${gate.length} (expected ${batch * dim})`);
+        }
+        if (this.cache.needsRelayout(context, key, n)) {
+          await this.cache.relayoutAsync(context, key, n);
+          this.checkAlive();
         }
         this.fold(context, key, step, fresh, [batch, tokens, dim]);
         // h += gate * F with the forecast kernel: F is a single "factor" of the activation dtype, coefficient 1.
@@ -486,7 +533,19 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
 
   get stats(): TaylorSeerStats {
     this.checkAlive();
-    return { ...this.counters, bytesHeld: this.cache.bytesHeld, entries: this.cache.size };
+    const list = this.cache.list();
+    const { storage, maxOrder } = this.cache.options;
+    return {
+      ...this.counters,
+      bytesHeld: this.cache.bytesHeld,
+      entries: list.length,
+      // sorted, so equal caches report equal stats whatever order their entries were created in
+      bytesByEntry: list
+        .map((e) => ({ context: e.context, key: e.key, bytes: e.bytes }))
+        .sort((a, b) => (a.context === b.context ? (a.key < b.key ? -1 : a.key > b.key ? 1 : 0) : a.context < b.context ? -1 : 1)),
+      layout: { storage, maxOrder },
+      budget: { maxBytes: this.maxBytes, onBudget: this.onBudget, downgrades: [...this.cache.downgrades] },
+    };
   }
 
   /** A snapshot of every cache entry (shape, valid factors, node history, bytes), for logs and tests. */

@@ -70,6 +70,7 @@ const char* DtypeName(ts_dtype d) {
     case TS_F32: return "f32";
     case TS_F16: return "f16";
     case TS_BF16: return "bf16";
+    case TS_I8: return "i8";
   }
   return "?";
 }
@@ -84,11 +85,24 @@ ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what) {
   Throw(env, "ERR_DTYPE", what + " must be one of 'f32', 'f16', 'bf16' (got " + Describe(v) + ")");
 }
 
+ts_dtype ParseStorageDtype(Napi::Env env, Napi::Value v, const std::string& what) {
+  if (v.IsString() && v.As<Napi::String>().Utf8Value() == "i8") return TS_I8;
+  if (v.IsString()) {
+    std::string s = v.As<Napi::String>().Utf8Value();
+    if (s == "f32" || s == "f16" || s == "bf16") return ParseDtype(env, v, what);
+  }
+  Throw(env, "ERR_DTYPE", what + " must be one of 'f32', 'f16', 'bf16', 'i8' (got " + Describe(v) + ")");
+}
+
+int64_t FactorUnits(ts_dtype storage, int64_t n) {
+  return storage == TS_I8 ? ts_q8_blocks(n) * static_cast<int64_t>(sizeof(ts_q8_block)) : n;
+}
+
 TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::string& what) {
   TensorArg t;
   if (v.IsTypedArray()) {
     auto arr = v.As<Napi::TypedArray>();
-    const napi_typedarray_type want = dtype == TS_F32 ? napi_float32_array : napi_uint16_array;
+    const napi_typedarray_type want = dtype == TS_F32 ? napi_float32_array : dtype == TS_I8 ? napi_uint8_array : napi_uint16_array;
     TS_REQUIRE(env, arr.TypedArrayType() == want, "ERR_DTYPE",
                what + " must be a " + TypedArrayName(want) + " for dtype " + DtypeName(dtype) + " (got " +
                    TypedArrayName(arr.TypedArrayType()) + ")");
@@ -106,7 +120,7 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
     t.shared = !is_ab;
     t.data = data;
     t.length = static_cast<int64_t>(length);
-    t.elem_size = dtype == TS_F32 ? 4 : 2;
+    t.elem_size = dtype == TS_F32 ? 4 : dtype == TS_I8 ? 1 : 2;
     // A detached buffer reports no data: treat it as empty so the length checks reject it.
     if (!data) t.length = 0;
     return t;
@@ -125,7 +139,7 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
     }
   }
   Throw(env, "ERR_INVALID_ARGUMENT",
-        what + " must be a " + (dtype == TS_F32 ? "Float32Array" : "Uint16Array") + " or a DeviceTensor of dtype " +
+        what + " must be a " + (dtype == TS_F32 ? "Float32Array" : dtype == TS_I8 ? "Uint8Array" : "Uint16Array") + " or a DeviceTensor of dtype " +
             DtypeName(dtype) + " (got " + Describe(v) + ")");
 }
 

@@ -12,9 +12,14 @@ namespace ts {
 
 const char* DtypeName(ts_dtype d);
 ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what);
+// A factor storage dtype: the activation dtypes, or 'i8' (8-bit records, taylorseer.h).
+ts_dtype ParseStorageDtype(Napi::Env env, Napi::Value v, const std::string& what);
+// Typed-array elements one factor of n elements takes in `storage` (bytes of records for i8).
+int64_t FactorUnits(ts_dtype storage, int64_t n);
 
-// A tensor argument: a host TypedArray (Float32Array for f32, Uint16Array for f16/bf16) or a DeviceTensor.
-// Views on resizable ArrayBuffers are refused: one could shrink under a pointer the call holds.
+// A tensor argument: a host TypedArray (Float32Array for f32, Uint16Array for f16/bf16, Uint8Array for i8
+// records) or a DeviceTensor. Views on resizable ArrayBuffers are refused: one could shrink under a pointer
+// the call holds.
 struct TensorArg {
   bool device = false;
   bool shared = false;  // host view on a SharedArrayBuffer: its memory can neither be detached nor shrink

@@ -87,6 +87,114 @@ struct Io<TS_F16> {
   }
 };
 
+// 8-bit factors (TS_I8, layout in taylorseer.h): a position inside a factor's records. Loads may start
+// anywhere (a gated forecast's blocks follow batch rows); stores start on a record.
+struct Q8Ptr {
+  ts_q8_block* b;
+  int64_t o;  // element within *b, 0 <= o < TS_Q8_BLOCK
+};
+
+// Round to nearest even for |v| <= 2^22 without a call: the add rounds in the FPU's default mode.
+inline float RoundEven(float v) { return (v + 12582912.0f) - 12582912.0f; }
+
+#if TS_USE_F16C
+// A whole record with AVX2, the same values as the scalar form below: max_ps(a, m) keeps m where a is NaN
+// (like the ternary), max_ps(v, -127) turns NaN into -127, and the rounding is to nearest even.
+inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d) {
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  __m256 x[8];
+  __m256 m = _mm256_setzero_ps();
+  for (int k = 0; k < 8; ++k) {
+    x[k] = _mm256_loadu_ps(s + 8 * k);
+    m = _mm256_max_ps(_mm256_andnot_ps(sign, x[k]), m);
+  }
+  __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
+  h = _mm_max_ps(_mm_movehl_ps(h, h), h);
+  h = _mm_max_ss(_mm_movehdup_ps(h), h);
+  const float mx = _mm_cvtss_f32(h);
+  const float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
+  d->scale = mx / 127.0f;
+  const __m256 iv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  __m256i q[8];
+  for (int k = 0; k < 8; ++k) {
+    __m256 v = _mm256_mul_ps(x[k], iv);
+    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
+    q[k] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  }
+  // 32-bit -> 8-bit with saturating packs (values are in [-127, 127]); packs interleave 128-bit lanes,
+  // the permute puts the four 8-byte groups back in order.
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  for (int k = 0; k < 8; k += 4) {
+    const __m256i a = _mm256_packs_epi32(q[k], q[k + 1]);
+    const __m256i b = _mm256_packs_epi32(q[k + 2], q[k + 3]);
+    const __m256i c = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d->q + 8 * k), c);
+  }
+}
+
+// 8 int8 values -> f32
+inline __m256 Q8Load8(const int8_t* q) {
+  return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(q))));
+}
+#endif
+
+// One record's quantisation (taylorseer.h).
+inline void QuantiseBlock(const float* __restrict s, ts_q8_block* __restrict d, int len) {
+#if TS_USE_F16C
+  if (len == TS_Q8_BLOCK) return QuantiseRecord(s, d);
+#endif
+  float m = 0.0f;
+  for (int t = 0; t < len; ++t) {
+    const float a = std::fabs(s[t]);
+    m = a > m ? a : m;  // a NaN compares false: ignored
+  }
+  const float inv = m > 0.0f ? 127.0f / m : 0.0f;
+  d->scale = m / 127.0f;
+  for (int t = 0; t < len; ++t) {
+    float v = s[t] * inv;
+    v = v >= -127.0f ? v : -127.0f;  // NaN -> -127
+    v = v <= 127.0f ? v : 127.0f;
+    d->q[t] = static_cast<int8_t>(static_cast<int>(RoundEven(v)));
+  }
+  for (int t = len; t < TS_Q8_BLOCK; ++t) d->q[t] = 0;
+}
+
+template <>
+struct Io<TS_I8> {
+  using T = ts_q8_block;
+  static void Load(Q8Ptr s, float* __restrict d, int m) {
+    const ts_q8_block* b = s.b;
+    int o = static_cast<int>(s.o);
+    for (int k = 0; k < m; ++b, o = 0) {
+      const int len = static_cast<int>(Min(TS_Q8_BLOCK - o, m - k));
+      const float sc = b->scale;
+      int t = 0;
+#if TS_USE_F16C
+      const __m256 sv = _mm256_set1_ps(sc);
+      for (; t + 8 <= len; t += 8) _mm256_storeu_ps(d + k + t, _mm256_mul_ps(Q8Load8(b->q + o + t), sv));
+#endif
+      for (; t < len; ++t) d[k + t] = static_cast<float>(b->q[o + t]) * sc;
+      k += len;
+    }
+  }
+  static void Store(const float* __restrict s, Q8Ptr d, int m) {
+    ts_q8_block* b = d.b;
+    for (int k = 0; k < m; k += TS_Q8_BLOCK, ++b) QuantiseBlock(s + k, b, static_cast<int>(Min(TS_Q8_BLOCK, m - k)));
+  }
+};
+
+// Where element j of factor i of an entry of n elements lives.
+template <ts_dtype S>
+inline auto FactorAt(const void* base, int64_t i, int64_t n, int64_t j) {
+  if constexpr (S == TS_I8) {
+    ts_q8_block* b = static_cast<ts_q8_block*>(const_cast<void*>(base)) + i * ts_q8_blocks(n) + j / TS_Q8_BLOCK;
+    return Q8Ptr{b, j % TS_Q8_BLOCK};
+  } else {
+    using T = typename Io<S>::T;
+    return static_cast<T*>(const_cast<void*>(base)) + i * n + j;
+  }
+}
+
 // Running sums of squares in 32 independent f32 lanes (four AVX2 registers): without -ffast-math the
 // compiler keeps one dependency chain per lane, and a single register's chain (one FMA latency per 8
 // elements) cost 10-19% of the update's time; four chains keep up with the loads.
@@ -159,9 +267,7 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
 
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
 void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
-  using ST = typename Io<S>::T;
   using AT = typename Io<A>::T;
-  ST* f = static_cast<ST*>(e.factors);
   const AT* fresh = static_cast<const AT*>(e.fresh);
   const int64_t n = e.n;
   alignas(64) float cur[kBlock];
@@ -173,7 +279,7 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
     SaturateBlock<S>(cur, m);
     if (STATS && NEW == 1) AddSquares(cur, m, acc[0]);
     for (int i = 0; i < NEW; ++i) {
-      ST* di = f + i * n + j;
+      auto di = FactorAt<S>(e.factors, i, n, j);
       if (i + 1 == NEW) {
         Io<S>::Store(cur, di, m);
         break;
@@ -183,7 +289,7 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
       constexpr bool kSwap = S == TS_F32;
       float* prev = old;
       if constexpr (kSwap) {
-        prev = di;
+        prev = reinterpret_cast<float*>(di);
       } else {
         Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
         Io<S>::Store(cur, di, m);
@@ -266,6 +372,29 @@ inline float ToFloat(typename Io<D>::T v) {
 
 // y = c * x (INIT) or y += c * x over m values of D, converted as they are read: a staging pass through
 // L1 made the 16-bit forecasts compute-bound (bf16 chain 1.83 ms where f32 took 2.4 for twice the bytes).
+// 8-bit: per record one coefficient c * scale, then y = fma(c * scale, q, y) (taylorseer.h).
+template <bool INIT>
+inline void AxpyQ8(Q8Ptr x, float c, float* __restrict y, int m) {
+  const ts_q8_block* b = x.b;
+  int o = static_cast<int>(x.o);
+  for (int k = 0; k < m; ++b, o = 0) {
+    const int len = static_cast<int>(Min(TS_Q8_BLOCK - o, m - k));
+    const float cs = c * b->scale;
+    const int8_t* q = b->q + o;
+    float* yk = y + k;
+    int t = 0;
+#if TS_USE_F16C
+    const __m256 cv = _mm256_set1_ps(cs);
+    for (; t + 8 <= len; t += 8) {
+      const __m256 v = Q8Load8(q + t);
+      _mm256_storeu_ps(yk + t, INIT ? _mm256_mul_ps(cv, v) : _mm256_fmadd_ps(cv, v, _mm256_loadu_ps(yk + t)));
+    }
+#endif
+    for (; t < len; ++t) yk[t] = INIT ? cs * static_cast<float>(q[t]) : yk[t] + cs * static_cast<float>(q[t]);  // contracted to an FMA where the ISA has one
+    k += len;
+  }
+}
+
 template <ts_dtype D, bool INIT>
 inline void Axpy(const typename Io<D>::T* __restrict x, float c, float* __restrict y, int m) {
   int k = 0;
@@ -284,11 +413,16 @@ inline void Axpy(const typename Io<D>::T* __restrict x, float c, float* __restri
   }
 }
 
+// y (+)= c * factor i over [j, j + m), whatever the storage.
+template <ts_dtype S, bool INIT>
+inline void AxpyAt(const void* factors, int64_t i, int64_t n, int64_t j, float c, float* __restrict y, int m) {
+  if constexpr (S == TS_I8) AxpyQ8<INIT>(FactorAt<S>(factors, i, n, j), c, y, m);
+  else Axpy<S, INIT>(FactorAt<S>(factors, i, n, j), c, y, m);
+}
+
 template <ts_dtype S, ts_dtype A, int COUNT, bool GATED>
 void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
-  using ST = typename Io<S>::T;
   using AT = typename Io<A>::T;
-  const ST* f = static_cast<const ST*>(e.factors);
   AT* out = static_cast<AT*>(e.out);
   const AT* residual = static_cast<const AT*>(e.residual ? e.residual : e.out);
   const AT* gate = static_cast<const AT*>(e.gate);
@@ -302,8 +436,8 @@ void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   for (int64_t j = begin; j < end;) {
     // Gated: a block never crosses a batch row, so it uses one row of the gate.
     const int m = static_cast<int>(Min(Min(static_cast<int64_t>(kBlock), row - j % row), end - j));
-    Axpy<S, true>(f + j, e.coeffs[0], acc, m);
-    for (int i = 1; i < COUNT; ++i) Axpy<S, false>(f + i * n + j, e.coeffs[i], acc, m);
+    AxpyAt<S, true>(e.factors, 0, n, j, e.coeffs[0], acc, m);
+    for (int i = 1; i < COUNT; ++i) AxpyAt<S, false>(e.factors, i, n, j, e.coeffs[i], acc, m);
     if (GATED) GatedSum<A>(gate + (j / row) * dim, j % dim, dim, ViewOf<A>(residual + j, tmp, m), acc, acc, g, m);
     if (!(stream && StoreStream(acc, reinterpret_cast<float*>(out + j), m))) Io<A>::Store(acc, out + j, m);
     j += m;
@@ -339,7 +473,6 @@ inline void PrefetchBlock(const T* p, int64_t m) {
 // See CpuForecastChain. Blocks never cross a batch row (one row of each gate).
 template <ts_dtype S, ts_dtype A>
 void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t begin, int64_t end) {
-  using ST = typename Io<S>::T;
   using AT = typename Io<A>::T;
   const ts_forecast_entry& e0 = entries[0];
   AT* out = static_cast<AT*>(e0.out);
@@ -354,13 +487,16 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
     Io<A>::Load(residual + j, h, m);
     for (int32_t q = 0; q < count; ++q) {
       const ts_forecast_entry& e = entries[q];
-      const ST* f = static_cast<const ST*>(e.factors);
-      if constexpr (S != TS_F32) {  // measured (scripts/chain-bench.ts): -12 to -19% for 16-bit factors, nothing for f32
+      if constexpr (S == TS_F16 || S == TS_BF16) {  // measured (scripts/chain-bench.ts): -12 to -19% for 16-bit factors, nothing for f32
         const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
-        for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(f + i * n + j + m, ahead);
+        for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m), ahead);
+      } else if constexpr (S == TS_I8) {
+        const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
+        for (int i = 0; i < e.count && ahead > 0; ++i)
+          PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m).b, (ahead + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK + 1);
       }
-      Axpy<S, true>(f + j, e.coeffs[0], y, m);
-      for (int i = 1; i < e.count; ++i) Axpy<S, false>(f + i * n + j, e.coeffs[i], y, m);
+      AxpyAt<S, true>(e.factors, 0, n, j, e.coeffs[0], y, m);
+      for (int i = 1; i < e.count; ++i) AxpyAt<S, false>(e.factors, i, n, j, e.coeffs[i], y, m);
       GatedSum<A>(static_cast<const AT*>(e.gate) + b * dim, j % dim, dim, h, y, h, g, m);
     }
     Io<A>::Store(h, out + j, m);
@@ -394,6 +530,9 @@ void ForecastGate(const ts_forecast_entry& e, int64_t b, int64_t en) {
 // Expands a runtime (storage, act) pair into a call of FN<S, A>(args...).
 #define TS_DISPATCH_DTYPES(FN, storage, act, ...)                 \
   switch (storage * 3 + act) {                                    \
+    case 9: return FN<TS_I8, TS_F32>(__VA_ARGS__);                \
+    case 10: return FN<TS_I8, TS_F16>(__VA_ARGS__);               \
+    case 11: return FN<TS_I8, TS_BF16>(__VA_ARGS__);              \
     case 0: return FN<TS_F32, TS_F32>(__VA_ARGS__);               \
     case 1: return FN<TS_F32, TS_F16>(__VA_ARGS__);               \
     case 2: return FN<TS_F32, TS_BF16>(__VA_ARGS__);              \

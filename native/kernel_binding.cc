@@ -173,12 +173,14 @@ int64_t EntryN(Napi::Env env, Napi::Value nv, const TensorArg& basis, const std:
   return n;
 }
 
-// Factor capacity of a factors tensor holding whole factors of n elements.
-int64_t Capacity(Napi::Env env, const TensorArg& f, int64_t n, const std::string& what) {
-  TS_REQUIRE(env, f.length % n == 0 && f.length / n >= 1, "ERR_LENGTH",
-             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (got " +
-                 std::to_string(f.length) + " elements)");
-  return f.length / n;
+// Factor capacity of a factors tensor holding whole factors of n elements (of FactorUnits each).
+int64_t Capacity(Napi::Env env, const TensorArg& f, ts_dtype storage, int64_t n, const std::string& what) {
+  const int64_t per = FactorUnits(storage, n);
+  const std::string unit = storage == TS_I8 ? " bytes" : " elements";
+  TS_REQUIRE(env, f.length % per == 0 && f.length / per >= 1, "ERR_LENGTH",
+             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (" +
+                 std::to_string(per) + unit + " each; got " + std::to_string(f.length) + unit + ")");
+  return f.length / per;
 }
 
 // A factor count the factors tensor has no room for: ERR_LENGTH naming the room it needs, instead of the
@@ -207,7 +209,7 @@ void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
     TS_REQUIRE(env, fresh.length == n, "ERR_LENGTH",
                At("entries", i, "fresh") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(fresh.length) + ")");
-    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_update_entry e{};
     RequireRoom(env, r.count, cap, n, i, "oldCount");
@@ -262,7 +264,7 @@ void ParseForecast(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
     TS_REQUIRE(env, out.length == n, "ERR_LENGTH",
                At("entries", i, "out") + " must have n = " + std::to_string(n) + " elements (got " +
                    std::to_string(out.length) + ")");
-    const int64_t cap = Capacity(env, factors, n, At("entries", i, "factors"));
+    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
     const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
     ts_forecast_entry e{};
     RequireRoom(env, r.count, cap, n, i, "count");
@@ -430,7 +432,7 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update, b
   Napi::Env env = info.Env();
   auto t = std::make_unique<Table>();
   t->keep.enabled = async;
-  t->storage = ParseDtype(env, info[0], "storage dtype (argument 1)");
+  t->storage = ParseStorageDtype(env, info[0], "storage dtype (argument 1)");
   t->act = ParseDtype(env, info[1], "activation dtype (argument 2)");
   Napi::Array arr = ParseEntries(env, info[2]);
   // Phase one: every property the call reads (see the top of this file).

@@ -111,7 +111,20 @@ describe('full and forecast steps', () => {
       seer.module('mlp', () => feature(s, 'mlp'));
     }
     expect(calls).toEqual([0, 1, 2, 8, 14, 20, 26, 32, 38, 44]);
-    expect(seer.stats).toEqual({ fullSteps: 10, forecastSteps: 40, computes: 20, computesSkipped: 80, bytesHeld: 2 * 3 * N * 4, entries: 2 });
+    expect(seer.stats).toEqual({
+      fullSteps: 10,
+      forecastSteps: 40,
+      computes: 20,
+      computesSkipped: 80,
+      bytesHeld: 2 * 3 * N * 4,
+      entries: 2,
+      bytesByEntry: [
+        { context: '', key: 'attn', bytes: 3 * N * 4 },
+        { context: '', key: 'mlp', bytes: 3 * N * 4 },
+      ],
+      layout: { storage: 'f32', maxOrder: 2 },
+      budget: { maxBytes: undefined, onBudget: 'error', downgrades: [] },
+    });
   });
 
   it('returns the computed array itself on full steps and a fresh array on forecast steps', () => {
@@ -283,7 +296,17 @@ describe('runs', () => {
     used.module('c', () => feature(0, 'c'));
     used.reset();
     expect(used.step).toBeUndefined();
-    expect(used.stats).toEqual({ fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0, bytesHeld: 0, entries: 0 });
+    expect(used.stats).toEqual({
+      fullSteps: 0,
+      forecastSteps: 0,
+      computes: 0,
+      computesSkipped: 0,
+      bytesHeld: 0,
+      entries: 0,
+      bytesByEntry: [],
+      layout: { storage: 'f32', maxOrder: 3 },
+      budget: { maxBytes: undefined, onBudget: 'error', downgrades: [] },
+    });
     const fresh = new TaylorSeer(opts);
     expect(run(used, ['a'])).toEqual(run(fresh, ['a']));
     expect(used.stats).toEqual(fresh.stats);

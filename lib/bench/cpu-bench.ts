@@ -4,17 +4,16 @@
  * sequence of the reference. Ratios are measured within one run; nothing here asserts a speed.
  */
 import * as os from 'node:os';
-import { bytesPerElement } from '../cache';
 import { TaylorSeerError } from '../errors';
 import { MAX_ORDER } from '../expansion';
-import { native, type Dtype } from '../native';
+import { factorBytes, factorUnits, native, type HostFactors, type StorageDtype } from '../native';
 import { naiveForecast, naiveUpdate } from './naive';
 import { gbps, timeMedian, timePair } from './timing';
 
 export interface CpuBenchRow {
   /** 'update+norms': the update also returning the norms of the new factors (stats), timed against 'update' */
   op: 'update' | 'update+norms' | 'forecast';
-  dtype: Dtype;
+  dtype: StorageDtype;
   order: number;
   /** bytes of one f32 feature tensor (the size axis) */
   bytes: number;
@@ -34,7 +33,7 @@ export interface CpuBenchRow {
 export interface CpuBenchOptions {
   sizes: number[];
   orders: number[];
-  dtypes: Dtype[];
+  dtypes: StorageDtype[];
   /** milliseconds of measurement per cell */
   budgetMs: number;
   naive: boolean;
@@ -56,8 +55,9 @@ export const MAX_BENCH_BYTES = 256 << 20;
  * The most memory one cell holds at once: the feature, factors and output, plus the largest transient (the
  * copy-rate buffers, the naive baseline's temporaries, or the f32 source of 16-bit factors).
  */
-export function benchPeakBytes(bytes: number, order: number, dtype: Dtype, naive: boolean): number {
+export function benchPeakBytes(bytes: number, order: number, dtype: StorageDtype, naive: boolean): number {
   const n = Math.max(1, Math.floor(bytes / 4));
+  // i8 records (68 bytes per 64 values) are counted as 16-bit: an upper bound
   const st = dtype === 'f32' ? 4 : 2;
   const held = 4 * n + (order + 1) * n * st + 4 * n;
   const copy = n * (4 + order * st + (order + 1) * st);
@@ -99,8 +99,19 @@ function random(n: number): Float32Array {
   return a;
 }
 
-function storageArray(dtype: Dtype, src: Float32Array): Float32Array | Uint16Array {
+/** `count` factors of n elements in `dtype`, holding `src` (count * n values) as the kernels store them. */
+function storageArray(dtype: StorageDtype, src: Float32Array, count: number, n: number): HostFactors {
   if (dtype === 'f32') return src;
+  if (dtype === 'i8') {
+    const units = factorUnits('i8', n);
+    const q = new Uint8Array(count * units);
+    const one = new Uint8Array(units);
+    for (let i = 0; i < count; i++) {
+      native().update('i8', 'f32', [{ factors: one, fresh: src.subarray(i * n, (i + 1) * n), oldCount: 0, newCount: 1 }]);
+      q.set(one, i * units);
+    }
+    return q;
+  }
   const h = new Uint16Array(src.length);
   native().toHalf(src, dtype, h);
   return h;
@@ -120,14 +131,15 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
   checkBenchMemory(o);
   const addon = native();
   const rows: CpuBenchRow[] = [];
-  for (const dtype of o.dtypes) {
-    const st = bytesPerElement(dtype);
-    for (const bytes of o.sizes) {
+  // dtypes inner: rows to be compared (bf16 vs i8 at one size) are measured close together in time
+  for (const bytes of o.sizes) {
+    for (const dtype of o.dtypes) {
       const n = Math.max(1, Math.floor(bytes / 4));
+      const st = factorBytes(dtype, n) / n; // bytes per element moved ('i8': 68 per 64)
       const fresh = random(n);
       for (const order of o.orders) {
         const k = order;
-        const factors = storageArray(dtype, random((k + 1) * n));
+        const factors = storageArray(dtype, random((k + 1) * n), k + 1, n);
         const out = new Float32Array(n);
         const coeffs = Array.from({ length: k + 1 }, (_, i) => 1 / (i + 1));
         const divisors = Array.from({ length: k }, () => 2);

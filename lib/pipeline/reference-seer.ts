@@ -201,9 +201,18 @@ export class ReferenceSeer implements CacheHook {
   }
 
   get stats(): TaylorSeerStats {
-    let bytes = 0;
-    for (const e of this.entries.values()) bytes += (this.maxOrder + 1) * e.factors[0].length * 4;
-    return { ...this.counts, bytesHeld: bytes, entries: this.entries.size };
+    const bytesByEntry = [...this.entries].map(([id, e]) => {
+      const [context, key] = id.split('\u0000');
+      return { context, key, bytes: (this.maxOrder + 1) * e.factors[0].length * 4 };
+    });
+    return {
+      ...this.counts,
+      bytesHeld: bytesByEntry.reduce((a, e) => a + e.bytes, 0),
+      entries: this.entries.size,
+      bytesByEntry,
+      layout: { storage: 'f32', maxOrder: this.maxOrder },
+      budget: { maxBytes: undefined, onBudget: 'error', downgrades: [] },
+    };
   }
 
   reset(): void {

@@ -223,6 +223,9 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
         computesSkipped: st.computesSkipped - (stats0?.computesSkipped ?? 0),
         bytesHeld: st.bytesHeld,
         entries: st.entries,
+        bytesByEntry: st.bytesByEntry,
+        layout: st.layout,
+        budget: st.budget,
       };
     }
     return {

@@ -3,7 +3,7 @@
  * TaylorSeer options (lib/taylor-seer.ts) it passes through to the hook it creates.
  */
 import type { Variable } from '../expansion';
-import type { Dtype } from '../native';
+import type { StorageDtype } from '../native';
 import type { ScheduleOptions } from '../schedule/types';
 
 export type Granularity = 'module' | 'block' | 'lite';
@@ -14,7 +14,7 @@ export interface SeerOptions {
   schedule: ScheduleOptions;
   maxOrder: number;
   variable?: Variable;
-  storage?: Dtype;
+  storage?: StorageDtype;
   activation?: 'f32';
   device?: 'auto' | 'cpu' | 'cuda';
 }

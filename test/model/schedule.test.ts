@@ -29,7 +29,7 @@ describe('schedule decisions in stats (module granularity, batched CFG)', () => 
     expect(r.fullStepList).toEqual(full);
     expect(r.fullSteps).toBe(full.length);
     expect(r.moduleEvals).toBe(full.length * modules);
-    expect(r.seerStats).toEqual({
+    expect(r.seerStats).toMatchObject({
       fullSteps: full.length,
       forecastSteps: steps - full.length,
       computes: full.length * modules,
@@ -39,6 +39,8 @@ describe('schedule decisions in stats (module granularity, batched CFG)', () => 
       entries: modules,
     });
     expect(r.cacheBytes).toBe(r.seerStats!.bytesHeld);
+    expect(r.seerStats!.bytesByEntry!.reduce((a, e) => a + e.bytes, 0)).toBe(r.seerStats!.bytesHeld);
+    expect(r.seerStats!.layout).toEqual({ storage: 'f32', maxOrder: 2 });
   });
 
   it('cool-down makes the last steps full; a mask schedule is followed exactly', async () => {

@@ -11,7 +11,7 @@
  *    rounded to nearest even by ./half.ts), so hook tests can run before the addon is built.
  */
 import { TaylorSeerError } from '../../lib/errors';
-import type { Dtype, ForecastEntry, HostTensor, NativeAddon, Tensor, UpdateEntry } from '../../lib/native';
+import type { Dtype, ForecastEntry, HostTensor, NativeAddon, StorageDtype, Tensor, UpdateEntry } from '../../lib/native';
 import { halfBits, halfValue } from './half';
 import { storedDifference, storedValue } from './host-kernels';
 
@@ -165,10 +165,16 @@ function store(t: HostTensor, dtype: Dtype, i: number, v: number): void {
   t[i] = dtype === 'f32' ? Math.fround(v) : halfBits(v, dtype);
 }
 
+function halfOrF32(storage: StorageDtype): Dtype {
+  if (storage === 'i8') throw new TaylorSeerError('ERR_DTYPE', "oracle addon: no 'i8' storage (the real addon's tests cover it)");
+  return storage;
+}
+
 /** The header's kernel semantics in f32 (cuda/taylorseer.h), element by element. */
-export function oracleUpdate(storage: Dtype, act: Dtype, entries: UpdateEntry[]): void {
+export function oracleUpdate(storageDtype: StorageDtype, act: Dtype, entries: UpdateEntry[]): void {
+  const storage = halfOrF32(storageDtype);
   for (const e of entries) {
-    const f = host(e.factors, 'factors');
+    const f = host(e.factors as Tensor, 'factors');
     const fresh = host(e.fresh, 'fresh');
     const n = e.n ?? fresh.length;
     if (e.newCount < 1 || e.newCount > Math.min(e.oldCount + 1, 5)) throw new TaylorSeerError('ERR_ORDER', 'oracle addon: newCount out of range');
@@ -186,9 +192,10 @@ export function oracleUpdate(storage: Dtype, act: Dtype, entries: UpdateEntry[])
   }
 }
 
-export function oracleForecast(storage: Dtype, act: Dtype, entries: ForecastEntry[]): void {
+export function oracleForecast(storageDtype: StorageDtype, act: Dtype, entries: ForecastEntry[]): void {
+  const storage = halfOrF32(storageDtype);
   for (const e of entries) {
-    const f = host(e.factors, 'factors');
+    const f = host(e.factors as Tensor, 'factors');
     const out = host(e.out, 'out');
     const n = e.n ?? out.length;
     const residual = e.residual ? host(e.residual, 'residual') : undefined;

@@ -1,7 +1,7 @@
 import * as os from 'node:os';
 import { defaultCpuBenchSizes, runCpuBench, type CpuBenchRow } from '../../bench/cpu-bench';
 import { MAX_ORDER } from '../../expansion';
-import { DTYPES } from '../../native';
+import { STORAGE_DTYPES } from '../../native';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseBytes, parseChoice, parseInteger, parseList, parseNumber } from '../parse';
 
@@ -34,7 +34,7 @@ export const benchCommand: Command = {
     device: { type: 'string', value: 'cpu|cuda', default: 'cpu', description: 'which kernels to time (cuda: timed on the device with CUDA events)' },
     sizes: { type: 'string', value: '64K,4M,...', defaultText: '64K,1M,4M,16M,64M', description: 'bytes of one activation tensor per row' },
     orders: { type: 'string', value: '1,2,3', default: '1,2,3', description: 'Taylor orders to time (1..4)' },
-    dtypes: { type: 'string', value: 'f32,f16,bf16', default: 'f32', description: 'storage formats of the factors' },
+    dtypes: { type: 'string', value: 'f32,f16,bf16,i8', default: 'f32', description: 'storage formats of the factors (i8: 8-bit records, CPU only)' },
     budget: { type: 'string', value: 'MS', default: '250', description: 'milliseconds spent timing each cell (1..60000)' },
     'no-naive': { type: 'boolean', description: 'skip the unfused TypeScript sequence the kernels are compared with' },
     norms: { type: 'boolean', description: 'also time the update that returns the factor norms, against the plain one' },
@@ -44,7 +44,7 @@ export const benchCommand: Command = {
   async run(values) {
     const device = parseChoice('device', String(values.device), ['cpu', 'cuda'] as const);
     const orders = parseList('orders', String(values.orders), (s) => parseInteger('orders', s, 1, MAX_ORDER));
-    const dts = parseList('dtypes', String(values.dtypes), (s) => parseChoice('dtypes', s, DTYPES));
+    const dts = parseList('dtypes', String(values.dtypes), (s) => parseChoice('dtypes', s, STORAGE_DTYPES));
     const budgetMs = parseNumber('budget', String(values.budget), 1, 60_000);
     const json = Boolean(values.json);
     if (device === 'cuda') {

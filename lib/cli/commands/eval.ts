@@ -7,7 +7,7 @@ import { loadModel } from '../../pipeline/model';
 import { writeF32 } from '../../pipeline/noise';
 import type { CfgMode, SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
-import { DTYPES, type Dtype } from '../../native';
+import { STORAGE_DTYPES, type StorageDtype } from '../../native';
 import { GRANULARITIES, type Granularity, type SeerOptions } from '../../pipeline/seer-options';
 import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
@@ -39,7 +39,7 @@ export const evalCommand: Command = {
     order: { ...ORDER_FLAG, default: undefined, defaultText: "2, or the preset's" },
     variable: VARIABLE_FLAG('step'),
     granularity: { type: 'string', value: 'module|block|lite', defaultText: "module, or the preset's", description: 'what is cached: every attention and MLP output, every block, or the last block only' },
-    storage: { type: 'string', value: 'f32|f16|bf16', default: 'f32', description: 'number format of the cached factors' },
+    storage: { type: 'string', value: 'f32|f16|bf16|i8', default: 'f32', description: 'number format of the cached factors (i8: 8-bit records, CPU only)' },
     cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs' },
     implementation: { type: 'string', value: 'taylorseer|reference', default: 'taylorseer', description: 'the fused kernels, or the plain TypeScript port of the reference code' },
     threads: THREADS_FLAG,
@@ -63,7 +63,7 @@ export const evalCommand: Command = {
     const order = parseInteger('order', str(v, 'order') ?? String(preset?.maxOrder ?? 2), 0, 4);
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
     const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity') ?? preset?.granularity ?? 'module', GRANULARITIES);
-    const storage = parseChoice<Dtype>('storage', str(v, 'storage')!, DTYPES);
+    const storage = parseChoice<StorageDtype>('storage', str(v, 'storage')!, STORAGE_DTYPES);
     const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? (preset?.cfg === 'separate' ? 'separate' : 'batched'), ['batched', 'separate']);
     const implementation = parseChoice<HookImplementation>('implementation', str(v, 'implementation')!, ['taylorseer', 'reference']);
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);

@@ -1,0 +1,214 @@
+import { describe, expect, it } from 'vitest';
+import { TaylorSeerBudgetError, TaylorSeerError } from '../lib/errors';
+import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
+import { downgradeLadder } from '../lib/cache';
+import { codeOf } from './helpers/code-of';
+
+const N = 1000; // elements per entry: f32 order 2 = 12,000 bytes, bf16 order 2 = 6,000
+const schedule = { kind: 'fixed', steps: 20, interval: 3, warmup: 2 } as const;
+
+function feature(step: number, key: string, n = N): Float32Array {
+  const k = key.charCodeAt(key.length - 1) % 7;
+  return Float32Array.from({ length: n }, (_, j) => Math.sin(0.05 * step * (1 + (j % 13)) + k) * (1 + j / n) + 0.01 * step * step);
+}
+
+/**
+ * Runs the schedule with module() calls; `keysAt(step)` says which keys the model has at a step (a key
+ * that appears later is an entry created mid-run). Returns the outputs, step by step.
+ */
+function run(seer: TaylorSeer, keysAt: (step: number) => string[]): number[][][] {
+  const out: number[][][] = [];
+  for (let s = 0; s < schedule.steps; s++) {
+    seer.beginStep(s);
+    out.push(keysAt(s).map((key) => Array.from(seer.module(key, () => feature(s, key)))));
+  }
+  return out;
+}
+
+const three = () => ['a', 'b', 'c'];
+const make = (o: Partial<TaylorSeerOptions>) => new TaylorSeer({ schedule, maxOrder: 2, ...o });
+
+describe('maxBytes with onBudget: error (the default)', () => {
+  it('fails at the first update that would exceed it, saying what is needed and what would fit', () => {
+    const seer = make({ maxBytes: 30_000 });
+    seer.beginStep(0);
+    seer.module('a', () => feature(0, 'a'));
+    seer.module('b', () => feature(0, 'b'));
+    let err: unknown;
+    try {
+      seer.module('c', () => feature(0, 'c'));
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(TaylorSeerBudgetError);
+    expect(err).toBeInstanceOf(TaylorSeerError);
+    const b = err as TaylorSeerBudgetError;
+    expect(b.code).toBe('ERR_BUDGET');
+    expect(b.maxBytes).toBe(30_000);
+    expect(b.needed).toBe(36_000);
+    expect(b.fits).toEqual({ storage: 'bf16', maxOrder: 2, bytes: 18_000 });  // the first rung that fits
+    expect(b.message).toContain('36000');
+    expect(b.message).toContain('storage bf16, order 2');
+    // Nothing allocated beyond the budget, nothing lost: the two entries are intact and the run goes on.
+    expect(seer.stats.bytesHeld).toBe(24_000);
+    expect(seer.stats.entries).toBe(2);
+    expect(seer.stats.computes).toBe(2);
+  });
+
+  it('a run that stays within the budget is the same as an unbudgeted run', () => {
+    const keys = () => ['a', 'b'];
+    expect(run(make({ maxBytes: 24_000 }), keys)).toEqual(run(make({}), keys));
+  });
+
+  it('says when not even order 0 in i8 fits (fits is undefined)', () => {
+    const seer = make({ maxBytes: 1000, onBudget: 'degrade' });
+    seer.beginStep(0);
+    let err: unknown;
+    try {
+      seer.module('a', () => feature(0, 'a'));
+    } catch (e) {
+      err = e;
+    }
+    expect((err as TaylorSeerBudgetError).code).toBe('ERR_BUDGET');
+    expect((err as TaylorSeerBudgetError).fits).toBeUndefined();
+    expect((err as Error).message).toMatch(/coarser granularity/);
+    expect(seer.stats.entries).toBe(0);
+    expect(seer.stats.layout).toEqual({ storage: 'f32', maxOrder: 2 });
+  });
+});
+
+describe("maxBytes with onBudget: 'degrade'", () => {
+  it('steps storage down first: the run then equals one that used bf16 from the start, bit for bit', () => {
+    const seer = make({ maxBytes: 30_000, onBudget: 'degrade' });
+    const got = run(seer, three);
+    expect(got).toEqual(run(make({ storage: 'bf16' }), three));
+    const st = seer.stats;
+    expect(st.layout).toEqual({ storage: 'bf16', maxOrder: 2 });
+    expect(st.bytesHeld).toBe(18_000);
+    expect(st.budget.downgrades).toEqual([{ from: { storage: 'f32', maxOrder: 2 }, to: { storage: 'bf16', maxOrder: 2 }, neededBytes: 36_000, bytesAfter: 12_000, entries: 3 }]);
+  });
+
+  it('walks down one rung at a time as entries arrive: 7,000 bytes give bf16 (1 entry), i8 (2), i8 at order 1 (3)', () => {
+    const seer = make({ maxBytes: 7_000, onBudget: 'degrade' });
+    const got = run(seer, three);
+    const st = seer.stats;
+    expect(st.budget.downgrades.map((d) => [d.entries, d.to])).toEqual([
+      [1, { storage: 'bf16', maxOrder: 2 }],
+      [2, { storage: 'i8', maxOrder: 2 }],
+      [3, { storage: 'i8', maxOrder: 1 }],
+    ]);
+    expect(st.layout).toEqual({ storage: 'i8', maxOrder: 1 });
+    expect(st.bytesHeld).toBe(3 * 2 * 1088);
+    // Each rung rounds the factors it keeps once more, so the run is close to (not equal to) i8 order 1 throughout.
+    const want = run(make({ storage: 'i8', maxOrder: 1 }), three);
+    let worst = 0;
+    got.forEach((row, s) => row.forEach((v, k) => v.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[s][k][j]))))));
+    expect(worst).toBeGreaterThan(0);
+    expect(worst).toBeLessThan(0.05);
+  });
+
+  it('an entry created mid-run truncates the others to the lower order exactly (d_0..d_K\' are the lower order\'s factors)', () => {
+    // 'c' first appears at step 13, a full step (N=3, W=2: full at 0, 1, 4, 7, 10, 13, ...)
+    const keysAt = (s: number) => (s >= 13 ? ['a', 'b', 'c'] : ['a', 'b']);
+    const seer = make({ storage: 'i8', maxBytes: 7_000, onBudget: 'degrade' });
+    const got = run(seer, keysAt);
+    expect(seer.stats.budget.downgrades.map((d) => d.to)).toEqual([{ storage: 'i8', maxOrder: 1 }]);
+    // Before the downgrade it is the order-2 run; after, exactly the order-1 run.
+    const o2 = run(make({ storage: 'i8' }), keysAt);
+    const o1 = run(make({ storage: 'i8', maxOrder: 1 }), keysAt);
+    expect(got.slice(0, 13)).toEqual(o2.slice(0, 13));
+    expect(got.slice(13)).toEqual(o1.slice(13));
+    expect(o2.slice(14)).not.toEqual(o1.slice(14)); // the orders do differ: the comparison can fail
+  });
+
+  it('the downgrade is kept across runs and reset() restores the configured layout', () => {
+    const seer = make({ maxBytes: 30_000, onBudget: 'degrade' });
+    run(seer, three);
+    run(seer, three);
+    expect(seer.stats.layout.storage).toBe('bf16');
+    expect(seer.stats.budget.downgrades).toHaveLength(1);
+    seer.reset();
+    expect(seer.stats.layout).toEqual({ storage: 'f32', maxOrder: 2 });
+    expect(seer.stats.budget.downgrades).toEqual([]);
+  });
+});
+
+describe('maxBytes in a batched update (modulesAsync: one graph run returns every cached output)', () => {
+  /** As run(), with all of a step's keys handed over together. */
+  async function runBatched(seer: TaylorSeer, keysAt: (step: number) => string[]): Promise<number[][][]> {
+    const out: number[][][] = [];
+    for (let s = 0; s < schedule.steps; s++) {
+      seer.beginStep(s);
+      const keys = keysAt(s);
+      const got = await seer.modulesAsync(keys, async () => keys.map((key) => feature(s, key)));
+      out.push(got.map((t) => Array.from(t)));
+    }
+    return out;
+  }
+
+  it('counts every entry the update allocates together and fails before allocating any of them', async () => {
+    const seer = make({ maxBytes: 30_000 });
+    seer.beginStep(0);
+    const err = await seer.modulesAsync(['a', 'b', 'c'], async () => three().map((key) => feature(0, key))).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaylorSeerBudgetError);
+    expect((err as TaylorSeerBudgetError).needed).toBe(36_000);
+    expect((err as TaylorSeerBudgetError).fits).toEqual({ storage: 'bf16', maxOrder: 2, bytes: 18_000 });
+    expect(seer.stats.bytesHeld).toBe(0);
+    expect(seer.stats.entries).toBe(0);
+  });
+
+  it("with 'degrade' steps down once, before allocating: the run equals a bf16 run", async () => {
+    const seer = make({ maxBytes: 30_000, onBudget: 'degrade' });
+    const got = await runBatched(seer, three);
+    expect(got).toEqual(run(make({ storage: 'bf16' }), three));
+    expect(seer.stats.budget.downgrades).toEqual([{ from: { storage: 'f32', maxOrder: 2 }, to: { storage: 'bf16', maxOrder: 2 }, neededBytes: 36_000, bytesAfter: 0, entries: 3 }]);
+    expect(seer.stats.bytesHeld).toBe(18_000);
+  });
+});
+
+describe('bytes per entry and in all', () => {
+  it('stats and inspect() give each entry\'s bytes, and they add up', () => {
+    const seer = make({ storage: 'bf16' });
+    seer.beginStep(0);
+    seer.module('a', () => feature(0, 'a'));
+    seer.module('b', () => feature(0, 'b', 10), { context: 'uncond' });
+    const st = seer.stats;
+    expect(st.bytesByEntry).toEqual([
+      { context: '', key: 'a', bytes: 3 * N * 2 },
+      { context: 'uncond', key: 'b', bytes: 3 * 10 * 2 },
+    ]);
+    expect(st.bytesHeld).toBe(3 * N * 2 + 60);
+    const list = seer.inspect();
+    expect(list.map((e) => [e.bytes, e.factorBytes, e.stagingBytes])).toEqual([
+      [6000, 6000, 0],
+      [60, 60, 0],
+    ]);
+  });
+});
+
+describe('budget options are checked', () => {
+  it.each([0, -1, 1.5, '1000', Number.NaN, Infinity])('maxBytes %s is ERR_INVALID_ARGUMENT', (maxBytes) => {
+    expect(codeOf(() => make({ maxBytes: maxBytes as number }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+  it('onBudget must be error or degrade', () => {
+    expect(codeOf(() => make({ onBudget: 'shrink' as never }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+  it('the downgrade order: storage first, then order down to 0', () => {
+    expect(downgradeLadder({ storage: 'f32', maxOrder: 2 })).toEqual([
+      { storage: 'bf16', maxOrder: 2 },
+      { storage: 'i8', maxOrder: 2 },
+      { storage: 'i8', maxOrder: 1 },
+      { storage: 'i8', maxOrder: 0 },
+    ]);
+    expect(downgradeLadder({ storage: 'f16', maxOrder: 1 })).toEqual([
+      { storage: 'i8', maxOrder: 1 },
+      { storage: 'i8', maxOrder: 0 },
+    ]);
+    // GPU factors stop at bf16 ('i8' is CPU only)
+    expect(downgradeLadder({ storage: 'f32', maxOrder: 1 }, 'cuda')).toEqual([
+      { storage: 'bf16', maxOrder: 1 },
+      { storage: 'bf16', maxOrder: 0 },
+    ]);
+    expect(downgradeLadder({ storage: 'i8', maxOrder: 0 })).toEqual([]);
+  });
+});
