@@ -141,8 +141,12 @@ describe('objects dropped without dispose()', () => {
         samples.map((s: { rssMB: number }) => s.rssMB).join(', ') + ` MB (${retainedIfLeakedMB} MB if leaked)`,
     );
     expect(collected).toBeGreaterThanOrEqual(0.95 * created);
+    const { bytesEachMax } = json;
     for (const s of samples) {
-      expect(s.rssMB - baseline.rssMB, `RSS at ${s.created}`).toBeLessThan(50);
+      // RSS also holds freed pages the allocator keeps and fragmentation (seen up to ~55 MB on a 2-core VM), so
+      // its bound scales with what a leak would hold by then: keeping even a fifth of the dropped factors fails.
+      const leakedByNowMB = ((s.created - baseline.created) * bytesEachMax) / 2 ** 20;
+      expect(s.rssMB - baseline.rssMB, `RSS at ${s.created}`).toBeLessThan(Math.max(64, 0.2 * leakedByNowMB));
       expect(s.heapUsedMB - baseline.heapUsedMB, `heap at ${s.created}`).toBeLessThan(20);
       expect(s.arrayBuffersMB - baseline.arrayBuffersMB, `array buffers at ${s.created}`).toBeLessThan(20);
     }
