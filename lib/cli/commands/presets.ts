@@ -25,7 +25,10 @@ const GUIDANCE: Record<Preset['cfg'], string> = {
 
 export const presetsCommand: Command = {
   name: 'presets',
-  summary: "the reference forks' settings for FLUX, HunyuanVideo, HiDream, Wan2.1 and DiT (--preset NAME), with their sources",
+  summary: "the reference forks' settings per model family (--preset NAME), with their sources",
+  details:
+    'FLUX.1-dev, HunyuanVideo, HiDream-I1, Wan2.1 and DiT-XL/2. Each preset reads its schedule, order and guidance mode from the table of ' +
+    'published systems (lib/seed-systems.ts) that `taylorseer plan --preset` sizes, and names those systems.',
   options: { json: { type: 'boolean', description: 'print the presets as JSON (patterns as regular-expression sources)' } },
   examples: ['taylorseer presets', 'taylorseer presets --json'],
   async run(values) {
