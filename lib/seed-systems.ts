@@ -87,19 +87,24 @@ const MMDIT = {
   pixelsPerToken: 16,
 } as const;
 
+/** What Wan and DiT share: one kind of block over the image (or video) tokens; text enters by cross-attention or a label. */
+const SINGLE_STREAM = {
+  doubleBlocks: 0,
+  singleBlocksSeeText: false,
+  doubleModules: { image: 0, text: 0 },
+  textTokens: 0,
+  pixelsPerToken: 16,
+} as const;
+
 const WAN_1_3B: SeedSystem = {
+  ...SINGLE_STREAM,
   id: 'wan2.1-1.3b',
   name: 'Wan2.1-T2V-1.3B',
   hidden: 1536,
-  doubleBlocks: 0,
   singleBlocks: 30,
-  singleBlocksSeeText: false,
-  doubleModules: { image: 0, text: 0 },
   singleModules: 3,
-  textTokens: 0,
   outDim: 64,
   temporalStride: 4,
-  pixelsPerToken: 16,
   defaultSize: { width: 832, height: 480, frames: 81 },
   cfgStreams: 2,
   cfg: 'separate',
@@ -182,18 +187,14 @@ const SYSTEMS: readonly SeedSystem[] = [
       'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
   },
   {
+    ...SINGLE_STREAM,
     id: 'dit-xl-2',
     name: 'DiT-XL/2',
     hidden: 1152,
-    doubleBlocks: 0,
     singleBlocks: 28,
-    singleBlocksSeeText: false,
-    doubleModules: { image: 0, text: 0 },
     singleModules: 2,
-    textTokens: 0,
     outDim: 32,
     temporalStride: 0,
-    pixelsPerToken: 16,
     defaultSize: { width: 256, height: 256, frames: 1 },
     cfgStreams: 2,
     cfg: 'batched',
