@@ -5,6 +5,7 @@
  * module map replaces.
  */
 import { getPreset, PRESET_IDS, type Preset, type PresetId } from '../presets';
+import type { CfgMode } from '../pipeline/sampler';
 import type { OptionSpecs } from './command';
 import { str, type Values } from './commands/pipeline-shared';
 
@@ -33,4 +34,9 @@ export function presetScheduleFlags(p: Preset | undefined, v: Values): Values {
   const s = p.schedule;
   const given = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
   return { schedule: 'fixed', interval: String(s.interval), warmup: String(s.warmup), cooldown: String(s.cooldown), ...given };
+}
+
+/** The sampler's CFG mode for the preset: 'separate' where the fork runs cond and uncond as two forwards with separate caches. */
+export function presetCfgMode(p: Preset | undefined): CfgMode {
+  return p?.cfg === 'separate' ? 'separate' : 'batched';
 }

@@ -3,6 +3,8 @@
  * named the way Wan-Video, facebookresearch's DiT or diffusers name their modules, and nothing of the other
  * family's; dit-xl runs end to end on the made-small DiT, exported as one graph and as pieces.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeGraph, loadModel, readF32, relL2, sample, type Model } from '../../lib/pipeline';
@@ -92,5 +94,29 @@ describe('dit-xl on the made-small DiT', () => {
       expect(r.stderr).toMatch(/preset flux-dev caches img_attn, .*whose blocks cache attn and mlp: use dit-xl or a lite preset, or a single-graph export/);
       await expect(loadModel(PIECES_DIR, { preset: 'wan2.1' })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
     });
+  });
+});
+
+describe("wan2.1's guidance on any model (wan2.1-lite caches the output only)", () => {
+  const args = ['--model', GRAPH_DIR, '--preset', 'wan2.1-lite', '--steps', '10', '--threads', '1', '--repeat', '1', '--json'];
+
+  it('eval runs cond and uncond as two forwards with a cache each, full compute too', async () => {
+    const r = await cli(['eval', ...args, '--labels', '3,7']);
+    expect(r.code, r.stderr).toBe(0);
+    const j = JSON.parse(r.stdout) as Record<string, unknown>;
+    // 10 steps x 8 branches x 2 forwards in full; 2 full steps accelerated; one output entry per pass
+    expect(j).toMatchObject({ preset: 'wan2.1-lite', cfg: 'separate', granularity: 'lite', order: 1, fullStepList: [0, 5], cacheEntries: 2, moduleEvalsFull: 160, moduleEvals: 32 });
+  });
+
+  it('demo compares it with full compute guided the same way', async () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-demo-'));
+    const r = await cli(['demo', ...args, '--out', out]).finally(() => fs.rmSync(out, { recursive: true, force: true }));
+    expect(r.code, r.stderr).toBe(0);
+    const rows = (JSON.parse(r.stdout) as { rows: Array<{ id: string; fullSteps: number; moduleEvals: number }> }).rows;
+    // ten labels in one batch: 8 branches per forward, two forwards per step
+    expect(rows.map((x) => [x.id, x.fullSteps, x.moduleEvals])).toEqual([
+      ['full', 10, 160],
+      ['wan2.1-lite', 2, 32],
+    ]);
   });
 });
