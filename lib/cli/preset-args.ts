@@ -1,8 +1,8 @@
 /**
  * --preset NAME for eval, demo and sweep: the reference fork's settings (lib/presets.ts). A preset gives the
  * defaults of the flags it covers (schedule, order, granularity, CFG mode) and, on a single-graph model,
- * the branches to cache (its module map); flags given explicitly still win, except --cache, which the
- * module map replaces.
+ * the branches to cache (its module map; a per-piece DiT caches attn and mlp, which only dit-xl's map
+ * names); flags given explicitly still win, except --cache, which the module map replaces.
  */
 import { getPreset, PRESET_IDS, type Preset, type PresetId } from '../presets';
 import type { CfgMode } from '../pipeline/sampler';

@@ -313,7 +313,9 @@ function isGraphTarget(target: string): boolean {
 /**
  * Loads a model: a `taylorseer-dit-onnx/1` directory (one graph per piece), or one exported graph of the
  * whole denoiser (an .onnx file, or a directory holding model.onnx). Either works with sample(), compare(),
- * calibrateSchedule() and the sweep. Errors: ERR_MODEL (what is wrong and what is expected).
+ * calibrateSchedule() and the sweep. `inputs`, `cache`, `nullLabel`, `timestepScale` and `cacheDir` are for a
+ * single graph; `preset` works on both (a per-piece directory takes dit-xl, whose module map is its attn and
+ * mlp, or a lite preset). Errors: ERR_MODEL (what is wrong and what is expected), ERR_INVALID_ARGUMENT.
  */
 export function loadModel(target: string, options: LoadGraphOptions = {}): Promise<Model> {
   if (typeof target !== 'string' || target.length === 0) {
