@@ -1,3 +1,5 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { getPreset, listPresets, presetFits, presetModulesOf, presetPatterns, presetSeer, PRESET_IDS, seedSystemFor, type Preset } from '../lib/presets';
 import { seedSystem } from '../lib/seed-systems';
@@ -197,5 +199,17 @@ describe('presets', () => {
     expect(codeOf(() => getPreset(undefined))).toBe('ERR_INVALID_ARGUMENT');
     expect(() => presetSeer(getPreset('flux-dev'), 2)).toThrow(/at least 3 steps/);
     expect(codeOf(() => presetSeer(getPreset('flux-dev'), 2.5))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it("are documented in docs/cli.md with their systems and numbers", () => {
+    const doc = fs.readFileSync(path.join(__dirname, '../docs/cli.md'), 'utf8');
+    const rows = [...doc.matchAll(/^\| `([\w.-]+)` \| ([^|]+) \| N=(\d+) W=(\d+), O=(\d+) \|/gm)].map((m) => [
+      m[1],
+      [...m[2].matchAll(/`([\w.-]+)`/g)].map((x) => x[1]),
+      Number(m[3]),
+      Number(m[4]),
+      Number(m[5]),
+    ]);
+    expect(rows).toEqual(listPresets().map((p) => [p.id, [...p.systems], p.schedule.interval, p.schedule.warmup, p.maxOrder]));
   });
 });
