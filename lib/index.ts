@@ -20,8 +20,8 @@ export { planRun, PLAN_ROW } from './run-plan';
 export type { RunPlan, StepPlan, RunPlanOptions } from './run-plan';
 
 // The reference forks' settings for the MMDiT family (FLUX, HunyuanVideo, HiDream).
-export { getPreset, listPresets, presetPatterns, presetSeer, PRESET_IDS } from './presets';
-export type { Preset, PresetId, PresetCfg, PresetModule } from './presets';
+export { getPreset, listPresets, presetFits, presetModulesOf, presetPatterns, presetSeer, seedSystemFor, PRESET_IDS } from './presets';
+export type { Preset, PresetBlock, PresetId, PresetCfg, PresetModule } from './presets';
 
 // The lower-level cache the hook is built on.
 export { FactorCache } from './cache';
@@ -57,4 +57,4 @@ export type {
 export { plan, formatGB, parseMemorySize, PLAN_STORAGES } from './plan';
 export type { Plan, PlanOptions, PlanRow } from './plan';
 export { seedSystems, seedSystem, tokensOf, cachedTensors, SEED_SYSTEM_IDS, CACHE_GRANULARITIES } from './seed-systems';
-export type { SeedSystem, SeedSystemId, CacheGranularity, CachedTensors, GenerationSize } from './seed-systems';
+export type { SeedSystem, SeedSystemId, CacheGranularity, CachedTensors, GenerationSize, GuidanceMode, ReferenceSettings } from './seed-systems';

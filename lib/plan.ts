@@ -13,12 +13,13 @@ import { TaylorSeerError } from './errors';
 import { MAX_ORDER } from './expansion';
 import { factorBytes, type StorageDtype } from './native';
 import { MADE_MODEL_QUALITY, madeModelPsnr } from './plan-quality';
-import { CACHE_GRANULARITIES, cachedTensors, seedSystem, tokensOf, type CacheGranularity, type CachedTensors, type GenerationSize, type SeedSystem } from './seed-systems';
+import { seedSystemFor } from './presets';
+import { CACHE_GRANULARITIES, cachedTensors, tokensOf, type CacheGranularity, type CachedTensors, type GenerationSize, type SeedSystem } from './seed-systems';
 
 export const PLAN_STORAGES: readonly StorageDtype[] = ['f32', 'f16', 'bf16', 'i8'];
 
 export interface PlanOptions {
-  /** a seed-system id ('flux-dev', ...) or the system itself */
+  /** a seed-system id ('flux-dev', 'dit-xl-2', ...), a preset id for one system ('dit-xl'), or the system itself */
   system: string | SeedSystem;
   /** default: the system's default size */
   size?: Partial<GenerationSize>;
@@ -77,7 +78,7 @@ function checkList<T>(name: string, value: readonly T[] | undefined, allowed: re
 
 export function plan(options: PlanOptions): Plan {
   if (typeof options !== 'object' || options === null) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'plan options must be an object');
-  const system = typeof options.system === 'string' ? seedSystem(options.system) : options.system;
+  const system = typeof options.system === 'string' ? seedSystemFor(options.system) : options.system;
   const size: GenerationSize = { ...system.defaultSize, ...(options.size ?? {}) };
   const batch = options.batch ?? 1;
   if (!Number.isInteger(batch) || batch < 1 || batch > 1 << 16) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `batch must be an integer in [1, 65536], got ${String(batch)}`);

@@ -1,7 +1,8 @@
 /**
  * The diffusion transformers TaylorSeer was published for, at their real shapes: hidden size, blocks, the
  * outputs the reference caches per block, tokens per resolution (and frames), CFG streams and the
- * reference's defaults. One table, used by `taylorseer plan` (cache memory) and by model presets.
+ * reference's defaults. One table, used by `taylorseer plan` (cache memory) and by the model presets
+ * (lib/presets.ts), which read their interval, order and warm-up from `reference` and `lite` here.
  *
  * Every number names the public config or code it comes from (`source`). Token counts follow the models'
  * latent layouts: a VAE that downsamples space by 8 (and time by 4 for the video models) and a 2x2 patch
@@ -19,6 +20,24 @@ import { TaylorSeerError } from './errors';
 export type SeedSystemId = 'flux-dev' | 'hunyuan-video' | 'hidream-i1' | 'wan2.1-1.3b' | 'wan2.1-14b' | 'dit-xl-2';
 export type CacheGranularity = 'module' | 'block' | 'lite';
 export const CACHE_GRANULARITIES: readonly CacheGranularity[] = ['module', 'block', 'lite'];
+
+/**
+ * How classifier-free guidance meets the cache:
+ *  - 'embedded': guidance is distilled into an input of the network (FLUX-dev, HunyuanVideo): one forward
+ *    per step, one cache;
+ *  - 'batched': cond and uncond run as one forward of batch 2B with one shared cache entry per branch;
+ *  - 'separate': two forwards per step, separate cond / uncond caches.
+ */
+export type GuidanceMode = 'embedded' | 'batched' | 'separate';
+
+/** A fork's fixed schedule and order: a full step every `interval` steps after `warmup` full ones, order `order`. */
+export interface ReferenceSettings {
+  interval: number;
+  order: number;
+  warmup: number;
+  /** the code (or example) that sets them */
+  source: string;
+}
 
 export interface SeedSystem {
   id: SeedSystemId;
@@ -51,30 +70,46 @@ export interface SeedSystem {
    * has batch 2) or as two forwards with separate caches (Wan): the bytes are the same.
    */
   cfgStreams: number;
-  cfg: 'none' | 'batched' | 'separate';
-  /** the reference fork's defaults: interval N, order O, warm-up W, factor dtype */
-  reference: { interval: number; order: number; warmup: number; dtype: 'bf16' | 'f32' };
+  cfg: GuidanceMode;
+  /** the reference fork's defaults (module granularity): interval N, order O, warm-up W, factor dtype, and where they are set */
+  reference: ReferenceSettings & { dtype: 'bf16' | 'f32' };
+  /** TaylorSeer-Lite's settings for this family (the network output only), where a Lite port sets them */
+  lite?: ReferenceSettings;
   /** where the numbers come from */
   source: string;
 }
 
+/** What FLUX, HunyuanVideo and HiDream share: double- and single-stream blocks, 16 latent channels in 2x2 patches. */
+const MMDIT = {
+  singleBlocksSeeText: true,
+  doubleModules: { image: 2, text: 2 },
+  outDim: 64,
+  pixelsPerToken: 16,
+} as const;
+
+/** What Wan and DiT share: one kind of block over the image (or video) tokens; text enters by cross-attention or a label. */
+const SINGLE_STREAM = {
+  doubleBlocks: 0,
+  singleBlocksSeeText: false,
+  doubleModules: { image: 0, text: 0 },
+  textTokens: 0,
+  pixelsPerToken: 16,
+} as const;
+
 const WAN_1_3B: SeedSystem = {
+  ...SINGLE_STREAM,
   id: 'wan2.1-1.3b',
   name: 'Wan2.1-T2V-1.3B',
   hidden: 1536,
-  doubleBlocks: 0,
   singleBlocks: 30,
-  singleBlocksSeeText: false,
-  doubleModules: { image: 0, text: 0 },
   singleModules: 3,
-  textTokens: 0,
   outDim: 64,
   temporalStride: 4,
-  pixelsPerToken: 16,
   defaultSize: { width: 832, height: 480, frames: 81 },
   cfgStreams: 2,
   cfg: 'separate',
-  reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16' },
+  reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-Wan2.1 cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance)' },
+  lite: { interval: 5, order: 1, warmup: 1, source: 'ComfyUI-TaylorSeer examples/taylorseerlite_example_wan2-2.json (TaylorSeerLite, model_type wanvideo)' },
   source:
     'Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
     'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
@@ -82,66 +117,58 @@ const WAN_1_3B: SeedSystem = {
 
 const SYSTEMS: readonly SeedSystem[] = [
   {
+    ...MMDIT,
     id: 'flux-dev',
     name: 'FLUX.1-dev',
     hidden: 3072,
     doubleBlocks: 19,
     singleBlocks: 38,
-    singleBlocksSeeText: true,
-    doubleModules: { image: 2, text: 2 },
     singleModules: 1,
     textTokens: 512,
-    outDim: 64,
     temporalStride: 0,
-    pixelsPerToken: 16,
     defaultSize: { width: 1024, height: 1024, frames: 1 },
     cfgStreams: 1,
-    cfg: 'none',
-    reference: { interval: 6, order: 1, warmup: 3, dtype: 'bf16' },
+    cfg: 'embedded',
+    reference: { interval: 6, order: 1, warmup: 3, dtype: 'bf16', source: 'TaylorSeer-FLUX cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance; the paper reports O=2)' },
+    lite: { interval: 5, order: 2, warmup: 3, source: 'TaylorSeer-Lite (Cache4Diffusion; ports in ComfyUI-TaylorSeer and OpenVINO GenAI)' },
     source:
       'black-forest-labs/FLUX.1-dev transformer/config.json: num_layers 19, num_single_layers 38, num_attention_heads 24 x attention_head_dim 128 = 3072, ' +
       'in_channels 64 (2x2-packed 16-channel latents, VAE stride 8); FluxPipeline max_sequence_length 512 (T5); reference fork TaylorSeer-FLUX caches ' +
       'img_attn, img_mlp, txt_attn, txt_mlp per double block and the fused attention+MLP output per single block',
   },
   {
+    ...MMDIT,
     id: 'hunyuan-video',
     name: 'HunyuanVideo',
     hidden: 3072,
     doubleBlocks: 20,
     singleBlocks: 40,
-    singleBlocksSeeText: true,
-    doubleModules: { image: 2, text: 2 },
     singleModules: 1,
     textTokens: 256,
-    outDim: 64,
     temporalStride: 4,
-    pixelsPerToken: 16,
     defaultSize: { width: 640, height: 480, frames: 65 },
     cfgStreams: 1,
-    cfg: 'none',
-    reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16' },
+    cfg: 'embedded',
+    reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-HunyuanVideo cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance)' },
     source:
       'hunyuanvideo-community/HunyuanVideo transformer/config.json: num_layers 20, num_single_layers 40, 24 heads x 128 = 3072, patch_size 2, patch_size_t 1, ' +
       'out_channels 16 (x 2x2 patch = 64 per token); causal 3D VAE stride 4 (time) x 8 x 8; text_len 256 (LLaVA-Llama encoder); ' +
       'embedded guidance. The reference fork also stores the raw single-stream attention, which this library does not',
   },
   {
+    ...MMDIT,
     id: 'hidream-i1',
     name: 'HiDream-I1',
     hidden: 2560,
     doubleBlocks: 16,
     singleBlocks: 32,
-    singleBlocksSeeText: true,
-    doubleModules: { image: 2, text: 2 },
     singleModules: 2,
     textTokens: 384,
-    outDim: 64,
     temporalStride: 0,
-    pixelsPerToken: 16,
     defaultSize: { width: 1024, height: 1024, frames: 1 },
     cfgStreams: 2,
     cfg: 'batched',
-    reference: { interval: 4, order: 2, warmup: 1, dtype: 'bf16' },
+    reference: { interval: 4, order: 2, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-HiDream cache_init.py (fresh_threshold, max_order, first_enhance)' },
     source:
       'HiDream-ai/HiDream-I1-Full transformer/config.json: num_layers 16, num_single_layers 32, num_attention_heads 20 x attention_head_dim 128 = 2560, ' +
       'patch_size 2, out_channels 16; HiDreamImageTransformer2DModel.forward: text = T5 (128) + last Llama-3.1 layer (128) + the block\'s Llama layer (128) = 384 tokens, ' +
@@ -160,22 +187,18 @@ const SYSTEMS: readonly SeedSystem[] = [
       'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
   },
   {
+    ...SINGLE_STREAM,
     id: 'dit-xl-2',
     name: 'DiT-XL/2',
     hidden: 1152,
-    doubleBlocks: 0,
     singleBlocks: 28,
-    singleBlocksSeeText: false,
-    doubleModules: { image: 0, text: 0 },
     singleModules: 2,
-    textTokens: 0,
     outDim: 32,
     temporalStride: 0,
-    pixelsPerToken: 16,
     defaultSize: { width: 256, height: 256, frames: 1 },
     cfgStreams: 2,
     cfg: 'batched',
-    reference: { interval: 4, order: 4, warmup: 2, dtype: 'f32' },
+    reference: { interval: 4, order: 4, warmup: 2, dtype: 'f32', source: 'TaylorSeer-DiT sample.py (--interval and --max-order on the command line) and cache_init.py (first_enhance)' },
     source:
       'facebookresearch/DiT models.py DiT_XL_2: hidden_size 1152, depth 28, patch_size 2, learn_sigma (out 2 x 4 channels x 2x2 patch = 32 per token); ' +
       'sd-vae-ft stride 8; sample.py batches cond + uncond; reference fork TaylorSeer-DiT caches attn and mlp per block in fp32',

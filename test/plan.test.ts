@@ -66,11 +66,20 @@ describe('plan', () => {
     expect(formatGB(r.bytes)).toBe('6.455 GB');
   });
 
-  it('matches the memory table of the seed systems: Wan2.1-14B 720p O=1 bf16 ~372 GB, DiT-XL/2 O=4 f32 ~0.66 GB', () => {
-    const wan = plan({ system: 'wan2.1-14b', orders: [1], storages: ['bf16'], granularities: ['module'] }).rows[0];
+  it('matches the memory table of the seed systems: Wan2.1-14B 720p O=1 bf16 ~372 GB, Wan2.1-1.3B 480p ~36 GB, DiT-XL/2 O=4 f32 ~0.66 GB', () => {
+    const row = (system: string, order: number, storage: 'bf16' | 'f32') => plan({ system, orders: [order], storages: [storage], granularities: ['module'] }).rows[0];
+    const wan = row('wan2.1-14b', 1, 'bf16');
+    expect(wan.tensors).toBe(3 * 40);
+    expect(wan.bytesPerFactor).toBe(2 * 3 * 40 * 75_600 * 5120 * 2);
     expect(wan.bytes / 1e9).toBeCloseTo(371.6, 0);
-    const dit = plan({ system: 'dit-xl-2', orders: [4], storages: ['f32'], granularities: ['module'] }).rows[0];
+    const small = row('wan2.1-1.3b', 1, 'bf16');
+    expect(small.bytesPerFactor).toBe(2 * 3 * 30 * 32_760 * 1536 * 2);
+    expect(small.bytes / 1e9).toBeCloseTo(36.2, 1);
+    const dit = row('dit-xl-2', 4, 'f32');
+    expect(dit.bytesPerFactor).toBe(2 * 2 * 28 * 256 * 1152 * 4);
     expect(dit.bytes / 1e9).toBeCloseTo(0.66, 2);
+    // a preset for one system names it
+    expect(row('dit-xl', 4, 'f32').bytes).toBe(dit.bytes);
   });
 
   it("'i8' takes 68 bytes per 64 elements: FLUX.1-dev O=2 module 3.429 GB, 53% of bf16", () => {
@@ -143,6 +152,15 @@ describe('taylorseer plan', () => {
     expect(j.preset).toBe('wan2.1-14b');
     expect(j.tokens.image).toBe(75_600);
     expect(j.rows.map((x: { granularity: string }) => x.granularity)).toEqual(['module', 'block', 'lite']);
+  });
+
+  it('takes a preset id for the model it is for, and asks which Wan2.1 for the wan2.1 preset', async () => {
+    const r = await capture(() => main(['plan', '--preset', 'dit-xl', '--order', '4', '--storage', 'f32', '--granularity', 'module', '--json']));
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.out)).toMatchObject({ preset: 'dit-xl-2', name: 'DiT-XL/2', tokens: { image: 256, text: 0 } });
+    const w = await capture(() => main(['plan', '--preset', 'wan2.1']));
+    expect(w.code).toBe(2);
+    expect(w.err).toMatch(/preset wan2\.1 is for wan2\.1-1\.3b and wan2\.1-14b: name one of them/);
   });
 
   it('bad values exit 2 with a one-line message', async () => {

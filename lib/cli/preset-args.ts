@@ -1,10 +1,11 @@
 /**
  * --preset NAME for eval, demo and sweep: the reference fork's settings (lib/presets.ts). A preset gives the
  * defaults of the flags it covers (schedule, order, granularity, CFG mode) and, on a single-graph model,
- * the branches to cache (its module map); flags given explicitly still win, except --cache, which the
- * module map replaces.
+ * the branches to cache (its module map; a per-piece DiT caches attn and mlp, which only dit-xl's map
+ * names); flags given explicitly still win, except --cache, which the module map replaces.
  */
 import { getPreset, PRESET_IDS, type Preset, type PresetId } from '../presets';
+import type { CfgMode } from '../pipeline/sampler';
 import type { OptionSpecs } from './command';
 import { str, type Values } from './commands/pipeline-shared';
 
@@ -33,4 +34,9 @@ export function presetScheduleFlags(p: Preset | undefined, v: Values): Values {
   const s = p.schedule;
   const given = Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined));
   return { schedule: 'fixed', interval: String(s.interval), warmup: String(s.warmup), cooldown: String(s.cooldown), ...given };
+}
+
+/** The sampler's CFG mode for the preset: 'separate' where the fork runs cond and uncond as two forwards with separate caches. */
+export function presetCfgMode(p: Preset | undefined): CfgMode {
+  return p?.cfg === 'separate' ? 'separate' : 'batched';
 }

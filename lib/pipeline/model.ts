@@ -13,7 +13,8 @@ import { GraphModel, type LoadGraphOptions } from './graph/graph-model';
 import { loadManifest, MANIFEST_FORMAT, type DitArchitecture, type ModelManifest } from './manifest';
 import { GRANULARITIES } from './seer-options';
 import { sessionOptions, type LoadModelOptions } from './session-options';
-import { forward } from './transformer';
+import { cacheKeys, forward } from './transformer';
+import { getPreset, listPresets, presetFits } from '../presets';
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
 export interface ModelCounters {
@@ -277,7 +278,23 @@ export type { LoadModelOptions } from './session-options';
 /** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
 export type Model = DitModel | GraphModel;
 
-const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir', 'preset'] as const;
+const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+
+/**
+ * A per-piece DiT caches attn and mlp per block, whatever is asked: a preset applies to it when its module
+ * map names exactly those (dit-xl), or when it caches the output only. Errors: ERR_INVALID_ARGUMENT.
+ */
+function checkPiecePreset(id: unknown, target: string): void {
+  const p = getPreset(id);
+  const names = [cacheKeys.attn(0), cacheKeys.mlp(0)];
+  if (presetFits(p, names)) return;
+  const fitting = listPresets().filter((x) => x.modules.length > 0 && presetFits(x, names)).map((x) => x.id);
+  throw new TaylorSeerError(
+    'ERR_INVALID_ARGUMENT',
+    `preset ${p.id} caches ${p.modules.map((m) => m.name).join(', ')}, but ${target} is a ${MANIFEST_FORMAT} directory, whose blocks cache attn and mlp: ` +
+      `use ${[...fitting, 'a lite preset'].join(' or ')}, or a single-graph export of the model`,
+  );
+}
 
 /** Whether `target` names a single-graph model: an .onnx file, or a directory with model.onnx or a graph model.json. */
 function isGraphTarget(target: string): boolean {
@@ -296,7 +313,9 @@ function isGraphTarget(target: string): boolean {
 /**
  * Loads a model: a `taylorseer-dit-onnx/1` directory (one graph per piece), or one exported graph of the
  * whole denoiser (an .onnx file, or a directory holding model.onnx). Either works with sample(), compare(),
- * calibrateSchedule() and the sweep. Errors: ERR_MODEL (what is wrong and what is expected).
+ * calibrateSchedule() and the sweep. `inputs`, `cache`, `nullLabel`, `timestepScale` and `cacheDir` are for a
+ * single graph; `preset` works on both (a per-piece directory takes dit-xl, whose module map is its attn and
+ * mlp, or a lite preset). Errors: ERR_MODEL (what is wrong and what is expected), ERR_INVALID_ARGUMENT.
  */
 export function loadModel(target: string, options: LoadGraphOptions = {}): Promise<Model> {
   if (typeof target !== 'string' || target.length === 0) {
@@ -306,6 +325,13 @@ export function loadModel(target: string, options: LoadGraphOptions = {}): Promi
   const extra = GRAPH_ONLY.filter((k) => options[k] !== undefined);
   if (extra.length > 0) {
     return Promise.reject(new TaylorSeerError('ERR_INVALID_ARGUMENT', `${extra.join(', ')}: only for single-graph models; ${target} is a ${MANIFEST_FORMAT} directory`));
+  }
+  if (options.preset !== undefined) {
+    try {
+      checkPiecePreset(options.preset, target);
+    } catch (e) {
+      return Promise.reject(e);
+    }
   }
   return DitModel.load(target, options);
 }

@@ -116,11 +116,16 @@ describe('presets on the command line', () => {
   it('`taylorseer presets` lists every preset with its schedule and source', async () => {
     const r = await cli(['presets']);
     expect(r.code).toBe(0);
-    for (const id of ['flux-dev', 'flux-dev-lite', 'hunyuanvideo', 'hidream']) expect(r.stdout).toMatch(new RegExp(`^${id} \\(`, 'm'));
+    const ids = ['flux-dev', 'flux-dev-lite', 'hunyuanvideo', 'hidream', 'wan2.1', 'wan2.1-lite', 'dit-xl'];
+    for (const id of ids) expect(r.stdout).toMatch(new RegExp(`^${id.replace('.', '\\.')} \\(`, 'm'));
     expect(r.stdout).toMatch(/interval 6, warm-up 3, cool-down 0; order 1; granularity module/);
     expect(r.stdout).toMatch(/source: TaylorSeer-FLUX cache_init\.py/);
     const json = JSON.parse((await cli(['presets', '--json'])).stdout) as Array<{ id: string; modules: Array<{ patterns: string[] }> }>;
-    expect(json.map((p) => p.id)).toEqual(['flux-dev', 'flux-dev-lite', 'hunyuanvideo', 'hidream']);
+    expect(r.stdout).toMatch(/^wan2\.1 \(Wan2\.1 .*; plan --preset wan2\.1-1\.3b \| wan2\.1-14b\)$/m);
+    expect(r.stdout).toMatch(/caches: per block: self_attn, cross_attn \(added without a gate\), ffn/);
+    expect(r.stdout).toMatch(/guidance: CFG as two forwards, separate cond \/ uncond caches, the decision taken on the cond pass/);
+    expect(r.stdout).toMatch(/^dit-xl \(DiT-XL\/2 .*eps-prediction.*DDIM.*\)/m);
+    expect(json.map((p) => p.id)).toEqual(ids);
     expect(typeof json[0].modules[0].patterns[0]).toBe('string');
   });
 
@@ -135,7 +140,7 @@ describe('presets on the command line', () => {
   it('refuses an unknown preset, and a module-map preset with --cache, in one line', async () => {
     const bad = await cli(['eval', '--model', DIR, '--preset', 'flux']);
     expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/unknown preset "flux": expected one of flux-dev, flux-dev-lite, hunyuanvideo, hidream/);
+    expect(bad.stderr).toMatch(/unknown preset "flux": expected one of flux-dev, flux-dev-lite, hunyuanvideo, hidream, wan2\.1, wan2\.1-lite, dit-xl/);
     const both = await cli(['eval', '--model', DIR, '--preset', 'flux-dev', '--cache', 'img_attn', '--steps', '4']);
     expect(both.code).not.toBe(0);
     expect(both.stderr).toMatch(/preset and cache exclude each other/);

@@ -130,3 +130,28 @@ export function mmditGraph(): ToyGraph {
     ],
   };
 }
+
+/**
+ * A single-stream transformer (DiT, Wan) of two blocks named `<blocks>.N`, with one branch per entry of
+ * `modules` in each: `scope` is the node scope inside the block (e.g. 'self_attn/o'), gated branches are
+ * multiplied by g before their residual Add, plain ones are added as they are. The branches alternate
+ * tanh and sin so that no two are the same function.
+ */
+export function singleStreamGraph(blocks: string, modules: ReadonlyArray<{ scope: string; gated: boolean }>): ToyGraph {
+  const g = twoBlockGraph();
+  const nodes: ToyNode[] = g.nodes.slice(0, 4);
+  let h = 'sample';
+  const total = 2 * modules.length;
+  for (let i = 0, k = 0; i < 2; i++) {
+    modules.forEach((m, j) => {
+      const op = k % 2 === 0 ? 'Tanh' : 'Sin';
+      const out = ++k === total ? 'v' : `h${k}`;
+      const at = `/${blocks}.${i}`;
+      nodes.push({ op, inputs: [h], output: `b${k}`, name: `${at}/${m.scope}/${op}` });
+      if (m.gated) nodes.push({ op: 'Mul', inputs: ['g', `b${k}`], output: `gb${k}`, name: `${at}/Mul_${j}` });
+      nodes.push({ op: 'Add', inputs: [h, m.gated ? `gb${k}` : `b${k}`], output: out, name: `${at}/Add_${j}` });
+      h = out;
+    });
+  }
+  return { ...g, nodes };
+}

@@ -19,7 +19,7 @@ import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
 import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
-import { PRESET_FLAG, presetFlag, presetLoadOptions } from '../preset-args';
+import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
 
 export interface DemoSetting {
@@ -133,8 +133,9 @@ export const demoCommand: Command = {
     const quiet = Boolean(v.quiet);
 
     const preset = presetFlag(v);
-    // with a preset, the demo shows that one setting
+    // with a preset, the demo shows that one setting, full compute and it guided as the fork guides
     const settings = preset ? [presetSetting(preset)] : DEMO_SETTINGS;
+    const cfg = presetCfgMode(preset);
     const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const { classes, channels, imageSize } = model.arch;
@@ -158,17 +159,17 @@ export const demoCommand: Command = {
 
       const results: SampleResult[] = [];
       const variants = [
-        async () => (results[0] = await sample(model, { labels, steps, guidance, noise, onStep: tick(names[0]) })),
+        async () => (results[0] = await sample(model, { labels, steps, guidance, noise, cfg, onStep: tick(names[0]) })),
         ...settings.map((s, i) => async () => {
           const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
-          results[i + 1] = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, seer, onStep: tick(names[i + 1]) });
+          results[i + 1] = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, cfg, seer, onStep: tick(names[i + 1]) });
         }),
       ];
       let timings: Timing[];
       try {
         timings = await alternate(variants, {
           repeat,
-          warmUp: () => warmUp(model, labels, guidance, 'batched'),
+          warmUp: () => warmUp(model, labels, guidance, cfg),
           onRun: (variant, round, ms) => {
             if (lines) process.stderr.write(`demo: run ${round * names.length + variant + 1}/${totalRuns}: ${names[variant]}, ${(ms / 1000).toFixed(1)} s\n`);
           },

@@ -13,7 +13,7 @@ import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
-import { PRESET_FLAG, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
+import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
   defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
   VARIABLE_FLAG, warmUp, type Values,
@@ -64,7 +64,7 @@ export const evalCommand: Command = {
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
     const granularity = parseChoice<Granularity>('granularity', str(v, 'granularity') ?? preset?.granularity ?? 'module', GRANULARITIES);
     const storage = parseChoice<StorageDtype>('storage', str(v, 'storage')!, STORAGE_DTYPES);
-    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? (preset?.cfg === 'separate' ? 'separate' : 'batched'), ['batched', 'separate']);
+    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? presetCfgMode(preset), ['batched', 'separate']);
     const implementation = parseChoice<HookImplementation>('implementation', str(v, 'implementation')!, ['taylorseer', 'reference']);
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
     const threads = parseThreads(v);

@@ -4,7 +4,8 @@
  */
 import type { StorageDtype } from '../../native';
 import { formatGB, parseMemorySize, plan, PLAN_STORAGES, type Plan } from '../../plan';
-import { CACHE_GRANULARITIES, SEED_SYSTEM_IDS, seedSystem, type CacheGranularity } from '../../seed-systems';
+import { CACHE_GRANULARITIES, SEED_SYSTEM_IDS, type CacheGranularity } from '../../seed-systems';
+import { listPresets, seedSystemFor } from '../../presets';
 import { MAX_ORDER } from '../../expansion';
 import { TaylorSeerError } from '../../errors';
 import type { Command } from '../command';
@@ -59,7 +60,11 @@ export const planCommand: Command = {
     'Bytes are exact at the real model\'s shapes (lib/seed-systems.ts, each number with its public source). The recommendation is ' +
     'the fitting configuration with the best PSNR against full compute measured on the made-small DiTs (docs/memory.md), not on the model itself.',
   options: {
-    preset: { type: 'string', value: SEED_SYSTEM_IDS.join('|'), description: 'the model (required)' },
+    preset: {
+      type: 'string',
+      value: SEED_SYSTEM_IDS.join('|'),
+      description: `the model (required); a preset for one model names it too (${listPresets().filter((p) => p.systems.length === 1).map((p) => p.id).join(', ')})`,
+    },
     resolution: { type: 'string', value: '1024 | WxH', defaultText: "the model's default", description: 'width x height in pixels (one number: square)' },
     frames: { type: 'string', value: 'F', defaultText: "the model's default", description: 'video frames (4k + 1; video models only)' },
     batch: { type: 'string', value: 'B', default: '1', description: 'samples per forward' },
@@ -72,12 +77,13 @@ export const planCommand: Command = {
   examples: [
     'taylorseer plan --preset flux-dev --resolution 1024 --budget 24GB',
     'taylorseer plan --preset wan2.1-14b --resolution 1280x720 --frames 81 --order 1 --storage i8 --json',
+    'taylorseer plan --preset dit-xl --batch 8 --budget 4GB',
   ],
   async run(values) {
     const v = values as Values;
     const preset = str(v, 'preset');
     if (preset === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--preset is required (one of ${SEED_SYSTEM_IDS.join(', ')})`);
-    const system = seedSystem(parseChoice('preset', preset, SEED_SYSTEM_IDS));
+    const system = seedSystemFor(preset);
     const resolution = str(v, 'resolution');
     const frames = str(v, 'frames');
     const size = {

@@ -1,19 +1,34 @@
 /**
  * `taylorseer presets`: the reference forks' settings this library ships as presets, with their sources.
  */
-import { listPresets, type Preset } from '../../presets';
+import { listPresets, type Preset, type PresetBlock } from '../../presets';
 import type { Command } from '../command';
 
+/** What the preset caches, per kind of block; plain (ungated) branches say so. */
 function modules(p: Preset): string {
   if (p.granularity === 'lite') return 'the network output only';
-  const names = (block: 'double' | 'single') => p.modules.filter((m) => m.block === block).map((m) => m.name);
+  const names = (block: PresetBlock) => p.modules.filter((m) => m.block === block).map((m) => (m.kind === 'plain' ? `${m.name} (added without a gate)` : m.name));
   const single = names('single');
-  return `double: ${names('double').join(', ')}; single: ${single.length === 1 && single[0] === 'single' ? 'the fused attention+MLP output' : single.join(', ')}`;
+  const parts = [
+    ['double', names('double')],
+    ['single', single.length === 1 && single[0] === 'single' ? ['the fused attention+MLP output'] : single],
+    ['per block', names('block')],
+  ] as const;
+  return parts.filter(([, n]) => n.length > 0).map(([what, n]) => `${what}: ${n.join(', ')}`).join('; ');
 }
+
+const GUIDANCE: Record<Preset['cfg'], string> = {
+  embedded: 'distilled into an input (one forward per step, one cache)',
+  batched: 'CFG batched, one shared cache',
+  separate: 'CFG as two forwards, separate cond / uncond caches, the decision taken on the cond pass',
+};
 
 export const presetsCommand: Command = {
   name: 'presets',
-  summary: "the reference forks' settings for FLUX, HunyuanVideo and HiDream (--preset NAME), with their sources",
+  summary: "the reference forks' settings per model family (--preset NAME), with their sources",
+  details:
+    'FLUX.1-dev, HunyuanVideo, HiDream-I1, Wan2.1 and DiT-XL/2. Each preset reads its schedule, order and guidance mode from the table of ' +
+    'published systems (lib/seed-systems.ts) that `taylorseer plan --preset` sizes, and names those systems.',
   options: { json: { type: 'boolean', description: 'print the presets as JSON (patterns as regular-expression sources)' } },
   examples: ['taylorseer presets', 'taylorseer presets --json'],
   async run(values) {
@@ -26,10 +41,10 @@ export const presetsCommand: Command = {
     const lines: string[] = [];
     for (const p of all) {
       const s = p.schedule;
-      lines.push(`${p.id} (${p.model})`);
+      lines.push(`${p.id} (${p.model}; plan --preset ${p.systems.join(' | ')})`);
       lines.push(`  schedule: fixed, interval ${s.interval}, warm-up ${s.warmup}, cool-down ${s.cooldown}; order ${p.maxOrder}; granularity ${p.granularity}`);
       lines.push(`  caches: ${modules(p)}`);
-      lines.push(`  guidance: ${p.cfg === 'embedded' ? 'distilled into an input (one forward per step, one cache)' : p.cfg === 'batched' ? 'CFG batched, one shared cache' : 'CFG as two forwards, separate caches'}`);
+      lines.push(`  guidance: ${GUIDANCE[p.cfg]}`);
       lines.push(`  source: ${p.source}`);
     }
     process.stdout.write(`${lines.join('\n')}\n`);

@@ -21,7 +21,7 @@ import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
 import { defaultModelDir, graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
-import { PRESET_FLAG, presetFlag, presetLoadOptions } from '../preset-args';
+import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 
 export interface SweepRow {
   shift: number;
@@ -121,18 +121,19 @@ export const sweepCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    // a preset sweeps the schedules on its module map and granularity
+    // a preset sweeps the schedules on its module map, granularity and CFG mode
     const preset = presetFlag(v);
     const granularity = preset?.granularity ?? 'module';
+    const cfg = presetCfgMode(preset);
     const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const maxOrder = Math.max(...orders);
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', maxOrder);
       const holdout = holdoutSource && samplesFromFlags(holdoutFlags, model, holdoutSource, [], 'holdout-', maxOrder);
-      await warmUp(model, labels, guidance, 'batched');
+      await warmUp(model, labels, guidance, cfg);
       const rows: SweepRow[] = [];
       for (const shift of shifts) {
-        const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise, granularity };
+        const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, noise, granularity, cfg };
         const full = await sample(model, base);
         log(`shift ${shift}: full compute ${full.wallMs.toFixed(0)} ms`);
         for (const budget of budgets) {
@@ -161,7 +162,7 @@ export const sweepCommand: Command = {
       const summary = summarise(rows);
       if (holdout) {
         for (const shift of shifts) {
-          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise, granularity };
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels: holdout.labels, steps, guidance, shift, noise: holdout.noise, granularity, cfg };
           const full = await sample(model, base);
           const run = async (b: SweepBest | null) => {
             if (!b) return null;
@@ -177,7 +178,7 @@ export const sweepCommand: Command = {
       }
       if (repeat > 0) {
         for (const row of summary) {
-          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift: row.shift, noise, granularity };
+          const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift: row.shift, noise, granularity, cfg };
           const time = async (b: SweepBest | null): Promise<SweepTiming | null> => {
             if (!b) return null;
             const c = await compareTimed(model, { ...base, seer: { schedule: b.schedule, maxOrder: b.order, variable: b.variable }, repeat });

@@ -49,7 +49,7 @@ export interface Detection {
 }
 
 export interface DetectOptions {
-  /** keep only branches whose key, tensor, Add node or producing node matches one of these */
+  /** keep only branches whose key, tensor, Add node, producing node or one of its inputs matches one of these */
   cache?: ReadonlyArray<RegExp>;
 }
 
@@ -173,7 +173,11 @@ export function detectBranches(graph: GraphProto, options: DetectOptions = {}): 
 
   let kept = branches;
   if (options.cache && options.cache.length > 0) {
-    const names = (b: Branch) => [b.key, b.tensor, b.add, index.producerOf(b.tensor)?.name ?? ''];
+    // the producer's inputs too: parameter names (blocks.0.attn.proj.bias) keep the module path where an exporter's node names do not
+    const names = (b: Branch) => {
+      const producer = index.producerOf(b.tensor);
+      return [b.key, b.tensor, b.add, producer?.name ?? '', ...(producer?.input ?? [])];
+    };
     kept = branches.filter((b) => options.cache!.some((re) => names(b).some((n) => re.test(n))));
     if (kept.length === 0) {
       const shown = branches.slice(0, 4).map((b) => `${b.key} (${b.tensor})`).join(', ');
