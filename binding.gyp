@@ -11,10 +11,9 @@
         "native/cpu_kernels.cc",
         "native/cpu_kernels_avx2.cc",
         "native/cpu_kernels_generic.cc",
-        "native/cuda_bench.cc",
-        "native/cuda_binding.cc",
         "native/errors.cc",
         "native/kernel_binding.cc",
+        "native/no_cuda.cc",
         "native/thread_pool.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")", "."],

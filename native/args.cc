@@ -75,6 +75,14 @@ const char* DtypeName(ts_dtype d) {
   return "?";
 }
 
+int DtypeBytes(ts_dtype d) { return d == TS_F32 ? 4 : d == TS_I8 ? 1 : 2; }
+
+napi_typedarray_type HostArrayType(ts_dtype d) {
+  return d == TS_F32 ? napi_float32_array : d == TS_I8 ? napi_uint8_array : napi_uint16_array;
+}
+
+const char* HostArrayName(ts_dtype d) { return TypedArrayName(HostArrayType(d)); }
+
 ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what) {
   if (v.IsString()) {
     std::string s = v.As<Napi::String>().Utf8Value();
@@ -102,7 +110,7 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
   TensorArg t;
   if (v.IsTypedArray()) {
     auto arr = v.As<Napi::TypedArray>();
-    const napi_typedarray_type want = dtype == TS_F32 ? napi_float32_array : dtype == TS_I8 ? napi_uint8_array : napi_uint16_array;
+    const napi_typedarray_type want = HostArrayType(dtype);
     TS_REQUIRE(env, arr.TypedArrayType() == want, "ERR_DTYPE",
                what + " must be a " + TypedArrayName(want) + " for dtype " + DtypeName(dtype) + " (got " +
                    TypedArrayName(arr.TypedArrayType()) + ")");
@@ -120,7 +128,7 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
     t.shared = !is_ab;
     t.data = data;
     t.length = static_cast<int64_t>(length);
-    t.elem_size = dtype == TS_F32 ? 4 : dtype == TS_I8 ? 1 : 2;
+    t.elem_size = DtypeBytes(dtype);
     // A detached buffer reports no data: treat it as empty so the length checks reject it.
     if (!data) t.length = 0;
     return t;
@@ -134,12 +142,12 @@ TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::s
       t.device = true;
       t.data = view.data;
       t.length = view.length;
-      t.elem_size = dtype == TS_F32 ? 4 : 2;
+      t.elem_size = DtypeBytes(dtype);
       return t;
     }
   }
   Throw(env, "ERR_INVALID_ARGUMENT",
-        what + " must be a " + (dtype == TS_F32 ? "Float32Array" : dtype == TS_I8 ? "Uint8Array" : "Uint16Array") + " or a DeviceTensor of dtype " +
+        what + " must be a " + HostArrayName(dtype) + " or a DeviceTensor of dtype " +
             DtypeName(dtype) + " (got " + Describe(v) + ")");
 }
 

@@ -10,7 +10,15 @@
 
 namespace ts {
 
+// Upper bound on elements of one tensor or factor: keeps capacity * n * 4 bytes far from int64 overflow.
+constexpr int64_t kMaxElements = int64_t{1} << 40;
+
+// What each dtype is on the host: its name, the bytes of one element of its typed array (one byte of
+// records for i8) and that typed array. A new dtype is added here and in taylorseer.h's ts_dtype.
 const char* DtypeName(ts_dtype d);
+int DtypeBytes(ts_dtype d);
+napi_typedarray_type HostArrayType(ts_dtype d);
+const char* HostArrayName(ts_dtype d);
 ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what);
 // A factor storage dtype: the activation dtypes, or 'i8' (8-bit records, taylorseer.h).
 ts_dtype ParseStorageDtype(Napi::Env env, Napi::Value v, const std::string& what);

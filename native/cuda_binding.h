@@ -1,7 +1,8 @@
-// The CUDA side of the addon (cuda_binding.cc, cuda_bench.cc): DeviceTensor, the `cuda` export object
-// and `cudaInfo`. The host-side binding reaches it only through the hooks of device.h (InitDevice
-// registers them); the functions below are for code that wants to ask directly. Every function exists
-// in every build; without TS_HAVE_CUDA no DeviceTensor can exist and the `cuda` functions throw
+// The CUDA side of the addon: DeviceTensor, the `cuda` export object and `cudaInfo`. A build with CUDA
+// compiles native/cuda_binding/ (one file per concern, init.cc puts them together); a build without
+// compiles native/no_cuda.cc instead. The host-side binding reaches it only through the hooks of device.h
+// (InitDevice registers them); the functions below are for code that wants to ask directly. Every
+// function exists in every build; without CUDA no DeviceTensor can exist and the `cuda` functions throw
 // ERR_DEVICE "this build has no CUDA support (built without nvcc); rebuild with nvcc on PATH".
 #pragma once
 #include <napi.h>
@@ -24,7 +25,7 @@ DeviceView GetDeviceTensor(Napi::Env env, Napi::Value value, const char* what);
 // cuda.setStream chose another). Throws ERR_DEVICE when CUDA is not usable.
 void* CurrentStream(Napi::Env env);
 
-// Adds `bench` to the `cuda` object (cuda_bench.cc).
+// Adds `bench` to the `cuda` object (cuda_binding/bench.cc; no_cuda.cc without CUDA).
 void AddCudaBench(Napi::Env env, Napi::Object cuda);
 
 }  // namespace ts

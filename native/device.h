@@ -1,4 +1,4 @@
-// The seam between the host-side binding (kernel_binding.cc) and the CUDA binding (cuda_*.cc).
+// The seam between the host-side binding (kernel_binding.cc) and the CUDA binding (cuda_binding/).
 // The CUDA binding registers its hooks at load when the addon was built with CUDA; without them no
 // DeviceTensor can exist, and every tensor is a host TypedArray.
 #pragma once
@@ -34,8 +34,9 @@ void RegisterDeviceHooks(Napi::Env env, const DeviceHooks* hooks);
 // Null when no CUDA binding registered in this environment.
 const DeviceHooks* GetDeviceHooks(Napi::Env env);
 
-// Implemented by the CUDA binding (cuda_*.cc): adds `cuda` and `cudaInfo` to the exports and registers
-// the hooks. Present in every build; without TS_HAVE_CUDA it reports that CUDA was not compiled in.
+// Implemented by the CUDA binding (cuda_binding/init.cc): adds `cuda` and `cudaInfo` to the exports and
+// registers the hooks. Present in every build; without CUDA (no_cuda.cc) it reports that CUDA was not
+// compiled in.
 void InitDevice(Napi::Env env, Napi::Object exports);
 
 }  // namespace ts

@@ -24,9 +24,6 @@
 namespace ts {
 namespace {
 
-// Upper bound on elements per factor: keeps capacity * n * 4 bytes far from int64 overflow.
-constexpr int64_t kMaxElements = int64_t{1} << 40;
-
 std::string At(const char* table, uint32_t i, const char* field) {
   return std::string(table) + "[" + std::to_string(i) + "]." + field;
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Leak check of the native addon (slow: not part of `npm test` or CI). `npm run leak-check` or
-# `bash scripts/leak-check.sh`. Two phases, both driving scripts/soak.js:
+# `bash scripts/leak-check.sh`. Two phases, both driving scripts/soak.ts (run with tsx):
 #  1. valgrind --leak-check=full over a short soak (VALGRIND_STEPS soak steps, 2 worker_threads loading and
 #     unloading the addon). Fails on any "definitely lost" or "indirectly lost" block whose allocation stack
 #     has a frame in taylorseer.node, and on invalid reads/writes or uses of uninitialised values within the
@@ -9,8 +9,8 @@
 #     gc(); fails if either grows more than its bound after the 2,000-step warm-up. V8's young generation is
 #     pinned (--max-semi-space-size=1) so that its resizing does not look like growth.
 # Each soak step: every entry of a 15-entry table (storage x activation in f32/f16/bf16, orders 0..4,
-# 1000 to 40960 elements) updates or forecasts (plain or gated), half sync, half async; 5 TaylorSeers (from
-# dist/ when built) do a step of module/moduleAsync/gatedResidual; one bad call must be rejected.
+# 1000 to 40960 elements) updates or forecasts (plain or gated), half sync, half async; 5 TaylorSeers do a
+# step of module/moduleAsync/gatedResidual; one bad call must be rejected.
 # Env: VALGRIND_STEPS (default 400), RSS_STEPS (10000), RSS_BOUND_MB (4), HEAP_BOUND_MB (1),
 #      LEAK_CHECK_DIR (build/leak-check: the valgrind log), TAYLORSEER_ADDON (another build to check).
 # Exit status: 0 clean, 1 a check failed, 2 could not run.
@@ -36,7 +36,6 @@ fi
 
 ADDON=$(node -e "const p=require('path');const e=process.env.TAYLORSEER_ADDON;console.log(e?p.resolve(e):require('node-gyp-build').resolve('.'))" 2>/dev/null) || {
   echo "leak-check: the addon is not built (npm run build:native)"; exit 2; }
-[ -f dist/index.js ] || echo "leak-check: dist/ is not built (npm run build:ts): the soak runs without hook steps"
 echo "leak-check: addon $ADDON"
 
 start=$(date +%s)
@@ -45,7 +44,7 @@ status=0
 # ---- 1. valgrind ---------------------------------------------------------------------------------------
 echo "leak-check: [1/2] valgrind soak, $VALGRIND_STEPS steps + 2 workers (a minute or two)"
 valgrind --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=none --num-callers=40 \
-  --log-file="$LOG" node --expose-gc --max-semi-space-size=1 scripts/soak.js --steps "$VALGRIND_STEPS" \
+  --log-file="$LOG" node --expose-gc --max-semi-space-size=1 --import tsx scripts/soak.ts --steps "$VALGRIND_STEPS" \
   --sample "$VALGRIND_STEPS" --workers 2 --no-rss-check >"$OUT/valgrind-soak.out" 2>&1
 vg_rc=$?
 grep -E '^soak: (ok|FAILED|FAIL)' "$OUT/valgrind-soak.out" | sed 's/^/leak-check:   /'
@@ -111,7 +110,7 @@ EOF
 
 # ---- 2. RSS soak ---------------------------------------------------------------------------------------
 echo "leak-check: [2/2] RSS soak, $RSS_STEPS steps, sampled every 1000 after gc()"
-node --expose-gc --max-semi-space-size=1 scripts/soak.js --steps "$RSS_STEPS" --sample 1000 --warmup 2000 \
+node --expose-gc --max-semi-space-size=1 --import tsx scripts/soak.ts --steps "$RSS_STEPS" --sample 1000 --warmup 2000 \
   --bound-mb "$RSS_BOUND_MB" --heap-bound-mb "$HEAP_BOUND_MB" >"$OUT/rss-soak.out" 2>&1
 rss_rc=$?
 grep -E '^soak: ' "$OUT/rss-soak.out" | grep -v '^soak: [0-9 ]*steps,' | sed 's/^/leak-check:   /'

@@ -13,7 +13,7 @@ import type { Command } from '../../lib/cli/command';
 import { commands } from '../../lib/cli/commands';
 import { demoCommand } from '../../lib/cli/commands/demo';
 import { evalCommand } from '../../lib/cli/commands/eval';
-import { defaultModelDir } from '../../lib/cli/commands/pipeline-shared';
+import { bundledModelDir } from '../../lib/pipeline/bundled';
 import { parseArgsOptions } from '../../lib/cli/help';
 import { main } from '../../lib/cli/main';
 import { TITLED_LAYOUT } from '../../lib/plot';
@@ -59,8 +59,8 @@ const evalArgs = [
 ];
 
 describe('eval', () => {
-  it('the bundled model resolves from lib/cli/commands (and from dist/cli/commands: same depth)', () => {
-    expect(defaultModelDir()).toBe(MODEL_DIR);
+  it('the bundled model resolves to fixtures/dit-digits, the devDependency taylorseer-dit-digits', () => {
+    expect(bundledModelDir()).toBe(MODEL_DIR);
   });
 
   it('prints one JSON object whose fields agree with each other; --out writes the accelerated sample', async () => {

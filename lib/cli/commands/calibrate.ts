@@ -4,11 +4,12 @@
  */
 import { TaylorSeerError } from '../../errors';
 import { CALIBRATE_MOVES, calibrateSchedule, calibrationRunBound, type Calibration } from '../../pipeline/calibrate';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { loadModel } from '../../pipeline/model';
 import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, graphOptions, noiseSource, progressBars, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
+import { graphOptions, noiseSource, progressBars, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
@@ -52,7 +53,7 @@ export const calibrateCommand: Command = {
       if (!v.quiet) process.stderr.write(`${line}\n`);
     };
 
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), graphOptions(v));
+    const model = await loadModel(str(v, 'model') ?? bundledModelDir(), graphOptions(v));
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', order);
       await warmUp(model, labels, guidance, 'batched');

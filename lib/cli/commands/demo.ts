@@ -8,6 +8,7 @@ import { alternate, overheadOf, relativeSpread, type Overhead, type Timing } fro
 import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compareImages, type QualityReport } from '../../pipeline/metrics';
 import { encodePng, renderRows } from '../../pipeline/image';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { loadModel } from '../../pipeline/model';
 import { gaussianNoise } from '../../pipeline/noise';
 import { sample, type SampleResult } from '../../pipeline/sampler';
@@ -18,7 +19,7 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
-import { checkSampleCount, defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
 
@@ -136,7 +137,7 @@ export const demoCommand: Command = {
     // with a preset, the demo shows that one setting, full compute and it guided as the fork guides
     const settings = preset ? [presetSetting(preset)] : DEMO_SETTINGS;
     const cfg = presetCfgMode(preset);
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
+    const model = await loadModel(str(v, 'model') ?? bundledModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const { classes, channels, imageSize } = model.arch;
       const labels = Array.from({ length: classes }, (_, i) => i);

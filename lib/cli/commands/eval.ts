@@ -3,6 +3,7 @@
  */
 import { prepareOutputFile } from '../../files';
 import { compareTimed } from '../../pipeline/evaluate';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { loadModel } from '../../pipeline/model';
 import { writeF32 } from '../../pipeline/noise';
 import type { CfgMode, SampleOptions } from '../../pipeline/sampler';
@@ -15,7 +16,7 @@ import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
-  defaultModelDir, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
+  GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
   VARIABLE_FLAG, warmUp, type Values,
 } from './pipeline-shared';
 
@@ -74,7 +75,7 @@ export const evalCommand: Command = {
     const outArg = str(v, 'out');
     const outFile = outArg === undefined ? undefined : prepareOutputFile(outArg);
 
-    const modelDir = str(v, 'model') ?? defaultModelDir();
+    const modelDir = str(v, 'model') ?? bundledModelDir();
     const model = await loadModel(modelDir, { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0], '', order);

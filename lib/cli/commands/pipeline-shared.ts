@@ -1,5 +1,5 @@
 /**
- * What the pipeline commands (demo, eval, sweep, calibrate) share: the bundled model's location, option access,
+ * What the pipeline commands (demo, eval, sweep, calibrate) share: option access,
  * labels and noise, and the untimed warm-up run.
  */
 import * as os from 'node:os';
@@ -9,17 +9,11 @@ import type { CacheShape, DenoiserModel } from '../../pipeline/denoiser';
 import type { LoadGraphOptions } from '../../pipeline/graph/graph-model';
 import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
 import { requireOptional } from '../../optional';
-import { bundledModelDir } from '../../pipeline/bundled';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
 import type { OptionSpec, OptionSpecs } from '../command';
 import { formatBytes, parseInteger, parseList, parseNumber } from '../parse';
-
-/** The demo model (package taylorseer-dit-digits), used when no --model is given. */
-export function defaultModelDir(): string {
-  return bundledModelDir();
-}
 
 /** cli-progress (an optional peer dependency): the bars of demo and calibrate on a terminal. */
 export function progressBars(): typeof import('cli-progress') {

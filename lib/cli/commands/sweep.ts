@@ -12,6 +12,7 @@ import type { OverheadVerdict, Timing } from '../../bench/timing';
 import { TaylorSeerError } from '../../errors';
 import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compare, compareTimed } from '../../pipeline/evaluate';
+import { bundledModelDir } from '../../pipeline/bundled';
 import { loadModel } from '../../pipeline/model';
 import { sample, type SampleOptions } from '../../pipeline/sampler';
 import { VARIABLES, type Variable } from '../../expansion';
@@ -20,7 +21,7 @@ import { fixedByInterval } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { defaultModelDir, graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 
 export interface SweepRow {
@@ -125,7 +126,7 @@ export const sweepCommand: Command = {
     const preset = presetFlag(v);
     const granularity = preset?.granularity ?? 'module';
     const cfg = presetCfgMode(preset);
-    const model = await loadModel(str(v, 'model') ?? defaultModelDir(), { ...graphOptions(v), ...presetLoadOptions(preset) });
+    const model = await loadModel(str(v, 'model') ?? bundledModelDir(), { ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
       const maxOrder = Math.max(...orders);
       const { labels, noise } = samplesFromFlags(v, model, source, [], '', maxOrder);

@@ -4,22 +4,22 @@
 // options: { reps?: number, warmup?: number, flux?: boolean (default true), single?: boolean (default
 // true), log?: boolean (progress lines on stderr) }.
 // The benchmark's kernels are built in only with TAYLORSEER_BENCH (TS_HAVE_CUDA_BENCH); a CUDA build without
-// them rejects with ERR_DEVICE saying how to build them. The CPU-only AddCudaBench is in cuda_binding.cc.
+// them rejects with ERR_DEVICE saying how to build them. A build without CUDA has its own in native/no_cuda.cc.
 #include <cstdio>
 #include <string>
 
-#include "cuda_binding.h"
-#include "errors.h"
+#include "../cuda_binding.h"
+#include "../errors.h"
 
-#if defined(TS_HAVE_CUDA) && defined(TS_HAVE_CUDA_BENCH)
+#ifdef TS_HAVE_CUDA_BENCH
 #include <cuda_runtime.h>
 
-#include "../cuda/ts_cuda_extra.h"
+#include "../../cuda/ts_cuda_extra.h"
 #endif
 
 namespace ts {
 
-#if defined(TS_HAVE_CUDA) && defined(TS_HAVE_CUDA_BENCH)
+#ifdef TS_HAVE_CUDA_BENCH
 namespace {
 
 void LogLine(const char* line, void*) {
@@ -109,7 +109,7 @@ Napi::Value Bench(const Napi::CallbackInfo& info) {
 
 void AddCudaBench(Napi::Env env, Napi::Object cuda) { cuda.Set("bench", Napi::Function::New(env, Bench, "bench")); }
 
-#elif defined(TS_HAVE_CUDA)
+#else
 namespace {
 
 constexpr const char* kNoBenchMessage =
@@ -127,6 +127,6 @@ Napi::Value NoBench(const Napi::CallbackInfo& info) {
 
 void AddCudaBench(Napi::Env env, Napi::Object cuda) { cuda.Set("bench", Napi::Function::New(env, NoBench, "bench")); }
 
-#endif  // TS_HAVE_CUDA
+#endif  // TS_HAVE_CUDA_BENCH
 
 }  // namespace ts

@@ -1,34 +1,44 @@
-#!/usr/bin/env node
-// Soak of the kernels and the hook for leak checks (scripts/leak-check.sh runs it, with and without
-// valgrind). One soak step is one denoising step of a model with many cached modules:
-//  - every entry of a table does its call: update on its full steps, forecast (plain or gated, h += gate * F)
-//    on the others; half of them sync, half async (the async ones in flight together). The table covers
-//    every storage x activation dtype pair (f32, f16, bf16), orders 0..4 and sizes below and above the CPU
-//    pool's parallel threshold; every 25 steps one entry gets new arrays (the old ones become garbage);
-//  - every TaylorSeer (when dist/ is built) does one step of module / moduleAsync / gatedResidual / a second
-//    context, with reset(), dispose() + new and new runs along the way;
-//  - one call with bad input, which must be rejected with the expected error code.
-// Optionally runs --workers worker_threads one after another (each loads the addon, runs 20 steps, exits).
-// Samples process.memoryUsage() every --sample steps, after gc() when run with --expose-gc.
-//
-//   node --expose-gc scripts/soak.js [--steps 10000] [--sample 1000] [--max-n 40960] [--workers 0]
-//                                    [--warmup 2000] [--bound-mb 4] [--heap-bound-mb 1] [--no-rss-check]
-//                                    [--no-hook]
-// Exits 1 when a call misbehaves or (unless --no-rss-check) RSS grows more than --bound-mb, or the JS heap
-// more than --heap-bound-mb, between the sample at --warmup steps and any later one. The last line of
-// stdout is `SOAK {json}`.
-'use strict';
-const fs = require('node:fs');
-const path = require('node:path');
-const { isMainThread, Worker, workerData, parentPort } = require('node:worker_threads');
+/*
+ * Soak of the kernels and the hook for leak checks (scripts/leak-check.sh runs it, with and without
+ * valgrind). Runs from the TypeScript sources with tsx, through the package's entry. One soak step is one
+ * denoising step of a model with many cached modules:
+ *  - every entry of a table does its call: update on its full steps, forecast (plain or gated, h += gate * F)
+ *    on the others; half of them sync, half async (the async ones in flight together). The table covers
+ *    every storage x activation dtype pair (f32, f16, bf16), orders 0..4 and sizes below and above the CPU
+ *    pool's parallel threshold; every 25 steps one entry gets new arrays (the old ones become garbage);
+ *  - every TaylorSeer (unless --no-hook) does one step of module / moduleAsync / gatedResidual / a second
+ *    context, with reset(), dispose() + new and new runs along the way;
+ *  - one call with bad input, which must be rejected with the expected error code.
+ * Optionally runs --workers worker_threads one after another (each loads the addon, runs 20 steps, exits).
+ * Samples process.memoryUsage() every --sample steps, after gc() when run with --expose-gc.
+ *
+ *   node --expose-gc --import tsx scripts/soak.ts [--steps 10000] [--sample 1000] [--max-n 40960]
+ *        [--workers 0] [--warmup 2000] [--bound-mb 4] [--heap-bound-mb 1] [--no-rss-check] [--no-hook]
+ *
+ * Exits 1 when a call misbehaves or (unless --no-rss-check) RSS grows more than --bound-mb, or the JS heap
+ * more than --heap-bound-mb, between the sample at --warmup steps and any later one. The last line of
+ * stdout is `SOAK {json}`. TAYLORSEER_ADDON picks another build of the addon, as everywhere.
+ */
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import { native, TaylorSeer, type Dtype, type ForecastEntry, type HostTensor, type NativeAddon, type TaylorSeerOptions } from '../lib/index';
 
-const root = path.resolve(__dirname, '..');
+interface Options {
+  steps: number;
+  sample: number;
+  maxN: number;
+  workers: number;
+  warmup: number;
+  boundMb: number;
+  heapBoundMb: number;
+  rssCheck: boolean;
+  hook: boolean;
+}
 
-function parseArgs(argv) {
-  const o = { steps: 10000, sample: 1000, maxN: 40960, workers: 0, warmup: 2000, boundMb: 4, heapBoundMb: 1, rssCheck: true, hook: true };
+function parseArgs(argv: string[]): Options {
+  const o: Options = { steps: 10000, sample: 1000, maxN: 40960, workers: 0, warmup: 2000, boundMb: 4, heapBoundMb: 1, rssCheck: true, hook: true };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
-    const num = () => {
+    const num = (): number => {
       const v = Number(argv[++i]);
       if (!Number.isFinite(v) || v < 0) throw new Error(`${a} needs a number`);
       return v;
@@ -47,22 +57,10 @@ function parseArgs(argv) {
   return o;
 }
 
-/** The addon (with the TaylorSeerError class registered) and TaylorSeer, from dist/ when it is built. */
-function load(wantHook) {
-  const dist = path.join(root, 'dist', 'index.js');
-  if (fs.existsSync(dist)) {
-    const lib = require(dist);
-    return { addon: lib.native(), TaylorSeer: wantHook ? lib.TaylorSeer : undefined, from: 'dist/' };
-  }
-  const explicit = process.env.TAYLORSEER_ADDON;
-  const addon = explicit ? require(path.resolve(explicit)) : require('node-gyp-build')(root);
-  return { addon, TaylorSeer: undefined, from: explicit ? explicit : 'node-gyp-build' };
-}
+const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
+const host = (dtype: Dtype, n: number): HostTensor => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
 
-const DTYPES = ['f32', 'f16', 'bf16'];
-const host = (dtype, n) => (dtype === 'f32' ? new Float32Array(n) : new Uint16Array(n));
-
-function makeData(addon, dtype, n, seed) {
+function makeData(addon: NativeAddon, dtype: Dtype, n: number, seed: number): HostTensor {
   const x = new Float32Array(n);
   for (let j = 0; j < n; j++) x[j] = Math.sin(0.01 * j + seed) * 0.5;
   if (dtype === 'f32') return x;
@@ -71,21 +69,52 @@ function makeData(addon, dtype, n, seed) {
   return bits;
 }
 
+interface Entry {
+  storage: Dtype;
+  act: Dtype;
+  order: number;
+  n: number;
+  dim: number;
+  tokens: number;
+  count: number;
+  step: number;
+  factors: HostTensor;
+  fresh: HostTensor;
+  out: HostTensor;
+  h: HostTensor;
+  gate: HostTensor;
+}
+
+type SeerConfig = Partial<TaylorSeerOptions<Dtype>> & { maxOrder: number };
+
+interface Seer {
+  config: SeerConfig;
+  seer: TaylorSeer<Dtype>;
+  step: number;
+  x: HostTensor;
+  h: HostTensor;
+  gate: HostTensor;
+  shape: { batch: number; tokens: number; dim: number };
+}
+
+type Counts = Record<'steps' | 'update' | 'forecast' | 'gated' | 'async' | 'hook' | 'rejected' | 'churn', number>;
+
 class Soak {
-  constructor(addon, TaylorSeer, opts) {
-    this.addon = addon;
-    this.TaylorSeer = TaylorSeer;
-    this.opts = opts;
-    this.counts = { steps: 0, update: 0, forecast: 0, gated: 0, async: 0, hook: 0, rejected: 0, churn: 0 };
-    this.failures = [];
+  counts: Counts = { steps: 0, update: 0, forecast: 0, gated: 0, async: 0, hook: 0, rejected: 0, churn: 0 };
+  failures: string[] = [];
+  entries: Entry[] = [];
+  seers: Seer[] = [];
+
+  constructor(
+    private readonly addon: NativeAddon,
+    private readonly opts: Options,
+  ) {
     const sizes = [1000, 4096, opts.maxN].map((n) => Math.max(8, n - (n % 8)));
-    this.entries = [];
     for (let i = 0; i < 15; i++) {
       this.entries.push(this.makeEntry(DTYPES[i % 3], DTYPES[Math.floor(i / 3) % 3], i % 5, sizes[i % sizes.length], i));
     }
-    this.seers = [];
-    if (TaylorSeer) {
-      const configs = [
+    if (opts.hook) {
+      const configs: SeerConfig[] = [
         { maxOrder: 2 },
         { maxOrder: 4, variable: 'newton', storage: 'bf16', activation: 'bf16' },
         { maxOrder: 1, variable: 'time', storage: 'f16', activation: 'f16' },
@@ -96,7 +125,7 @@ class Soak {
     }
   }
 
-  makeEntry(storage, act, order, n, seed) {
+  makeEntry(storage: Dtype, act: Dtype, order: number, n: number, seed: number): Entry {
     const dim = 8;
     return {
       storage, act, order, n, dim, tokens: n / dim, count: 0, step: 0,
@@ -108,32 +137,33 @@ class Soak {
     };
   }
 
-  makeSeer(config) {
+  makeSeer(config: SeerConfig): Seer {
     const n = 2 * 16 * 8;
+    const act = config.activation ?? 'f32';
     return {
       config,
-      seer: new this.TaylorSeer({ schedule: { kind: 'fixed', steps: 20, interval: 3, warmup: 2 }, ...config }),
+      seer: new TaylorSeer<Dtype>({ schedule: { kind: 'fixed', steps: 20, interval: 3, warmup: 2 }, ...config }),
       step: 0,
-      x: makeData(this.addon, config.activation ?? 'f32', n, 5),
-      h: makeData(this.addon, config.activation ?? 'f32', n, 6),
-      gate: makeData(this.addon, config.activation ?? 'f32', 2 * 8, 7),
+      x: makeData(this.addon, act, n, 5),
+      h: makeData(this.addon, act, n, 6),
+      gate: makeData(this.addon, act, 2 * 8, 7),
       shape: { batch: 2, tokens: 16, dim: 8 },
     };
   }
 
   /** Entry k's call of step i; returns the Promise of an async call (not awaited here). */
-  addonCall(i, k) {
+  addonCall(i: number, k: number): Promise<void> | undefined {
     const e = this.entries[k];
     const asyncCall = (i + k) % 2 === 1;
     if (e.act === 'f32') e.fresh[i % e.n] = Math.cos(i);
     else e.fresh[i % e.n] = 0x3c00 + (i % 256);
     const full = e.count === 0 || e.step % 3 === 0;
     e.step++;
-    let p;
+    let p: Promise<void> | undefined;
     if (full) {
       const oldCount = e.count;
       const newCount = Math.min(oldCount + 1, e.order + 1);
-      const entry = { factors: e.factors, fresh: e.fresh, oldCount, newCount, divisors: new Array(Math.max(0, newCount - 1)).fill(3) };
+      const entry = { factors: e.factors, fresh: e.fresh, oldCount, newCount, divisors: new Array<number>(Math.max(0, newCount - 1)).fill(3) };
       if (asyncCall) p = this.addon.updateAsync(e.storage, e.act, [entry]);
       else this.addon.update(e.storage, e.act, [entry]);
       e.count = newCount;
@@ -142,7 +172,7 @@ class Soak {
       const coeffs = [1, 0.5, 0.25, 0.125, 0.0625].slice(0, e.count);
       const gated = e.step % 2 === 0;
       if (gated && e.step % 16 === 0) e.h.set(e.fresh); // keep h bounded: start again from the data
-      const entry = gated
+      const entry: ForecastEntry = gated
         ? { factors: e.factors, out: e.h, residual: e.h, gate: e.gate, tokens: e.tokens, dim: e.dim, count: e.count, coeffs }
         : { factors: e.factors, out: e.out, count: e.count, coeffs };
       if (asyncCall) p = this.addon.forecastAsync(e.storage, e.act, [entry]);
@@ -154,8 +184,8 @@ class Soak {
     return p;
   }
 
-  async addonStep(i) {
-    const pending = [];
+  async addonStep(i: number): Promise<void> {
+    const pending: Promise<void>[] = [];
     for (let k = 0; k < this.entries.length; k++) {
       const p = this.addonCall(i, k);
       if (p) pending.push(p);
@@ -169,14 +199,14 @@ class Soak {
     }
   }
 
-  async hookStep(i) {
+  async hookStep(i: number): Promise<void> {
     for (let k = 0; k < this.seers.length; k++) await this.hookSeerStep(i, k);
   }
 
-  async hookSeerStep(i, k) {
+  async hookSeerStep(i: number, k: number): Promise<void> {
     const s = this.seers[k];
     const seer = s.seer;
-    const t = (step) => 1 - step / 21;
+    const t = (step: number): number => 1 - step / 21;
     seer.beginStep(s.step, seer.variable === 'step' ? undefined : t(s.step));
     const act = s.config.activation ?? 'f32';
     if (act === 'f32') s.x[s.step] = s.step * 0.01;
@@ -196,15 +226,15 @@ class Soak {
     }
   }
 
-  /** A call with bad input: must be rejected with `code`. */
-  async rejectedStep(i) {
+  /** A call with bad input: must be rejected with `code`. The casts let the wrong types through to the addon. */
+  async rejectedStep(i: number): Promise<void> {
     const a = this.addon;
     const e = this.entries[i % this.entries.length];
     const other = e.act === 'f32' ? new Uint16Array(e.n) : new Float32Array(e.n);
     const detached = host(e.act, e.n);
-    structuredClone(detached.buffer, { transfer: [detached.buffer] });
+    structuredClone(detached.buffer, { transfer: [detached.buffer as ArrayBuffer] });
     const ok = { factors: e.factors, fresh: e.fresh, oldCount: 0, newCount: 1, divisors: [] };
-    const cases = [
+    const cases: [string, () => unknown][] = [
       ['ERR_DTYPE', () => a.update(e.storage, e.act, [{ ...ok, fresh: other }])],
       ['ERR_NON_FINITE', () => a.update(e.storage, e.act, [{ ...ok, factors: host(e.storage, 2 * e.n), oldCount: 1, newCount: 2, divisors: [NaN] }])],
       ['ERR_LENGTH', () => a.forecast(e.storage, e.act, [{ factors: e.factors, out: e.out.subarray(1), n: e.n, count: 1, coeffs: [1] }])],
@@ -214,7 +244,7 @@ class Soak {
       ['ERR_SHAPE', () => a.forecastAsync(e.storage, e.act, [{ factors: e.factors, out: e.h, residual: e.h, gate: e.gate.subarray(1), tokens: e.tokens, dim: e.dim, count: 1, coeffs: [1] }])],
       ['ERR_LENGTH', () => a.update(e.storage, e.act, [ok, { ...ok, fresh: e.fresh.subarray(1) }])],
       ['ERR_LENGTH', () => a.toHalf(new Float32Array(16), 'bf16', new Uint16Array(15))],
-      ['ERR_DTYPE', () => a.update('f64', e.act, [ok])],
+      ['ERR_DTYPE', () => a.update('f64' as Dtype, e.act, [ok])],
     ];
     if (this.seers.length) {
       const s = this.seers[i % this.seers.length];
@@ -225,13 +255,14 @@ class Soak {
     try {
       await call();
     } catch (err) {
-      got = err && err.code ? err.code : `untyped ${err}`;
+      const c = (err as { code?: unknown } | null)?.code;
+      got = typeof c === 'string' ? c : `untyped ${String(err)}`;
     }
     if (got !== code) this.failures.push(`step ${i}: expected ${code}, got ${got}`);
     this.counts.rejected++;
   }
 
-  async run(steps, onSample) {
+  async run(steps: number, onSample?: (steps: number) => void): Promise<void> {
     for (let i = 0; i < steps; i++) {
       await this.addonStep(i);
       await this.hookStep(i);
@@ -242,53 +273,70 @@ class Soak {
   }
 }
 
-function memory() {
-  if (typeof globalThis.gc === 'function') {
-    globalThis.gc();
-    globalThis.gc();
-  }
-  const m = process.memoryUsage();
-  const mb = (v) => Math.round((v / 2 ** 20) * 10) / 10;
-  return { rssMB: mb(m.rss), heapTotalMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) };
+interface Sample {
+  steps: number;
+  rssMB: number;
+  heapTotalMB: number;
+  heapUsedMB: number;
+  externalMB: number;
+  arrayBuffersMB: number;
 }
 
-function runWorker(opts) {
+function memory(steps: number): Sample {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (gc) {
+    gc();
+    gc();
+  }
+  const m = process.memoryUsage();
+  const mb = (v: number): number => Math.round((v / 2 ** 20) * 10) / 10;
+  return { steps, rssMB: mb(m.rss), heapTotalMB: mb(m.heapTotal), heapUsedMB: mb(m.heapUsed), externalMB: mb(m.external), arrayBuffersMB: mb(m.arrayBuffers) };
+}
+
+interface WorkerResult {
+  counts: Counts;
+  failures: string[];
+}
+
+/** A worker_thread on this file. Node 20 does not carry tsx's loader into workers: the worker registers it. */
+function runWorker(opts: Options): Promise<WorkerResult> {
   return new Promise((resolve, reject) => {
-    const w = new Worker(__filename, { workerData: { opts: { ...opts, workers: 0 } } });
-    let result;
-    w.on('message', (m) => (result = m));
+    const code = `require('tsx/cjs'); require(${JSON.stringify(__filename)});`;
+    const w = new Worker(code, { eval: true, workerData: { opts: { ...opts, workers: 0 } } });
+    let result: WorkerResult | undefined;
+    w.on('message', (m: WorkerResult) => (result = m));
     w.on('error', reject);
     w.on('exit', (code) => (code === 0 && result ? resolve(result) : reject(new Error(`worker exited with ${code}`))));
   });
 }
 
-async function main() {
+async function main(): Promise<void> {
   if (!isMainThread) {
-    const { addon, TaylorSeer } = load(workerData.opts.hook);
-    const soak = new Soak(addon, TaylorSeer, workerData.opts);
+    const soak = new Soak(native(), (workerData as { opts: Options }).opts);
     await soak.run(20);
-    parentPort.postMessage({ counts: soak.counts, failures: soak.failures });
+    parentPort!.postMessage({ counts: soak.counts, failures: soak.failures } satisfies WorkerResult);
     return;
   }
   const opts = parseArgs(process.argv.slice(2));
-  const { addon, TaylorSeer, from } = load(opts.hook);
-  const soak = new Soak(addon, TaylorSeer, opts);
+  const addon = native();
+  const soak = new Soak(addon, opts);
   const started = Date.now();
-  const samples = [{ steps: 0, ...memory() }];
-  console.log(`soak: ${opts.steps} steps, addon and hook from ${from}${TaylorSeer ? '' : ' (hook steps off)'}, sizes up to ${opts.maxN} elements, gc ${typeof globalThis.gc === 'function' ? 'on' : 'off (run with --expose-gc)'}`);
+  const samples = [memory(0)];
+  const gcOn = typeof (globalThis as { gc?: unknown }).gc === 'function';
+  console.log(`soak: ${opts.steps} steps, addon ${addon.build.file}${opts.hook ? '' : ' (hook steps off)'}, sizes up to ${opts.maxN} elements, gc ${gcOn ? 'on' : 'off (run with --expose-gc)'}`);
   await soak.run(opts.steps, (steps) => {
-    const m = { steps, ...memory() };
+    const m = memory(steps);
     samples.push(m);
     console.log(`soak: ${String(steps).padStart(6)} steps  rss ${m.rssMB} MB  heap ${m.heapUsedMB} of ${m.heapTotalMB} MB  array buffers ${m.arrayBuffersMB} MB`);
   });
-  const workers = [];
+  const workers: WorkerResult[] = [];
   for (let k = 0; k < opts.workers; k++) workers.push(await runWorker(opts));
   for (const w of workers) soak.failures.push(...w.failures.map((f) => `worker: ${f}`));
   for (const e of soak.seers) e.seer.dispose();
 
   const after = samples.filter((s) => s.steps >= opts.warmup);
   const base = after[0];
-  const growth = (field) => (base ? Math.round((Math.max(...after.map((s) => s[field])) - base[field]) * 10) / 10 : 0);
+  const growth = (field: 'rssMB' | 'heapUsedMB'): number => (base ? Math.round((Math.max(...after.map((s) => s[field])) - base[field]) * 10) / 10 : 0);
   const growthMB = growth('rssMB');
   const heapGrowthMB = growth('heapUsedMB');
   const rssOk = !opts.rssCheck || !base || (growthMB <= opts.boundMb && heapGrowthMB <= opts.heapBoundMb);
@@ -306,7 +354,7 @@ async function main() {
   process.exitCode = ok ? 0 : 1;
 }
 
-main().catch((err) => {
-  console.error(`soak: ${err && err.stack ? err.stack : err}`);
+main().catch((err: unknown) => {
+  console.error(`soak: ${err instanceof Error && err.stack ? err.stack : String(err)}`);
   process.exitCode = 2;
 });
