@@ -24,7 +24,8 @@ import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import OPSET, to_f16_initializers  # noqa: E402
+from export import OPSET, Whole, to_f16_initializers  # noqa: E402
+from export_mmdit import write  # noqa: E402
 from reference_seer import TaylorSeer  # noqa: E402
 from wan import TEXT_TOKENS, WanDiT, sample  # noqa: E402
 from wan_train import ARCH  # noqa: E402
@@ -32,21 +33,6 @@ from wan_train import ARCH  # noqa: E402
 STEPS, GUIDANCE = 50, 4.0
 # (name, interval N, warm-up W, order O): the Wan fork's defaults, and N=3 O=2 for a second point
 SEER_REFERENCES = [("seer_separate_n5_w1_o1", 5, 1, 1), ("seer_separate_n3_w1_o2", 3, 1, 2)]
-
-
-class Whole(torch.nn.Module):
-    """The denoiser as a user exports it: forward(x, t, y) -> v, weights as parameters."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, t, y):
-        return self.model(x, t, y)
-
-
-def write(a, path):
-    a.detach().cpu().numpy().astype("<f4").tofile(path)
 
 
 def main():
