@@ -2,6 +2,7 @@
 wall-clock budget, on a CPU (one thread is enough to get motion) or a GPU.
 
   python3 wan_train.py --out DIR [--seconds 3000] [--batch 32] [--arch '{"depth": 4}'] [--seed N] [--threads 1]
+                        [--init RUN/weights.npz]   (continue from an earlier run's EMA weights)
 
 x_t = (1 - t) x0 + t noise, the model predicts noise - x0 (as the image fixtures); labels are dropped to the
 empty prompt 10% of the time for classifier-free guidance. Writes DIR/weights.npz (the EMA weights as
@@ -34,7 +35,7 @@ def save(ema, args, arch, step, losses):
     np.savez(tmp, **sd)
     os.replace(tmp, os.path.join(args.out, "weights.npz"))
     with open(os.path.join(args.out, "config.json"), "w") as f:
-        json.dump({"model": "wan", "architecture": arch, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr,
+        json.dump({"model": "wan", "architecture": arch, "init": args.init, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr,
                    "seconds": args.seconds, "ema": args.ema, "torch": torch.__version__,
                    "final_loss": losses[-1] if losses else None}, f, indent=1)
 
@@ -68,6 +69,7 @@ def main():
     p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, help="torch.set_num_threads on a CPU")
+    p.add_argument("--init", help="weights.npz of an earlier run to start from")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -80,6 +82,9 @@ def main():
     torch.manual_seed(args.seed)
     model = wan.WanDiT(**arch).to(dev)
     ema = wan.WanDiT(**arch).to(dev)
+    if args.init:
+        w = np.load(args.init)
+        model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files})
     ema.load_state_dict(model.state_dict())
     ema.requires_grad_(False)
     ema_params, model_params = list(ema.parameters()), list(model.parameters())
@@ -114,7 +119,7 @@ def main():
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         with torch.no_grad():
-            d = min(args.ema, (1 + step) / (10 + step))
+            d = args.ema if args.init else min(args.ema, (1 + step) / (10 + step))
             torch._foreach_mul_(ema_params, d)
             torch._foreach_add_(ema_params, model_params, alpha=1 - d)
         step += 1

@@ -23,10 +23,11 @@ import {
 
 export const evalCommand: Command = {
   name: 'eval',
-  summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM (video: per clip, and a temporal metric), cache memory (one JSON object)',
+  summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM, cache memory (one JSON object)',
   details:
     'Wall times: an untimed warm-up, then full compute and the accelerated run alternate --repeat times; the report gives ' +
-    'medians, their range, and an overhead ratio (wall speedup / evaluation speedup) only when it stands out of the timing noise.',
+    'medians, their range, and an overhead ratio (wall speedup / evaluation speedup) only when it stands out of the timing noise. ' +
+    'Video models: PSNR and SSIM per clip (the mean over its frames), and "temporal", the relative L2 of the frame-to-frame changes.',
   options: {
     model: MODEL_FLAG,
     steps: STUDY_FLAGS.steps,
