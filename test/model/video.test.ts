@@ -153,6 +153,17 @@ describe('the made-small Wan in the pipeline', () => {
     expect(r.forwards).toBe(100);
   });
 
+  it("seer: { preset: 'wan2.1' } runs the fork's N=5 W=1 O=1 with separate caches and gives the reference's clips; its module map selects all the branches", async () => {
+    expect(analyzeGraph(DIR, { preset: 'wan2.1' }).detection.branches).toHaveLength(3 * DEPTH);
+    const s = manifest.reference.seer.find((x) => x.schedule.interval === 5 && x.maxOrder === 1)!;
+    const { cfg: _cfg, ...rest } = base;
+    const r = await sample(model, { ...rest, seer: { preset: 'wan2.1' } });
+    expect(r.forwards).toBe(100);
+    expect(r.fullStepList).toEqual(s.fullSteps);
+    expect(r.seerStats!.entries).toBe(2 * 3 * DEPTH);
+    expect(relL2(r.images, readF32(path.join(DIR, s.output)))).toBeLessThan(1e-4);
+  });
+
   it('noise of the wrong size names the [B, C, F, H, W] it expected (ERR_LENGTH)', async () => {
     const err = await sample(model, { ...base, noise: new Float32Array(5) }).then(() => 'resolved', errorCode);
     expect(err).toBe('ERR_LENGTH');
