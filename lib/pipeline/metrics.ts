@@ -43,9 +43,10 @@ function checkPair(a: Float32Array, b: Float32Array, shape: ImageShape): number 
 
 /**
  * The frames of clips [B, C, F, H, W] as a batch of images [B * F, C, H, W], clip b's frame f at index
- * b * F + f (a copy). Images (no `frames`) come back as they are.
+ * b * F + f (a copy). Images (no `frames`) come back as they are. Errors: ERR_SHAPE, ERR_LENGTH.
  */
 export function clipFrames(x: Float32Array, shape: ImageShape): { images: Float32Array; shape: ImageShape } {
+  checkPair(x, x, shape);
   const { batch: B, channels: C, frames: F, height: H, width: W } = shape;
   if (F === undefined) return { images: x, shape };
   const plane = H * W;

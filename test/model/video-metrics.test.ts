@@ -34,6 +34,10 @@ describe('clipFrames', () => {
     // frame (b = 1, f = 2), channel 1, pixel 3
     expect(images[((1 * 4 + 2) * 3 + 1) * PLANE + 3]).toBe(1000 + 100 + 20 + 3);
   });
+
+  it('refuses values that are not one [B, C, F, H, W] batch (ERR_LENGTH)', () => {
+    expect(() => clipFrames(new Float32Array(5), SHAPE)).toThrow(expect.objectContaining({ code: 'ERR_LENGTH' }));
+  });
 });
 
 describe('per-clip PSNR and SSIM', () => {
