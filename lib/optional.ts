@@ -12,6 +12,7 @@ import { TaylorSeerError } from './errors';
 export const PIPELINE_PACKAGES = [
   'onnxruntime-node',
   'onnx-proto',
+  '@pdf-lib/upng',
   'pngjs',
   '@resvg/resvg-js',
   'dejavu-fonts-ttf',

@@ -16,10 +16,12 @@ export interface ForwardOptions {
   guidance?: number;
 }
 
-/** The image and label space of a model. */
+/** The sample and label space of a model: images [C, H, W], or video clips [C, F, H, W] when `frames` is set. */
 export interface ModelShape {
   channels: number;
   imageSize: number;
+  /** frames per clip of a video model (samples [B, C, F, H, W]); absent for an image model */
+  frames?: number;
   /** class labels 0..classes-1 */
   classes: number;
   /** the label of the unconditional (guidance) branch */
@@ -45,7 +47,7 @@ export interface DenoiserModel {
   readonly arch: ModelShape;
   /** `moduleEvals`: cached modules computed (each run of a module counts once, whatever its batch) */
   readonly counters: { readonly moduleEvals: number };
-  /** elements of one image [C, H, W] */
+  /** elements of one sample: an image [C, H, W] or a clip [C, F, H, W] */
   readonly imageElements: number;
   /** the modules cached at module granularity (for memory estimates before a run) */
   readonly cacheShape: CacheShape;
@@ -57,10 +59,22 @@ export interface DenoiserModel {
    */
   readonly guidanceInput?: boolean;
   /**
-   * One forward: x [B, C, H, W] at sampler time t (1 = noise) with labels y [B] -> velocity [B, C, H, W].
+   * One forward: x [B, C, H, W] ([B, C, F, H, W] for video) at sampler time t (1 = noise) with labels y [B] ->
+   * velocity of the same shape.
    * The hook, when given, must already be at the current step.
    */
   forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array>;
   resetCounters(): void;
   dispose(): Promise<void>;
+}
+
+/** The dims of a batch of samples: [B, C, H, W], or [B, C, F, H, W] for a video model. */
+export function sampleDims(shape: Pick<ModelShape, 'channels' | 'imageSize' | 'frames'>, batch: number): number[] {
+  const { channels: C, imageSize: S, frames } = shape;
+  return frames === undefined ? [batch, C, S, S] : [batch, C, frames, S, S];
+}
+
+/** Elements of one sample: C * H * W, times F for a video model. */
+export function sampleElements(shape: Pick<ModelShape, 'channels' | 'imageSize' | 'frames'>): number {
+  return shape.channels * (shape.frames ?? 1) * shape.imageSize * shape.imageSize;
 }

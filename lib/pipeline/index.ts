@@ -28,9 +28,9 @@ export { calibrateSchedule, calibrationRunBound, fixedStart, CALIBRATE_MOVES, ty
 export { createHook, type HookImplementation } from './hook-factory';
 export { ReferenceSeer } from './reference-seer';
 export { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
-export { psnr, psnrPerSample, ssim, ssimPerSample, relL2, msePerSample, compareImages, toUnit, type ImageShape, type QualityReport } from './metrics';
+export { psnr, psnrPerSample, ssim, ssimPerSample, relL2, msePerSample, compareImages, toUnit, temporalPerSample, clipFrames, sampleShape, type ImageShape, type QualityReport } from './metrics';
 export { readF32, writeF32, gaussianNoise, Rng } from './noise';
-export { renderRows, renderGrid, encodePng, writePng, writeImageGrid, type GridOptions, type RgbaImage } from './image';
+export { renderRows, renderGrid, encodePng, encodeApng, writePng, writeImageGrid, type GridOptions, type RgbaImage } from './image';
 export { bundledModelDir } from './bundled';
 
 // Charts (the sweep's PSNR-vs-speed plots): SVG built in lib/plot, rasterised with resvg on first use.

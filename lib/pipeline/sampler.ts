@@ -6,8 +6,8 @@
  * shifted t of every step.
  */
 import { TaylorSeerError } from '../errors';
-import type { DenoiserModel } from './denoiser';
-import type { ImageShape } from './metrics';
+import { sampleDims, type DenoiserModel } from './denoiser';
+import { sampleShape, type ImageShape } from './metrics';
 import { gaussianNoise } from './noise';
 import { createHook, type HookImplementation } from './hook-factory';
 import { isCacheHook, type CacheHook } from '../cache-hook';
@@ -44,7 +44,7 @@ export interface SampleOptions {
    * step is one conditional forward.
    */
   guidance?: number;
-  /** initial noise [B, C, H, W]; default: gaussianNoise(seed) */
+  /** initial noise [B, C, H, W] ([B, C, F, H, W] for a video model); default: gaussianNoise(seed) */
   noise?: Float32Array;
   /** seed of the default noise (default 0) */
   seed?: number;
@@ -67,7 +67,7 @@ export interface SampleOptions {
 }
 
 export interface SampleResult {
-  /** final samples [B, C, H, W] */
+  /** final samples [B, C, H, W] ([B, C, F, H, W] for a video model) */
   images: Float32Array;
   shape: ImageShape;
   steps: number;
@@ -139,8 +139,8 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   let x: Float32Array;
   if (options.noise !== undefined) {
     if (!(options.noise instanceof Float32Array) || options.noise.length !== B * per) {
-      const { channels: C, imageSize: S } = model.arch;
-      throw new TaylorSeerError('ERR_LENGTH', `noise must be a Float32Array of ${B * per} values ([${B}, ${C}, ${S}, ${S}]), found ${options.noise.length}`);
+      const found = options.noise instanceof Float32Array ? `${options.noise.length} values` : Object.prototype.toString.call(options.noise);
+      throw new TaylorSeerError('ERR_LENGTH', `noise must be a Float32Array of ${B * per} values ([${sampleDims(model.arch, B).join(', ')}]), found ${found}`);
     }
     x = Float32Array.from(options.noise);
   } else {
@@ -230,7 +230,7 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
     }
     return {
       images: x,
-      shape: { batch: B, channels: model.arch.channels, height: model.arch.imageSize, width: model.arch.imageSize },
+      shape: sampleShape(model.arch, B),
       steps,
       timesteps: ts,
       fullSteps: fullStepList.length,

@@ -11,6 +11,10 @@ Taylor forecast and compute is never called. `seer.begin(step)` starts every sam
   update:         d_0 = F; while an old d_i exists and s > W-2: d_{i+1} = (d_i - old d_i) / D, D the
                   distance (in steps) between the last two full steps; older factors are dropped;
   forecast:       F = sum_i d_i x^i / i!, x the steps since the last full step.
+
+Classifier-free guidance as two separate forwards (the Wan fork): one TaylorSeer per pass, so cond and
+uncond keep separate caches; the cond pass's `begin(step)` takes the step's decision and the uncond
+pass's `follow(cond)` takes it over, so both passes are full (or forecast) on the same steps.
 """
 import math
 
@@ -42,6 +46,18 @@ class TaylorSeer:
         elif step != self.step + 1:
             raise ValueError(f"step {step} after {self.step}: steps must be consecutive")
         self.step = step
+        if self.full[step]:
+            self.activated.append(step)
+
+    def follow(self, leader):
+        """Starts the step `leader` (the cond pass's TaylorSeer) is at, with its decision, not this schedule's."""
+        step = leader.step
+        if step == 0:
+            self.factors, self.activated = {}, []
+        elif step != self.step + 1:
+            raise ValueError(f"step {step} after {self.step}: steps must be consecutive")
+        self.step = step
+        self.full[step] = leader.full[step]
         if self.full[step]:
             self.activated.append(step)
 

@@ -226,7 +226,7 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
 
   it('inputs that cannot be recognised', async () => {
     const g = { ...twoBlockGraph(), inputs: STANDARD_INPUTS.map((i) => (i.name === 'sample' ? { ...i, dims: ['batch', 32] } : i)) };
-    expect(await refused(writeTemp('rank.onnx', toyModel(g)))).toMatch(/no float32 rank-4 input for the sample among sample \(float32 \[batch, 32\]\)/);
+    expect(await refused(writeTemp('rank.onnx', toyModel(g)))).toMatch(/no float32 input of rank 4 \[B, C, H, W\] \(images\) or rank 5 \[B, C, F, H, W\] \(videos\) for the sample among sample \(float32 \[batch, 32\]\)/);
   });
 
   it('an input override naming a missing input or one of the wrong type', async () => {

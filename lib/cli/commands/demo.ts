@@ -2,23 +2,27 @@
  * `taylorseer demo`: one sample of every class with full compute and with TaylorSeer at a few settings,
  * written as titled PNGs (full vs accelerated, each row saying what it is, its full steps and PSNR) plus a
  * table of speed, quality and cache memory. The settings scale with --steps, and their labels say how.
+ * A video model's clips are drawn as frame strips in the PNGs, and each comparison is also written as an
+ * animated PNG (every clip playing, full compute above the accelerated run); the table adds the temporal
+ * metric (relative L2 of the frame-to-frame changes).
  */
 import * as path from 'node:path';
 import { alternate, overheadOf, relativeSpread, type Overhead, type Timing } from '../../bench/timing';
 import { prepareOutputDir, writeFileAtomic } from '../../files';
 import { compareImages, type QualityReport } from '../../pipeline/metrics';
-import { encodePng, renderRows } from '../../pipeline/image';
+import { encodeApng, encodePng, renderRows, type RgbaImage } from '../../pipeline/image';
 import { bundledModelDir } from '../../pipeline/bundled';
+import type { ModelShape } from '../../pipeline/denoiser';
 import { loadModel } from '../../pipeline/model';
 import { gaussianNoise } from '../../pipeline/noise';
-import { sample, type SampleResult } from '../../pipeline/sampler';
+import { sample, type CfgMode, type SampleResult } from '../../pipeline/sampler';
 import type { Variable } from '../../expansion';
 import type { Granularity, SeerOptions } from '../../pipeline/seer-options';
 import { titledImagesPng } from '../../plot';
 import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
-import { formatBytes, formatTable, parseInteger, parseNumber } from '../parse';
+import { formatBytes, formatTable, parseChoice, parseInteger, parseNumber } from '../parse';
 import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
@@ -87,8 +91,22 @@ export interface DemoRow {
   overhead: Overhead | null;
   psnr: number | null;
   ssim: number | null;
+  /** video: relative L2 of the frame-to-frame changes against full compute (null for images and the full row) */
+  temporal: number | null;
   cacheBytes: number;
   png: string;
+  /** video: the animated PNG of the row (null for images) */
+  animation: string | null;
+}
+
+/** A clip animation frame's display time, ms. */
+const FRAME_MS = 250;
+
+/** Rows of clips as an animated PNG: animation frame f shows frame f of every clip. */
+function animate(rows: Float32Array[], shape: { channels: number; frames: number; height: number; width: number }): Buffer {
+  const frames: RgbaImage[] = [];
+  for (let f = 0; f < shape.frames; f++) frames.push(renderRows(rows, shape, { scale: 4, padding: 4, rowGap: 4, frame: f }));
+  return encodeApng(frames, FRAME_MS);
 }
 
 function overheadCell(o: Overhead | null): string {
@@ -109,6 +127,7 @@ export const demoCommand: Command = {
     out: { type: 'string', value: 'DIR', default: 'taylorseer-demo', description: 'directory for the PNGs and summary.json (made if missing; checked before the run)' },
     steps: { type: 'string', value: 'S', default: '50', description: 'sampler steps (4..10000)' },
     guidance: { type: 'string', value: 'G', default: '3', description: 'classifier-free guidance scale' },
+    cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs with separate caches' },
     seed: { type: 'string', value: 'N', default: '0', description: 'seed of the gaussian initial noise' },
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '1', description: `timed rounds of every run, alternated after a warm-up; 3 or more give the spread (1..${MAX_REPEAT})` },
@@ -122,6 +141,7 @@ export const demoCommand: Command = {
     'taylorseer demo --steps 20 --out demo-20',
     'taylorseer demo --repeat 3 --json > demo.json',
     'taylorseer demo --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5',
+    'taylorseer demo --model fixtures/wan-clips --guidance 4 --cfg separate --out demo-video',
   ],
   async run(values) {
     const v = values as Values;
@@ -134,16 +154,17 @@ export const demoCommand: Command = {
     const quiet = Boolean(v.quiet);
 
     const preset = presetFlag(v);
-    // with a preset, the demo shows that one setting, full compute and it guided as the fork guides
+    // with a preset, the demo shows that one setting, full compute and it guided as the fork guides (unless --cfg)
+    const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? presetCfgMode(preset), ['batched', 'separate']);
     const settings = preset ? [presetSetting(preset)] : DEMO_SETTINGS;
-    const cfg = presetCfgMode(preset);
     const model = await loadModel(str(v, 'model') ?? bundledModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
-      const { classes, channels, imageSize } = model.arch;
+      const arch: ModelShape = model.arch;
+      const { classes, channels, imageSize, frames } = arch;
       const labels = Array.from({ length: classes }, (_, i) => i);
       checkSampleCount(model.cacheShape, labels.length, Math.max(...settings.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
-      const shape = { channels, height: imageSize, width: imageSize };
+      const shape = { channels, ...(frames !== undefined ? { frames } : {}), height: imageSize, width: imageSize };
       const names = ['full compute', ...settings.map((s) => s.label(steps))];
 
       // On a terminal a bar; elsewhere (a pipe, a file, CI) one line per run, so that the output shows progress.
@@ -191,18 +212,27 @@ export const demoCommand: Command = {
       const fullTitle = `full compute: ${full.fullSteps}/${steps} full steps`;
       const titleOf = (label: string, r: SampleResult, q: QualityReport) =>
         `${label}: ${r.fullSteps}/${steps} full steps, PSNR ${Number.isFinite(q.psnr) ? q.psnr.toFixed(2) : 'inf'} dB vs full compute`;
-      const heading = `${model.manifest.name}: classes 0..${classes - 1}, ${steps} Euler steps, guidance ${guidance}, seed ${seed}`;
+      const what = frames !== undefined ? `clips of ${frames} frames (left to right)` : 'classes';
+      const heading = `${model.manifest.name}: ${what} 0..${classes - 1}, ${steps} Euler steps, guidance ${guidance}${cfg === 'separate' ? ' (separate cond/uncond)' : ''}, seed ${seed}`;
       const grid = (images: Float32Array, title: string) => {
-        const img = renderRows([images], shape, { scale: 3 });
+        // clips get wider gaps between them than between their frames
+        const img = renderRows([images], shape, { scale: 3, ...(frames !== undefined ? { padding: 6 } : {}) });
         return { title, png: encodePng(img), width: img.width, height: img.height };
       };
       const fullRow = grid(full.images, fullTitle);
       const fullPng = path.join(outDir, 'full.png');
       writeFileAtomic(fullPng, titledImagesPng(heading, [fullRow]));
+      const animation = (id: string, rows: Float32Array[]): string | null => {
+        if (frames === undefined) return null;
+        const file = path.join(outDir, `${id}.anim.png`);
+        writeFileAtomic(file, animate(rows, { channels, frames, height: imageSize, width: imageSize }));
+        return file;
+      };
       const rows: DemoRow[] = [
         {
           id: 'full', label: 'full compute', fullSteps: full.fullSteps, moduleEvals: full.moduleEvals, wallMs: timings[0].medianMs, wallTiming: timings[0],
-          wallSpeedup: 1, evalSpeedup: 1, overhead: null, psnr: null, ssim: null, cacheBytes: 0, png: fullPng,
+          wallSpeedup: 1, evalSpeedup: 1, overhead: null, psnr: null, ssim: null, temporal: null, cacheBytes: 0, png: fullPng,
+          animation: animation('full', [full.images]),
         },
       ];
       const accelRows = runs.map((r) => grid(r.result.images, titleOf(r.label, r.result, r.quality)));
@@ -214,12 +244,13 @@ export const demoCommand: Command = {
         rows.push({
           id: setting.id, label, fullSteps: result.fullSteps, moduleEvals: result.moduleEvals, wallMs: timing.medianMs, wallTiming: timing,
           wallSpeedup: timings[0].medianMs / timing.medianMs, evalSpeedup, overhead: overheadOf(evalSpeedup, timings[0], timing),
-          psnr: finite(quality.psnr), ssim: quality.ssim, cacheBytes: result.cacheBytes, png,
+          psnr: finite(quality.psnr), ssim: quality.ssim, temporal: quality.temporal === undefined ? null : finite(quality.temporal), cacheBytes: result.cacheBytes, png,
+          animation: animation(setting.id, [full.images, result.images]),
         });
       });
       const comparison = path.join(outDir, 'comparison.png');
       writeFileAtomic(comparison, titledImagesPng(heading, [fullRow, ...accelRows]));
-      const summary = { model: model.manifest.name, steps, guidance, seed, labels, repeat, timing: TIMING_METHOD, comparison, rows };
+      const summary = { model: model.manifest.name, steps, guidance, cfg, seed, labels, ...(frames !== undefined ? { frames } : {}), repeat, timing: TIMING_METHOD, comparison, rows };
       writeFileAtomic(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
 
       if (values.json) {
@@ -227,8 +258,9 @@ export const demoCommand: Command = {
         return 0;
       }
       const pm = (t: Timing) => (t.reps > 1 ? ` ±${(100 * relativeSpread(t)).toFixed(0)}%` : '');
+      const video = frames !== undefined;
       const table = formatTable(
-        ['run', 'full steps', 'module evals', 'wall ms', 'wall x', 'evals x', 'overhead', 'PSNR dB', 'SSIM', 'cache'],
+        ['run', 'full steps', 'module evals', 'wall ms', 'wall x', 'evals x', 'overhead', 'PSNR dB', 'SSIM', ...(video ? ['temporal'] : []), 'cache'],
         rows.map((r) => [
           r.label,
           `${r.fullSteps}/${steps}`,
@@ -239,6 +271,7 @@ export const demoCommand: Command = {
           overheadCell(r.overhead),
           r.psnr === null ? '-' : r.psnr.toFixed(2),
           r.ssim === null ? '-' : r.ssim.toFixed(4),
+          ...(video ? [r.temporal === null ? '-' : r.temporal.toFixed(4)] : []),
           r.cacheBytes ? formatBytes(r.cacheBytes) : '-',
         ]),
       );
@@ -251,10 +284,18 @@ export const demoCommand: Command = {
         'overhead: wall x / evals x (1 = forecast steps cost nothing); "within noise" or "disturbed" when the timing noise decides it.',
         `settings scale with --steps: N=3 and N=5 keep their interval; the adaptive row spends as many full steps as N=5 (K=${adaptiveDemoBudget(steps)} here).`,
         '',
-        `images in ${outDir} (each row titled with its setting, full steps and PSNR):`,
+        `images in ${outDir} (each row titled with its setting, full steps and PSNR${video ? '; clips as frame strips' : ''}):`,
         `  comparison.png  rows: ${names.join(' / ')}`,
         ...runs.map((r) => `  ${r.setting.id}.png  top: full compute, bottom: ${r.label}`),
         '  full.png',
+        ...(video
+          ? [
+              `animated PNGs (every clip playing, ${FRAME_MS} ms a frame):`,
+              ...runs.map((r) => `  ${r.setting.id}.anim.png  top: full compute, bottom: ${r.label}`),
+              '  full.anim.png',
+              'temporal: ||d(accelerated) - d(full)|| / ||d(full)|| over frame-to-frame changes d (0 = the same motion).',
+            ]
+          : []),
       ];
       process.stdout.write(`${out.join('\n')}\n`);
       return 0;

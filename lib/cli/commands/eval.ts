@@ -4,6 +4,7 @@
 import { prepareOutputFile } from '../../files';
 import { compareTimed } from '../../pipeline/evaluate';
 import { bundledModelDir } from '../../pipeline/bundled';
+import type { ModelShape } from '../../pipeline/denoiser';
 import { loadModel } from '../../pipeline/model';
 import { writeF32 } from '../../pipeline/noise';
 import type { CfgMode, SampleOptions } from '../../pipeline/sampler';
@@ -25,7 +26,8 @@ export const evalCommand: Command = {
   summary: 'full compute vs TaylorSeer on the same noise: speedups, PSNR/SSIM, cache memory (one JSON object)',
   details:
     'Wall times: an untimed warm-up, then full compute and the accelerated run alternate --repeat times; the report gives ' +
-    'medians, their range, and an overhead ratio (wall speedup / evaluation speedup) only when it stands out of the timing noise.',
+    'medians, their range, and an overhead ratio (wall speedup / evaluation speedup) only when it stands out of the timing noise. ' +
+    'Video models: PSNR and SSIM per clip (the mean over its frames), and "temporal", the relative L2 of the frame-to-frame changes.',
   options: {
     model: MODEL_FLAG,
     steps: STUDY_FLAGS.steps,
@@ -45,7 +47,7 @@ export const evalCommand: Command = {
     implementation: { type: 'string', value: 'taylorseer|reference', default: 'taylorseer', description: 'the fused kernels, or the plain TypeScript port of the reference code' },
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '3', description: `timed rounds of full and accelerated run, alternated after a warm-up (1..${MAX_REPEAT})` },
-    out: { type: 'string', value: 'FILE.f32', description: 'write the accelerated samples here (float32, [labels, C, H, W]); checked before the run' },
+    out: { type: 'string', value: 'FILE.f32', description: 'write the accelerated samples here (float32, [labels, C, H, W] or [labels, C, F, H, W]); checked before the run' },
     json: { type: 'boolean', description: 'print the report on one line' },
     ...GRAPH_FLAGS,
   },
@@ -84,6 +86,7 @@ export const evalCommand: Command = {
       const c = await compareTimed(model, { ...base, seer: seerOptions, repeat, warmUp: () => warmUp(model, labels, guidance, cfg) });
       if (outFile !== undefined) writeF32(outFile, c.accelerated.images);
       const finite = (x: number) => (Number.isFinite(x) ? x : null);
+      const arch: ModelShape = model.arch;
       const { overhead } = c.timing;
       const report = {
         model: model.manifest.name,
@@ -91,6 +94,7 @@ export const evalCommand: Command = {
         steps,
         guidance,
         labels,
+        ...(arch.frames !== undefined ? { frames: arch.frames } : {}),
         shift,
         cfg,
         granularity,
@@ -118,6 +122,8 @@ export const evalCommand: Command = {
         psnrPerSample: c.quality.psnrPerSample.map(finite),
         ssim: c.quality.ssim,
         relL2: c.quality.relL2,
+        // video clips: relative L2 of the frame-to-frame changes against full compute, per clip and mean
+        ...(c.quality.temporal !== undefined ? { temporal: finite(c.quality.temporal), temporalPerSample: c.quality.temporalPerSample!.map(finite) } : {}),
         cacheBytes: c.accelerated.cacheBytes,
         cacheEntries: c.accelerated.seerStats?.entries ?? 0,
         computes: c.accelerated.seerStats?.computes ?? 0,

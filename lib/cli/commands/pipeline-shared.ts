@@ -5,7 +5,7 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
-import type { CacheShape, DenoiserModel } from '../../pipeline/denoiser';
+import { sampleDims, type CacheShape, type DenoiserModel } from '../../pipeline/denoiser';
 import type { LoadGraphOptions } from '../../pipeline/graph/graph-model';
 import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
 import { requireOptional } from '../../optional';
@@ -31,7 +31,7 @@ export const MODEL_FLAG = {
   description: 'model directory holding model.json and its ONNX graphs (every file must stay inside it), or one exported ONNX graph of the whole model (FILE.onnx)',
 } as const satisfies OptionSpec;
 export const NOISE_FLAG = {
-  type: 'string', value: 'FILE.f32', description: 'initial noise: float32 little-endian [labels, C, H, W], a regular file of exactly that size (excludes --seed)',
+  type: 'string', value: 'FILE.f32', description: 'initial noise: float32 little-endian [labels, C, H, W] ([labels, C, F, H, W] for video), a regular file of exactly that size (excludes --seed)',
 } as const satisfies OptionSpec;
 export const SEED_FLAG = { type: 'string', value: 'N', defaultText: '0', description: 'seed of the gaussian initial noise (excludes --noise)' } as const satisfies OptionSpec;
 export const SHIFT_FLAG = { type: 'string', value: 'X', default: '1', description: 'time shift of the sampler (1: uniform steps; above 1: more steps at high noise)' } as const satisfies OptionSpec;
@@ -152,7 +152,7 @@ export function checkSampleCount(shape: CacheShape, count: number, maxOrder: num
 
 /**
  * --labels (classes of the model; not its null class, which the library's sample() takes for unconditional
- * samples) and the initial noise for them: the --noise file, which must hold [labels, C, H, W] float32
+ * samples) and the initial noise for them: the --noise file, which must hold [labels, C, H, W] (video: [labels, C, F, H, W]) float32
  * values (its size is checked before it is read), or gaussian noise from the seed. `maxOrder` bounds the
  * memory estimate of checkSampleCount.
  */
@@ -164,7 +164,7 @@ export function samplesFromFlags(
   prefix = '',
   maxOrder = 4,
 ): { labels: number[]; noise: Float32Array } {
-  const { classes, nullClass, channels: C, imageSize: S } = model.arch;
+  const { classes, nullClass } = model.arch;
   const labelsArg = str(values, 'labels', prefix);
   const flag = `${prefix}labels`;
   const labels =
@@ -184,7 +184,7 @@ export function samplesFromFlags(
   checkSampleCount(model.cacheShape, labels.length, maxOrder, flag);
   const n = labels.length * model.imageElements;
   if (source.file === undefined) return { labels, noise: gaussianNoise(n, source.seed) };
-  const expected = `${n} float32 values ([${labels.length}, ${C}, ${S}, ${S}] for ${labels.length} labels)`;
+  const expected = `${n} float32 values ([${sampleDims(model.arch, labels.length).join(', ')}] for ${labels.length} labels)`;
   const bytes = readRegularFile(source.file, {
     maxBytes: n * 4,
     what: expected,

@@ -4,7 +4,7 @@
  *
  *   { "format": "taylorseer-graph/1", "name": "...", "graph": "model.onnx",
  *     "inputs": { "sample": "x", "timestep": "t", "label": "y" },
- *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3,
+ *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3, "frames": 4,
  *     "sampler": { "steps": 50, "guidance": 3 },
  *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
  */
@@ -27,6 +27,8 @@ export interface GraphDescription {
   timestepScale?: number;
   imageSize?: number;
   channels?: number;
+  /** frames per clip of a video graph whose sample dims leave them symbolic */
+  frames?: number;
   sampler?: { steps?: number; guidance?: number };
   /** raw, checked once the label range is known */
   reference?: unknown;
@@ -88,6 +90,7 @@ export function loadDescription(dir: string): GraphDescription {
     ...(json.timestep_scale !== undefined ? { timestepScale: num(where, json, 'timestep_scale') } : {}),
     ...(json.image_size !== undefined ? { imageSize: int(where, json, 'image_size', 1) } : {}),
     ...(json.channels !== undefined ? { channels: int(where, json, 'channels', 1) } : {}),
+    ...(json.frames !== undefined ? { frames: int(where, json, 'frames', 1) } : {}),
     ...(sampler ? { sampler } : {}),
     ...(json.reference !== undefined ? { reference: json.reference } : {}),
   };

@@ -13,7 +13,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ort, type Ort } from '../ort';
 import { TaylorSeerError } from '../../errors';
-import type { CacheShape, DenoiserModel, ForwardOptions, ModelInfo, ModelShape } from '../denoiser';
+import { sampleDims, sampleElements, type CacheShape, type DenoiserModel, type ForwardOptions, type ModelInfo, type ModelShape } from '../denoiser';
 import { bad } from '../manifest';
 import { sessionOptions, type LoadModelOptions } from '../session-options';
 import type { CacheHook } from '../../cache-hook';
@@ -120,11 +120,14 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   const { model } = readModel(file);
   const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
   const detection = detectBranches(model.graph!, cache ? { cache } : {});
-  const [, C, H, W] = io.sampleDims;
+  const video = io.sampleDims.length === 5;
+  const [C, F, H, W] = video ? io.sampleDims.slice(1) : [io.sampleDims[1], 1, ...io.sampleDims.slice(2)];
   const channels = typeof C === 'number' ? C : description.channels;
   const imageSize = typeof H === 'number' && H === W ? H : description.imageSize;
-  if (channels === undefined || imageSize === undefined) {
-    bad(file, `the sample input ${io.sample} has dims [${io.sampleDims.join(', ')}]; expected fixed [C, H, H] (or "channels" and "image_size" in model.json)`);
+  const frames = typeof F === 'number' ? F : description.frames;
+  if (channels === undefined || imageSize === undefined || frames === undefined) {
+    const want = video ? '[C, F, H, H] (or "channels", "frames" and "image_size" in model.json)' : '[C, H, H] (or "channels" and "image_size" in model.json)';
+    bad(file, `the sample input ${io.sample} has dims [${io.sampleDims.join(', ')}]; expected fixed ${want}`);
   }
   const nullClass = options.nullLabel ?? description.nullLabel ?? (io.labelRows !== undefined ? io.labelRows - 1 : undefined);
   if (nullClass === undefined) {
@@ -141,7 +144,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     description,
     io,
     detection,
-    shape: { channels, imageSize, classes, nullClass },
+    shape: { channels, imageSize, classes, nullClass, ...(video ? { frames } : {}) },
     timestepScale: options.timestepScale ?? description.timestepScale ?? 1,
   };
 }
@@ -232,7 +235,7 @@ export class GraphModel implements DenoiserModel {
   }
 
   get imageElements(): number {
-    return this.arch.channels * this.arch.imageSize * this.arch.imageSize;
+    return sampleElements(this.arch);
   }
 
   private live(): void {
@@ -240,13 +243,13 @@ export class GraphModel implements DenoiserModel {
   }
 
   private feeds(x: Float32Array, t: number, y: BigInt64Array, batch: number, guidance?: number): Record<string, Ort.Tensor> {
-    const { channels: C, imageSize: S } = this.arch;
     if (!Number.isInteger(batch) || batch < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `batch must be a positive integer, found ${batch}`);
-    if (x.length !== batch * C * S * S) throw new TaylorSeerError('ERR_LENGTH', `x has ${x.length} elements, expected ${batch * C * S * S}`);
+    const dims = sampleDims(this.arch, batch);
+    if (x.length !== batch * this.imageElements) throw new TaylorSeerError('ERR_LENGTH', `x has ${x.length} elements, expected ${batch * this.imageElements} ([${dims.join(', ')}])`);
     if (y.length !== batch) throw new TaylorSeerError('ERR_LENGTH', `y has ${y.length} elements, expected ${batch}`);
     if (!Number.isFinite(t)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `t must be finite, found ${t}`);
     const feeds: Record<string, Ort.Tensor> = {
-      [this.io.sample]: new (ort().Tensor)('float32', x, [batch, C, S, S]),
+      [this.io.sample]: new (ort().Tensor)('float32', x, dims),
       [this.io.timestep]: new (ort().Tensor)('float32', new Float32Array(batch).fill(t * this.timestepScale), [batch]),
       [this.io.label]: new (ort().Tensor)('int64', y, [batch]),
     };

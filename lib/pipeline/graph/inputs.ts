@@ -1,12 +1,12 @@
 /**
  * Which graph input is the noisy sample, which the timestep and which the class label, and which output is
  * the prediction, recognised by element type and rank when the graph has no manifest:
- *   sample    float32, rank 4 [batch, C, H, W]
+ *   sample    float32, rank 4 [batch, C, H, W] (images) or rank 5 [batch, C, F, H, W] (videos: F frames)
  *   timestep  float32, rank 1 [batch]
  *   label     int64,   rank 1 [batch]
  *   guidance  float32, rank 1 [batch], optional: the guidance scale of a guidance-distilled model (FLUX-dev);
  *             recognised when its name says so (contains "guidance"), since it looks like a timestep
- *   output    float32, rank 4 (the one output, or the only float rank-4 one)
+ *   output    float32 of the sample's rank (the one output, or the only float one of that rank)
  * Names given by the user (--inputs sample=NAME,timestep=NAME,label=NAME,guidance=NAME) override recognition
  * and are checked against the same types. Also reads the class-embedding table's size when the label feeds a
  * Gather on a constant table, so the label range can be known without a manifest.
@@ -35,18 +35,24 @@ export interface RecognizedIo {
   /** the guidance-scale input of a guidance-distilled model, when it has one */
   guidance?: string;
   output: string;
-  /** [batch, C, H, W] as declared (symbolic dims as names) */
+  /** [batch, C, H, W] or [batch, C, F, H, W] as declared (symbolic dims as names) */
   sampleDims: Dim[];
   /** rows of the label embedding table, when found */
   labelRows?: number;
 }
 
-const EXPECT: Record<InputRole, { elem: number; rank: number }> = {
-  sample: { elem: ELEM.float, rank: 4 },
-  timestep: { elem: ELEM.float, rank: 1 },
-  label: { elem: ELEM.int64, rank: 1 },
-  guidance: { elem: ELEM.float, rank: 1 },
+/** the ranks each role may have: a sample is an image batch [B, C, H, W] or a video batch [B, C, F, H, W] */
+const EXPECT: Record<InputRole, { elem: number; ranks: readonly number[] }> = {
+  sample: { elem: ELEM.float, ranks: [4, 5] },
+  timestep: { elem: ELEM.float, ranks: [1] },
+  label: { elem: ELEM.int64, ranks: [1] },
+  guidance: { elem: ELEM.float, ranks: [1] },
 };
+const SAMPLE_RANKS = 'rank 4 [B, C, H, W] (images) or rank 5 [B, C, F, H, W] (videos)';
+
+function rankText(role: InputRole): string {
+  return role === 'sample' ? SAMPLE_RANKS : `rank ${EXPECT[role].ranks.join(' or ')}`;
+}
 
 function describe(v: ValueInfoProto): string {
   const { elem, dims } = valueType(v);
@@ -55,11 +61,12 @@ function describe(v: ValueInfoProto): string {
 
 function fits(v: ValueInfoProto, role: InputRole): boolean {
   const { elem, dims } = valueType(v);
-  return elem === EXPECT[role].elem && dims !== undefined && dims.length === EXPECT[role].rank;
+  return elem === EXPECT[role].elem && dims !== undefined && EXPECT[role].ranks.includes(dims.length);
 }
 
 const WANT =
-  'expected a float32 rank-4 sample, a float32 rank-1 timestep and an int64 rank-1 class label (and, for a guidance-distilled model, a float32 rank-1 input named like "guidance", or --inputs guidance=NAME)';
+  `expected a float32 sample of ${SAMPLE_RANKS}, a float32 rank-1 timestep and an int64 rank-1 class label ` +
+  '(and, for a guidance-distilled model, a float32 rank-1 input named like "guidance", or --inputs guidance=NAME)';
 
 /** Errors: ERR_MODEL naming what was found and what was expected. */
 export function recognizeIo(graph: GraphProto, names: InputNames = {}): RecognizedIo {
@@ -72,8 +79,7 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
     const v = inputs.find((i) => i.name === name);
     if (!v) throw new TaylorSeerError('ERR_MODEL', `--inputs ${role}=${name}: the graph has no input "${name}" (its inputs: ${found})`);
     if (!fits(v, role)) {
-      const e = EXPECT[role];
-      throw new TaylorSeerError('ERR_MODEL', `input ${describe(v)} cannot be the ${role}: expected ${elemName(e.elem)} of rank ${e.rank}`);
+      throw new TaylorSeerError('ERR_MODEL', `input ${describe(v)} cannot be the ${role}: expected ${elemName(EXPECT[role].elem)} of ${rankText(role)}`);
     }
     chosen[role] = v;
   }
@@ -91,25 +97,30 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
     }
     const e = EXPECT[role];
     if (options.length === 0) {
-      throw new TaylorSeerError('ERR_MODEL', `cannot recognise the graph's inputs: no ${elemName(e.elem)} rank-${e.rank} input for the ${role} among ${found}; ${WANT}`);
+      throw new TaylorSeerError('ERR_MODEL', `cannot recognise the graph's inputs: no ${elemName(e.elem)} input of ${rankText(role)} for the ${role} among ${found}; ${WANT}`);
     }
     throw new TaylorSeerError(
       'ERR_MODEL',
-      `cannot tell which input is the ${role}: ${options.map((o) => o.name).join(', ')} all are ${elemName(e.elem)} rank ${e.rank}; name it with --inputs ${role}=NAME`,
+      `cannot tell which input is the ${role}: ${options.map((o) => o.name).join(', ')} all are ${elemName(e.elem)} of ${rankText(role)}; name it with --inputs ${role}=NAME`,
     );
   }
   const extra = inputs.filter((i) => !INPUT_ROLES.some((r) => chosen[r]?.name === i.name));
   if (extra.length > 0) {
     throw new TaylorSeerError('ERR_MODEL', `the graph has inputs besides sample, timestep and label: ${extra.map(describe).join(', ')}; ${WANT}`);
   }
+  // the prediction has the sample's shape, so its rank
+  const rank = valueType(chosen.sample!).dims!.length;
   const outs = graph.output ?? [];
-  const floats4 = outs.filter((o) => {
+  const fitting = outs.filter((o) => {
     const { elem, dims } = valueType(o);
-    return elem === ELEM.float && (dims === undefined || dims.length === 4);
+    return elem === ELEM.float && (dims === undefined || dims.length === rank);
   });
-  const output = outs.length === 1 ? outs[0] : floats4.length === 1 ? floats4[0] : undefined;
-  if (!output || !floats4.includes(output)) {
-    throw new TaylorSeerError('ERR_MODEL', `expected one float32 rank-4 output (the prediction), found ${outs.map(describe).join(', ') || 'none'}`);
+  const output = outs.length === 1 ? outs[0] : fitting.length === 1 ? fitting[0] : undefined;
+  if (!output || !fitting.includes(output)) {
+    throw new TaylorSeerError(
+      'ERR_MODEL',
+      `expected one float32 rank-${rank} output (the prediction, shaped as the sample ${describe(chosen.sample!)}), found ${outs.map(describe).join(', ') || 'none'}`,
+    );
   }
   const label = chosen.label!.name!;
   return {
