@@ -32,8 +32,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit import DiT, ddim_timesteps, sample, sample_eps  # noqa: E402
-from graph_export import (OPSET, export_whole, load_models, reference_block, seer_references, to_f16_initializers,  # noqa: E402
-                          write_f32, write_manifest)
+from graph_export import export_onnx, export_whole, load_models, reference_block, seer_references, write_f32, write_manifest  # noqa: E402
 from pieces import state_dict_from_pieces  # noqa: E402
 from train import ARCH  # noqa: E402
 
@@ -46,22 +45,6 @@ EPS_SEER_REFERENCES = [
     ("seer_module_n3_w2_o3", "module", 3, 2, 3),
     ("seer_module_n5_w2_o3", "module", 5, 2, 3),
 ]
-
-class Piece(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
-def export(fn, args, names_in, names_out, path):
-    dyn = {n: {0: "batch"} for n in names_in + names_out}
-    torch.onnx.export(Piece(fn), args, path, input_names=names_in, output_names=names_out, dynamic_axes=dyn,
-                      opset_version=OPSET, do_constant_folding=True)
-    to_f16_initializers(path)
-
 
 def write_graph(model, out):
     """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast."""
@@ -149,14 +132,14 @@ def main():
     h, c, v = torch.randn(B, L, D), torch.randn(B, D), torch.randn(B, D)
     files = {"embed": "embed.onnx", "modulation": "modulation.onnx", "attn": [], "mlp": [], "final": "final.onnx"}
     with torch.no_grad():
-        export(model.embed, (x, t, y), ["x", "t", "y"], ["h", "c"], os.path.join(out, files["embed"]))
-        export(model.modulation, (c,), ["c"], ["mod"], os.path.join(out, files["modulation"]))
+        export_onnx(model.embed, (x, t, y), ["x", "t", "y"], os.path.join(out, files["embed"]), ["h", "c"])
+        export_onnx(model.modulation, (c,), ["c"], os.path.join(out, files["modulation"]), ["mod"])
         for i, blk in enumerate(model.blocks):
             for kind, fn in (("attn", blk.attn), ("mlp", blk.mlp)):
                 name = f"{kind}_{i}.onnx"
-                export(fn, (h, v, v), ["h", "shift", "scale"], ["out"], os.path.join(out, name))
+                export_onnx(fn, (h, v, v), ["h", "shift", "scale"], os.path.join(out, name), ["out"])
                 files[kind].append(name)
-        export(model.final, (h, c), ["h", "c"], ["v"], os.path.join(out, files["final"]))
+        export_onnx(model.final, (h, c), ["h", "c"], os.path.join(out, files["final"]), ["v"])
 
     # references: float64 PyTorch on the float16-rounded weights
     labels = torch.tensor([int(s) for s in args.labels.split(",")])

@@ -52,24 +52,31 @@ def to_f16_initializers(path):
     onnx.save(m, path)
 
 
-class Whole(torch.nn.Module):
-    """The denoiser as a user exports it: forward(*inputs) -> prediction, the weights as parameters."""
+class Call(torch.nn.Module):
+    """What the exporter traces: a whole model as a user exports it (registered, so its node names start
+    /model/ and its weights are parameters) or one bound method of it (the pieces; weights become constants)."""
 
-    def __init__(self, model):
+    def __init__(self, fn):
         super().__init__()
-        self.model = model
+        self.model = fn
 
     def forward(self, *inputs):
         return self.model(*inputs)
 
 
-def export_whole(model, example, names, path):
-    """path: the model's whole forward as one graph (inputs `names`, output v), dynamic batch, float16 weights + Cast."""
+def export_onnx(fn, example, names, path, outputs=("v",)):
+    """path: fn as one graph (inputs `names`, outputs `outputs`), dynamic batch, float16 weights + Cast."""
+    outputs = list(outputs)
     with torch.no_grad():
-        torch.onnx.export(Whole(model), example, path, input_names=names, output_names=["v"],
-                          dynamic_axes={n: {0: "batch"} for n in names + ["v"]}, opset_version=OPSET,
+        torch.onnx.export(Call(fn), example, path, input_names=names, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in names + outputs}, opset_version=OPSET,
                           do_constant_folding=True)
     to_f16_initializers(path)
+
+
+def export_whole(model, example, names, path):
+    """path: the model's whole forward as one graph (inputs `names`, output v)."""
+    export_onnx(model, example, names, path)
     print("wrote", path, os.path.getsize(path), "bytes")
 
 
