@@ -76,6 +76,7 @@ def main():
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--init", help="weights.npz of an earlier run to start from")
+    p.add_argument("--warmup", type=int, default=300, help="steps of linear learning-rate warm-up")
     p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
@@ -131,7 +132,7 @@ def main():
     t0 = time.time()
     last_save = t0
     step, loss_hist = 0, []
-    warm = 300
+    warm = args.warmup
     teacher = None
     while True:
         elapsed = time.time() - t0
