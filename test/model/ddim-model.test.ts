@@ -11,6 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, DIT_SCHEDULER, type SampleOptions } from '../../lib/pipeline';
+import { getPreset } from '../../lib/presets';
 import { ROOT } from './helpers';
 
 const DIR = path.join(ROOT, 'fixtures/dit-ddim');
@@ -117,6 +118,20 @@ describe('the eps-prediction DiT in the pipeline', () => {
       expect(relL2(r.images, readF32(model.manifest.reference!.output))).toBeGreaterThan(1e-3);
     });
   }
+
+  it("seer: { preset: 'dit-xl' } with the preset's module map finds every block's attn and mlp and gives the reference's N=4 O=4 W=2 samples", async () => {
+    const p = getPreset('dit-xl');
+    const s = manifest.reference.seer.find((x) => x.schedule.interval === p.schedule.interval && x.schedule.warmup === p.schedule.warmup && x.maxOrder === p.maxOrder)!;
+    const mapped = (await loadModel(DIR, { threads: 1, preset: 'dit-xl' })) as GraphModel;
+    try {
+      expect(mapped.branches.map((b) => b.key)).toEqual(model.branches.map((b) => b.key));
+      const r = await sample(mapped, { ...base, seer: { preset: 'dit-xl' } });
+      expect(r.fullStepList).toEqual(s.fullSteps);
+      expect(relL2(r.images, readF32(path.join(DIR, s.output)))).toBeLessThan(1e-4);
+    } finally {
+      await mapped.dispose();
+    }
+  });
 
   it('DDPM on the same model: other samples than DDIM from the same start, the same ones for the same seed', async () => {
     const a = await sample(model, { ...base, steps: 10, scheduler: { kind: 'ddpm' }, seed: 1 });
