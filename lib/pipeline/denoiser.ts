@@ -6,6 +6,7 @@
 import type { ModelReference } from './manifest';
 import type { CacheHook } from '../cache-hook';
 import type { Granularity } from './seer-options';
+import type { Scheduler } from './diffusion-scheduler';
 
 export interface ForwardOptions {
   hook?: CacheHook;
@@ -58,9 +59,11 @@ export interface DenoiserModel {
    * the scale and runs one conditional forward per step, no unconditional pass.
    */
   readonly guidanceInput?: boolean;
+  /** how the model was trained to be sampled (its description's); absent: rectified flow */
+  readonly scheduler?: Scheduler;
   /**
    * One forward: x [B, C, H, W] ([B, C, F, H, W] for video) at sampler time t (1 = noise) with labels y [B] ->
-   * velocity of the same shape.
+   * the model's prediction of the same shape (a velocity, or the noise for a DDIM/DDPM scheduler).
    * The hook, when given, must already be at the current step.
    */
   forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array>;

@@ -21,6 +21,23 @@ export { recognizeIo, type InputNames, type RecognizedIo } from './graph/inputs'
 export { deriveGraphs, type DerivedGraphs } from './graph/derive';
 export { GRAPH_FORMAT } from './graph/description';
 export { sample, timesteps, type SampleOptions, type SampleResult, type StepInfo, type CfgMode } from './sampler';
+export {
+  alphaBars,
+  betaTable,
+  ddimCoefficients,
+  ddpmCoefficients,
+  diffusionPlan,
+  diffusionTimesteps,
+  resolveScheduler,
+  DIT_SCHEDULER,
+  type BetaSchedule,
+  type DiffusionPlan,
+  type DiffusionScheduler,
+  type FlowScheduler,
+  type Scheduler,
+  type SchedulerSpec,
+  type StepCoefficients,
+} from './diffusion-scheduler';
 export { forward, gatedAdd, splitModulation, cacheKeys, type ForwardOptions } from './transformer';
 export { compare, compareTimed, type CompareOptions, type Comparison, type TimedCompareOptions, type TimedComparison } from './evaluate';
 export { alternate, overheadOf, summarize, type Overhead, type OverheadVerdict, type Timing } from '../bench/timing';

@@ -4,6 +4,10 @@
  * (cond and uncond in one forward of batch 2B, one shared cache entry per module) or as two forwards with
  * separate cache contexts ('cond', 'uncond'). A cache hook, when given, sees beginStep(step, t) with the
  * shifted t of every step.
+ *
+ * A noise-prediction model (its description's scheduler, or the `scheduler` option) is sampled by DDIM or
+ * DDPM instead (diffusion-scheduler.ts), guidance on the predicted noise; the model and the hook see
+ * t = tau / T for the training timestep tau of each step (the graph gets t times its timestep scale).
  */
 import { TaylorSeerError } from '../errors';
 import { sampleDims, type DenoiserModel } from './denoiser';
@@ -14,6 +18,8 @@ import { isCacheHook, type CacheHook } from '../cache-hook';
 import type { TaylorSeerStats } from '../taylor-seer';
 import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-options';
 import { getPreset, presetSeer, type Preset, type PresetId } from '../presets';
+import { diffusionPlan, resolveScheduler, type Scheduler, type SchedulerSpec, type StepCoefficients } from './diffusion-scheduler';
+import { Rng } from './noise';
 
 /** `seer: { preset: 'flux-dev' }`: the preset's schedule and order, and its granularity and CFG mode unless given. */
 export interface PresetRequest {
@@ -46,10 +52,16 @@ export interface SampleOptions {
   guidance?: number;
   /** initial noise [B, C, H, W] ([B, C, F, H, W] for a video model); default: gaussianNoise(seed) */
   noise?: Float32Array;
-  /** seed of the default noise (default 0) */
+  /** seed of the default noise (default 0); DDPM's per-step noise continues its stream */
   seed?: number;
-  /** timestep shift s (default 1: the uniform grid) */
+  /** timestep shift s (default 1: the uniform grid); flow only */
   shift?: number;
+  /**
+   * How to sample: 'flow' (Euler on the velocity) or DDIM/DDPM on the predicted noise. Default: the model's
+   * (a graph's model.json "scheduler"), else flow. DDIM/DDPM fields not given come from the model's
+   * scheduler, else DiT's (linear betas 1e-4..0.02 over 1000 timesteps).
+   */
+  scheduler?: SchedulerSpec;
   /** default 'batched' (or the preset's) */
   cfg?: CfgMode;
   /** where the cache sits (default 'module', or the preset's) */
@@ -71,8 +83,13 @@ export interface SampleResult {
   images: Float32Array;
   shape: ImageShape;
   steps: number;
-  /** the sampler's (shifted) grid, steps + 1 values from 1 to 0 */
+  /**
+   * flow: the sampler's (shifted) grid, steps + 1 values from 1 to 0; DDIM/DDPM: each step's tau / T
+   * (steps values, the last 0)
+   */
   timesteps: number[];
+  /** the scheduler that ran */
+  scheduler: Scheduler;
   /** steps on which the model ran in full */
   fullSteps: number;
   fullStepList: number[];
@@ -84,6 +101,17 @@ export interface SampleResult {
   /** bytes the cache held at the end of the run (0 without a hook) */
   cacheBytes: number;
   seerStats?: TaylorSeerStats;
+}
+
+const FLOW: Scheduler = { kind: 'flow' };
+
+/** One DDIM/DDPM step in place: eps = eps_u + g (eps_c - eps_u), x' = cx x + ce eps (+ sigma z, z from rng). */
+function diffusionUpdate(x: Float32Array, ec: Float32Array, eu: Float32Array, off: number, guidance: number, c: StepCoefficients, rng: Rng | undefined): void {
+  for (let i = 0; i < x.length; i++) {
+    const u = eu[off + i];
+    const eps = u + guidance * (ec[i] - u);
+    x[i] = c.cx * x[i] + c.ce * eps + (c.sigma > 0 && rng ? c.sigma * rng.normal() : 0);
+  }
 }
 
 /** t_0 = 1 .. t_steps = 0, uniform, then shifted: t' = s t / (1 + (s - 1) t). */
@@ -125,7 +153,13 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   const y = checkLabels(model, options.labels);
   const B = y.length;
   const per = model.imageElements;
-  const ts = timesteps(steps, shift);
+  const invalid = (message: string): never => {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', message);
+  };
+  const scheduler = options.scheduler === undefined ? (model.scheduler ?? FLOW) : resolveScheduler(options.scheduler, model.scheduler, invalid);
+  if (scheduler.kind !== 'flow' && shift !== 1) invalid(`shift ${shift} applies to the flow scheduler only; ${scheduler.kind} walks the training timesteps (give shift 1)`);
+  const plan = scheduler.kind === 'flow' ? undefined : diffusionPlan(scheduler, steps);
+  const ts = plan ? plan.times : timesteps(steps, shift);
   if (typeof guidance !== 'number' || !Number.isFinite(guidance)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `guidance must be a finite number, found ${guidance}`);
   }
@@ -145,6 +179,12 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
     x = Float32Array.from(options.noise);
   } else {
     x = gaussianNoise(B * per, seed);
+  }
+  // DDPM's per-step noise: the seed's stream, after the initial noise when that came from it too
+  let rng: Rng | undefined;
+  if (scheduler.kind === 'ddpm') {
+    rng = new Rng(seed);
+    if (options.noise === undefined) for (let i = 0; i < x.length; i++) rng.normal();
   }
 
   let hook: CacheHook | undefined;
@@ -182,14 +222,15 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   try {
     for (let s = 0; s < steps; s++) {
       const t = ts[s];
-      const dt = ts[s + 1] - t;
+      const dt = plan ? 0 : ts[s + 1] - t;
       if (hook) hook.beginStep(s, t);
       const full = hook ? hook.isFull : true;
       if (full) fullStepList.push(s);
       if (!guided) {
         const v = await model.forward(x, t, y, B, { hook, granularity, ...fed });
         forwards++;
-        for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
+        if (plan) diffusionUpdate(x, v, v, 0, 1, plan.coefficients[s], rng);
+        else for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
       } else {
         let vc: Float32Array;
         let vu: Float32Array;
@@ -205,9 +246,13 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
           vu = await model.forward(x, t, nullY, B, { hook, granularity, context: 'uncond' });
           forwards += 2;
         }
-        for (let i = 0; i < x.length; i++) {
-          const u = vu[off + i];
-          x[i] += dt * (u + guidance * (vc[i] - u));
+        if (plan) {
+          diffusionUpdate(x, vc, vu, off, guidance, plan.coefficients[s], rng);
+        } else {
+          for (let i = 0; i < x.length; i++) {
+            const u = vu[off + i];
+            x[i] += dt * (u + guidance * (vc[i] - u));
+          }
         }
       }
       onStep?.({ step: s, steps, t, full });
@@ -233,6 +278,7 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
       shape: sampleShape(model.arch, B),
       steps,
       timesteps: ts,
+      scheduler,
       fullSteps: fullStepList.length,
       fullStepList,
       moduleEvals: model.counters.moduleEvals - evals0,

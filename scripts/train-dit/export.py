@@ -12,6 +12,12 @@ rebuilt model must reproduce that directory's float64 reference before anything 
   /usr/bin/python3 scripts/train-dit/export.py --graph --from-pieces fixtures/dit-shapes-small --out fixtures/dit-shapes-small-graph
   /usr/bin/python3 scripts/train-dit/export.py --graph --random '{"hidden": 512, "depth": 4, "heads": 8, "patch": 2}' --out .graphs/wide
 
+An eps-prediction run (train.py --objective eps) exports as one graph straight from its weights: the graph takes
+the integer timestep 0..999 as a float (model.json: "prediction", "scheduler", timestep_scale 1000), the
+references are DDIM (eta 0) with batched CFG, full compute and the reference TaylorSeer (reference_seer.py):
+
+  /usr/bin/python3 scripts/train-dit/export.py --graph --weights RUN/weights.npz --out fixtures/dit-ddim --name dit-ddim
+
 The architecture comes from the training run's config.json (beside the weights unless --config), else train.py's ARCH.
 
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
@@ -22,91 +28,29 @@ import os
 import sys
 
 import numpy as np
-import onnx
 import torch
-from onnx import TensorProto, helper, numpy_helper
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from dit import DiT, sample  # noqa: E402
+from dit import DiT, ddim_timesteps, sample, sample_eps  # noqa: E402
+from graph_export import export_onnx, export_whole, load_models, reference_block, seer_references, write_f32, write_manifest  # noqa: E402
 from pieces import state_dict_from_pieces  # noqa: E402
 from train import ARCH  # noqa: E402
 
-OPSET = 17
-
-
-class Piece(torch.nn.Module):
-    def __init__(self, fn):
-        super().__init__()
-        self.fn = fn
-
-    def forward(self, *args):
-        return self.fn(*args)
-
-
-def to_f16_initializers(path):
-    """Float32 constants that are exactly float16 values -> float16 initializers plus a Cast node, so the
-    file is half the size and the graph computes exactly what it did, in float32."""
-    m = onnx.load(path)
-    g = m.graph
-    casts, keep, nodes = [], [], []
-
-    def half(tensor, name):
-        a = numpy_helper.to_array(tensor)
-        # only the trained weights (float16-rounded already); computed constants such as the position
-        # embedding and the timestep frequencies would lose precision
-        if tensor.data_type != TensorProto.FLOAT or a.size < 16 or not np.array_equal(a.astype(np.float16).astype(np.float32), a):
-            return False
-        h = numpy_helper.from_array(a.astype(np.float16), name + "_f16")
-        keep.append(h)
-        casts.append(helper.make_node("Cast", [h.name], [name], to=TensorProto.FLOAT, name="cast_" + name))
-        return True
-
-    for init in g.initializer:
-        if not half(init, init.name):
-            keep.append(init)
-    # the exporter writes the weights of bound methods as Constant nodes
-    for node in g.node:
-        value = [a for a in node.attribute if a.name == "value"] if node.op_type == "Constant" else []
-        if not (value and half(value[0].t, node.output[0])):
-            nodes.append(node)
-    del g.initializer[:]
-    g.initializer.extend(keep)
-    del g.node[:]
-    g.node.extend(casts + nodes)
-    onnx.checker.check_model(m)
-    onnx.save(m, path)
-
-
-def export(fn, args, names_in, names_out, path):
-    dyn = {n: {0: "batch"} for n in names_in + names_out}
-    torch.onnx.export(Piece(fn), args, path, input_names=names_in, output_names=names_out, dynamic_axes=dyn,
-                      opset_version=OPSET, do_constant_folding=True)
-    to_f16_initializers(path)
-
-
-class Whole(torch.nn.Module):
-    """The whole denoiser as an exporter sees a user's model: forward(x, t, y) -> v, weights as parameters."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, t, y):
-        return self.model(x, t, y)
-
+# an eps-prediction DiT (--objective eps) is sampled as the DiT paper does: DDIM, 50 steps, guidance 4 (DiT's
+# sample.py default), and the reference TaylorSeer runs at the DiT fork's defaults and the paper's operating
+# points, batched CFG with one shared cache: (name, granularity, N, W, O)
+EPS_STEPS, EPS_GUIDANCE = 50, 4.0
+EPS_SEER_REFERENCES = [
+    ("seer_module_n4_w2_o4", "module", 4, 2, 4),
+    ("seer_module_n3_w2_o3", "module", 3, 2, 3),
+    ("seer_module_n5_w2_o3", "module", 5, 2, 3),
+]
 
 def write_graph(model, out):
     """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast."""
     a = model.cfg
     S, C = a["image_size"], a["channels"]
-    path = os.path.join(out, "model.onnx")
-    args = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]))
-    with torch.no_grad():
-        torch.onnx.export(Whole(model), args, path, input_names=["x", "t", "y"], output_names=["v"],
-                          dynamic_axes={"x": {0: "batch"}, "t": {0: "batch"}, "y": {0: "batch"}, "v": {0: "batch"}},
-                          opset_version=OPSET, do_constant_folding=True)
-    to_f16_initializers(path)
-    print("wrote", path, os.path.getsize(path), "bytes")
+    export_whole(model, (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2])), ["x", "t", "y"], os.path.join(out, "model.onnx"))
 
 
 def export_graph(model, manifest, source, out):
@@ -150,9 +94,7 @@ def export_graph(model, manifest, source, out):
             "computed_by": ref.get("computed_by", "PyTorch float64"),
         },
     }
-    with open(os.path.join(out, "model.json"), "w") as f:
-        json.dump(info, f, indent=1)
-        f.write("\n")
+    write_manifest(out, info)
 
 
 def main():
@@ -174,7 +116,10 @@ def main():
     arch = dict(ARCH)
     if os.path.exists(cfg_path):
         with open(cfg_path) as f:
-            arch.update(json.load(f)["architecture"])
+            run = json.load(f)
+        if run.get("objective") == "eps":
+            p.error("an eps-prediction run exports as one graph: --graph --weights")
+        arch.update(run["architecture"])
     model = DiT(**arch).eval()
     missing = model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}, strict=True)
     model.requires_grad_(False)  # the pieces are bound methods: their weights go in as constants
@@ -187,14 +132,14 @@ def main():
     h, c, v = torch.randn(B, L, D), torch.randn(B, D), torch.randn(B, D)
     files = {"embed": "embed.onnx", "modulation": "modulation.onnx", "attn": [], "mlp": [], "final": "final.onnx"}
     with torch.no_grad():
-        export(model.embed, (x, t, y), ["x", "t", "y"], ["h", "c"], os.path.join(out, files["embed"]))
-        export(model.modulation, (c,), ["c"], ["mod"], os.path.join(out, files["modulation"]))
+        export_onnx(model.embed, (x, t, y), ["x", "t", "y"], os.path.join(out, files["embed"]), ["h", "c"])
+        export_onnx(model.modulation, (c,), ["c"], os.path.join(out, files["modulation"]), ["mod"])
         for i, blk in enumerate(model.blocks):
             for kind, fn in (("attn", blk.attn), ("mlp", blk.mlp)):
                 name = f"{kind}_{i}.onnx"
-                export(fn, (h, v, v), ["h", "shift", "scale"], ["out"], os.path.join(out, name))
+                export_onnx(fn, (h, v, v), ["h", "shift", "scale"], os.path.join(out, name), ["out"])
                 files[kind].append(name)
-        export(model.final, (h, c), ["h", "c"], ["v"], os.path.join(out, files["final"]))
+        export_onnx(model.final, (h, c), ["h", "c"], os.path.join(out, files["final"]), ["v"])
 
     # references: float64 PyTorch on the float16-rounded weights
     labels = torch.tensor([int(s) for s in args.labels.split(",")])
@@ -231,26 +176,78 @@ def main():
         "modulation_layout": "mod[b, block, k, :] with k = 0 shift_attn, 1 scale_attn, 2 gate_attn, 3 shift_mlp, 4 scale_mlp, 5 gate_mlp",
         "block_update": "h = h + gate_attn * attn_i(h, shift_attn, scale_attn); h = h + gate_mlp * mlp_i(h, shift_mlp, scale_mlp)",
         "files": files,
-        "reference": {
-            "labels": labels.tolist(),
-            "steps": 50,
-            "guidance": 3.0,
+        "reference": reference_block(labels, 50, 3.0, {
             "noise": "reference/noise.f32",
             "output": "reference/full_50steps_cfg3.f32",
             "v_t1_cond": "reference/v_t1_cond.f32",
-            "dtype": "float32 little-endian, row-major [B, C, H, W]",
-            "computed_by": "PyTorch float64 on the float16-rounded weights (scripts/train-dit/export.py)",
-        },
+        }, "export.py"),
     }
-    with open(os.path.join(out, "model.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
-    print("wrote", out)
+    write_manifest(out, manifest)
+
+
+def export_eps_graph(args, run):
+    """out/model.onnx, out/model.json and out/reference/ of an eps-prediction training run."""
+    arch = {**ARCH, **run["architecture"]}
+    betas = run.get("beta_schedule") or "linear"
+    model, m64 = load_models(DiT, arch, args.weights)
+    S, C, out = arch["image_size"], arch["channels"], args.out
+    os.makedirs(os.path.join(out, "reference"), exist_ok=True)
+    export_whole(model, (torch.randn(2, C, S, S), torch.randint(0, 1000, (2,)).float(), torch.tensor([1, 2])), ["x", "t", "y"],
+                 os.path.join(out, "model.onnx"))
+    labels = torch.tensor([int(s) for s in args.labels.split(",")])
+    gen = torch.Generator().manual_seed(2026)
+    noise = torch.randn(len(labels), C, S, S, generator=gen)
+    qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
+    n64 = noise.double()
+    run64 = lambda seer=None, granularity="module": sample_eps(m64, n64, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas, seer=seer)
+    tau0 = ddim_timesteps(EPS_STEPS)[0]
+    with torch.no_grad():
+        full = run64()
+        full32 = sample_eps(model, noise, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas)
+        eps0 = m64(n64, torch.full((len(labels),), float(tau0), dtype=torch.float64), labels)
+        seers = seer_references(run64, full, out, EPS_STEPS, EPS_SEER_REFERENCES)
+    print(f"full compute: float32 PyTorch vs float64 relL2 {((full32.double() - full).norm() / full.norm()).item():.3e}")
+    write_f32(noise, os.path.join(out, "reference", "noise.f32"))
+    write_f32(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
+    write_f32(full, os.path.join(out, "reference", "full_ddim50_cfg4.f32"))
+    write_f32(eps0, os.path.join(out, "reference", f"eps_t{tau0}_cond.f32"))
+    write_manifest(out, {
+        "name": args.name,
+        "format": "taylorseer-graph/1",
+        "graph": "model.onnx",
+        "inputs": {"sample": "x", "timestep": "t", "label": "y"},
+        "classes": arch["classes"],
+        "null_label": arch["classes"],
+        "timestep_scale": 1000,
+        "prediction": "epsilon",
+        "scheduler": {"kind": "ddim", "beta_schedule": betas, "beta_start": 1e-4, "beta_end": 0.02, "train_timesteps": 1000},
+        "sampler": {"steps": EPS_STEPS, "guidance": EPS_GUIDANCE},
+        "architecture": {"kind": "DiT adaLN-Zero", **arch, "tokens": (S // arch["patch"]) ** 2},
+        "objective": {
+            "kind": "DDPM noise prediction (the DiT paper's, without the learned variance)",
+            "x_t": "sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise, t an integer in 0..999",
+            "model_predicts": "noise; its timestep input is t as a float (sampler time t / 1000 times timestep_scale 1000)",
+            "sampler": "DDIM, eta 0, on t = 980, 960, .., 0: x <- sqrt(a') x0 + sqrt(1 - a') eps, x0 = (x - sqrt(1 - a) eps) / sqrt(a)",
+            "guidance": "eps = eps_uncond + scale * (eps_cond - eps_uncond), cond and uncond batched; uncond uses y = null_label",
+        },
+        "reference": reference_block(labels, EPS_STEPS, EPS_GUIDANCE, {
+            "noise": "reference/noise.f32",
+            "output": "reference/full_ddim50_cfg4.f32",
+            f"eps_t{tau0}_cond": f"reference/eps_t{tau0}_cond.f32",
+            "seer": seers,
+            "quality_noise": "reference/quality-noise.f32",
+        }, "export.py"),
+    })
 
 
 def main_graph():
     p = argparse.ArgumentParser()
     p.add_argument("--graph", action="store_true", required=True)
+    p.add_argument("--weights", help="weights.npz of an eps-prediction training run (train.py --objective eps)")
+    p.add_argument("--config", help="with --weights: the run's config.json (default: beside the weights)")
+    p.add_argument("--name", default="dit-ddim")
+    p.add_argument("--labels", default="3,7")
+    p.add_argument("--quality-samples", type=int, default=8)
     p.add_argument("--from-pieces", help="a taylorseer-dit-onnx/1 directory with a float64 reference")
     p.add_argument("--random", metavar="ARCH_JSON",
                    help="instead: an untrained DiT of this architecture (random weights, gates not zero) for timing only")
@@ -265,8 +262,15 @@ def main_graph():
         os.makedirs(args.out, exist_ok=True)
         write_graph(model, args.out)
         return
+    if args.weights:
+        cfg_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
+        with open(cfg_path) as f:
+            run = json.load(f)
+        if run.get("objective") != "eps":
+            p.error(f"--graph --weights exports an eps-prediction run; {cfg_path} is objective {run.get('objective')!r} (export its pieces, then --from-pieces)")
+        return export_eps_graph(args, run)
     if not args.from_pieces:
-        p.error("--graph needs --from-pieces DIR or --random ARCH_JSON")
+        p.error("--graph needs --weights RUN/weights.npz, --from-pieces DIR or --random ARCH_JSON")
     state, arch, manifest, pos = state_dict_from_pieces(args.from_pieces)
     model = DiT(**arch).eval()
     model.load_state_dict(state, strict=True)

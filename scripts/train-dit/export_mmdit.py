@@ -17,13 +17,11 @@ import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import OPSET, to_f16_initializers  # noqa: E402
+from graph_export import export_whole, load_models, reference_block, seer_references, write_f32, write_manifest  # noqa: E402
 from mmdit import MMDiT, sample  # noqa: E402
-from reference_seer import TaylorSeer  # noqa: E402
 
 STEPS, GUIDANCE = 50, 3.5
 # (name, granularity, interval N, warm-up W, order O): the FLUX fork's defaults, the paper's FLUX setting, lite's
@@ -32,21 +30,6 @@ SEER_REFERENCES = [
     ("seer_module_n6_w3_o2", "module", 6, 3, 2),
     ("seer_lite_n5_w3_o2", "lite", 5, 3, 2),
 ]
-
-
-class Whole(torch.nn.Module):
-    """The denoiser as a user exports it: forward(x, t, y, guidance) -> v, weights as parameters."""
-
-    def __init__(self, model):
-        super().__init__()
-        self.model = model
-
-    def forward(self, x, t, y, guidance):
-        return self.model(x, t, y, guidance)
-
-
-def write(a, path):
-    a.detach().cpu().numpy().astype("<f4").tofile(path)
 
 
 def main():
@@ -65,54 +48,32 @@ def main():
     if run.get("model") != "mmdit":
         raise SystemExit(f"{cfg_path}: not an MMDiT training run (model {run.get('model')!r})")
     arch = run["architecture"]
-    w = np.load(args.weights)
-    model = MMDiT(**arch).eval()
-    model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}, strict=True)
-    model.requires_grad_(False)
+    model, m64 = load_models(MMDiT, arch, args.weights)
     S, C = arch["image_size"], arch["channels"]
     out = args.out
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
-
-    path = os.path.join(out, "model.onnx")
     ex = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]), torch.full((2,), GUIDANCE))
-    names = ["x", "t", "y", "guidance"]
-    with torch.no_grad():
-        torch.onnx.export(Whole(model), ex, path, input_names=names, output_names=["v"],
-                          dynamic_axes={n: {0: "batch"} for n in names + ["v"]}, opset_version=OPSET,
-                          do_constant_folding=True)
-    to_f16_initializers(path)
-    print("wrote", path, os.path.getsize(path), "bytes")
+    export_whole(model, ex, ["x", "t", "y", "guidance"], os.path.join(out, "model.onnx"))
 
     labels = torch.tensor([int(s) for s in args.labels.split(",")])
     gen = torch.Generator().manual_seed(2026)
     noise = torch.randn(len(labels), C, S, S, generator=gen)
     qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
-    m64 = MMDiT(**arch).eval()
-    m64.load_state_dict(model.state_dict())
-    m64 = m64.double()
     n64 = noise.double()
-    seers = []
     with torch.no_grad():
         full = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE)
         full32 = sample(model, noise, labels, steps=STEPS, guidance=GUIDANCE)
         v1 = m64(n64, torch.ones(len(labels), dtype=torch.float64), labels, torch.full((len(labels),), GUIDANCE, dtype=torch.float64))
-        for name, granularity, N, W, O in SEER_REFERENCES:
-            seer = TaylorSeer(STEPS, N, W, O)
-            x = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE, seer=seer, granularity=granularity)
-            rel = ((x - full).norm() / full.norm()).item()
-            print(f"{name}: {len(seer.full_steps())} full steps, {seer.calls['forecast']} forecasts, relL2 to full {rel:.3e}")
-            write(x, os.path.join(out, "reference", name + ".f32"))
-            seers.append({"output": f"reference/{name}.f32", "granularity": granularity,
-                          "schedule": {"kind": "fixed", "steps": STEPS, "interval": N, "warmup": W, "cooldown": 0},
-                          "maxOrder": O, "variable": "step", "fullSteps": seer.full_steps(), "relL2ToFull": rel})
+        seers = seer_references(lambda seer, granularity: sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE, seer=seer, granularity=granularity),
+                                full, out, STEPS, SEER_REFERENCES)
     rel32 = ((full32.double() - full).norm() / full.norm()).item()
     print(f"full compute: float32 PyTorch vs float64 relL2 {rel32:.3e}")
-    write(noise, os.path.join(out, "reference", "noise.f32"))
-    write(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
-    write(full, os.path.join(out, "reference", "full_50steps_g3.5.f32"))
-    write(v1, os.path.join(out, "reference", "v_t1.f32"))
+    write_f32(noise, os.path.join(out, "reference", "noise.f32"))
+    write_f32(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
+    write_f32(full, os.path.join(out, "reference", "full_50steps_g3.5.f32"))
+    write_f32(v1, os.path.join(out, "reference", "v_t1.f32"))
 
-    manifest = {
+    write_manifest(out, {
         "name": args.name,
         "format": "taylorseer-graph/1",
         "graph": "model.onnx",
@@ -129,23 +90,14 @@ def main():
             "sampler": "Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v, one forward per step",
             "guidance": "distilled: the scale is the `guidance` input (FLUX-dev); no unconditional pass",
         },
-        "reference": {
-            "labels": labels.tolist(),
-            "steps": STEPS,
-            "guidance": GUIDANCE,
+        "reference": reference_block(labels, STEPS, GUIDANCE, {
             "noise": "reference/noise.f32",
             "output": "reference/full_50steps_g3.5.f32",
             "v_t1": "reference/v_t1.f32",
             "seer": seers,
             "quality_noise": "reference/quality-noise.f32",
-            "dtype": "float32 little-endian, row-major [B, C, H, W]",
-            "computed_by": "PyTorch float64 on the float16-rounded weights (scripts/train-dit/export_mmdit.py)",
-        },
-    }
-    with open(os.path.join(out, "model.json"), "w") as f:
-        json.dump(manifest, f, indent=1)
-        f.write("\n")
-    print("wrote", out)
+        }, "export_mmdit.py"),
+    })
 
 
 if __name__ == "__main__":

@@ -3,6 +3,8 @@ hook on a made-small model: the same schedule, update and forecast, in whatever 
 (float64 for the fixtures' references).
 
 The model calls `seer.branch(key, compute)` where the reference caches a module output (before its gate):
+mmdit.MMDiT's and dit.DiT's forward take it as `branch=` (dit.sample_eps passes it with cond and uncond in one
+batch: one shared entry per module, as the DiT fork caches them).
 on a full step that runs compute() and updates the entry's factors, on a forecast step it returns the
 Taylor forecast and compute is never called. `seer.begin(step)` starts every sampler step.
 

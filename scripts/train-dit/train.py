@@ -1,9 +1,12 @@
 """Trains the second fixture model (dit-shapes): a DiT with adaLN-Zero on procedural shapes (shapes.py),
 rectified flow, for a wall-clock budget. Runs on the GPU machine (PyTorch 2.x) or, small, on a CPU.
 `--model mmdit` trains the FLUX-structured MMDiT (mmdit.py) instead, optionally guidance-distilled.
+`--objective eps` trains the DiT as the DiT paper does instead: DDPM noise prediction over 1000 integer
+timesteps (linear betas 1e-4..0.02, or `--beta-schedule cosine`); the model takes the integer timestep.
 
   python3 train.py --out DIR [--seconds 200] [--batch 512] [--arch '{"depth": 4, "hidden": 192}'] [--seed N]
                     [--init weights.npz] [--smoke] [--model mmdit] [--distill 0.75] [--simple] [--threads 1]
+                    [--objective flow|eps] [--beta-schedule linear|cosine]
 
 --distill F (mmdit): for the last (1 - F) of the time, guidance distillation as FLUX-dev's: a frozen copy of
 the EMA weights at that moment is the teacher, run with classifier-free guidance at a random scale g in
@@ -46,7 +49,8 @@ def save(ema, args, step, loss_hist, out, arch):
     np.savez(tmp, **sd)
     os.replace(tmp, os.path.join(out, "weights.npz"))
     with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"model": args.model, "architecture": arch, "simple_data": args.simple, "distill": args.distill, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
+        json.dump({"model": args.model, "architecture": arch, "simple_data": args.simple, "distill": args.distill, "objective": args.objective,
+                   "beta_schedule": args.beta_schedule if args.objective == "eps" else None, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
                    "ema": args.ema, "torch": torch.__version__, "final_loss": loss_hist[-1] if loss_hist else None}, f, indent=1)
 
 
@@ -72,6 +76,7 @@ def main():
     p.add_argument("--lr", type=float, default=3e-4)
     p.add_argument("--ema", type=float, default=0.999)
     p.add_argument("--init", help="weights.npz of an earlier run to start from")
+    p.add_argument("--warmup", type=int, default=300, help="steps of linear learning-rate warm-up")
     p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
@@ -79,10 +84,15 @@ def main():
     p.add_argument("--distill", type=float, help="mmdit: start guidance distillation at this fraction of the time")
     p.add_argument("--simple", action="store_true", help="shapes.draw(simple=True): the easier data")
     p.add_argument("--threads", type=int, help="torch.set_num_threads on a CPU")
+    p.add_argument("--objective", choices=["flow", "eps"], default="flow",
+                   help="flow: rectified flow, velocity prediction; eps: DDPM noise prediction (DiT's)")
+    p.add_argument("--beta-schedule", choices=["linear", "cosine"], default="linear", help="--objective eps: the beta table")
     args = p.parse_args()
     Model, sample, default_arch = MODELS[args.model]
     if args.distill is not None and args.model != "mmdit":
         p.error("--distill needs a model with a guidance input (--model mmdit)")
+    if args.objective == "eps" and args.model != "dit":
+        p.error("--objective eps trains the DiT (--model dit)")
     if args.threads:
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
@@ -91,6 +101,12 @@ def main():
     unknown = set(arch) - set(default_arch)
     if unknown:
         p.error(f"--arch: unknown keys {sorted(unknown)} (expected some of {sorted(default_arch)})")
+    ab_table = None
+    if args.objective == "eps":
+        arch["timestep_scale"] = 1.0  # the integer timestep goes in as it is
+        ab_table = dit.alphas_cumprod(args.beta_schedule).float().to(dev)
+        sample = lambda m, noise, labels, steps, guidance: dit.sample_eps(m, noise, labels, steps, guidance,
+                                                                          beta_schedule=args.beta_schedule)
     torch.manual_seed(args.seed)
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
@@ -116,7 +132,7 @@ def main():
     t0 = time.time()
     last_save = t0
     step, loss_hist = 0, []
-    warm = 300
+    warm = args.warmup
     teacher = None
     while True:
         elapsed = time.time() - t0
@@ -130,10 +146,17 @@ def main():
         with torch.no_grad():
             x0 = shapes.draw(labels, arch["image_size"], simple=args.simple)
             noise = torch.randn_like(x0)
-            t = torch.rand(args.batch, device=dev)
-            xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * noise
             y = torch.where(torch.rand(args.batch, device=dev) < 0.1, torch.full_like(labels, 10), labels)
-            target = noise - x0
+            if ab_table is None:
+                t = torch.rand(args.batch, device=dev)
+                xt = (1 - t)[:, None, None, None] * x0 + t[:, None, None, None] * noise
+                target = noise - x0
+            else:
+                tau = torch.randint(0, len(ab_table), (args.batch,), device=dev)
+                ab = ab_table[tau][:, None, None, None]
+                xt = ab.sqrt() * x0 + (1 - ab).sqrt() * noise
+                t = tau.float()
+                target = noise
         if args.distill is not None and frac >= args.distill and teacher is None:
             teacher = copy.deepcopy(ema).eval()
             say(f"step {step}: guidance distillation from the EMA weights, g in {GUIDANCE_RANGE}")

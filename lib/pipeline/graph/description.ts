@@ -7,6 +7,12 @@
  *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3, "frames": 4,
  *     "sampler": { "steps": 50, "guidance": 3 },
  *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
+ *
+ * A noise-prediction model (DiT as trained by its paper) says so, and how it was trained:
+ *     "prediction": "epsilon",
+ *     "scheduler": { "kind": "ddim", "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02, "train_timesteps": 1000 }
+ * (every scheduler field but kind optional: DiT's values; "prediction" alone means DiT's DDIM). Its timestep
+ * input is then the integer training timestep: "timestep_scale" defaults to train_timesteps.
  */
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
@@ -14,6 +20,7 @@ import { isRecord, show } from '../../validate';
 import { readRegularFile } from '../../files';
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, bad, file, int, parseReference, type ModelReference } from '../manifest';
 import { INPUT_ROLES, type InputNames } from './inputs';
+import { DIT_SCHEDULER, resolveScheduler, type Scheduler } from '../diffusion-scheduler';
 
 export const GRAPH_FORMAT = 'taylorseer-graph/1';
 
@@ -30,6 +37,8 @@ export interface GraphDescription {
   /** frames per clip of a video graph whose sample dims leave them symbolic */
   frames?: number;
   sampler?: { steps?: number; guidance?: number };
+  /** "prediction" and "scheduler": how the model is sampled (absent: rectified flow) */
+  scheduler?: Scheduler;
   /** raw, checked once the label range is known */
   reference?: unknown;
 }
@@ -49,6 +58,39 @@ function num(where: string, obj: Record<string, unknown>, key: string): number |
   if (v === undefined) return undefined;
   if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) bad(where, `"${key}" must be a finite number > 0, found ${show(v)}`);
   return v;
+}
+
+const SCHEDULER_KEYS: Record<string, string> = {
+  kind: 'kind',
+  beta_schedule: 'betaSchedule',
+  beta_start: 'betaStart',
+  beta_end: 'betaEnd',
+  train_timesteps: 'trainSteps',
+};
+const PREDICTIONS = ['epsilon', 'velocity'];
+
+/** "prediction" and "scheduler" of a description, checked against each other. */
+function parseScheduler(where: string, json: Record<string, unknown>): Scheduler | undefined {
+  const { prediction, scheduler } = json;
+  if (prediction === undefined && scheduler === undefined) return undefined;
+  if (prediction !== undefined && !PREDICTIONS.includes(prediction as string)) {
+    bad(where, `"prediction" must be "epsilon" (noise, sampled by DDIM/DDPM) or "velocity" (rectified flow), found ${show(prediction)}`);
+  }
+  const fail = (message: string): never => bad(where, message);
+  let spec: Record<string, unknown> = { kind: prediction === 'velocity' ? 'flow' : DIT_SCHEDULER.kind };
+  if (scheduler !== undefined) {
+    if (!isRecord(scheduler)) bad(where, `"scheduler" must be an object such as {"kind": "ddim", "beta_schedule": "linear"}, found ${show(scheduler)}`);
+    spec = {};
+    for (const [k, v] of Object.entries(scheduler)) {
+      if (!(k in SCHEDULER_KEYS)) bad(where, `"scheduler".${k} is not a scheduler field (expected some of ${Object.keys(SCHEDULER_KEYS).join(', ')})`);
+      spec[SCHEDULER_KEYS[k]] = v;
+    }
+  }
+  const s = resolveScheduler(spec, undefined, fail, '"scheduler"');
+  if (prediction !== undefined && (prediction === 'velocity') !== (s.kind === 'flow')) {
+    bad(where, `"prediction" ${show(prediction)} contradicts "scheduler".kind ${show(s.kind)} (epsilon samples by ddim or ddpm, velocity by flow)`);
+  }
+  return s;
 }
 
 /** Reads `<dir>/model.json` as a graph description. Errors: ERR_MODEL. */
@@ -81,6 +123,7 @@ export function loadDescription(dir: string): GraphDescription {
       ...(json.sampler.guidance !== undefined ? { guidance: num(where, json.sampler, 'guidance') } : {}),
     };
   }
+  const scheduler = parseScheduler(where, json);
   return {
     ...(typeof json.name === 'string' && json.name ? { name: json.name } : {}),
     ...(json.graph !== undefined ? { graph: file(where, dir, 'graph', json.graph) } : {}),
@@ -92,6 +135,7 @@ export function loadDescription(dir: string): GraphDescription {
     ...(json.channels !== undefined ? { channels: int(where, json, 'channels', 1) } : {}),
     ...(json.frames !== undefined ? { frames: int(where, json, 'frames', 1) } : {}),
     ...(sampler ? { sampler } : {}),
+    ...(scheduler ? { scheduler } : {}),
     ...(json.reference !== undefined ? { reference: json.reference } : {}),
   };
 }

@@ -25,6 +25,7 @@ import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, ty
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
 import { readModel, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
+import type { Scheduler } from '../diffusion-scheduler';
 
 export interface LoadGraphOptions extends LoadModelOptions {
   /** input names, overriding recognition by type and rank */
@@ -33,7 +34,7 @@ export interface LoadGraphOptions extends LoadModelOptions {
   cache?: ReadonlyArray<RegExp | string>;
   /** the unconditional class label (default: model.json's, else the last row of the label table) */
   nullLabel?: number;
-  /** the graph's timestep is the sampler's t (1 = noise .. 0) times this (default 1) */
+  /** the graph's timestep is the sampler's t (1 = noise .. 0) times this (default 1; a DDIM/DDPM model's: its training timesteps) */
   timestepScale?: number;
   /** write the derived full and trunk graphs here (default: kept in memory only) */
   cacheDir?: string;
@@ -145,7 +146,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     io,
     detection,
     shape: { channels, imageSize, classes, nullClass, ...(video ? { frames } : {}) },
-    timestepScale: options.timestepScale ?? description.timestepScale ?? 1,
+    timestepScale: options.timestepScale ?? description.timestepScale ?? (description.scheduler && description.scheduler.kind !== 'flow' ? description.scheduler.trainSteps : 1),
   };
 }
 
@@ -157,6 +158,7 @@ export class GraphModel implements DenoiserModel {
   readonly branches: readonly Branch[];
   readonly io: RecognizedIo;
   readonly timestepScale: number;
+  readonly scheduler?: Scheduler;
   readonly counters: GraphCounters = { fullRuns: 0, trunkRuns: 0, moduleEvals: 0 };
   /** set at load from a batch-1 run: the branches, and the elements of the largest per sample */
   cacheShape: CacheShape = { modules: 0, elements: 0 };
@@ -184,6 +186,7 @@ export class GraphModel implements DenoiserModel {
     this.io = a.io;
     this.guidanceInput = a.io.guidance !== undefined;
     this.timestepScale = a.timestepScale;
+    if (a.description.scheduler) this.scheduler = a.description.scheduler;
     this.sFull = s.full;
     this.sTrunk = s.trunk;
     this.trunkInputs = new Set(s.trunk.inputNames);

@@ -1,0 +1,124 @@
+"""What the exporters share (export.py, export_mmdit.py): float16 initializers, the whole forward as ONE
+graph, the models rebuilt from float16-rounded weights in float32 and float64, the reference TaylorSeer
+runs and the reference block of model.json.
+
+Runs with Debian's python3-torch (1.13) and python3-onnx.
+"""
+import json
+import os
+
+import numpy as np
+import onnx
+import torch
+from onnx import TensorProto, helper, numpy_helper
+
+from reference_seer import TaylorSeer
+
+OPSET = 17
+F32_LAYOUT = "float32 little-endian, row-major [B, C, H, W]"
+
+
+def to_f16_initializers(path):
+    """Float32 constants that are exactly float16 values -> float16 initializers plus a Cast node, so the
+    file is half the size and the graph computes exactly what it did, in float32."""
+    m = onnx.load(path)
+    g = m.graph
+    casts, keep, nodes = [], [], []
+
+    def half(tensor, name):
+        a = numpy_helper.to_array(tensor)
+        # only the trained weights (float16-rounded already); computed constants such as the position
+        # embedding and the timestep frequencies would lose precision
+        if tensor.data_type != TensorProto.FLOAT or a.size < 16 or not np.array_equal(a.astype(np.float16).astype(np.float32), a):
+            return False
+        h = numpy_helper.from_array(a.astype(np.float16), name + "_f16")
+        keep.append(h)
+        casts.append(helper.make_node("Cast", [h.name], [name], to=TensorProto.FLOAT, name="cast_" + name))
+        return True
+
+    for init in g.initializer:
+        if not half(init, init.name):
+            keep.append(init)
+    # the exporter writes the weights of bound methods as Constant nodes
+    for node in g.node:
+        value = [a for a in node.attribute if a.name == "value"] if node.op_type == "Constant" else []
+        if not (value and half(value[0].t, node.output[0])):
+            nodes.append(node)
+    del g.initializer[:]
+    g.initializer.extend(keep)
+    del g.node[:]
+    g.node.extend(casts + nodes)
+    onnx.checker.check_model(m)
+    onnx.save(m, path)
+
+
+class Call(torch.nn.Module):
+    """What the exporter traces: a whole model as a user exports it (registered, so its node names start
+    /model/ and its weights are parameters) or one bound method of it (the pieces; weights become constants)."""
+
+    def __init__(self, fn):
+        super().__init__()
+        self.model = fn
+
+    def forward(self, *inputs):
+        return self.model(*inputs)
+
+
+def export_onnx(fn, example, names, path, outputs=("v",)):
+    """path: fn as one graph (inputs `names`, outputs `outputs`), dynamic batch, float16 weights + Cast."""
+    outputs = list(outputs)
+    with torch.no_grad():
+        torch.onnx.export(Call(fn), example, path, input_names=names, output_names=outputs,
+                          dynamic_axes={n: {0: "batch"} for n in names + outputs}, opset_version=OPSET,
+                          do_constant_folding=True)
+    to_f16_initializers(path)
+
+
+def export_whole(model, example, names, path):
+    """path: the model's whole forward as one graph (inputs `names`, output v)."""
+    export_onnx(model, example, names, path)
+    print("wrote", path, os.path.getsize(path), "bytes")
+
+
+def load_models(Model, arch, weights):
+    """The model from weights.npz (float16) in float32 (frozen, eval) and the same weights in float64."""
+    w = np.load(weights)
+    model = Model(**arch).eval()
+    model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}, strict=True)
+    model.requires_grad_(False)
+    m64 = Model(**arch).eval()
+    m64.load_state_dict(model.state_dict())
+    return model, m64.double()
+
+
+def write_f32(a, path):
+    a.detach().cpu().numpy().astype("<f4").tofile(path)
+
+
+def seer_references(run, full, out, steps, specs):
+    """Each (name, granularity, N, W, O) of specs: run(seer, granularity) under the reference TaylorSeer with
+    that fixed schedule, written to out/reference/<name>.f32; returns model.json's "seer" entries."""
+    entries = []
+    for name, granularity, N, W, O in specs:
+        seer = TaylorSeer(steps, N, W, O)
+        x = run(seer, granularity)
+        rel = ((x - full).norm() / full.norm()).item()
+        print(f"{name}: {len(seer.full_steps())} full steps, {seer.calls['forecast']} forecasts, relL2 to full {rel:.3e}")
+        write_f32(x, os.path.join(out, "reference", name + ".f32"))
+        entries.append({"output": f"reference/{name}.f32", "granularity": granularity,
+                        "schedule": {"kind": "fixed", "steps": steps, "interval": N, "warmup": W, "cooldown": 0},
+                        "maxOrder": O, "variable": "step", "fullSteps": seer.full_steps(), "relL2ToFull": rel})
+    return entries
+
+
+def reference_block(labels, steps, guidance, files, script):
+    """model.json's "reference": the labels and sampler settings, the files (key -> path), and how they were made."""
+    return {"labels": labels.tolist(), "steps": steps, "guidance": guidance, **files, "dtype": F32_LAYOUT,
+            "computed_by": f"PyTorch float64 on the float16-rounded weights (scripts/train-dit/{script})"}
+
+
+def write_manifest(out, manifest):
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(manifest, f, indent=1)
+        f.write("\n")
+    print("wrote", out)
