@@ -143,20 +143,37 @@ void RequireRoom(Napi::Env env, Napi::Value v, int64_t cap, int64_t n, uint32_t 
             "): size it as (order + 1) * n");
 }
 
+// What every entry has: its factors and its activation tensor (`field`: fresh or out) on the table's
+// device, n elements per factor (the activation tensor's length unless given), the factors' capacity and the
+// most factors a kernel may use of it.
+struct EntryBase {
+  TensorArg factors, tensor;
+  int64_t n, cap, max_count;
+};
+
+EntryBase ParseEntryBase(Napi::Env env, const RawEntry& r, uint32_t i, const char* field, bool& first, Table& t) {
+  EntryBase b;
+  b.factors = ParseTensor(env, r.factors, t.storage, At("entries", i, "factors"));
+  b.tensor = ParseTensor(env, r.tensor, t.act, At("entries", i, field));
+  CheckSameDevice(env, first, t.device, b.factors, At("entries", i, "factors"));
+  CheckSameDevice(env, first, t.device, b.tensor, At("entries", i, field));
+  b.n = EntryN(env, r.n, b.tensor, At("entries", i, "n"));
+  TS_REQUIRE(env, b.tensor.length == b.n, "ERR_LENGTH",
+             At("entries", i, field) + " must have n = " + std::to_string(b.n) + " elements (got " +
+                 std::to_string(b.tensor.length) + ")");
+  b.cap = Capacity(env, b.factors, t.storage, b.n, At("entries", i, "factors"));
+  b.max_count = b.cap < TS_MAX_FACTORS ? b.cap : TS_MAX_FACTORS;
+  return b;
+}
+
 void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
   bool first = true;
   for (uint32_t i = 0; i < raw.size(); ++i) {
     const RawEntry& r = raw[i];
-    TensorArg factors = ParseTensor(env, r.factors, t.storage, At("entries", i, "factors"));
-    TensorArg fresh = ParseTensor(env, r.tensor, t.act, At("entries", i, "fresh"));
-    CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
-    CheckSameDevice(env, first, t.device, fresh, At("entries", i, "fresh"));
-    const int64_t n = EntryN(env, r.n, fresh, At("entries", i, "n"));
-    TS_REQUIRE(env, fresh.length == n, "ERR_LENGTH",
-               At("entries", i, "fresh") + " must have n = " + std::to_string(n) + " elements (got " +
-                   std::to_string(fresh.length) + ")");
-    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
-    const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
+    const EntryBase b = ParseEntryBase(env, r, i, "fresh", first, t);
+    TensorArg factors = b.factors;
+    const TensorArg fresh = b.tensor;
+    const int64_t n = b.n, cap = b.cap, max_count = b.max_count;
     ts_update_entry e{};
     RequireRoom(env, r.count, cap, n, i, "oldCount");
     RequireRoom(env, r.new_count, cap, n, i, "newCount");
@@ -202,16 +219,10 @@ void ParseForecast(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
   bool first = true;
   for (uint32_t i = 0; i < raw.size(); ++i) {
     const RawEntry& r = raw[i];
-    TensorArg factors = ParseTensor(env, r.factors, t.storage, At("entries", i, "factors"));
-    TensorArg out = ParseTensor(env, r.tensor, t.act, At("entries", i, "out"));
-    CheckSameDevice(env, first, t.device, factors, At("entries", i, "factors"));
-    CheckSameDevice(env, first, t.device, out, At("entries", i, "out"));
-    const int64_t n = EntryN(env, r.n, out, At("entries", i, "n"));
-    TS_REQUIRE(env, out.length == n, "ERR_LENGTH",
-               At("entries", i, "out") + " must have n = " + std::to_string(n) + " elements (got " +
-                   std::to_string(out.length) + ")");
-    const int64_t cap = Capacity(env, factors, t.storage, n, At("entries", i, "factors"));
-    const int64_t max_count = cap < TS_MAX_FACTORS ? cap : TS_MAX_FACTORS;
+    const EntryBase b = ParseEntryBase(env, r, i, "out", first, t);
+    TensorArg factors = b.factors;
+    TensorArg out = b.tensor;
+    const int64_t n = b.n, cap = b.cap, max_count = b.max_count;
     ts_forecast_entry e{};
     RequireRoom(env, r.count, cap, n, i, "count");
     e.count = static_cast<int32_t>(ParseInt(env, r.count, 1, max_count, At("entries", i, "count")));
