@@ -12,7 +12,10 @@
         "native/cpu_kernels_avx2.cc",
         "native/cpu_kernels_generic.cc",
         "native/errors.cc",
+        "native/kernel_async.cc",
         "native/kernel_binding.cc",
+        "native/kernel_run.cc",
+        "native/kernel_table.cc",
         "native/no_cuda.cc",
         "native/thread_pool.cc"
       ],

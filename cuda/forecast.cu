@@ -1,5 +1,6 @@
 // Fused forecast, plain or with the gated residual add: ONE launch forecasts every entry of a table
 // (see multi_tensor.cuh for the work distribution and forecast_impl.cuh for the per-element math).
+#include "dtype_dispatch.h"
 #include "forecast_impl.cuh"
 #include "launch.cuh"
 #include "validate.h"
@@ -46,17 +47,8 @@ ts_status ForecastTyped(const FcParams& p, int maxc, bool gated, cudaStream_t st
 }
 
 ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, ts_dtype a, cudaStream_t stream) {
-  switch (s * 3 + a) {
-    case 0: return ForecastTyped<TS_F32, TS_F32>(p, maxc, gated, stream);
-    case 1: return ForecastTyped<TS_F32, TS_F16>(p, maxc, gated, stream);
-    case 2: return ForecastTyped<TS_F32, TS_BF16>(p, maxc, gated, stream);
-    case 3: return ForecastTyped<TS_F16, TS_F32>(p, maxc, gated, stream);
-    case 4: return ForecastTyped<TS_F16, TS_F16>(p, maxc, gated, stream);
-    case 5: return ForecastTyped<TS_F16, TS_BF16>(p, maxc, gated, stream);
-    case 6: return ForecastTyped<TS_BF16, TS_F32>(p, maxc, gated, stream);
-    case 7: return ForecastTyped<TS_BF16, TS_F16>(p, maxc, gated, stream);
-    default: return ForecastTyped<TS_BF16, TS_BF16>(p, maxc, gated, stream);
-  }
+  TS_DISPATCH_FLOAT_DTYPES(ForecastTyped, s, a, p, maxc, gated, stream)
+  return Fail(TS_ERR_INVALID_ARGUMENT, "forecast: bad dtype");  // ValidateForecast rejects these first
 }
 
 ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {

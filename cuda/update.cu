@@ -1,5 +1,6 @@
 // Fused in-place update: ONE launch updates every entry of a table (see multi_tensor.cuh for the
 // work distribution and update_impl.cuh for the per-element math).
+#include "dtype_dispatch.h"
 #include "launch.cuh"
 #include "update_impl.cuh"
 #include "validate.h"
@@ -86,17 +87,8 @@ ts_status UpdateTyped(const UpdParams& p, int maxc, cudaStream_t stream) {
 }
 
 ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, cudaStream_t stream) {
-  switch (s * 3 + a) {
-    case 0: return UpdateTyped<TS_F32, TS_F32>(p, maxc, stream);
-    case 1: return UpdateTyped<TS_F32, TS_F16>(p, maxc, stream);
-    case 2: return UpdateTyped<TS_F32, TS_BF16>(p, maxc, stream);
-    case 3: return UpdateTyped<TS_F16, TS_F32>(p, maxc, stream);
-    case 4: return UpdateTyped<TS_F16, TS_F16>(p, maxc, stream);
-    case 5: return UpdateTyped<TS_F16, TS_BF16>(p, maxc, stream);
-    case 6: return UpdateTyped<TS_BF16, TS_F32>(p, maxc, stream);
-    case 7: return UpdateTyped<TS_BF16, TS_F16>(p, maxc, stream);
-    default: return UpdateTyped<TS_BF16, TS_BF16>(p, maxc, stream);
-  }
+  TS_DISPATCH_FLOAT_DTYPES(UpdateTyped, s, a, p, maxc, stream)
+  return Fail(TS_ERR_INVALID_ARGUMENT, "update: bad dtype");  // ValidateUpdate rejects these first
 }
 
 ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {

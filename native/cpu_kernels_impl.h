@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdint>
 
+#include "../cuda/dtype_dispatch.h"
 #include "cpu_kernels.h"
 #include "half.h"
 
@@ -527,23 +528,6 @@ void ForecastGate(const ts_forecast_entry& e, int64_t b, int64_t en) {
   else ForecastCount<S, A, false>(e, b, en);
 }
 
-// Expands a runtime (storage, act) pair into a call of FN<S, A>(args...).
-#define TS_DISPATCH_DTYPES(FN, storage, act, ...)                 \
-  switch (storage * 3 + act) {                                    \
-    case 9: return FN<TS_I8, TS_F32>(__VA_ARGS__);                \
-    case 10: return FN<TS_I8, TS_F16>(__VA_ARGS__);               \
-    case 11: return FN<TS_I8, TS_BF16>(__VA_ARGS__);              \
-    case 0: return FN<TS_F32, TS_F32>(__VA_ARGS__);               \
-    case 1: return FN<TS_F32, TS_F16>(__VA_ARGS__);               \
-    case 2: return FN<TS_F32, TS_BF16>(__VA_ARGS__);              \
-    case 3: return FN<TS_F16, TS_F32>(__VA_ARGS__);               \
-    case 4: return FN<TS_F16, TS_F16>(__VA_ARGS__);               \
-    case 5: return FN<TS_F16, TS_BF16>(__VA_ARGS__);              \
-    case 6: return FN<TS_BF16, TS_F32>(__VA_ARGS__);              \
-    case 7: return FN<TS_BF16, TS_F16>(__VA_ARGS__);              \
-    case 8: return FN<TS_BF16, TS_BF16>(__VA_ARGS__);             \
-  }
-
 void Update(const ts_update_entry& e, ts_dtype storage, ts_dtype act, int64_t b, int64_t en, double* sums) {
   TS_DISPATCH_DTYPES(UpdateCount, storage, act, e, b, en, sums)
 }
@@ -555,8 +539,6 @@ void Forecast(const ts_forecast_entry& e, ts_dtype storage, ts_dtype act, int64_
 void ForecastChain(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, int64_t b, int64_t en) {
   TS_DISPATCH_DTYPES(ForecastChainRange, storage, act, entries, count, b, en)
 }
-
-#undef TS_DISPATCH_DTYPES
 
 void ToHalf(const float* src, uint16_t* dst, int64_t n, ts_dtype dtype) {
   for (int64_t j = 0; j < n; j += kBlock) {
@@ -575,11 +557,8 @@ void FromHalf(const uint16_t* src, float* dst, int64_t n, ts_dtype dtype) {
 }
 
 int64_t FindNonFinite(const void* data, ts_dtype dtype, int64_t b, int64_t en) {
-  switch (dtype) {
-    case TS_F32: return FindNonFiniteTyped<TS_F32>(data, b, en);
-    case TS_F16: return FindNonFiniteTyped<TS_F16>(data, b, en);
-    default: return FindNonFiniteTyped<TS_BF16>(data, b, en);
-  }
+  TS_DISPATCH_DTYPE(FindNonFiniteTyped, dtype, data, b, en)
+  return -1;  // not an activation dtype: the binding never asks
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-// The seam between the host-side binding (kernel_binding.cc) and the CUDA binding (cuda_binding/).
+// The seam between the host-side binding (kernel_table.cc, kernel_run.cc) and the CUDA binding (cuda_binding/).
 // The CUDA binding registers its hooks at load when the addon was built with CUDA; without them no
 // DeviceTensor can exist, and every tensor is a host TypedArray.
 #pragma once

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "../../native/half.h"
+#include "../dtype_dispatch.h"
 #include "../forecast_impl.cuh"
 #include "../launch.cuh"
 #include "../ts_cuda_extra.h"
@@ -173,18 +174,14 @@ static void EmuFc(const FcParams& p, int maxc, bool gated, int grid) {
   else EmuFcG<S, A, false>(p, maxc, grid);
 }
 
-#define DISPATCH9(FN, s, a, ...)                              \
-  switch ((s) * 3 + (a)) {                                    \
-    case 0: FN<TS_F32, TS_F32>(__VA_ARGS__); break;           \
-    case 1: FN<TS_F32, TS_F16>(__VA_ARGS__); break;           \
-    case 2: FN<TS_F32, TS_BF16>(__VA_ARGS__); break;          \
-    case 3: FN<TS_F16, TS_F32>(__VA_ARGS__); break;           \
-    case 4: FN<TS_F16, TS_F16>(__VA_ARGS__); break;           \
-    case 5: FN<TS_F16, TS_BF16>(__VA_ARGS__); break;          \
-    case 6: FN<TS_BF16, TS_F32>(__VA_ARGS__); break;          \
-    case 7: FN<TS_BF16, TS_F16>(__VA_ARGS__); break;          \
-    default: FN<TS_BF16, TS_BF16>(__VA_ARGS__); break;        \
-  }
+// The host emulation of one table, dispatched like the launchers.
+static void EmulateUpdate(ts_dtype s, ts_dtype a, const UpdParams& p, int maxc, int grid) {
+  TS_DISPATCH_FLOAT_DTYPES(EmuUpd, s, a, p, maxc, grid)
+}
+
+static void EmulateForecast(ts_dtype s, ts_dtype a, const FcParams& p, int maxc, bool gated, int grid) {
+  TS_DISPATCH_FLOAT_DTYPES(EmuFc, s, a, p, maxc, gated, grid)
+}
 
 static int EmuGrid() { return 1 + static_cast<int>(g_rng() % 13); }  // small odd grids: many grid strides
 
@@ -201,7 +198,7 @@ static ts_status RunUpdate(const std::vector<ts_update_entry>& es, ts_dtype s, t
     int maxc = 1;
     next = BuildUpdateTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc);
     if (p.num == 0) continue;
-    DISPATCH9(EmuUpd, s, a, p, maxc, EmuGrid());
+    EmulateUpdate(s, a, p, maxc, EmuGrid());
   }
   return TS_OK;
 }
@@ -220,7 +217,7 @@ static ts_status RunForecast(const std::vector<ts_forecast_entry>& es, ts_dtype 
     bool gated = false;
     next = BuildForecastTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc, &gated);
     if (p.num == 0) continue;
-    DISPATCH9(EmuFc, s, a, p, maxc, gated, EmuGrid());
+    EmulateForecast(s, a, p, maxc, gated, EmuGrid());
   }
   return TS_OK;
 }
@@ -309,28 +306,33 @@ static void RefStats(const ts_update_entry& e, ts_dtype s, ts_dtype a, double* o
 }
 
 // stats: every other entry asks for the norms of its new factors (the rest run in the same launch without).
-static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& cases, const char* label, bool stats = false) {
+// One update case on the "device": factors with room for TS_MAX_FACTORS (random where valid, poison in the
+// slots without data), a random fresh feature, and the entry pointing at them (divisors left to the caller).
+static void SetUpUpdate(const UpdCase& c, ts_dtype s, ts_dtype a, Buf& f, Buf& x, ts_update_entry& e) {
   const int ss = DtypeSize(s), as = DtypeSize(a);
+  const int cap = TS_MAX_FACTORS;
+  f.Alloc(cap * c.n * ss, c.off_f);
+  x.Alloc(c.n * as, c.off_x);
+  FillRandom(f, s, cap * c.n);
+  FillRandom(x, a, c.n);
+  if (c.old_count < cap) Poison(f, c.old_count * c.n * ss, cap * c.n * ss);
+  f.Push();
+  x.Push();
+  memset(&e, 0, sizeof(e));
+  e.factors = f.dev();
+  e.fresh = x.dev();
+  e.n = c.n;
+  e.old_count = c.old_count;
+  e.new_count = c.new_count;
+}
+
+static void TestUpdateTable(ts_dtype s, ts_dtype a, const std::vector<UpdCase>& cases, const char* label, bool stats = false) {
   std::vector<Buf> fb(cases.size()), xb(cases.size()), sb(cases.size());
   std::vector<ts_update_entry> es(cases.size());
   std::vector<std::array<double, TS_MAX_FACTORS>> want(cases.size());
   for (size_t k = 0; k < cases.size(); ++k) {
-    const UpdCase& c = cases[k];
-    const int cap = TS_MAX_FACTORS;
-    fb[k].Alloc(cap * c.n * ss, c.off_f);
-    xb[k].Alloc(c.n * as, c.off_x);
-    FillRandom(fb[k], s, cap * c.n);
-    FillRandom(xb[k], a, c.n);
-    if (c.old_count < cap) Poison(fb[k], c.old_count * c.n * ss, cap * c.n * ss);  // slots without data
-    fb[k].Push();
-    xb[k].Push();
     ts_update_entry& e = es[k];
-    memset(&e, 0, sizeof(e));
-    e.factors = fb[k].dev();
-    e.fresh = xb[k].dev();
-    e.n = c.n;
-    e.old_count = c.old_count;
-    e.new_count = c.new_count;
+    SetUpUpdate(cases[k], s, a, fb[k], xb[k], e);
     const float divs[] = {6.0f, 0.75f, 3.0f, 1.5f, 7.0f};
     for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = divs[(k + i) % 5];
     if (stats && k % 2 == 0) {
@@ -377,71 +379,95 @@ struct FcCase {
   size_t off_f, off_o, off_r, off_g;
 };
 
-static void TestForecastTable(ts_dtype s, ts_dtype a, const std::vector<FcCase>& cases, const char* label) {
+// The buffers of one forecast case: factors, out, and for a gated case the gate and (unless the residual
+// is out itself) the residual.
+struct FcBufs {
+  Buf f, o, r, g;
+  void Free(const FcCase& c) {
+    f.Free();
+    o.Free();
+    if (c.gated) {
+      g.Free();
+      if (!c.alias) r.Free();
+    }
+  }
+};
+
+// One forecast case on the "device": random factors, gate and separate residual, pushed; out allocated
+// but neither filled nor pushed (the caller decides what it holds); the entry pointing at them with its
+// residual NULL (= out) for an aliased case, coefficients left to the caller.
+static void SetUpForecast(const FcCase& c, ts_dtype s, ts_dtype a, FcBufs& b, ts_forecast_entry& e) {
   const int ss = DtypeSize(s), as = DtypeSize(a);
+  b.f.Alloc(c.count * c.n * ss, c.off_f);
+  b.o.Alloc(c.n * as, c.off_o);
+  FillRandom(b.f, s, c.count * c.n);
+  b.f.Push();
+  memset(&e, 0, sizeof(e));
+  if (c.gated) {
+    const int64_t batch = c.n / (c.tokens * c.dim);
+    b.g.Alloc(batch * c.dim * as, c.off_g);
+    FillRandom(b.g, a, batch * c.dim);
+    b.g.Push();
+    e.gate = b.g.dev();
+    e.tokens = c.tokens;
+    e.dim = c.dim;
+    if (!c.alias) {
+      b.r.Alloc(c.n * as, c.off_r);
+      FillRandom(b.r, a, c.n);
+      b.r.Push();
+      e.residual = b.r.dev();
+    }
+  }
+  e.factors = b.f.dev();
+  e.out = b.o.dev();
+  e.n = c.n;
+  e.count = c.count;
+}
+
+// What out holds before a forecast: the residual h for an aliased gated case (the forecast adds into it),
+// poison otherwise (every element must be written).
+static void PrepareOut(const FcCase& c, ts_dtype a, Buf& o) {
+  if (c.gated && c.alias) FillRandom(o, a, c.n);
+  else Poison(o, 0, c.n * DtypeSize(a));
+  o.Push();
+}
+
+// The host view of a forecast entry, for the reference.
+static ts_forecast_entry HostForecast(const ts_forecast_entry& dev, const FcCase& c, FcBufs& b) {
+  ts_forecast_entry h = dev;
+  h.factors = b.f.h();
+  h.out = b.o.h();
+  if (c.gated) {
+    h.gate = b.g.h();
+    h.residual = c.alias ? b.o.h() : b.r.h();
+  }
+  return h;
+}
+
+static void TestForecastTable(ts_dtype s, ts_dtype a, const std::vector<FcCase>& cases, const char* label) {
   const size_t m = cases.size();
-  std::vector<Buf> fb(m), ob(m), rb(m), gb(m);
+  std::vector<FcBufs> bufs(m);
   std::vector<ts_forecast_entry> es(m);
   for (size_t k = 0; k < m; ++k) {
     const FcCase& c = cases[k];
-    fb[k].Alloc(c.count * c.n * ss, c.off_f);
-    ob[k].Alloc(c.n * as, c.off_o);
-    FillRandom(fb[k], s, c.count * c.n);
     ts_forecast_entry& e = es[k];
-    memset(&e, 0, sizeof(e));
-    if (c.gated) {
-      const int64_t batch = c.n / (c.tokens * c.dim);
-      gb[k].Alloc(batch * c.dim * as, c.off_g);
-      FillRandom(gb[k], a, batch * c.dim);
-      gb[k].Push();
-      e.gate = gb[k].dev();
-      e.tokens = c.tokens;
-      e.dim = c.dim;
-      if (c.alias) {
-        FillRandom(ob[k], a, c.n);  // out holds the residual h
-        e.residual = nullptr;       // NULL = out (as the CPU twin)
-        if (k % 2) e.residual = ob[k].dev();
-      } else {
-        rb[k].Alloc(c.n * as, c.off_r);
-        FillRandom(rb[k], a, c.n);
-        rb[k].Push();
-        e.residual = rb[k].dev();
-        Poison(ob[k], 0, c.n * as);
-      }
-    } else {
-      Poison(ob[k], 0, c.n * as);
-    }
-    fb[k].Push();
-    ob[k].Push();
-    e.factors = fb[k].dev();
-    e.out = ob[k].dev();
-    e.n = c.n;
-    e.count = c.count;
+    SetUpForecast(c, s, a, bufs[k], e);
+    if (c.gated && c.alias && k % 2) e.residual = e.out;  // NULL and out itself both mean out (as the CPU twin)
+    PrepareOut(c, a, bufs[k].o);
     for (int i = 0; i < TS_MAX_FACTORS; ++i) e.coeffs[i] = RandVal();
   }
   ts_status st = RunForecast(es, s, a);
   CHECK(st == TS_OK, "%s forecast %s/%s: status %d (%s)", label, Name(s), Name(a), st, ts_cuda_last_error());
   for (size_t k = 0; k < m; ++k) {
     const FcCase& c = cases[k];
-    ts_forecast_entry h = es[k];
-    h.factors = fb[k].h();
-    h.out = ob[k].h();
-    if (c.gated) {
-      h.gate = gb[k].h();
-      h.residual = c.alias ? ob[k].h() : rb[k].h();
-    }
-    RefForecast(h, s, a);
-    bool ok = Same(ob[k], ob[k].Pull(), "out") && Same(fb[k], fb[k].Pull(), "factors (must be untouched)");
-    if (c.gated && !c.alias) ok = ok && Same(rb[k], rb[k].Pull(), "residual (must be untouched)");
+    FcBufs& b = bufs[k];
+    RefForecast(HostForecast(es[k], c, b), s, a);
+    bool ok = Same(b.o, b.o.Pull(), "out") && Same(b.f, b.f.Pull(), "factors (must be untouched)");
+    if (c.gated && !c.alias) ok = ok && Same(b.r, b.r.Pull(), "residual (must be untouched)");
     CHECK(ok, "%s forecast %s/%s entry %zu n=%lld count %d gated %d alias %d L=%lld D=%lld offsets %zu/%zu/%zu/%zu",
           label, Name(s), Name(a), k, static_cast<long long>(c.n), c.count, c.gated, c.alias,
           static_cast<long long>(c.tokens), static_cast<long long>(c.dim), c.off_f, c.off_o, c.off_r, c.off_g);
-    fb[k].Free();
-    ob[k].Free();
-    if (c.gated) {
-      gb[k].Free();
-      if (!c.alias) rb[k].Free();
-    }
+    b.Free(c);
   }
 }
 
@@ -543,9 +569,9 @@ static void RunIndirect(IndirectLaunch& L, const std::vector<float>& vals, Buf& 
     memcpy(vb.dev(), vals.data(), vals.size() * sizeof(float));
     for (size_t t = 0; t < L.maxc.size(); ++t) {
       if (L.update) {
-        if (L.utab[t].num) DISPATCH9(EmuUpd, L.s, L.a, L.utab[t], L.maxc[t], L.grid[t]);
+        if (L.utab[t].num) EmulateUpdate(L.s, L.a, L.utab[t], L.maxc[t], L.grid[t]);
       } else if (L.ftab[t].num) {
-        DISPATCH9(EmuFc, L.s, L.a, L.ftab[t], L.maxc[t], L.gated[t], L.grid[t]);
+        EmulateForecast(L.s, L.a, L.ftab[t], L.maxc[t], L.gated[t], L.grid[t]);
       }
     }
     return;
@@ -573,7 +599,6 @@ static std::vector<float> RunValues(size_t rows, bool update) {
 
 static void TestIndirectForecast(ts_dtype s, ts_dtype a, bool shared_row) {
   constexpr int kRuns = 3;
-  const int ss = DtypeSize(s), as = DtypeSize(a);
   // plain, misaligned, gated with an aliased residual, gated scalar path, an empty entry, counts 1..5
   const std::vector<FcCase> cases = {{4099, 3, false, false, 0, 0, 0, 0, 0, 0},
                                      {1001, 2, false, false, 0, 0, Mis(s), 0, 0, 0},
@@ -582,83 +607,41 @@ static void TestIndirectForecast(ts_dtype s, ts_dtype a, bool shared_row) {
                                      {0, 2, false, false, 0, 0, 0, 0, 0, 0},
                                      {3000, 4, false, false, 0, 0, 0, 0, 0, 0}};
   const size_t m = cases.size();
-  std::vector<Buf> fb(m), ob(m), rb(m), gb(m);
+  std::vector<FcBufs> bufs(m);
   IndirectLaunch L;
   L.update = false;
   L.s = s;
   L.a = a;
   L.fcs.resize(m);
   for (size_t k = 0; k < m; ++k) {
-    const FcCase& c = cases[k];
-    fb[k].Alloc(c.count * c.n * ss, c.off_f);
-    ob[k].Alloc(c.n * as, 0);
-    FillRandom(fb[k], s, c.count * c.n);
-    fb[k].Push();
     ts_forecast_entry& e = L.fcs[k];
-    memset(&e, 0, sizeof(e));
-    if (c.gated) {
-      gb[k].Alloc(c.n / c.tokens * as, 0);
-      FillRandom(gb[k], a, c.n / c.tokens);
-      gb[k].Push();
-      e.gate = gb[k].dev();
-      e.tokens = c.tokens;
-      e.dim = c.dim;
-      if (!c.alias) {
-        rb[k].Alloc(c.n * as, 0);
-        FillRandom(rb[k], a, c.n);
-        rb[k].Push();
-        e.residual = rb[k].dev();
-      }
-    }
-    e.factors = fb[k].dev();
-    e.out = ob[k].dev();
-    e.n = c.n;
-    e.count = c.count;
+    SetUpForecast(cases[k], s, a, bufs[k], e);
     for (int i = 0; i < TS_MAX_FACTORS; ++i) e.coeffs[i] = NAN;  // ignored by an indirect launch
   }
   const size_t rows = shared_row ? 1 : m;
   Buf vb;
   RecordWithValues(L, vb, rows, shared_row);
   for (int r = 0; r < kRuns; ++r) {
-    // out: the residual h for aliased gated entries (the forecast adds into it), poison otherwise
-    for (size_t k = 0; k < m; ++k) {
-      if (cases[k].gated && cases[k].alias) FillRandom(ob[k], a, cases[k].n);
-      else Poison(ob[k], 0, cases[k].n * as);
-      ob[k].Push();
-    }
+    for (size_t k = 0; k < m; ++k) PrepareOut(cases[k], a, bufs[k].o);
     const std::vector<float> vals = RunValues(rows, false);
     RunIndirect(L, vals, vb);
     for (size_t k = 0; k < m; ++k) {
       const FcCase& c = cases[k];
-      ts_forecast_entry h = L.fcs[k];
+      ts_forecast_entry h = HostForecast(L.fcs[k], c, bufs[k]);
       const float* row = vals.data() + (shared_row ? 0 : k * TS_MAX_FACTORS);
       for (int i = 0; i < TS_MAX_FACTORS; ++i) h.coeffs[i] = row[i];
-      h.factors = fb[k].h();
-      h.out = ob[k].h();
-      if (c.gated) {
-        h.gate = gb[k].h();
-        h.residual = c.alias ? ob[k].h() : rb[k].h();
-      }
       RefForecast(h, s, a);
-      CHECK(Same(ob[k], ob[k].Pull(), "out"), "indirect forecast %s/%s run %d entry %zu (count %d, %s row)", Name(s), Name(a), r, k,
-            c.count, shared_row ? "shared" : "own");
+      CHECK(Same(bufs[k].o, bufs[k].o.Pull(), "out"), "indirect forecast %s/%s run %d entry %zu (count %d, %s row)", Name(s), Name(a), r,
+            k, c.count, shared_row ? "shared" : "own");
     }
   }
   FreeIndirect(L);
   vb.Free();
-  for (size_t k = 0; k < m; ++k) {
-    fb[k].Free();
-    ob[k].Free();
-    if (cases[k].gated) {
-      gb[k].Free();
-      if (!cases[k].alias) rb[k].Free();
-    }
-  }
+  for (size_t k = 0; k < m; ++k) bufs[k].Free(cases[k]);
 }
 
 static void TestIndirectUpdate(ts_dtype s, ts_dtype a, bool shared_row) {
   constexpr int kRuns = 3;
-  const int ss = DtypeSize(s), as = DtypeSize(a);
   // steady state (new_count == old_count, so every run is a valid full step), a growing-order one would
   // change the counts and need another recording; misaligned, stats, count 1 (no divisor).
   const std::vector<UpdCase> cases = {{4099, 3, 3, 0, 0}, {1001, 5, 5, Mis(s), 0}, {2048, 1, 1, 0, 0}, {0, 2, 2, 0, 0}, {777, 2, 2, 0, Mis(a)}};
@@ -670,18 +653,8 @@ static void TestIndirectUpdate(ts_dtype s, ts_dtype a, bool shared_row) {
   L.a = a;
   L.ups.resize(m);
   for (size_t k = 0; k < m; ++k) {
-    const UpdCase& c = cases[k];
-    fb[k].Alloc(TS_MAX_FACTORS * c.n * ss, c.off_f);
-    xb[k].Alloc(c.n * as, c.off_x);
-    FillRandom(fb[k], s, TS_MAX_FACTORS * c.n);
-    fb[k].Push();
     ts_update_entry& e = L.ups[k];
-    memset(&e, 0, sizeof(e));
-    e.factors = fb[k].dev();
-    e.fresh = xb[k].dev();
-    e.n = c.n;
-    e.old_count = c.old_count;
-    e.new_count = c.new_count;
+    SetUpUpdate(cases[k], s, a, fb[k], xb[k], e);
     for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = NAN;  // ignored by an indirect launch
   }
   const size_t rows = shared_row ? 1 : m;

@@ -1,5 +1,5 @@
 // InitDevice for a build with CUDA (native/no_cuda.cc is the build without): the `cuda` object, the
-// DeviceTensor class, `cudaInfo`, and the device hooks through which kernel_binding.cc reaches the kernels.
+// DeviceTensor class, `cudaInfo`, and the device hooks through which kernel_run.cc reaches the kernels.
 #include "../cuda_binding.h"
 #include "../device.h"
 #include "binding_parts.h"

@@ -1,4 +1,4 @@
-// The device hooks (device.h) through which kernel_binding.cc runs a table of DeviceTensors: the
+// The device hooks (device.h) through which kernel_run.cc runs a table of DeviceTensors: the
 // ts_cuda_* launches of cuda/taylorseer.h on the library's stream.
 #include <cuda_runtime.h>
 

@@ -17,15 +17,33 @@
 namespace ts::cuda {
 namespace {
 
+// The arguments of a copy, (tensor, host array, offset?): the host range fits the tensor from `offset`,
+// and the tensor lives on the current device. `tensor_role` / `host_role` name them in messages.
+struct CopyArgs {
+  DeviceTensor* tensor;
+  HostArray host;
+  int64_t offset;
+};
+
+CopyArgs ParseCopy(Napi::Env env, const Napi::CallbackInfo& info, const std::string& fn, const char* tensor_role,
+                   const char* host_role) {
+  const std::string tensor_what = fn + " " + tensor_role + " (argument 1)";
+  DeviceTensor* t = TensorArgOrThrow(env, info[0], tensor_what);
+  HostArray h = ParseHost(env, info[1], t->Type(), fn + " " + host_role + " (argument 2)");
+  const int64_t offset = ParseOffset(env, info[2], fn + " offset (argument 3)");
+  TS_REQUIRE(env, offset + h.length <= t->Len(), "ERR_LENGTH",
+             fn + ": offset " + std::to_string(offset) + " + " + std::to_string(h.length) +
+                 " elements exceeds the DeviceTensor's " + std::to_string(t->Len()) + " elements");
+  t->View(env, tensor_what.c_str());  // device check
+  return CopyArgs{t, h, offset};
+}
+
 Napi::Value Upload(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  DeviceTensor* dst = TensorArgOrThrow(env, info[0], "cuda.upload dst (argument 1)");
-  HostArray src = ParseHost(env, info[1], dst->Type(), "cuda.upload src (argument 2)");
-  const int64_t offset = ParseOffset(env, info[2], "cuda.upload offset (argument 3)");
-  TS_REQUIRE(env, offset + src.length <= dst->Len(), "ERR_LENGTH",
-             "cuda.upload: offset " + std::to_string(offset) + " + " + std::to_string(src.length) +
-                 " elements exceeds the DeviceTensor's " + std::to_string(dst->Len()) + " elements");
-  dst->View(env, "cuda.upload dst (argument 1)");  // device check
+  const CopyArgs a = ParseCopy(env, info, "cuda.upload", "dst", "src");
+  DeviceTensor* dst = a.tensor;
+  const HostArray& src = a.host;
+  const int64_t offset = a.offset;
   cudaStream_t s = Stream(env);
   if (src.length == 0) return env.Undefined();
   const int es = DtypeBytes(dst->Type());
@@ -106,13 +124,10 @@ Napi::Value Download(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   auto deferred = Napi::Promise::Deferred::New(env);
   try {
-    DeviceTensor* src = TensorArgOrThrow(env, info[0], "cuda.download src (argument 1)");
-    HostArray dst = ParseHost(env, info[1], src->Type(), "cuda.download dst (argument 2)");
-    const int64_t offset = ParseOffset(env, info[2], "cuda.download offset (argument 3)");
-    TS_REQUIRE(env, offset + dst.length <= src->Len(), "ERR_LENGTH",
-               "cuda.download: offset " + std::to_string(offset) + " + " + std::to_string(dst.length) +
-                   " elements exceeds the DeviceTensor's " + std::to_string(src->Len()) + " elements");
-    src->View(env, "cuda.download src (argument 1)");
+    const CopyArgs a = ParseCopy(env, info, "cuda.download", "src", "dst");
+    DeviceTensor* src = a.tensor;
+    const HostArray& dst = a.host;
+    const int64_t offset = a.offset;
     cudaStream_t s = Stream(env);
     if (dst.length == 0) {
       deferred.Resolve(env.Undefined());
