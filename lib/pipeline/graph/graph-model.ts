@@ -167,8 +167,12 @@ export class GraphModel implements DenoiserModel {
   private readonly sFull: Ort.InferenceSession;
   private readonly sTrunk: Ort.InferenceSession;
   private readonly trunkInputs: Set<string>;
-  /** dims of each branch at the batch of the last full run (the trunk needs them on forecast steps) */
-  private readonly branchDims = new Map<number, number[][]>();
+  /**
+   * Per batch size, from its first full run: each branch's dims, and the arrays forecast steps write the
+   * forecasts into with the trunk's input tensors wrapping them, reused every forecast step (a new array per
+   * branch and step would cost page faults and zeroing; measured in docs/studies/single-graph.md).
+   */
+  private readonly forecastIo = new Map<number, { dims: number[][]; buffers?: Float32Array[]; tensors?: Ort.Tensor[]; inUse?: boolean }>();
   private disposed = false;
 
   private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; trunk: Ort.InferenceSession }, nodes: { full: number; trunk: number }) {
@@ -280,17 +284,40 @@ export class GraphModel implements DenoiserModel {
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
     const tensors = names.map((n) => r[n] as Ort.Tensor);
-    this.branchDims.set(batch, tensors.map((t) => [...t.dims]));
+    const io = this.forecastIo.get(batch);
+    const dims = tensors.map((t) => [...t.dims]);
+    if (!io || io.dims.some((d, k) => d.join() !== dims[k].join())) this.forecastIo.set(batch, { dims });
     return { v: (r[this.io.output] as Ort.Tensor).data as Float32Array, branches: tensors.map((t) => t.data as Float32Array) };
   }
 
-  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], batch: number): Promise<Float32Array> {
-    const dims = this.branchDims.get(batch);
-    if (!dims) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
+  /**
+   * The arrays a forecast step at `batch` writes into and the trunk tensors wrapping them: allocated once per
+   * batch and branch shape, held by one forward at a time (a forward running beside it gets its own arrays).
+   */
+  private acquireForecastIo(batch: number): { buffers: Float32Array[]; tensors: Ort.Tensor[]; release: () => void } {
+    const io = this.forecastIo.get(batch);
+    if (!io) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
+    const make = () => {
+      const buffers = io.dims.map((d) => new Float32Array(d.reduce((x, y) => x * y, 1)));
+      return { buffers, tensors: buffers.map((b, k) => new (ort().Tensor)('float32', b, io.dims[k])) };
+    };
+    if (io.inUse) return { ...make(), release: () => undefined };
+    if (!io.buffers || !io.tensors) {
+      // one batch size at a time: a batch change drops the other's arrays, so they hold one step's branches
+      for (const other of this.forecastIo.values()) if (!other.inUse) delete other.buffers, delete other.tensors;
+      Object.assign(io, make());
+    }
+    io.inUse = true;
+    return { buffers: io.buffers!, tensors: io.tensors!, release: () => void (io.inUse = false) };
+  }
+
+  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], target: { buffers: Float32Array[]; tensors: Ort.Tensor[] }, batch: number): Promise<Float32Array> {
+    const dims = this.forecastIo.get(batch)!.dims;
     const trunkFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) if (this.trunkInputs.has(name)) trunkFeeds[name] = tensor;
     this.branches.forEach((b, k) => {
-      trunkFeeds[b.tensor] = new (ort().Tensor)('float32', forecasts[k], dims[k]);
+      // a hook without modulesAsync returns arrays of its own
+      trunkFeeds[b.tensor] = forecasts[k] === target.buffers[k] ? target.tensors[k] : new (ort().Tensor)('float32', forecasts[k], dims[k]);
     });
     const r = await this.sTrunk.run(trunkFeeds, [this.io.output]);
     this.counters.trunkRuns++;
@@ -325,8 +352,13 @@ export class GraphModel implements DenoiserModel {
       }, opts);
       return v!;
     }
-    const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts);
-    return this.runTrunk(feeds, forecasts, batch);
+    const target = this.acquireForecastIo(batch);
+    try {
+      const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts, target.buffers);
+      return await this.runTrunk(feeds, forecasts, target, batch);
+    } finally {
+      target.release();
+    }
   }
 
   resetCounters(): void {
@@ -345,8 +377,8 @@ export class GraphModel implements DenoiserModel {
  * All branches through the hook at once: its batched entry point when it has one (one cache update or one
  * forecast call for all), else one moduleAsync per key around a single computation.
  */
-async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions): Promise<Float32Array[]> {
-  if (hook.modulesAsync) return hook.modulesAsync(keys, compute, opts);
+async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions, outputs?: Float32Array[]): Promise<Float32Array[]> {
+  if (hook.modulesAsync) return hook.modulesAsync(keys, compute, outputs ? { ...opts, outputs } : opts);
   let outs: Promise<Float32Array[]> | undefined;
   const once = () => (outs ??= compute());
   const result: Float32Array[] = [];
