@@ -23,9 +23,12 @@ import { detectBranches, type Branch, type Detection } from './branches';
 import { deriveGraphs } from './derive';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
-import { readModel, type ModelProto } from './onnx-file';
+import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
 import type { Scheduler } from '../diffusion-scheduler';
+
+/** TensorProto.DataType BFLOAT16 */
+const ELEM_BFLOAT16 = 16;
 
 export interface LoadGraphOptions extends LoadModelOptions {
   /** input names, overriding recognition by type and rank */
@@ -75,7 +78,24 @@ function locate(target: string): { file: string; dir: string; description: Graph
   return { file, dir, description };
 }
 
+/**
+ * A directory for the derived graphs: a non-empty path that is a directory or does not exist yet (then it is
+ * made at load). Errors: ERR_INVALID_ARGUMENT naming `what`.
+ */
+export function checkCacheDir(dir: unknown, what = 'cacheDir'): string {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} must be a non-empty directory path, found ${String(dir)}`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = undefined; // made at load
+  }
+  if (st && !st.isDirectory()) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} ${dir} is not a directory (expected a directory for the derived graphs, or a path to make one)`);
+  return dir;
+}
+
 function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.cacheDir !== undefined) checkCacheDir(o.cacheDir);
   if (o.preset !== undefined) {
     if (o.cache !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'preset and cache exclude each other: the preset names the branches to cache');
     const patterns = presetPatterns(getPreset(o.preset));
@@ -102,6 +122,22 @@ function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
   };
 }
 
+/**
+ * A graph with 16-bit float inputs or outputs is refused by name: the sampler, the cache's forecasts and the
+ * trunk's branch inputs are float32 arrays (Node has no Float16Array), so every step would convert the sample
+ * and each branch both ways; export in float32 (TaylorSeer's `storage: 'f16'` keeps the factors in 16 bits).
+ */
+function refuseHalfIo(file: string, model: ModelProto): void {
+  const g = model.graph!;
+  const half = [...realInputs(g), ...(g.output ?? [])].filter((v) => {
+    const { elem } = valueType(v);
+    return elem === ELEM.float16 || elem === ELEM_BFLOAT16;
+  });
+  if (half.length === 0) return;
+  const names = half.map((v) => `${v.name} (${elemName(valueType(v).elem)})`).join(', ');
+  bad(file, `16-bit float inputs or outputs are not supported: ${names}; export the graph in float32 (activations and the sample float32; the cache can still store its factors in 16 bits with storage 'f16')`);
+}
+
 /** Static facts about a graph: what inspect prints and what the model is built from. No onnxruntime. */
 export interface GraphAnalysis {
   file: string;
@@ -119,6 +155,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   const { cache } = checkOptions(options);
   const { file, dir, description } = locate(target);
   const { model } = readModel(file);
+  refuseHalfIo(file, model);
   const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
   const detection = detectBranches(model.graph!, cache ? { cache } : {});
   const video = io.sampleDims.length === 5;
@@ -138,6 +175,8 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   if (io.labelRows !== undefined && nullClass >= io.labelRows) {
     bad(file, `the null label ${nullClass} is outside the label table's ${io.labelRows} rows (labels 0..${io.labelRows - 1})`);
   }
+  const outside = description.sampler?.labels?.find((l) => l >= classes && l !== nullClass);
+  if (outside !== undefined) bad(file, `model.json's sampler.labels names label ${outside}, outside the classes 0..${classes - 1} and the null label ${nullClass}`);
   return {
     file,
     model,
