@@ -4,7 +4,7 @@
  * plain-TypeScript oracle of the reference semantics. A is the activation dtype of module outputs, h and gate.
  */
 import type { Dtype } from './native';
-import type { ActivationTensor, GateShape, ModuleOptions, TaylorSeerStats } from './taylor-seer';
+import type { ActivationTensor, GateShape, ModuleOptions, ModulesOptions, TaylorSeerStats } from './taylor-seer';
 
 /** A module's computation: its output, or a Promise of it. */
 export type ModuleCompute<A extends Dtype = 'f32'> = () => ActivationTensor<A> | Promise<ActivationTensor<A>>;
@@ -38,9 +38,9 @@ export interface CacheHook<A extends Dtype = 'f32'> {
   /**
    * Optional: several keys whose outputs one computation produces together (full step: compute once, one
    * cache update; forecast step: one forecast call for all). Without it a model falls back to moduleAsync
-   * per key.
+   * per key. `opts.outputs`, when given, are the arrays forecast steps write into and return.
    */
-  modulesAsync?(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]>;
+  modulesAsync?(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModulesOptions<A>): Promise<ActivationTensor<A>[]>;
   readonly stats: TaylorSeerStats;
   reset(): void;
   dispose(): void;

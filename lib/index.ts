@@ -9,7 +9,7 @@
 export { TaylorSeer } from './taylor-seer';
 export { isCacheHook } from './cache-hook';
 export type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
-export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
+export type { TaylorSeerOptions, TaylorSeerStats, ModuleOptions, ModulesOptions, GateShape, ActivationTensor, DeviceOption } from './taylor-seer';
 
 // Schedules (pure, no native code) and the expansion math.
 export { createSchedule, FixedSchedule, MaskSchedule, AdaptiveSchedule } from './schedule';

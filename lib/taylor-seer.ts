@@ -82,6 +82,16 @@ export interface ModuleOptions {
   context?: string;
 }
 
+/** modulesAsync's options: ModuleOptions, and where forecast steps write. */
+export interface ModulesOptions<A extends Dtype = 'f32'> extends ModuleOptions {
+  /**
+   * Forecast steps write key k's forecast into outputs[k] (of the entry's length, distinct memory) and return
+   * these arrays, instead of allocating new ones each step; full steps ignore them. A model that feeds the
+   * forecasts to its next run can keep the same buffers (and the tensors wrapping them) across steps.
+   */
+  outputs?: ReadonlyArray<ActivationTensor<A>>;
+}
+
 export interface GateShape {
   batch: number;
   tokens: number;
@@ -364,12 +374,13 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * once and returns every cached branch): full step, `compute` runs once and its outputs (one per key,
    * in order) are folded into the cache in one kernel call and returned; forecast step, every key is
    * forecast in one kernel call into new arrays and `compute` is not called. Keys are checked (non-empty,
-   * distinct, unused this step) before anything runs.
+   * distinct, unused this step) before anything runs. `opts.outputs` gives the forecast steps' arrays.
    */
-  async modulesAsync(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModuleOptions): Promise<ActivationTensor<A>[]> {
+  async modulesAsync(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModulesOptions<A>): Promise<ActivationTensor<A>[]> {
     const step = this.requireStep();
     if (!Array.isArray(keys) || keys.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `keys must be a non-empty array of strings, got ${show(keys)}`);
-    const calls = keys.map((key) => this.beginCall(key, compute, opts));
+    const { outputs, callOpts } = this.splitOutputs(keys.length, opts);
+    const calls = keys.map((key) => this.beginCall(key, compute, callOpts));
     if (new Set(calls.map((c) => c.id)).size !== calls.length) throw new TaylorSeerError('ERR_STEP', 'keys name the same (context, key) twice; each is used once per step');
     const context = calls[0].context;
     for (const c of calls) this.pending.add(c.id);
@@ -391,7 +402,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         this.counters.computes += keys.length;
         out = fresh as ActivationTensor<A>[];
       } else {
-        out = keys.map((key) => this.forecastBuffer(context, key) as ActivationTensor<A>);
+        out = outputs ? ([...outputs] as ActivationTensor<A>[]) : keys.map((key) => this.forecastBuffer(context, key) as ActivationTensor<A>);
         await this.cache.forecastMany(context, keys.map((key, k) => ({ key, out: out[k] as HostTensor })), this.node(step));
         this.counters.computesSkipped += keys.length;
       }
@@ -589,6 +600,30 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       throw new TaylorSeerError('ERR_STEP', `"${key}"${context ? ` (context "${context}")` : ''} was already used in step ${step.step}; each (context, key) is used once per step`);
     }
     return { id, context, step };
+  }
+
+  /**
+   * modulesAsync's `outputs` taken out of its options (the rest goes to beginCall): one array per key, of the
+   * activation dtype, no two sharing memory (lengths are checked against the entries when forecast).
+   */
+  private splitOutputs(count: number, opts: unknown): { outputs?: HostTensor[]; callOpts: unknown } {
+    if (typeof opts !== 'object' || opts === null || !('outputs' in opts)) return { callOpts: opts };
+    const { outputs, ...callOpts } = opts as Record<string, unknown>;
+    if (outputs === undefined) return { callOpts };
+    if (!Array.isArray(outputs) || outputs.length !== count) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.outputs must be an array of ${count} arrays (one per key), got ${show(outputs)}`);
+    }
+    outputs.forEach((o: unknown, k) => {
+      if (!isHostTensorOf(o, this.activation)) {
+        throw new TaylorSeerError('ERR_DTYPE', `options.outputs[${k}] must be ${describeHostType(this.activation)} (activation '${this.activation}'), got ${show(o)}`);
+      }
+      for (let j = 0; j < k; j++) {
+        if (native().overlaps(o, outputs[j] as HostTensor)) {
+          throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.outputs[${k}] shares memory with options.outputs[${j}]; each forecast needs its own array`);
+        }
+      }
+    });
+    return { outputs: outputs as HostTensor[], callOpts };
   }
 
   /** The shared checks of the gated forms: dtypes, [batch, tokens, dim] of h, [batch, dim] of each gate. */

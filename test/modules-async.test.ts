@@ -69,4 +69,48 @@ describe('modulesAsync', () => {
     f.forEach((x, k) => expect(Array.from(x)).toEqual(Array.from(outputs(0)[k])));
     seer.dispose();
   });
+
+  it('forecast steps write into the given outputs and return those arrays; full steps ignore them', async () => {
+    const schedule = { kind: 'fixed', steps: 20, interval: 4, warmup: 2 } as const;
+    const given = new TaylorSeer({ schedule, maxOrder: 2 });
+    const fresh = new TaylorSeer({ schedule, maxOrder: 2 });
+    const buffers = KEYS.map((_, k) => new Float32Array(7 + k).fill(Number.NaN));
+    for (let s = 0; s < 20; s++) {
+      given.beginStep(s);
+      fresh.beginStep(s);
+      const got = await given.modulesAsync(KEYS, async () => outputs(s), { outputs: buffers });
+      const want = await fresh.modulesAsync(KEYS, async () => outputs(s));
+      got.forEach((g, k) => {
+        expect(g === buffers[k]).toBe(!given.isFull);
+        expect(Array.from(g)).toEqual(Array.from(want[k]));
+      });
+    }
+    given.dispose();
+    fresh.dispose();
+  });
+
+  it('refuses outputs of the wrong count, dtype or length, or sharing memory, before anything is written', async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    seer.beginStep(0);
+    await seer.modulesAsync(KEYS, async () => outputs(0));
+    seer.beginStep(1);
+    const never = () => Promise.reject(new Error('not called'));
+    const sizes = KEYS.map((_, k) => 7 + k);
+    const shared = new Float32Array(64);
+    const cases: Array<[unknown, string]> = [
+      [sizes.slice(1).map((n) => new Float32Array(n)), 'ERR_INVALID_ARGUMENT'],
+      [sizes.map((n) => new Float64Array(n)), 'ERR_DTYPE'],
+      [sizes.map((n) => new Float32Array(n + 1)), 'ERR_LENGTH'],
+      [[shared.subarray(0, 7), shared.subarray(5, 13), shared.subarray(20, 29)], 'ERR_INVALID_ARGUMENT'],
+    ];
+    for (const [outs, code] of cases) {
+      const before = (outs as Float32Array[]).map((o) => Array.from(o));
+      await expect(seer.modulesAsync(KEYS, never, { outputs: outs as Float32Array[] })).rejects.toMatchObject({ code });
+      (outs as Float32Array[]).forEach((o, k) => expect(Array.from(o)).toEqual(before[k]));
+    }
+    const ok = sizes.map((n) => new Float32Array(n));
+    const f = await seer.modulesAsync(KEYS, never, { outputs: ok, context: '' });
+    f.forEach((x, k) => expect(x).toBe(ok[k]));
+    seer.dispose();
+  });
 });

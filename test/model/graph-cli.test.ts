@@ -62,6 +62,59 @@ describe('eval on a graph', () => {
   });
 });
 
+describe('demo on a graph', () => {
+  /** the fixture graph in a directory of its own, with `sampler` settings in its model.json */
+  const withSampler = (name: string, sampler: unknown): string => {
+    const dir = path.join(tmp, name);
+    fs.mkdirSync(dir);
+    fs.copyFileSync(GRAPH, path.join(dir, 'model.onnx'));
+    const json = JSON.parse(fs.readFileSync(path.join(path.dirname(GRAPH), 'model.json'), 'utf8'));
+    delete json.reference;
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ ...json, sampler }));
+    return dir;
+  };
+
+  it("takes steps, guidance and labels from the graph's model.json; flags override them", async () => {
+    const dir = withSampler('sampler', { steps: 4, guidance: 2, labels: [1, 6] });
+    const r = await cli(['demo', '--model', dir, '--out', path.join(tmp, 'demo'), '--threads', '1', '--json', '--quiet']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ steps: 4, guidance: 2, labels: [1, 6] });
+    const o = await cli(['demo', '--model', dir, '--out', path.join(tmp, 'demo'), '--steps', '5', '--guidance', '1.5', '--threads', '1', '--json', '--quiet']);
+    expect(o.code).toBe(0);
+    expect(JSON.parse(o.stdout)).toMatchObject({ steps: 5, guidance: 1.5, labels: [1, 6] });
+  });
+
+  it('refuses sampler settings demo cannot run, and labels outside the classes, before sampling', async () => {
+    const few = await cli(['demo', '--model', withSampler('few', { steps: 2 }), '--out', path.join(tmp, 'demo'), '--threads', '1']);
+    expect(few.code).not.toBe(0);
+    expect(few.stderr).toMatch(/model.json's sampler.steps is 2; demo takes a number in \[4, 10000\] \(give --steps to override it\) \[ERR_MODEL\]/);
+    const label = await cli(['demo', '--model', withSampler('label', { labels: [3, 12] }), '--out', path.join(tmp, 'demo'), '--threads', '1']);
+    expect(label.code).not.toBe(0);
+    expect(label.stderr).toMatch(/sampler.labels names label 12, outside the classes 0..9 and the null label 10 \[ERR_MODEL\]/);
+  });
+});
+
+describe('--cache-dir', () => {
+  it('writes the derived graphs there (made if missing) and nowhere else', async () => {
+    const dir = path.join(tmp, 'derived', 'graphs');
+    const r = await cli(['inspect', GRAPH, '--cache-dir', dir, '--threads', '1']);
+    expect(r.code).toBe(0);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model.full.onnx', 'model.trunk.onnx']);
+    expect(fs.readdirSync(path.dirname(GRAPH)).sort()).toEqual(['README.md', 'model.json', 'model.onnx', 'reference']);
+  });
+
+  it('refuses a path that is a file, and an empty one', async () => {
+    const file = path.join(tmp, 'a-file');
+    fs.writeFileSync(file, 'x');
+    const r = await cli(['inspect', GRAPH, '--cache-dir', file]);
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/--cache-dir .*a-file is not a directory .*\[ERR_INVALID_ARGUMENT\]/);
+    const e = await cli(['inspect', GRAPH, '--cache-dir', '']);
+    expect(e.code).not.toBe(0);
+    expect(e.stderr).toMatch(/--cache-dir must be a non-empty directory path/);
+  });
+});
+
 describe('unusable graphs on the command line', () => {
   const oneLine = (r: { code: number; stderr: string; stdout: string }, pattern: RegExp) => {
     expect(r.code).not.toBe(0);

@@ -187,6 +187,36 @@ describe('a toy graph with plain and gated branches', () => {
   });
 });
 
+describe('forecast steps reuse their arrays', () => {
+  it('two forecast-step forwards in flight at once each get their own forecasts, equal to running them in turn', async () => {
+    const file = writeTemp('toy.onnx', toyModel(twoBlockGraph()));
+    const m = (await loadModel(file, { threads: 1 })) as GraphModel;
+    try {
+      const x = Float32Array.from({ length: 32 }, (_, i) => Math.sin(i));
+      const y = BigInt64Array.from([3n]);
+      const run = async (together: boolean) => {
+        const seers = [0, 1].map(() => new TaylorSeer({ schedule: { kind: 'fixed', steps: 6, interval: 6, warmup: 2 }, maxOrder: 1 }));
+        const outs: Float32Array[][] = [[], []];
+        for (let s = 0; s < 6; s++) {
+          seers.forEach((seer) => seer.beginStep(s, 1 - s / 6));
+          // each seer caches its own sample: the second one's is x scaled
+          const call = (k: number) => m.forward(k === 0 ? x : x.map((v) => 2 * v), 1 - s / 6, y, 1, { hook: seers[k] });
+          const pair = together ? await Promise.all([call(0), call(1)]) : [await call(0), await call(1)];
+          pair.forEach((v, k) => outs[k].push(Float32Array.from(v)));
+        }
+        seers.forEach((seer) => seer.dispose());
+        return outs;
+      };
+      const apart = await run(false);
+      const together = await run(true);
+      expect(together.map((o) => o.map((v) => Array.from(v)))).toEqual(apart.map((o) => o.map((v) => Array.from(v))));
+      expect(apart[0][5]).not.toEqual(apart[1][5]);
+    } finally {
+      await m.dispose();
+    }
+  });
+});
+
 describe('graphs that cannot be used are refused with one-line ERR_MODEL errors', () => {
   const refused = async (file: string, options = {}) => {
     const err = (await loadModel(file, options).then(
@@ -237,6 +267,14 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
 
   it('a branch pattern that matches nothing', async () => {
     expect(await refused(GRAPH_DIR, { cache: ['blocks\\.\\d+\\.cross'] })).toMatch(/match none of the 8 branches/);
+  });
+
+  it('16-bit float inputs or outputs, named, with what to export instead', async () => {
+    const F16 = 10;
+    const g = { ...twoBlockGraph(), inputs: STANDARD_INPUTS.map((i) => (i.name === 'sample' ? { ...i, elem: F16 } : i)) };
+    expect(await refused(writeTemp('half.onnx', toyModel(g)))).toMatch(/16-bit float inputs or outputs are not supported: sample \(float16\); export the graph in float32/);
+    const out = { ...twoBlockGraph(), outputs: [{ name: 'v', elem: 16, dims: ['batch', 2, 4, 4] }] };
+    expect(await refused(writeTemp('bf16.onnx', toyModel(out)))).toMatch(/not supported: v \(bfloat16\)/);
   });
 
   it('an extra input the sampler cannot feed', async () => {

@@ -22,6 +22,7 @@ import { titledImagesPng } from '../../plot';
 import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
+import { TaylorSeerError } from '../../errors';
 import { formatBytes, formatTable, parseChoice, parseInteger, parseNumber } from '../parse';
 import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
@@ -116,6 +117,18 @@ function overheadCell(o: Overhead | null): string {
   return o.verdict === 'within-noise' ? 'within noise' : 'disturbed';
 }
 
+/** A flag's value, else model.json's (held to the flag's range: ERR_MODEL), else the default. */
+function demoSetting(flag: string, arg: string | undefined, fromModel: number | undefined, fallback: number, parse: (s: string, what: string) => number): number {
+  if (arg !== undefined) return parse(arg, flag);
+  if (fromModel === undefined) return fallback;
+  try {
+    return parse(String(fromModel), flag);
+  } catch (e) {
+    const expected = (e as Error).message.split('expected ')[1] ?? 'another value';
+    throw new TaylorSeerError('ERR_MODEL', `model.json's sampler.${flag} is ${fromModel}; demo takes ${expected} (give --${flag} to override it)`);
+  }
+}
+
 export const demoCommand: Command = {
   name: 'demo',
   summary: 'generate every digit with full compute and with TaylorSeer; write titled PNGs and a speed/quality table',
@@ -125,8 +138,8 @@ export const demoCommand: Command = {
   options: {
     model: MODEL_FLAG,
     out: { type: 'string', value: 'DIR', default: 'taylorseer-demo', description: 'directory for the PNGs and summary.json (made if missing; checked before the run)' },
-    steps: { type: 'string', value: 'S', default: '50', description: 'sampler steps (4..10000)' },
-    guidance: { type: 'string', value: 'G', default: '3', description: 'classifier-free guidance scale' },
+    steps: { type: 'string', value: 'S', defaultText: "a graph's model.json sampler.steps, else 50", description: 'sampler steps (4..10000)' },
+    guidance: { type: 'string', value: 'G', defaultText: "a graph's model.json sampler.guidance, else 3", description: 'classifier-free guidance scale' },
     cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs with separate caches' },
     seed: { type: 'string', value: 'N', default: '0', description: 'seed of the gaussian initial noise' },
     threads: THREADS_FLAG,
@@ -145,8 +158,10 @@ export const demoCommand: Command = {
   ],
   async run(values) {
     const v = values as Values;
-    const steps = parseInteger('steps', str(v, 'steps')!, 4, 10_000);
-    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
+    const stepsArg = str(v, 'steps');
+    const guidanceArg = str(v, 'guidance');
+    if (stepsArg !== undefined) parseInteger('steps', stepsArg, 4, 10_000);
+    if (guidanceArg !== undefined) parseNumber('guidance', guidanceArg, 0, 1e6);
     const seed = parseInteger('seed', str(v, 'seed')!, 0, Number.MAX_SAFE_INTEGER);
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
     const threads = parseThreads(v);
@@ -161,7 +176,11 @@ export const demoCommand: Command = {
     try {
       const arch: ModelShape = model.arch;
       const { classes, channels, imageSize, frames } = arch;
-      const labels = Array.from({ length: classes }, (_, i) => i);
+      // a single-graph model's model.json may name the sampler settings its demo uses; flags override them
+      const sampler = 'sampler' in model.manifest ? model.manifest.sampler : undefined;
+      const steps = demoSetting('steps', stepsArg, sampler?.steps, 50, (s, what) => parseInteger(what, s, 4, 10_000));
+      const guidance = demoSetting('guidance', guidanceArg, sampler?.guidance, 3, (s, what) => parseNumber(what, s, 0, 1e6));
+      const labels = sampler?.labels ? [...sampler.labels] : Array.from({ length: classes }, (_, i) => i);
       checkSampleCount(model.cacheShape, labels.length, Math.max(...settings.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
       const shape = { channels, ...(frames !== undefined ? { frames } : {}), height: imageSize, width: imageSize };

@@ -6,7 +6,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import { sampleDims, type CacheShape, type DenoiserModel } from '../../pipeline/denoiser';
-import type { LoadGraphOptions } from '../../pipeline/graph/graph-model';
+import { checkCacheDir, type LoadGraphOptions } from '../../pipeline/graph/graph-model';
 import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
 import { requireOptional } from '../../optional';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
@@ -46,9 +46,15 @@ export const GRAPH_FLAGS = {
   cache: { type: 'string', value: 'REGEX', multiple: true, description: 'single-graph models: cache only the branches whose key, tensor or node names match (repeatable)' },
   'null-label': { type: 'string', value: 'N', defaultText: "model.json's, else the label table's last row", description: 'single-graph models: the unconditional class label' },
   'timestep-scale': { type: 'string', value: 'X', defaultText: '1', description: "single-graph models: the graph's timestep is the sampler's t (1 = noise .. 0) times this" },
+  'cache-dir': {
+    type: 'string',
+    value: 'DIR',
+    defaultText: 'kept in memory',
+    description: 'single-graph models: write the derived full and trunk graphs (<name>.full.onnx, <name>.trunk.onnx) here and load them from there (made if missing)',
+  },
 } as const satisfies OptionSpecs;
 
-/** --inputs, --cache, --null-label, --timestep-scale as loadModel options (only those given). */
+/** --inputs, --cache, --null-label, --timestep-scale, --cache-dir as loadModel options (only those given). */
 export function graphOptions(values: Values): LoadGraphOptions {
   const out: LoadGraphOptions = {};
   const inputs = str(values, 'inputs');
@@ -69,6 +75,8 @@ export function graphOptions(values: Values): LoadGraphOptions {
   if (nullLabel !== undefined) out.nullLabel = parseInteger('null-label', nullLabel, 0, 1 << 30);
   const scale = str(values, 'timestep-scale');
   if (scale !== undefined) out.timestepScale = parseNumber('timestep-scale', scale, Number.MIN_VALUE, 1e9);
+  const cacheDir = str(values, 'cache-dir');
+  if (cacheDir !== undefined) out.cacheDir = checkCacheDir(cacheDir, '--cache-dir');
   return out;
 }
 

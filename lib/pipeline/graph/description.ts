@@ -5,7 +5,7 @@
  *   { "format": "taylorseer-graph/1", "name": "...", "graph": "model.onnx",
  *     "inputs": { "sample": "x", "timestep": "t", "label": "y" },
  *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3, "frames": 4,
- *     "sampler": { "steps": 50, "guidance": 3 },
+ *     "sampler": { "steps": 50, "guidance": 3, "labels": [3, 7] },
  *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
  *
  * A noise-prediction model (DiT as trained by its paper) says so, and how it was trained:
@@ -36,7 +36,8 @@ export interface GraphDescription {
   channels?: number;
   /** frames per clip of a video graph whose sample dims leave them symbolic */
   frames?: number;
-  sampler?: { steps?: number; guidance?: number };
+  /** what `demo` samples by default: steps, guidance scale, class labels (checked against the label range at load) */
+  sampler?: { steps?: number; guidance?: number; labels?: number[] };
   /** "prediction" and "scheduler": how the model is sampled (absent: rectified flow) */
   scheduler?: Scheduler;
   /** raw, checked once the label range is known */
@@ -93,6 +94,16 @@ function parseScheduler(where: string, json: Record<string, unknown>): Scheduler
   return s;
 }
 
+/** The most labels "sampler.labels" may list (one sample each). */
+const MAX_SAMPLER_LABELS = 256;
+
+function labelList(where: string, v: unknown): number[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_SAMPLER_LABELS || !v.every((x) => Number.isInteger(x) && x >= 0)) {
+    bad(where, `"sampler.labels" must be a list of 1..${MAX_SAMPLER_LABELS} integer class labels >= 0, found ${show(v)}`);
+  }
+  return v as number[];
+}
+
 /** Reads `<dir>/model.json` as a graph description. Errors: ERR_MODEL. */
 export function loadDescription(dir: string): GraphDescription {
   const where = path.join(dir, MANIFEST_FILE);
@@ -121,6 +132,7 @@ export function loadDescription(dir: string): GraphDescription {
     sampler = {
       ...(json.sampler.steps !== undefined ? { steps: int(where, json.sampler, 'steps', 1) } : {}),
       ...(json.sampler.guidance !== undefined ? { guidance: num(where, json.sampler, 'guidance') } : {}),
+      ...(json.sampler.labels !== undefined ? { labels: labelList(where, json.sampler.labels) } : {}),
     };
   }
   const scheduler = parseScheduler(where, json);

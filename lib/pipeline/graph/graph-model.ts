@@ -23,9 +23,12 @@ import { detectBranches, type Branch, type Detection } from './branches';
 import { deriveGraphs } from './derive';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
-import { readModel, type ModelProto } from './onnx-file';
+import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
 import type { Scheduler } from '../diffusion-scheduler';
+
+/** TensorProto.DataType BFLOAT16 */
+const ELEM_BFLOAT16 = 16;
 
 export interface LoadGraphOptions extends LoadModelOptions {
   /** input names, overriding recognition by type and rank */
@@ -75,7 +78,24 @@ function locate(target: string): { file: string; dir: string; description: Graph
   return { file, dir, description };
 }
 
+/**
+ * A directory for the derived graphs: a non-empty path that is a directory or does not exist yet (then it is
+ * made at load). Errors: ERR_INVALID_ARGUMENT naming `what`.
+ */
+export function checkCacheDir(dir: unknown, what = 'cacheDir'): string {
+  if (typeof dir !== 'string' || dir.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} must be a non-empty directory path, found ${String(dir)}`);
+  let st: fs.Stats | undefined;
+  try {
+    st = fs.statSync(dir);
+  } catch {
+    st = undefined; // made at load
+  }
+  if (st && !st.isDirectory()) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} ${dir} is not a directory (expected a directory for the derived graphs, or a path to make one)`);
+  return dir;
+}
+
 function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.cacheDir !== undefined) checkCacheDir(o.cacheDir);
   if (o.preset !== undefined) {
     if (o.cache !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'preset and cache exclude each other: the preset names the branches to cache');
     const patterns = presetPatterns(getPreset(o.preset));
@@ -102,6 +122,22 @@ function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
   };
 }
 
+/**
+ * A graph with 16-bit float inputs or outputs is refused by name: the sampler, the cache's forecasts and the
+ * trunk's branch inputs are float32 arrays (Node has no Float16Array), so every step would convert the sample
+ * and each branch both ways; export in float32 (TaylorSeer's `storage: 'f16'` keeps the factors in 16 bits).
+ */
+function refuseHalfIo(file: string, model: ModelProto): void {
+  const g = model.graph!;
+  const half = [...realInputs(g), ...(g.output ?? [])].filter((v) => {
+    const { elem } = valueType(v);
+    return elem === ELEM.float16 || elem === ELEM_BFLOAT16;
+  });
+  if (half.length === 0) return;
+  const names = half.map((v) => `${v.name} (${elemName(valueType(v).elem)})`).join(', ');
+  bad(file, `16-bit float inputs or outputs are not supported: ${names}; export the graph in float32 (activations and the sample float32; the cache can still store its factors in 16 bits with storage 'f16')`);
+}
+
 /** Static facts about a graph: what inspect prints and what the model is built from. No onnxruntime. */
 export interface GraphAnalysis {
   file: string;
@@ -119,6 +155,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   const { cache } = checkOptions(options);
   const { file, dir, description } = locate(target);
   const { model } = readModel(file);
+  refuseHalfIo(file, model);
   const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
   const detection = detectBranches(model.graph!, cache ? { cache } : {});
   const video = io.sampleDims.length === 5;
@@ -138,6 +175,8 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   if (io.labelRows !== undefined && nullClass >= io.labelRows) {
     bad(file, `the null label ${nullClass} is outside the label table's ${io.labelRows} rows (labels 0..${io.labelRows - 1})`);
   }
+  const outside = description.sampler?.labels?.find((l) => l >= classes && l !== nullClass);
+  if (outside !== undefined) bad(file, `model.json's sampler.labels names label ${outside}, outside the classes 0..${classes - 1} and the null label ${nullClass}`);
   return {
     file,
     model,
@@ -167,8 +206,12 @@ export class GraphModel implements DenoiserModel {
   private readonly sFull: Ort.InferenceSession;
   private readonly sTrunk: Ort.InferenceSession;
   private readonly trunkInputs: Set<string>;
-  /** dims of each branch at the batch of the last full run (the trunk needs them on forecast steps) */
-  private readonly branchDims = new Map<number, number[][]>();
+  /**
+   * Per batch size, from its first full run: each branch's dims, and the arrays forecast steps write the
+   * forecasts into with the trunk's input tensors wrapping them, reused every forecast step (a new array per
+   * branch and step would cost page faults and zeroing; measured in docs/studies/single-graph.md).
+   */
+  private readonly forecastIo = new Map<number, { dims: number[][]; buffers?: Float32Array[]; tensors?: Ort.Tensor[]; inUse?: boolean }>();
   private disposed = false;
 
   private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; trunk: Ort.InferenceSession }, nodes: { full: number; trunk: number }) {
@@ -280,17 +323,40 @@ export class GraphModel implements DenoiserModel {
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
     const tensors = names.map((n) => r[n] as Ort.Tensor);
-    this.branchDims.set(batch, tensors.map((t) => [...t.dims]));
+    const io = this.forecastIo.get(batch);
+    const dims = tensors.map((t) => [...t.dims]);
+    if (!io || io.dims.some((d, k) => d.join() !== dims[k].join())) this.forecastIo.set(batch, { dims });
     return { v: (r[this.io.output] as Ort.Tensor).data as Float32Array, branches: tensors.map((t) => t.data as Float32Array) };
   }
 
-  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], batch: number): Promise<Float32Array> {
-    const dims = this.branchDims.get(batch);
-    if (!dims) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
+  /**
+   * The arrays a forecast step at `batch` writes into and the trunk tensors wrapping them: allocated once per
+   * batch and branch shape, held by one forward at a time (a forward running beside it gets its own arrays).
+   */
+  private acquireForecastIo(batch: number): { buffers: Float32Array[]; tensors: Ort.Tensor[]; release: () => void } {
+    const io = this.forecastIo.get(batch);
+    if (!io) throw new TaylorSeerError('ERR_STEP', `no full step at batch ${batch} before this forecast step: the branch shapes are unknown`);
+    const make = () => {
+      const buffers = io.dims.map((d) => new Float32Array(d.reduce((x, y) => x * y, 1)));
+      return { buffers, tensors: buffers.map((b, k) => new (ort().Tensor)('float32', b, io.dims[k])) };
+    };
+    if (io.inUse) return { ...make(), release: () => undefined };
+    if (!io.buffers || !io.tensors) {
+      // one batch size at a time: a batch change drops the other's arrays, so they hold one step's branches
+      for (const other of this.forecastIo.values()) if (!other.inUse) delete other.buffers, delete other.tensors;
+      Object.assign(io, make());
+    }
+    io.inUse = true;
+    return { buffers: io.buffers!, tensors: io.tensors!, release: () => void (io.inUse = false) };
+  }
+
+  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], target: { buffers: Float32Array[]; tensors: Ort.Tensor[] }, batch: number): Promise<Float32Array> {
+    const dims = this.forecastIo.get(batch)!.dims;
     const trunkFeeds: Record<string, Ort.Tensor> = {};
     for (const [name, tensor] of Object.entries(feeds)) if (this.trunkInputs.has(name)) trunkFeeds[name] = tensor;
     this.branches.forEach((b, k) => {
-      trunkFeeds[b.tensor] = new (ort().Tensor)('float32', forecasts[k], dims[k]);
+      // a hook without modulesAsync returns arrays of its own
+      trunkFeeds[b.tensor] = forecasts[k] === target.buffers[k] ? target.tensors[k] : new (ort().Tensor)('float32', forecasts[k], dims[k]);
     });
     const r = await this.sTrunk.run(trunkFeeds, [this.io.output]);
     this.counters.trunkRuns++;
@@ -325,8 +391,13 @@ export class GraphModel implements DenoiserModel {
       }, opts);
       return v!;
     }
-    const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts);
-    return this.runTrunk(feeds, forecasts, batch);
+    const target = this.acquireForecastIo(batch);
+    try {
+      const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts, target.buffers);
+      return await this.runTrunk(feeds, forecasts, target, batch);
+    } finally {
+      target.release();
+    }
   }
 
   resetCounters(): void {
@@ -345,8 +416,8 @@ export class GraphModel implements DenoiserModel {
  * All branches through the hook at once: its batched entry point when it has one (one cache update or one
  * forecast call for all), else one moduleAsync per key around a single computation.
  */
-async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions): Promise<Float32Array[]> {
-  if (hook.modulesAsync) return hook.modulesAsync(keys, compute, opts);
+async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions, outputs?: Float32Array[]): Promise<Float32Array[]> {
+  if (hook.modulesAsync) return hook.modulesAsync(keys, compute, outputs ? { ...opts, outputs } : opts);
   let outs: Promise<Float32Array[]> | undefined;
   const once = () => (outs ??= compute());
   const result: Float32Array[] = [];
