@@ -28,7 +28,7 @@
  */
 import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, MAX_ORDER, updatePlan, VARIABLES, type Node, type Variable } from './expansion';
-import { DTYPES, factorBytes, factorUnits, native, STORAGE_DTYPES, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
+import { DTYPES, factorBytes, factorOffset, factorUnits, native, writeI8Factor, STORAGE_DTYPES, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
 import { PLAN_ROW, type RunPlan } from './run-plan';
 import { requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
@@ -133,7 +133,8 @@ const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
 export function downgradeLadder(from: Layout, device: Device = 'cpu'): Layout[] {
   const out: Layout[] = [];
   let storage = from.storage;
-  const size = (d: StorageDtype) => factorBytes(d, 4096);
+  // at the entry's order: 'i8' keeps d_0 in 16 bits, so at order 0 it is no smaller than bf16
+  const size = (d: StorageDtype) => factorBytes(d, 4096, from.maxOrder + 1);
   for (const s of STORAGE_LADDER) {
     if (s === 'i8' && device === 'cuda') continue;
     if (size(s) < size(storage)) {
@@ -156,7 +157,7 @@ export function describeHostType(dtype: Dtype): string {
 
 /** Host factor storage for `capacity` factors of n elements. */
 export function allocFactors(storage: StorageDtype, capacity: number, n: number): HostFactors {
-  return storage === 'i8' ? new Uint8Array(capacity * factorUnits('i8', n)) : allocHost(storage, capacity * n);
+  return storage === 'i8' ? new Uint8Array(factorUnits('i8', n, capacity)) : allocHost(storage, capacity * n);
 }
 
 export function allocHost(dtype: Dtype, length: number): HostTensor {
@@ -536,7 +537,7 @@ export class FactorCache {
 
   /** bytes an entry of `length` elements takes under `layout` (staging as it stands, or as allocated new) */
   private bytesAt(layout: Layout, length: number, e?: Entry): number {
-    const factors = (layout.maxOrder + 1) * factorBytes(layout.storage, length);
+    const factors = factorBytes(layout.storage, length, layout.maxOrder + 1);
     if (this.options.device !== 'cuda') return factors;
     return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
   }
@@ -729,12 +730,14 @@ export class FactorCache {
 
 /**
  * Factor i (n elements) of `src` in storage `from`, into factor i of `dst` in storage `to`: 16-bit stores
- * round to nearest even, 'i8' quantises with the update kernel (the same records it writes).
+ * round to nearest even; into 'i8', d_0 is rounded to bf16 and a difference is quantised by the update
+ * kernel (the same records it writes).
  */
 function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, to: StorageDtype, i: number, n: number): void {
   if (from === to) {
-    const u = factorUnits(to, n);
-    (dst as Uint8Array).set((src as Uint8Array).subarray(i * u, (i + 1) * u), i * u);
+    const at = factorOffset(to, n, i);
+    const end = factorOffset(to, n, i + 1);
+    (dst as Uint8Array).set((src as Uint8Array).subarray(at, end), at);
     return;
   }
   if (from === 'i8') throw new TaylorSeerError('ERR_DTYPE', "'i8' factors are the smallest storage; nothing converts from them");
@@ -745,10 +748,6 @@ function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, t
     native().fromHalf((src as Uint16Array).subarray(i * n, (i + 1) * n), from, f32);
   }
   if (to === 'f32') (dst as Float32Array).set(f32, i * n);
-  else if (to === 'i8') {
-    const u = factorUnits('i8', n);
-    const one = new Uint8Array(u);
-    native().update('i8', 'f32', [{ factors: one, fresh: f32, oldCount: 0, newCount: 1, n }]);
-    (dst as Uint8Array).set(one, i * u);
-  } else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
+  else if (to === 'i8') writeI8Factor(f32, dst as Uint8Array, i, n);
+  else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
 }
