@@ -123,6 +123,13 @@ export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
 }
 
+/** A planned budget downgrade: the layout to take, the bytes needed before it, the entries counted. */
+interface BudgetStep {
+  target: Layout;
+  needed: number;
+  entries: number;
+}
+
 /** Storage dtypes a budget downgrade steps through, most precise first ('i8' on the CPU only). */
 const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
 
@@ -291,14 +298,23 @@ export class FactorCache {
     const ids = new Set(checked.map((j) => j.id));
     if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
     // The budget step, once per entry that would allocate (counting the ones before it), before anything is
-    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries.
+    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries. All or nothing:
+    // the steps of the whole batch are planned first, and a batch one of whose entries fits no layout fails
+    // with the cache as it was (no downgrade kept for the entries before it).
     const pending = new Map<string, number>();
+    const downgrades: BudgetStep[] = [];
+    let layout: Layout = { storage: this.options.storage, maxOrder: this.options.maxOrder };
     for (const c of checked) {
       const e = this.entries.get(c.id);
       if (e && e.length === c.length) continue;
       pending.set(c.id, c.length);
-      this.enforceBudget(pending, c.key, c.shape);
+      const step = this.budgetStep(layout, pending, c.key, c.shape);
+      if (step) {
+        downgrades.push(step);
+        layout = step.target;
+      }
     }
+    for (const step of downgrades) this.relayoutHost(step.target, step);
     const { storage, maxOrder } = this.options;
     const jobs = checked.map((c) => {
       const e = this.entries.get(c.id);
@@ -569,32 +585,32 @@ export class FactorCache {
   }
 
   /**
-   * The budget step of an update that allocates: nothing when the result fits maxBytes, else a downgrade
-   * ('degrade', host factors) or TaylorSeerBudgetError. `relayoutAsync` is the 'cuda' form the hook runs first.
+   * The budget step of an update that allocates, planned at `layout` (the cache's, or where the earlier
+   * entries of the batch take it): undefined when the entries fit maxBytes, the downgrade to take
+   * ('degrade'), or TaylorSeerBudgetError. Changes nothing. `relayoutAsync` is the 'cuda' form the hook runs first.
    */
-  private enforceBudget(pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): void {
+  private budgetStep(layout: Layout, pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): BudgetStep | undefined {
     const { maxBytes, onBudget, storage, maxOrder } = this.options;
-    if (maxBytes === undefined) return;
-    const current = { storage, maxOrder };
-    const needed = this.neededAt(current, pending);
-    if (needed <= maxBytes) return;
+    if (maxBytes === undefined) return undefined;
+    const needed = this.neededAt(layout, pending);
+    if (needed <= maxBytes) return undefined;
     const entries = this.countWith(pending);
-    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
+    const target = downgradeLadder(layout, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (onBudget === 'degrade' && target) {
       if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
         // Only reached when the caller skipped relayoutAsync (the hook never does).
         throw new TaylorSeerError('ERR_DEVICE', 'a budget downgrade of GPU factors moves them through host memory: call relayoutAsync first (the hook does)');
       }
-      this.relayoutHost(target, { needed, entries });
-      return;
+      return { target, needed, entries };
     }
     const fits = target ? { ...target, bytes: this.neededAt(target, pending) } : undefined;
     throw new TaylorSeerBudgetError(
-      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${maxOrder} in ${storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
+      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${layout.maxOrder} in ${layout.storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
         `(${entries} entries so far). ` +
         (fits
           ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
-          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
+          : `Not even order 0 in ${downgradeLadder({ storage: layout.storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? layout.storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. ` +
+            `Nothing was allocated${storage !== layout.storage || maxOrder !== layout.maxOrder ? ` and the cache keeps storage ${storage}, order ${maxOrder}` : ''}.`),
       maxBytes,
       needed,
       fits as (FactorLayout & { bytes: number }) | undefined,

@@ -163,6 +163,28 @@ describe('maxBytes in a batched update (modulesAsync: one graph run returns ever
     expect(seer.stats.budget.downgrades).toEqual([{ from: { storage: 'f32', maxOrder: 2 }, to: { storage: 'bf16', maxOrder: 2 }, neededBytes: 36_000, bytesAfter: 0, entries: 3 }]);
     expect(seer.stats.bytesHeld).toBe(18_000);
   });
+
+  it("with 'degrade', a batch one of whose entries fits no layout fails whole: no downgrade is kept for the entries before it", async () => {
+    const seer = make({ maxBytes: 20_000, onBudget: 'degrade' });
+    seer.beginStep(0);
+    await seer.modulesAsync(['a'], async () => [feature(0, 'a')]); // 12,000 bytes in f32
+    // 'b' alone would step the cache down to bf16 (24,000 -> 12,000); 'big' fits nowhere
+    const err = await seer.modulesAsync(['b', 'big'], async () => [feature(0, 'b'), feature(0, 'big', 100_000)]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaylorSeerBudgetError);
+    expect((err as TaylorSeerBudgetError).fits).toBeUndefined();
+    expect((err as Error).message).toMatch(/"big"/);
+    expect(seer.stats.layout).toEqual({ storage: 'f32', maxOrder: 2 });
+    expect(seer.stats.budget.downgrades).toEqual([]);
+    expect(seer.stats.bytesByEntry.map((e) => [e.key, e.bytes])).toEqual([['a', 12_000]]);
+    // the run goes on as if the batch had not been tried: 'a' keeps its f32 factors
+    const keys = () => ['a'];
+    const rest: number[][][] = [];
+    for (let s = 1; s < schedule.steps; s++) {
+      seer.beginStep(s);
+      rest.push((await seer.modulesAsync(keys(), async () => [feature(s, 'a')])).map((t) => Array.from(t)));
+    }
+    expect(rest).toEqual(run(make({}), keys).slice(1));
+  });
 });
 
 describe('bytes per entry and in all', () => {
