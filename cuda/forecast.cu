@@ -55,6 +55,9 @@ ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, 
     case 5: return ForecastTyped<TS_F16, TS_BF16>(p, maxc, gated, stream);
     case 6: return ForecastTyped<TS_BF16, TS_F32>(p, maxc, gated, stream);
     case 7: return ForecastTyped<TS_BF16, TS_F16>(p, maxc, gated, stream);
+    case 9: return ForecastTyped<TS_I8, TS_F32>(p, maxc, gated, stream);
+    case 10: return ForecastTyped<TS_I8, TS_F16>(p, maxc, gated, stream);
+    case 11: return ForecastTyped<TS_I8, TS_BF16>(p, maxc, gated, stream);
     default: return ForecastTyped<TS_BF16, TS_BF16>(p, maxc, gated, stream);
   }
 }
@@ -62,7 +65,7 @@ ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, 
 ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
   std::string why;
   if (!CheckForecastTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
+  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 

@@ -61,6 +61,13 @@ extern "C" {
 
 typedef enum { TS_F32 = 0, TS_F16 = 1, TS_BF16 = 2, TS_I8 = 3 } ts_dtype;
 
+/* Inline helpers of this header: callable from CUDA device code too (the kernels use them). */
+#if defined(__CUDACC__)
+#define TS_INLINE static inline __host__ __device__
+#else
+#define TS_INLINE static inline
+#endif
+
 #define TS_Q8_BLOCK 64
 typedef struct {
   float scale;
@@ -68,13 +75,13 @@ typedef struct {
 } ts_q8_block;
 
 /* Records of one 8-bit factor of n elements. */
-static inline int64_t ts_q8_blocks(int64_t n) { return (n + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK; }
+TS_INLINE int64_t ts_q8_blocks(int64_t n) { return (n + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK; }
 /* Bytes of one 8-bit factor (d_1.. of TS_I8) of n elements. */
-static inline int64_t ts_q8_factor_bytes(int64_t n) { return ts_q8_blocks(n) * (int64_t)sizeof(ts_q8_block); }
+TS_INLINE int64_t ts_q8_factor_bytes(int64_t n) { return ts_q8_blocks(n) * (int64_t)sizeof(ts_q8_block); }
 /* Bytes of the bf16 d_0 of a TS_I8 entry of n elements, padded to 16 bytes. */
-static inline int64_t ts_i8_d0_bytes(int64_t n) { return (2 * n + 15) / 16 * 16; }
+TS_INLINE int64_t ts_i8_d0_bytes(int64_t n) { return (2 * n + 15) / 16 * 16; }
 /* Bytes of `count` (>= 1) TS_I8 factors of n elements: d_0, then count - 1 factors of records. */
-static inline int64_t ts_i8_bytes(int64_t n, int64_t count) {
+TS_INLINE int64_t ts_i8_bytes(int64_t n, int64_t count) {
   return ts_i8_d0_bytes(n) + (count - 1) * ts_q8_factor_bytes(n);
 }
 

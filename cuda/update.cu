@@ -95,6 +95,9 @@ ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, c
     case 5: return UpdateTyped<TS_F16, TS_BF16>(p, maxc, stream);
     case 6: return UpdateTyped<TS_BF16, TS_F32>(p, maxc, stream);
     case 7: return UpdateTyped<TS_BF16, TS_F16>(p, maxc, stream);
+    case 9: return UpdateTyped<TS_I8, TS_F32>(p, maxc, stream);
+    case 10: return UpdateTyped<TS_I8, TS_F16>(p, maxc, stream);
+    case 11: return UpdateTyped<TS_I8, TS_BF16>(p, maxc, stream);
     default: return UpdateTyped<TS_BF16, TS_BF16>(p, maxc, stream);
   }
 }
@@ -102,7 +105,7 @@ ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, c
 ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
   std::string why;
   if (!CheckUpdateTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
+  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 

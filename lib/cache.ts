@@ -20,7 +20,7 @@
  *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
  *    as it was. The error says what the entries so far need and the first layout below that fits them.
  *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
- *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... ->
+ *    bf16 -> i8), then order (maxOrder -> maxOrder - 1 -> ... ->
  *    0). Existing factors are kept: rounded to the new storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
  *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
  *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
@@ -39,7 +39,6 @@ export type BudgetPolicy = 'error' | 'degrade';
 export interface CacheOptions {
   maxOrder: number;
   variable: Variable;
-  /** 'i8' on device 'cpu' only */
   storage: StorageDtype;
   activation: Dtype;
   device: Device;
@@ -130,20 +129,19 @@ interface BudgetStep {
   entries: number;
 }
 
-/** Storage dtypes a budget downgrade steps through, most precise first ('i8' on the CPU only). */
+/** Storage dtypes a budget downgrade steps through, most precise first. */
 const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
 
 /**
  * The layouts a budget downgrade tries from `from`, in order: smaller storages at the same order, then
  * lower orders at the smallest storage. `from` itself is not included.
  */
-export function downgradeLadder(from: Layout, device: Device = 'cpu'): Layout[] {
+export function downgradeLadder(from: Layout): Layout[] {
   const out: Layout[] = [];
   let storage = from.storage;
   // at the entry's order: 'i8' keeps d_0 in 16 bits, so at order 0 it is no smaller than bf16
   const size = (d: StorageDtype) => factorBytes(d, 4096, from.maxOrder + 1);
   for (const s of STORAGE_LADDER) {
-    if (s === 'i8' && device === 'cuda') continue;
     if (size(s) < size(storage)) {
       storage = s;
       out.push({ storage, maxOrder: from.maxOrder });
@@ -595,7 +593,7 @@ export class FactorCache {
     const needed = this.neededAt(layout, pending);
     if (needed <= maxBytes) return undefined;
     const entries = this.countWith(pending);
-    const target = downgradeLadder(layout, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
+    const target = downgradeLadder(layout).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (onBudget === 'degrade' && target) {
       if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
         // Only reached when the caller skipped relayoutAsync (the hook never does).
@@ -609,7 +607,7 @@ export class FactorCache {
         `(${entries} entries so far). ` +
         (fits
           ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
-          : `Not even order 0 in ${downgradeLadder({ storage: layout.storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? layout.storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. ` +
+          : `Not even order 0 in ${downgradeLadder({ storage: layout.storage, maxOrder: 0 }).at(-1)?.storage ?? layout.storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. ` +
             `Nothing was allocated${storage !== layout.storage || maxOrder !== layout.maxOrder ? ` and the cache keeps storage ${storage}, order ${maxOrder}` : ''}.`),
       maxBytes,
       needed,
@@ -657,27 +655,26 @@ export class FactorCache {
     const current = { storage, maxOrder };
     const needed = this.neededAt(current, pending);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, pending) <= maxBytes);
+    const target = downgradeLadder(current).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (!target) return; // the update reports ERR_BUDGET
-    // GPU factors are never 'i8' (the ladder skips it there)
-    const from = storage as Dtype;
-    const to = target.storage as Dtype;
+    const from = storage;
+    const to = target.storage;
     const cuda = native().cuda;
-    const host = new Map<Entry, HostTensor>();
+    const host = new Map<Entry, HostFactors>();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (keep === 0) continue;
-      const old = allocHost(from, keep * x.length);
+      const old = allocFactors(from, keep, x.length); // the first `keep` factors: a prefix of the buffer
       await cuda.download(x.factors as DeviceTensor, old);
       host.set(x, old);
     }
     this.checkAlive();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
-      const fresh = allocHost(to, keep * x.length);
+      const fresh = allocFactors(to, keep, x.length);
       const old = host.get(x);
       for (let i = 0; old && i < keep; i++) convertFactor(old, from, fresh, to, i, x.length);
-      const next = cuda.alloc(to, (target.maxOrder + 1) * x.length); // before the old is freed: a failure leaves it intact
+      const next = cuda.alloc(to, factorUnits(to, x.length, target.maxOrder + 1)); // before the old is freed: a failure leaves it intact
       (x.factors as DeviceTensor).dispose();
       x.factors = next;
       if (old) cuda.upload(next, fresh);
@@ -692,7 +689,7 @@ export class FactorCache {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (!ArrayBuffer.isView(x.factors)) {
         // 'cuda' entries without valid factors: only the allocation changes.
-        const next = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
+        const next = native().cuda.alloc(target.storage, factorUnits(target.storage, x.length, target.maxOrder + 1));
         (x.factors as DeviceTensor).dispose();
         x.factors = next;
       } else {
@@ -712,10 +709,9 @@ export class FactorCache {
 
   private allocate(context: string, key: string, shape: readonly number[], length: number): Entry {
     const { maxOrder, storage, activation, device } = this.options;
-    const capacity = (maxOrder + 1) * length;
     if (device === 'cuda') {
       const cuda = native().cuda;
-      const factors = cuda.alloc(storage as Dtype, capacity); // the hook keeps 'i8' off the GPU
+      const factors = cuda.alloc(storage, factorUnits(storage, length, maxOrder + 1));
       let stage: DeviceTensor;
       try {
         stage = cuda.alloc(activation, length);

@@ -15,8 +15,8 @@ export const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 /**
  * What factors can be stored in: the activation dtypes, or 'i8': d_0 (the feature itself) in bf16 and the
  * differences d_1.. in 8-bit records of 64 elements with one f32 absmax scale each (layout in
- * cuda/taylorseer.h), held in a Uint8Array of `factorUnits('i8', n, count)` bytes. Host (CPU kernels) only
- * in this release.
+ * cuda/taylorseer.h), held in a Uint8Array of `factorUnits('i8', n, count)` bytes (on 'cuda' a DeviceTensor
+ * of dtype 'i8', its length in bytes).
  */
 export type StorageDtype = Dtype | 'i8';
 /** Every storage dtype: the activation dtypes and 'i8'. */
@@ -55,8 +55,8 @@ export function factorBytes(storage: StorageDtype, n: number, count = 1): number
 
 /** A CUDA buffer. Created by the addon; freed by dispose() (a finalizer is only the backstop). */
 export interface DeviceTensor {
-  readonly dtype: Dtype;
-  /** elements */
+  readonly dtype: StorageDtype;
+  /** elements ('i8': bytes) */
   readonly length: number;
   readonly byteLength: number;
   /** device pointer as a BigInt (0n after dispose) */
@@ -188,10 +188,10 @@ export interface NativeAddon {
   fromHalf(src: Uint16Array, dtype: 'f16' | 'bf16', dst: Float32Array): void;
   /** CUDA (present in every build; throws ERR_DEVICE / ERR_CUDA when no device is usable) */
   cuda: {
-    alloc(dtype: Dtype, length: number): DeviceTensor;
-    wrap(pointer: bigint, byteLength: number, dtype: Dtype, stream?: bigint): DeviceTensor;
-    upload(dst: DeviceTensor, src: HostTensor, offset?: number): void;
-    download(src: DeviceTensor, dst: HostTensor, offset?: number): Promise<void>;
+    alloc(dtype: StorageDtype, length: number): DeviceTensor;
+    wrap(pointer: bigint, byteLength: number, dtype: StorageDtype, stream?: bigint): DeviceTensor;
+    upload(dst: DeviceTensor, src: HostFactors, offset?: number): void;
+    download(src: DeviceTensor, dst: HostFactors, offset?: number): Promise<void>;
     synchronize(): void;
     setStream(stream: bigint | null): void;
     /** The DeviceTensor class, for instanceof checks. */

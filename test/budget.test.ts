@@ -225,11 +225,8 @@ describe('budget options are checked', () => {
       { storage: 'i8', maxOrder: 1 },
       { storage: 'i8', maxOrder: 0 },
     ]);
-    // GPU factors stop at bf16 ('i8' is CPU only)
-    expect(downgradeLadder({ storage: 'f32', maxOrder: 1 }, 'cuda')).toEqual([
-      { storage: 'bf16', maxOrder: 1 },
-      { storage: 'bf16', maxOrder: 0 },
-    ]);
+    // at order 0 'i8' is no smaller than bf16 (d_0 is 16-bit in both): the ladder skips it
+    expect(downgradeLadder({ storage: 'f32', maxOrder: 0 })).toEqual([{ storage: 'bf16', maxOrder: 0 }]);
     expect(downgradeLadder({ storage: 'i8', maxOrder: 0 })).toEqual([]);
   });
 });

@@ -227,8 +227,4 @@ describe("the hook with storage 'i8'", () => {
     expect(a.seer.inspect()[0].factorBytes).toBe(factorBytes('i8', 3000, 3));
     expect(a.seer.stats.bytesHeld).toBe(6000 + 2 * 47 * 68);
   });
-
-  it("is refused on 'cuda' (the GPU kernels have no 8-bit storage yet)", () => {
-    expect(['ERR_DTYPE', 'ERR_DEVICE']).toContain(codeOf(() => new TaylorSeer({ schedule, maxOrder: 1, storage: 'i8', device: 'cuda' })));
-  });
 });
