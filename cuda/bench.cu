@@ -182,6 +182,13 @@ class Bench {
     char* gate = static_cast<char*>(Alloc(T * D * es));
     const int64_t scratch_bytes = 2 * maxn * es;
     void* scratch = Alloc(scratch_bytes);
+    // 'i8' factors of the same tensors (d_0 bf16, the differences in 8-bit records), filled by updates below
+    auto q8_bytes = [&](int count) {
+      int64_t b = 0;
+      for (int64_t n : ns) b += ts_i8_bytes(n, count);
+      return b;
+    };
+    char* q8 = static_cast<char*>(Alloc(q8_bytes(cap)));
     Fill(factors, cap * el, TS_BF16, 11);
     Fill(fa, el, TS_BF16, 12);
     Fill(fb, el, TS_BF16, 13);
@@ -250,6 +257,29 @@ class Bench {
       Stat s_up = Time(
           [&](int r) { Ok(ts_cuda_update((r & 1 ? ub : ua).data(), T, TS_BF16, TS_BF16, stream_), "update"); }, reps);
       Row("flux", "update_all", m, T, "bf16", "bf16", el, 2 * c * E, s_up);
+      {
+        // The same step with 'i8' factors, timed against bf16's (vs_bf16: i8 time / bf16 time).
+        std::vector<ts_update_entry> qa = ua, qb = ub;
+        std::vector<ts_forecast_entry> qf = fc;
+        int64_t qoff = 0;
+        for (int i = 0; i < T; ++i) {
+          qa[i].factors = qb[i].factors = q8 + qoff;
+          qf[i].factors = q8 + qoff;
+          qoff += ts_i8_bytes(ns[i], cap);
+        }
+        for (int k = 0; k < c; ++k) {  // c updates growing the count: every factor holds valid records
+          std::vector<ts_update_entry> grow = qa;
+          for (ts_update_entry& u : grow) u.old_count = k, u.new_count = k + 1;
+          Ok(ts_cuda_update(grow.data(), T, TS_I8, TS_BF16, stream_), "i8 fill");
+        }
+        Stat s_qfc = Time([&](int) { Ok(ts_cuda_forecast(qf.data(), T, TS_I8, TS_BF16, stream_), "i8 forecast"); }, reps);
+        Row("flux", "forecast_all", m, T, "i8", "bf16", el, static_cast<double>(q8_bytes(c)) + el * es, s_qfc,
+            Fmt(",\"vs_bf16\":%.3f", s_qfc.median_ms / s_fc.median_ms));
+        Stat s_qup = Time(
+            [&](int r) { Ok(ts_cuda_update((r & 1 ? qb : qa).data(), T, TS_I8, TS_BF16, stream_), "i8 update"); }, reps);
+        Row("flux", "update_all", m, T, "i8", "bf16", el, static_cast<double>(el * es + q8_bytes(c - 1) + q8_bytes(c)), s_qup,
+            Fmt(",\"vs_bf16\":%.3f", s_qup.median_ms / s_up.median_ms));
+      }
       {
         // The same update also returning the norms of the new factors (ts_update_entry.stats): the adaptive
         // schedule's input. Its cost over update_all is the figure to keep under 5%. The norms accumulate

@@ -47,14 +47,14 @@ ts_status ForecastTyped(const FcParams& p, int maxc, bool gated, cudaStream_t st
 }
 
 ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, ts_dtype a, cudaStream_t stream) {
-  TS_DISPATCH_FLOAT_DTYPES(ForecastTyped, s, a, p, maxc, gated, stream)
+  TS_DISPATCH_DTYPES(ForecastTyped, s, a, p, maxc, gated, stream)
   return Fail(TS_ERR_INVALID_ARGUMENT, "forecast: bad dtype");  // ValidateForecast rejects these first
 }
 
 ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
   std::string why;
   if (!CheckForecastTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
+  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 

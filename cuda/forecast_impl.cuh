@@ -5,6 +5,7 @@
 //   plain: out = y;   gated: out = fma(gate[b, c], y, residual)   (residual may alias out)
 #pragma once
 #include "multi_tensor.cuh"
+#include "q8.cuh"
 
 namespace tsk {
 
@@ -42,7 +43,7 @@ TS_HD void ForecastElement(const FcEnt& e, const float* c, int64_t j) {
 }
 
 template <int S, int A, int MAXC, bool GATED>
-TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
+TS_HD void ForecastTileDense(const FcEnt& e, int64_t tile, int tid) {
   constexpr int V = VecWidth<S, A>::value;
   constexpr int U = Unroll<MAXC>::value;
   const int cnt = e.count;
@@ -107,6 +108,75 @@ TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
       if (j < n) ForecastElement<S, A, MAXC, GATED>(e, c, j);
     }
   }
+}
+
+// TS_I8 (q8.cuh): thread tid forecasts record tile * kThreads + tid: y = c_0 d_0 (bf16), then per
+// difference y = fma(c_i * scale, q, y), as the CPU twin.
+template <int A, int MAXC, bool GATED>
+TS_HD void ForecastTileQ8(const FcEnt& e, int64_t tile, int tid) {
+  constexpr int VA = 16 / Dt<A>::kSize;
+  const int cnt = e.count;
+  const int64_t n = e.n;
+  const int64_t r = tile * kThreads + tid;
+  const int64_t j0 = r * kQ;
+  if (j0 >= n) return;
+  float c[MAXC];
+  EntryValues<MAXC>(e.coeffs, e.coef_src, cnt, c);
+  const bool aligned = (e.flags & kVec) != 0;
+  const int len = RecordLength(j0, n);
+  const bool whole = aligned && len == kQ;
+  float acc[kQ];
+  if (whole) {
+#pragma unroll
+    for (int q = 0; q < kQ / 8; ++q) LoadVec<TS_BF16, 8>(Offset<TS_BF16>(e.factors, j0 + q * 8), acc + q * 8);
+#pragma unroll
+    for (int k = 0; k < kQ; ++k) acc[k] = c[0] * acc[k];
+  } else {
+#pragma unroll
+    for (int k = 0; k < kQ; ++k) acc[k] = k < len ? c[0] * LoadD0(e.factors, j0 + k, aligned) : 0.0f;
+  }
+#pragma unroll
+  for (int i = 1; i < MAXC; ++i) {
+    if (i < cnt) {
+      Record rec;
+      rec.Load(RecordAt(e.factors, n, i, r), aligned);
+      const float cs = c[i] * rec.scale;
+#pragma unroll
+      for (int k = 0; k < kQ; ++k) acc[k] = fmaf(cs, rec.Q(k), acc[k]);
+    }
+  }
+  const bool gated = GATED && (e.flags & kGated);
+  if (whole) {
+    // kVec implies kGateVec for a gated entry: each vector of VA elements shares one gate row.
+#pragma unroll
+    for (int q = 0; q < kQ / VA; ++q) {
+      float* y = acc + q * VA;
+      if (gated) {
+        float rr[VA], gg[VA];
+        LoadVec<A, VA>(Offset<A>(e.residual, j0 + q * VA), rr);
+        LoadVec<A, VA>(Offset<A>(e.gate, GateIndex(e, j0 + q * VA)), gg);
+#pragma unroll
+        for (int k = 0; k < VA; ++k) y[k] = fmaf(gg[k], y[k], rr[k]);
+      }
+      StoreVec<A, VA>(Offset<A>(e.out, j0 + q * VA), y);
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < kQ; ++k) {
+      if (k < len) {
+        const int64_t j = j0 + k;
+        float y = acc[k];
+        if (gated) y = fmaf(LoadAt<A>(e.gate, GateIndex(e, j)), y, LoadAt<A>(e.residual, j));
+        StoreAt<A>(e.out, j, y);
+      }
+    }
+  }
+}
+
+template <int S, int A, int MAXC, bool GATED>
+TS_HD void ForecastTile(const FcEnt& e, int64_t tile, int tid) {
+  if constexpr (S == TS_I8) ForecastTileQ8<A, MAXC, GATED>(e, tile, tid);
+  else ForecastTileDense<S, A, MAXC, GATED>(e, tile, tid);
 }
 
 }  // namespace tsk

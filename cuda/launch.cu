@@ -91,6 +91,14 @@ ts_status GridFor(const void* kernel, int64_t tiles, int threads, int* grid) {
 
 bool ValidDtype(ts_dtype d) { return d == TS_F32 || d == TS_F16 || d == TS_BF16; }
 
+bool ValidStorage(ts_dtype d) { return ValidDtype(d) || d == TS_I8; }
+
+// Tiles of an entry of n elements: kThreads * unroll vectors of V, or for TS_I8 kThreads records (a thread
+// per record, q8.cuh).
+static int64_t TilesOf(int64_t n, ts_dtype storage, int V, int64_t per_tile) {
+  return storage == TS_I8 ? CeilDiv(ts_q8_blocks(n), kThreads) : CeilDiv(CeilDiv(n, V), per_tile);
+}
+
 int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
                      UpdParams* p, int* maxc, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
@@ -117,10 +125,11 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
     d.n = s.n;
     d.count = s.new_count;
     for (int j = 0; j < TS_MAX_ORDER; ++j) d.div[j] = s.divisors[j];
-    const bool vec = Aligned16(s.factors) && Aligned16(s.fresh) && (s.new_count == 1 || (s.n * ss) % 16 == 0);
+    // TS_I8: d_0 and the records start 16-byte aligned when the factors do (taylorseer.h)
+    const bool vec = Aligned16(s.factors) && Aligned16(s.fresh) && (storage == TS_I8 || s.new_count == 1 || (s.n * ss) % 16 == 0);
     d.flags = vec ? kVec : 0;
     d.tile_begin = tiles;
-    tiles += CeilDiv(CeilDiv(s.n, V), per_tile);
+    tiles += TilesOf(s.n, storage, V, per_tile);
   }
   p->num = num;
   p->total_tiles = tiles;
@@ -131,7 +140,7 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
 int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
                        FcParams* p, int* maxc, bool* gated, const float* src, int64_t stride) {
   memset(p, 0, sizeof(*p));
-  const int V = VecWidthOf(storage, act);
+  const int V = storage == TS_I8 ? 16 / DtypeSize(act) : VecWidthOf(storage, act);  // TS_I8: vectors of act only
   const int ss = DtypeSize(storage), as = DtypeSize(act);
   int idx[kTableCap];
   int num = 0, mc = 1;
@@ -154,7 +163,7 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
     d.n = s.n;
     d.count = s.count;
     for (int j = 0; j < TS_MAX_FACTORS; ++j) d.coeffs[j] = s.coeffs[j];
-    bool vec = Aligned16(s.factors) && Aligned16(s.out) && (s.count == 1 || (s.n * ss) % 16 == 0);
+    bool vec = Aligned16(s.factors) && Aligned16(s.out) && (storage == TS_I8 || s.count == 1 || (s.n * ss) % 16 == 0);
     int32_t flags = 0;
     if (s.gate) {
       flags |= kGated;
@@ -177,7 +186,7 @@ int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t 
     if (vec) flags |= kVec;
     d.flags = flags;
     d.tile_begin = tiles;
-    tiles += CeilDiv(CeilDiv(s.n, V), per_tile);
+    tiles += TilesOf(s.n, storage, V, per_tile);
   }
   p->num = num;
   p->total_tiles = tiles;

@@ -31,6 +31,9 @@ ts_status BlocksPerSm(const void* kernel, int device, int threads, int* blocks);
 // Persistent grid for `tiles` tiles: min(tiles, resident blocks on the whole device).
 ts_status GridFor(const void* kernel, int64_t tiles, int threads, int* grid);
 
+// An activation dtype (f32, f16, bf16).
 bool ValidDtype(ts_dtype d);
+// A storage dtype: an activation dtype or TS_I8.
+bool ValidStorage(ts_dtype d);
 
 }  // namespace tsk

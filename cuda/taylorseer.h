@@ -15,16 +15,22 @@
  * Factor i of an entry lives at factors + i * n elements (storage dtype). Arithmetic is f32; 16-bit stores
  * round to nearest even.
  *
- * Storage TS_I8 (8-bit factors; storage only, never an activation dtype; CPU kernels only for now: the
- * CUDA entry points answer TS_ERR_INVALID_ARGUMENT): each factor is ceil(n / TS_Q8_BLOCK) ts_q8_block
- * records of TS_Q8_BLOCK consecutive elements, factor i starting at record i * ceil(n / TS_Q8_BLOCK).
- * A record holds one f32 scale and TS_Q8_BLOCK signed bytes (the last record of a factor is zero-padded):
+ * Storage TS_I8 (8-bit differences; storage only, never an activation dtype): d_0, the feature itself,
+ * is kept in bf16 and the differences d_1.. in 8-bit records (measured: 8-bit d_0 cost 0.3-0.5 dB of PSNR
+ * on a made model, 8-bit differences behind a 16-bit d_0 nothing; docs/memory.md). An entry's factors:
+ *   d_0          n bf16 values (round to nearest even, saturating as TS_BF16), padded to ts_i8_d0_bytes(n)
+ *                (a multiple of 16 bytes, so the records that follow start 16-byte aligned);
+ *   d_i, i >= 1  at byte ts_i8_d0_bytes(n) + (i - 1) * ts_q8_factor_bytes(n): ceil(n / TS_Q8_BLOCK)
+ *                ts_q8_block records of TS_Q8_BLOCK consecutive elements (the last one zero-padded).
+ * `factors` of count factors takes ts_i8_bytes(n, count) bytes. A record holds one f32 scale and
+ * TS_Q8_BLOCK signed bytes:
  *   store (update):  m = max |x| over the block (NaN ignored); scale = m / 127; q = rint(clamp(x * (127 / m)))
  *                    with clamp to [-127, 127] (NaN -> -127; m = 0 gives q = 0, scale = 0); rint rounds to
  *                    nearest even. The new differences are computed in f32 from the dequantised old factors.
  *   load (forecast): x = q * scale; the forecast adds coeff * scale * q per block as fma(coeff * scale, q, y).
+ * Bytes per element: 2 for d_0, 68/64 for each difference (order 2: 4.125 bytes for 3 factors, 69% of bf16).
  * The update writes whole records, so it needs every call's range to start on a record (the CPU splits
- * work on multiples of 1024 elements).
+ * work on multiples of 1024 elements, the GPU on tiles of whole records).
  *
  * Linking without Node: the package builds these functions as a shared library, libtaylorseer
  * (build/Release/libtaylorseer.so on Linux; `taylorseer info --lib` prints its path and this header's).
@@ -55,14 +61,29 @@ extern "C" {
 
 typedef enum { TS_F32 = 0, TS_F16 = 1, TS_BF16 = 2, TS_I8 = 3 } ts_dtype;
 
+/* Inline helpers of this header: callable from CUDA device code too (the kernels use them). */
+#if defined(__CUDACC__)
+#define TS_INLINE static inline __host__ __device__
+#else
+#define TS_INLINE static inline
+#endif
+
 #define TS_Q8_BLOCK 64
 typedef struct {
   float scale;
   int8_t q[TS_Q8_BLOCK];
 } ts_q8_block;
 
-/* Records of one TS_I8 factor of n elements. */
-static inline int64_t ts_q8_blocks(int64_t n) { return (n + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK; }
+/* Records of one 8-bit factor of n elements. */
+TS_INLINE int64_t ts_q8_blocks(int64_t n) { return (n + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK; }
+/* Bytes of one 8-bit factor (d_1.. of TS_I8) of n elements. */
+TS_INLINE int64_t ts_q8_factor_bytes(int64_t n) { return ts_q8_blocks(n) * (int64_t)sizeof(ts_q8_block); }
+/* Bytes of the bf16 d_0 of a TS_I8 entry of n elements, padded to 16 bytes. */
+TS_INLINE int64_t ts_i8_d0_bytes(int64_t n) { return (2 * n + 15) / 16 * 16; }
+/* Bytes of `count` (>= 1) TS_I8 factors of n elements: d_0, then count - 1 factors of records. */
+TS_INLINE int64_t ts_i8_bytes(int64_t n, int64_t count) {
+  return ts_i8_d0_bytes(n) + (count - 1) * ts_q8_factor_bytes(n);
+}
 
 typedef enum {
   TS_OK = 0,
@@ -72,7 +93,7 @@ typedef enum {
 } ts_status;
 
 typedef struct {
-  void* factors;        /* (TS storage dtype) capacity * n elements; factor i at offset i * n */
+  void* factors;        /* (TS storage dtype) capacity * n elements; factor i at offset i * n (TS_I8: see above) */
   const void* fresh;    /* (activation dtype) n elements: the freshly computed feature F */
   int64_t n;            /* elements per factor */
   int32_t old_count;    /* factors valid before the update */

@@ -87,14 +87,14 @@ ts_status UpdateTyped(const UpdParams& p, int maxc, cudaStream_t stream) {
 }
 
 ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, cudaStream_t stream) {
-  TS_DISPATCH_FLOAT_DTYPES(UpdateTyped, s, a, p, maxc, stream)
+  TS_DISPATCH_DTYPES(UpdateTyped, s, a, p, maxc, stream)
   return Fail(TS_ERR_INVALID_ARGUMENT, "update: bad dtype");  // ValidateUpdate rejects these first
 }
 
 ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
   std::string why;
   if (!CheckUpdateTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidDtype(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
+  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 

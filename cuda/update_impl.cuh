@@ -13,6 +13,7 @@
 // acc[i], per new factor i; the kernel reduces acc over the block and adds it to the entry's stats.
 #pragma once
 #include "multi_tensor.cuh"
+#include "q8.cuh"
 
 namespace tsk {
 
@@ -46,8 +47,8 @@ TS_HD float SquaresOf(const float* v) {
 }
 
 // tile: the entry-local tile index; tid in [0, kThreads). acc: MAXC per-thread sums (STATS only).
-template <int S, int A, int MAXC, bool STATS = false>
-TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullptr) {
+template <int S, int A, int MAXC, bool STATS>
+TS_HD void UpdateTileDense(const UpdEnt& e, int64_t tile, int tid, float* acc) {
   constexpr int V = VecWidth<S, A>::value;
   constexpr int U = Unroll<MAXC>::value;
   constexpr int NO = MAXC > 1 ? MAXC - 1 : 1;
@@ -105,6 +106,90 @@ TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullp
       if (j < n) UpdateElement<S, A, MAXC, STATS>(e, dv, j, acc);
     }
   }
+}
+
+// TS_I8 (q8.cuh): thread tid owns record tile * kThreads + tid, the same 64 elements of d_0 (bf16) and of
+// every difference. Per factor, in place: the old record is read, the new one (all 64 values are in
+// registers, so its scale is known) stored, and the next difference taken against the dequantised old.
+template <int A, int MAXC, bool STATS>
+TS_HD void UpdateTileQ8(const UpdEnt& e, int64_t tile, int tid, float* acc) {
+  constexpr int NO = MAXC > 1 ? MAXC - 1 : 1;
+  constexpr int VA = 16 / Dt<A>::kSize;
+  const int cnt = e.count;
+  const int64_t n = e.n;
+  const int64_t r = tile * kThreads + tid;
+  const int64_t j0 = r * kQ;
+  if (j0 >= n) return;
+  float dv[NO];
+  EntryValues<NO>(e.div, e.div_src, cnt - 1, dv);
+  const bool aligned = (e.flags & kVec) != 0;
+  const int len = RecordLength(j0, n);
+  const bool whole = aligned && len == kQ;
+  float cur[kQ];
+  if (whole) {
+#pragma unroll
+    for (int c = 0; c < kQ / VA; ++c) LoadVec<A, VA>(Offset<A>(e.fresh, j0 + c * VA), cur + c * VA);
+  } else {
+#pragma unroll
+    for (int k = 0; k < kQ; ++k) cur[k] = k < len ? LoadAt<A>(e.fresh, j0 + k) : 0.0f;
+  }
+#pragma unroll
+  for (int k = 0; k < kQ; ++k) cur[k] = StoredValue<TS_BF16>(cur[k]);
+  if (STATS) acc[0] += SquaresOf<kQ>(cur);
+  // d_0, bf16
+  if (whole) {
+    RawVec<TS_BF16, 8> old[kQ / 8];
+    if (cnt > 1) {
+#pragma unroll
+      for (int c = 0; c < kQ / 8; ++c) old[c].Load(Offset<TS_BF16>(e.factors, j0 + c * 8));
+    }
+#pragma unroll
+    for (int c = 0; c < kQ / 8; ++c) StoreVec<TS_BF16, 8>(Offset<TS_BF16>(e.factors, j0 + c * 8), cur + c * 8);
+    if (cnt > 1) {
+#pragma unroll
+      for (int c = 0; c < kQ / 8; ++c) {
+        float o[8];
+        old[c].Unpack(o);
+#pragma unroll
+        for (int k = 0; k < 8; ++k) cur[c * 8 + k] = StoredDifference<TS_I8>((cur[c * 8 + k] - o[k]) / dv[0], cur[c * 8 + k], o[k]);
+      }
+    }
+  } else {
+#pragma unroll
+    for (int k = 0; k < kQ; ++k) {
+      if (k < len) {
+        const float o = cnt > 1 ? LoadD0(e.factors, j0 + k, aligned) : 0.0f;
+        StoreD0(e.factors, j0 + k, cur[k], aligned);
+        if (cnt > 1) cur[k] = StoredDifference<TS_I8>((cur[k] - o) / dv[0], cur[k], o);
+      }
+    }
+  }
+  // d_1 .. d_{cnt-1}, 8-bit records
+#pragma unroll
+  for (int i = 1; i < MAXC; ++i) {
+    if (i < cnt) {
+      char* rec = RecordAt(e.factors, n, i, r);
+      const bool last = i + 1 == cnt;
+      Record old;
+      if (!last) old.Load(rec, aligned);
+      StoreRecord(rec, cur, aligned);
+      if (STATS) acc[i] += SquaresOf<kQ>(cur);
+      if (!last) {
+#pragma unroll
+        for (int k = 0; k < kQ; ++k) {
+          const float o = old.Q(k) * old.scale;
+          // beyond the entry the record holds zeros: keep them (0 * an infinite scale would be NaN)
+          cur[k] = k < len ? StoredDifference<TS_I8>((cur[k] - o) / dv[i], cur[k], o) : 0.0f;
+        }
+      }
+    }
+  }
+}
+
+template <int S, int A, int MAXC, bool STATS = false>
+TS_HD void UpdateTile(const UpdEnt& e, int64_t tile, int tid, float* acc = nullptr) {
+  if constexpr (S == TS_I8) UpdateTileQ8<A, MAXC, STATS>(e, tile, tid, acc);
+  else UpdateTileDense<S, A, MAXC, STATS>(e, tile, tid, acc);
 }
 
 }  // namespace tsk

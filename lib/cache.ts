@@ -20,7 +20,7 @@
  *  - 'error' (default): TaylorSeerBudgetError (ERR_BUDGET) before anything is allocated; the cache is left
  *    as it was. The error says what the entries so far need and the first layout below that fits them.
  *  - 'degrade': the whole cache moves down the ladder until the entries so far fit: first storage (f32 ->
- *    bf16 -> i8; on 'cuda' bf16, the GPU kernels have no i8), then order (maxOrder -> maxOrder - 1 -> ... ->
+ *    bf16 -> i8), then order (maxOrder -> maxOrder - 1 -> ... ->
  *    0). Existing factors are kept: rounded to the new storage, and truncated to the new order (exact: d_0..d_K' of an order-K entry are the factors an
  *    order-K' entry holds). Granularity is the caller's choice, so when order 0 at the smallest storage
  *    does not fit either, it is ERR_BUDGET as above. On 'cuda' existing factors move through host memory
@@ -28,7 +28,7 @@
  */
 import { TaylorSeerBudgetError, TaylorSeerError, type FactorLayout } from './errors';
 import { forecastCoeffs, MAX_ORDER, updatePlan, VARIABLES, type Node, type Variable } from './expansion';
-import { DTYPES, factorBytes, factorUnits, native, STORAGE_DTYPES, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
+import { DTYPES, factorBytes, factorOffset, factorUnits, native, writeI8Factor, STORAGE_DTYPES, type DeviceTensor, type Dtype, type FactorTensor, type HostFactors, type HostTensor, type IndirectOptions, type StorageDtype, type Tensor } from './native';
 import { PLAN_ROW, type RunPlan } from './run-plan';
 import { requireInt, requireKnownKeys, requireObject, requireOneOf, show } from './validate';
 
@@ -39,7 +39,6 @@ export type BudgetPolicy = 'error' | 'degrade';
 export interface CacheOptions {
   maxOrder: number;
   variable: Variable;
-  /** 'i8' on device 'cpu' only */
   storage: StorageDtype;
   activation: Dtype;
   device: Device;
@@ -123,19 +122,26 @@ export function bytesPerElement(dtype: Dtype): number {
   return BYTES[dtype];
 }
 
-/** Storage dtypes a budget downgrade steps through, most precise first ('i8' on the CPU only). */
+/** A planned budget downgrade: the layout to take, the bytes needed before it, the entries counted. */
+interface BudgetStep {
+  target: Layout;
+  needed: number;
+  entries: number;
+}
+
+/** Storage dtypes a budget downgrade steps through, most precise first. */
 const STORAGE_LADDER: readonly StorageDtype[] = ['f32', 'bf16', 'i8'];
 
 /**
  * The layouts a budget downgrade tries from `from`, in order: smaller storages at the same order, then
  * lower orders at the smallest storage. `from` itself is not included.
  */
-export function downgradeLadder(from: Layout, device: Device = 'cpu'): Layout[] {
+export function downgradeLadder(from: Layout): Layout[] {
   const out: Layout[] = [];
   let storage = from.storage;
-  const size = (d: StorageDtype) => factorBytes(d, 4096);
+  // at the entry's order: 'i8' keeps d_0 in 16 bits, so at order 0 it is no smaller than bf16
+  const size = (d: StorageDtype) => factorBytes(d, 4096, from.maxOrder + 1);
   for (const s of STORAGE_LADDER) {
-    if (s === 'i8' && device === 'cuda') continue;
     if (size(s) < size(storage)) {
       storage = s;
       out.push({ storage, maxOrder: from.maxOrder });
@@ -156,7 +162,7 @@ export function describeHostType(dtype: Dtype): string {
 
 /** Host factor storage for `capacity` factors of n elements. */
 export function allocFactors(storage: StorageDtype, capacity: number, n: number): HostFactors {
-  return storage === 'i8' ? new Uint8Array(capacity * factorUnits('i8', n)) : allocHost(storage, capacity * n);
+  return storage === 'i8' ? new Uint8Array(factorUnits('i8', n, capacity)) : allocHost(storage, capacity * n);
 }
 
 export function allocHost(dtype: Dtype, length: number): HostTensor {
@@ -290,14 +296,23 @@ export class FactorCache {
     const ids = new Set(checked.map((j) => j.id));
     if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'an update names the same (context, key) twice');
     // The budget step, once per entry that would allocate (counting the ones before it), before anything is
-    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries.
+    // allocated: a downgrade changes storage, maxOrder and the counts of existing entries. All or nothing:
+    // the steps of the whole batch are planned first, and a batch one of whose entries fits no layout fails
+    // with the cache as it was (no downgrade kept for the entries before it).
     const pending = new Map<string, number>();
+    const downgrades: BudgetStep[] = [];
+    let layout: Layout = { storage: this.options.storage, maxOrder: this.options.maxOrder };
     for (const c of checked) {
       const e = this.entries.get(c.id);
       if (e && e.length === c.length) continue;
       pending.set(c.id, c.length);
-      this.enforceBudget(pending, c.key, c.shape);
+      const step = this.budgetStep(layout, pending, c.key, c.shape);
+      if (step) {
+        downgrades.push(step);
+        layout = step.target;
+      }
     }
+    for (const step of downgrades) this.relayoutHost(step.target, step);
     const { storage, maxOrder } = this.options;
     const jobs = checked.map((c) => {
       const e = this.entries.get(c.id);
@@ -536,7 +551,7 @@ export class FactorCache {
 
   /** bytes an entry of `length` elements takes under `layout` (staging as it stands, or as allocated new) */
   private bytesAt(layout: Layout, length: number, e?: Entry): number {
-    const factors = (layout.maxOrder + 1) * factorBytes(layout.storage, length);
+    const factors = factorBytes(layout.storage, length, layout.maxOrder + 1);
     if (this.options.device !== 'cuda') return factors;
     return factors + length * BYTES[this.options.activation] + (e?.gateStage?.byteLength ?? 0);
   }
@@ -568,32 +583,32 @@ export class FactorCache {
   }
 
   /**
-   * The budget step of an update that allocates: nothing when the result fits maxBytes, else a downgrade
-   * ('degrade', host factors) or TaylorSeerBudgetError. `relayoutAsync` is the 'cuda' form the hook runs first.
+   * The budget step of an update that allocates, planned at `layout` (the cache's, or where the earlier
+   * entries of the batch take it): undefined when the entries fit maxBytes, the downgrade to take
+   * ('degrade'), or TaylorSeerBudgetError. Changes nothing. `relayoutAsync` is the 'cuda' form the hook runs first.
    */
-  private enforceBudget(pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): void {
+  private budgetStep(layout: Layout, pending: ReadonlyMap<string, number>, key: string, shape: readonly number[]): BudgetStep | undefined {
     const { maxBytes, onBudget, storage, maxOrder } = this.options;
-    if (maxBytes === undefined) return;
-    const current = { storage, maxOrder };
-    const needed = this.neededAt(current, pending);
-    if (needed <= maxBytes) return;
+    if (maxBytes === undefined) return undefined;
+    const needed = this.neededAt(layout, pending);
+    if (needed <= maxBytes) return undefined;
     const entries = this.countWith(pending);
-    const target = downgradeLadder(current, this.options.device).find((l) => this.neededAt(l, pending) <= maxBytes);
+    const target = downgradeLadder(layout).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (onBudget === 'degrade' && target) {
       if (this.options.device === 'cuda' && [...this.entries.values()].some((e) => e.count > 0)) {
         // Only reached when the caller skipped relayoutAsync (the hook never does).
         throw new TaylorSeerError('ERR_DEVICE', 'a budget downgrade of GPU factors moves them through host memory: call relayoutAsync first (the hook does)');
       }
-      this.relayoutHost(target, { needed, entries });
-      return;
+      return { target, needed, entries };
     }
     const fits = target ? { ...target, bytes: this.neededAt(target, pending) } : undefined;
     throw new TaylorSeerBudgetError(
-      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${maxOrder} in ${storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
+      `maxBytes ${maxBytes}: caching "${key}" [${shape.join(', ')}] at order ${layout.maxOrder} in ${layout.storage} would take the cache from ${this.bytesHeld} to ${needed} bytes ` +
         `(${entries} entries so far). ` +
         (fits
           ? `They would fit at storage ${fits.storage}, order ${fits.maxOrder} (${fits.bytes} bytes)${onBudget === 'degrade' ? '' : "; construct with onBudget: 'degrade' to step down automatically"}. Nothing was allocated.`
-          : `Not even order 0 in ${downgradeLadder({ storage, maxOrder: 0 }, this.options.device).at(-1)?.storage ?? storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. Nothing was allocated.`),
+          : `Not even order 0 in ${downgradeLadder({ storage: layout.storage, maxOrder: 0 }).at(-1)?.storage ?? layout.storage} fits: cache at a coarser granularity (block or lite), fewer tokens, or raise maxBytes. ` +
+            `Nothing was allocated${storage !== layout.storage || maxOrder !== layout.maxOrder ? ` and the cache keeps storage ${storage}, order ${maxOrder}` : ''}.`),
       maxBytes,
       needed,
       fits as (FactorLayout & { bytes: number }) | undefined,
@@ -640,27 +655,26 @@ export class FactorCache {
     const current = { storage, maxOrder };
     const needed = this.neededAt(current, pending);
     if (needed <= maxBytes) return;
-    const target = downgradeLadder(current, 'cuda').find((l) => this.neededAt(l, pending) <= maxBytes);
+    const target = downgradeLadder(current).find((l) => this.neededAt(l, pending) <= maxBytes);
     if (!target) return; // the update reports ERR_BUDGET
-    // GPU factors are never 'i8' (the ladder skips it there)
-    const from = storage as Dtype;
-    const to = target.storage as Dtype;
+    const from = storage;
+    const to = target.storage;
     const cuda = native().cuda;
-    const host = new Map<Entry, HostTensor>();
+    const host = new Map<Entry, HostFactors>();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (keep === 0) continue;
-      const old = allocHost(from, keep * x.length);
+      const old = allocFactors(from, keep, x.length); // the first `keep` factors: a prefix of the buffer
       await cuda.download(x.factors as DeviceTensor, old);
       host.set(x, old);
     }
     this.checkAlive();
     for (const x of this.entries.values()) {
       const keep = Math.min(x.count, target.maxOrder + 1);
-      const fresh = allocHost(to, keep * x.length);
+      const fresh = allocFactors(to, keep, x.length);
       const old = host.get(x);
       for (let i = 0; old && i < keep; i++) convertFactor(old, from, fresh, to, i, x.length);
-      const next = cuda.alloc(to, (target.maxOrder + 1) * x.length); // before the old is freed: a failure leaves it intact
+      const next = cuda.alloc(to, factorUnits(to, x.length, target.maxOrder + 1)); // before the old is freed: a failure leaves it intact
       (x.factors as DeviceTensor).dispose();
       x.factors = next;
       if (old) cuda.upload(next, fresh);
@@ -675,7 +689,7 @@ export class FactorCache {
       const keep = Math.min(x.count, target.maxOrder + 1);
       if (!ArrayBuffer.isView(x.factors)) {
         // 'cuda' entries without valid factors: only the allocation changes.
-        const next = native().cuda.alloc(target.storage as Dtype, (target.maxOrder + 1) * x.length);
+        const next = native().cuda.alloc(target.storage, factorUnits(target.storage, x.length, target.maxOrder + 1));
         (x.factors as DeviceTensor).dispose();
         x.factors = next;
       } else {
@@ -695,10 +709,9 @@ export class FactorCache {
 
   private allocate(context: string, key: string, shape: readonly number[], length: number): Entry {
     const { maxOrder, storage, activation, device } = this.options;
-    const capacity = (maxOrder + 1) * length;
     if (device === 'cuda') {
       const cuda = native().cuda;
-      const factors = cuda.alloc(storage as Dtype, capacity); // the hook keeps 'i8' off the GPU
+      const factors = cuda.alloc(storage, factorUnits(storage, length, maxOrder + 1));
       let stage: DeviceTensor;
       try {
         stage = cuda.alloc(activation, length);
@@ -729,12 +742,14 @@ export class FactorCache {
 
 /**
  * Factor i (n elements) of `src` in storage `from`, into factor i of `dst` in storage `to`: 16-bit stores
- * round to nearest even, 'i8' quantises with the update kernel (the same records it writes).
+ * round to nearest even; into 'i8', d_0 is rounded to bf16 and a difference is quantised by the update
+ * kernel (the same records it writes).
  */
 function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, to: StorageDtype, i: number, n: number): void {
   if (from === to) {
-    const u = factorUnits(to, n);
-    (dst as Uint8Array).set((src as Uint8Array).subarray(i * u, (i + 1) * u), i * u);
+    const at = factorOffset(to, n, i);
+    const end = factorOffset(to, n, i + 1);
+    (dst as Uint8Array).set((src as Uint8Array).subarray(at, end), at);
     return;
   }
   if (from === 'i8') throw new TaylorSeerError('ERR_DTYPE', "'i8' factors are the smallest storage; nothing converts from them");
@@ -745,10 +760,6 @@ function convertFactor(src: HostFactors, from: StorageDtype, dst: HostFactors, t
     native().fromHalf((src as Uint16Array).subarray(i * n, (i + 1) * n), from, f32);
   }
   if (to === 'f32') (dst as Float32Array).set(f32, i * n);
-  else if (to === 'i8') {
-    const u = factorUnits('i8', n);
-    const one = new Uint8Array(u);
-    native().update('i8', 'f32', [{ factors: one, fresh: f32, oldCount: 0, newCount: 1, n }]);
-    (dst as Uint8Array).set(one, i * u);
-  } else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
+  else if (to === 'i8') writeI8Factor(f32, dst as Uint8Array, i, n);
+  else native().toHalf(f32, to, (dst as Uint16Array).subarray(i * n, (i + 1) * n));
 }

@@ -34,7 +34,7 @@ export { info, packageVersion, cLibrary } from './info';
 export type { TaylorSeerInfo, CLibraryInfo } from './info';
 
 // The kernels, for microbenchmarks and custom integrations.
-export { native, DTYPES, STORAGE_DTYPES, factorBytes, factorUnits, Q8_BLOCK, Q8_RECORD_BYTES } from './native';
+export { native, DTYPES, STORAGE_DTYPES, factorBytes, factorOffset, factorUnits, Q8_BLOCK, Q8_RECORD_BYTES } from './native';
 export type {
   Dtype,
   StorageDtype,

@@ -13,35 +13,50 @@ import { TaylorSeerError } from './errors';
 export type Dtype = 'f32' | 'f16' | 'bf16';
 export const DTYPES: readonly Dtype[] = ['f32', 'f16', 'bf16'];
 /**
- * What factors can be stored in: the activation dtypes, or 'i8': 8-bit records of 64 elements with one
- * f32 absmax scale each (layout in cuda/taylorseer.h), held in a Uint8Array of
- * `factorUnits('i8', n)` bytes per factor. Host (CPU kernels) only in this release.
+ * What factors can be stored in: the activation dtypes, or 'i8': d_0 (the feature itself) in bf16 and the
+ * differences d_1.. in 8-bit records of 64 elements with one f32 absmax scale each (layout in
+ * cuda/taylorseer.h), held in a Uint8Array of `factorUnits('i8', n, count)` bytes (on 'cuda' a DeviceTensor
+ * of dtype 'i8', its length in bytes).
  */
 export type StorageDtype = Dtype | 'i8';
 /** Every storage dtype: the activation dtypes and 'i8'. */
 export const STORAGE_DTYPES: readonly StorageDtype[] = [...DTYPES, 'i8'];
 export type HostTensor = Float32Array | Uint16Array;
-/** host factor storage: a HostTensor, or the Uint8Array of 'i8' records */
+/** host factor storage: a HostTensor, or the Uint8Array of 'i8' factors */
 export type HostFactors = HostTensor | Uint8Array;
 
 /** Elements per 'i8' record and bytes per record (one f32 scale + 64 signed bytes). */
 export const Q8_BLOCK = 64;
 export const Q8_RECORD_BYTES = 4 + Q8_BLOCK;
 
-/** Typed-array elements one factor of n elements takes: n, or the bytes of its records for 'i8'. */
-export function factorUnits(storage: StorageDtype, n: number): number {
-  return storage === 'i8' ? Math.ceil(n / Q8_BLOCK) * Q8_RECORD_BYTES : n;
+/** Bytes of the bf16 d_0 of an 'i8' entry of n elements: padded to 16, so the records after it stay aligned. */
+function i8D0Bytes(n: number): number {
+  return Math.ceil((2 * n) / 16) * 16;
 }
 
-/** Bytes one factor of n elements takes in `storage`. */
-export function factorBytes(storage: StorageDtype, n: number): number {
-  return storage === 'i8' ? factorUnits('i8', n) : n * (storage === 'f32' ? 4 : 2);
+/**
+ * Typed-array elements `count` factors of n elements take: count * n, or for 'i8' the bytes of d_0 (bf16)
+ * and count - 1 factors of records.
+ */
+export function factorUnits(storage: StorageDtype, n: number, count = 1): number {
+  if (storage !== 'i8') return count * n;
+  return count <= 0 ? 0 : i8D0Bytes(n) + (count - 1) * Math.ceil(n / Q8_BLOCK) * Q8_RECORD_BYTES;
+}
+
+/** Where factor i of an entry of n elements starts, in typed-array elements (bytes for 'i8'). */
+export function factorOffset(storage: StorageDtype, n: number, i: number): number {
+  return factorUnits(storage, n, i);
+}
+
+/** Bytes `count` factors of n elements take in `storage`. */
+export function factorBytes(storage: StorageDtype, n: number, count = 1): number {
+  return storage === 'i8' ? factorUnits('i8', n, count) : count * n * (storage === 'f32' ? 4 : 2);
 }
 
 /** A CUDA buffer. Created by the addon; freed by dispose() (a finalizer is only the backstop). */
 export interface DeviceTensor {
-  readonly dtype: Dtype;
-  /** elements */
+  readonly dtype: StorageDtype;
+  /** elements ('i8': bytes) */
   readonly length: number;
   readonly byteLength: number;
   /** device pointer as a BigInt (0n after dispose) */
@@ -58,7 +73,7 @@ export type Tensor = HostTensor | DeviceTensor;
 export type FactorTensor = HostFactors | DeviceTensor;
 
 export interface UpdateEntry {
-  /** capacity * n elements of the storage dtype; factor i at offset i * n (i8: capacity * factorUnits bytes) */
+  /** capacity * n elements of the storage dtype; factor i at offset i * n (i8: factorUnits('i8', n, capacity) bytes, factor i at factorOffset) */
   factors: FactorTensor;
   /** the freshly computed feature: n elements of the activation dtype */
   fresh: Tensor;
@@ -173,10 +188,10 @@ export interface NativeAddon {
   fromHalf(src: Uint16Array, dtype: 'f16' | 'bf16', dst: Float32Array): void;
   /** CUDA (present in every build; throws ERR_DEVICE / ERR_CUDA when no device is usable) */
   cuda: {
-    alloc(dtype: Dtype, length: number): DeviceTensor;
-    wrap(pointer: bigint, byteLength: number, dtype: Dtype, stream?: bigint): DeviceTensor;
-    upload(dst: DeviceTensor, src: HostTensor, offset?: number): void;
-    download(src: DeviceTensor, dst: HostTensor, offset?: number): Promise<void>;
+    alloc(dtype: StorageDtype, length: number): DeviceTensor;
+    wrap(pointer: bigint, byteLength: number, dtype: StorageDtype, stream?: bigint): DeviceTensor;
+    upload(dst: DeviceTensor, src: HostFactors, offset?: number): void;
+    download(src: DeviceTensor, dst: HostFactors, offset?: number): Promise<void>;
     synchronize(): void;
     setStream(stream: bigint | null): void;
     /** The DeviceTensor class, for instanceof checks. */
@@ -240,4 +255,19 @@ export function native(): NativeAddon {
   addon.build = { ...addon.build, file: where.file, prebuilt: where.prebuilt };
   cached = addon;
   return addon;
+}
+
+/**
+ * Stores the n values of `x` as factor i of the 'i8' factors `dst` (cuda/taylorseer.h): d_0 rounded to
+ * bf16, a difference quantised into records by the update kernel itself.
+ */
+export function writeI8Factor(x: Float32Array, dst: Uint8Array, i: number, n: number): void {
+  if (i === 0) {
+    native().toHalf(x, 'bf16', new Uint16Array(dst.buffer, dst.byteOffset, n));
+    return;
+  }
+  // an update with d_0 = 0 and divisor 1 stores d_1 = F - 0 = F (F saturated at the largest bf16, as d_0 is)
+  const two = new Uint8Array(factorUnits('i8', n, 2));
+  native().update('i8', 'f32', [{ factors: two, fresh: x, oldCount: 1, newCount: 2, divisors: [1], n }]);
+  dst.set(two.subarray(factorOffset('i8', n, 1)), factorOffset('i8', n, i));
 }

@@ -1,6 +1,6 @@
 /**
  * PSNR against full compute on the made-small DiTs (fixtures/dit-digits, dit-shapes-small, dit-shapes),
- * measured with `node scripts/memory-quality.js` on the 2-core build VM (2026-12-06): 50 steps, guidance 3,
+ * measured with `npx tsx scripts/memory-quality.ts` on the 2-core build VM (2026-12-06, 'i8' 2026-12-07): 50 steps, guidance 3,
  * batched CFG, shift 1, the reference's fixed schedule N=5 W=3 (12 full steps), each model's 8 quality
  * samples (labels 0-7, reference/quality-noise.f32). docs/memory.md has the tables.
  *
@@ -8,7 +8,7 @@
  *   PSNR(granularity, order) with f32 factors  +  the storage's PSNR change against f32,
  * the storage change measured at module granularity, order 2 (on dit-digits, bf16 moved every
  * granularity and order by 0.012 dB at most, so one change per storage stands for all of them). The
- * 16-bit storages move PSNR by at most 0.035 dB; 'i8' costs 0.2-0.4 dB on the dit-shapes models.
+ * 16-bit storages move PSNR by at most 0.035 dB, and so does 'i8' (d_0 in bf16, the differences in 8 bits): at most 0.042.
  * That is a proxy: the made models are small and briefly trained, and the sizes of their errors need not
  * carry over to FLUX or Wan; what the ranking uses is which order and granularity forecast better and
  * what a storage costs.
@@ -43,7 +43,7 @@ const STORAGE_DELTA: Record<StorageDtype, readonly number[]> = {
   f32: [0, 0, 0],
   f16: [0, -0.001, 0.002],
   bf16: [-0.004, 0.021, 0.035],
-  i8: [-0.002, -0.209, -0.443],
+  i8: [-0.004, 0.003, 0.042],
 };
 
 export const MADE_MODEL_QUALITY = {

@@ -3,7 +3,8 @@
  * order x storage x granularity, which of them fit a budget, and the most accurate one that fits.
  *
  * Bytes are exact: (order + 1) factors x the cached tensors (lib/seed-systems.ts) x batch x CFG streams x
- * the storage's bytes per element ('i8': 68 bytes per record of 64 elements, per tensor). They count the factors only; the hook on device 'cuda' also keeps one
+ * the storage's bytes per element ('i8': d_0 in bf16, padded to 16 bytes, and each difference in 68-byte records of 64
+ * elements, per tensor). They count the factors only; the hook on device 'cuda' also keeps one
  * staging copy per entry in the activation dtype (`stagingBytes`).
  *
  * Accuracy is not known for the real models here: configurations are ranked by the PSNR against full
@@ -40,8 +41,9 @@ export interface PlanRow {
   /** cached tensors (entries) and the elements one factor spans over all of them */
   tensors: number;
   elementsPerFactor: number;
+  /** bytes / (order + 1): the mean over the factors ('i8' keeps d_0 in 16 bits, the differences in 8) */
   bytesPerFactor: number;
-  /** all factors: (order + 1) x bytesPerFactor */
+  /** all factors */
   bytes: number;
   fits: boolean;
   /** mean PSNR (dB) against full compute on the made-small DiTs at this order/storage/granularity; undefined when not measured */
@@ -102,8 +104,8 @@ export function plan(options: PlanOptions): Plan {
     const count = tensors[granularity].reduce((a, t) => a + t.count, 0);
     for (const order of orders) {
       for (const storage of storages) {
-        const bytesPerFactor = tensors[granularity].reduce((a, t) => a + t.count * factorBytes(storage, t.tokens * t.dim), 0);
-        const bytes = (order + 1) * bytesPerFactor;
+        const bytes = tensors[granularity].reduce((a, t) => a + t.count * factorBytes(storage, t.tokens * t.dim, order + 1), 0);
+        const bytesPerFactor = bytes / (order + 1);
         rows.push({
           granularity,
           order,

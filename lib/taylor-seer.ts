@@ -45,8 +45,9 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   /** what the differences are taken in; default 'step' (the reference) */
   variable?: Variable;
   /**
-   * what the factors are stored in; default 'f32'. 'i8': 8-bit records of 64 elements with an f32 absmax
-   * scale each (about 1.06 bytes per element; CPU only in this release).
+   * what the factors are stored in; default 'f32'. 'i8': d_0 in bf16 and the differences in 8-bit records
+   * of 64 elements with an f32 absmax scale each (order 2: 4.125 bytes per element for 3 factors, 69% of
+   * bf16; docs/memory.md).
    */
   storage?: StorageDtype;
   /** dtype of module outputs, h and gate; default 'f32' */
@@ -70,7 +71,7 @@ export interface TaylorSeerOptions<A extends Dtype = 'f32'> {
   /**
    * 'error' (default): that update throws TaylorSeerBudgetError (ERR_BUDGET: what the entries so far need,
    * the first layout that would fit them); nothing is allocated and the cache is unchanged.
-   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16 -> i8; bf16 on 'cuda'), then order (maxOrder -> 0),
+   * 'degrade': the cache steps down until they fit, storage first (f32 -> bf16 -> i8), then order (maxOrder -> 0),
    * keeping the factors it holds (rounded, truncated), and `stats.budget.downgrades` says what it did.
    * Granularity is where the caller hooks the model; when order 0 at the smallest storage does not fit, ERR_BUDGET.
    */
@@ -160,10 +161,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     this.activation = requireOneOf('activation', o.activation ?? 'f32', DTYPES, 'ERR_DTYPE') as A;
     this.onShapeChange = requireOneOf('onShapeChange', o.onShapeChange ?? 'error', ['reset', 'error'] as const);
     const device = requireOneOf('device', o.device ?? 'cpu', ['auto', 'cpu', 'cuda'] as const);
-    this.device = resolveDevice(this.storage === 'i8' && device === 'auto' ? 'cpu' : device);
-    if (this.storage === 'i8' && this.device === 'cuda') {
-      throw new TaylorSeerError('ERR_DTYPE', "storage 'i8' runs on the CPU kernels only in this release: use device 'cpu', or storage 'bf16' on 'cuda'");
-    }
+    this.device = resolveDevice(device);
     if (o.checkFinite !== undefined && typeof o.checkFinite !== 'boolean') {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `checkFinite must be a boolean, got ${show(o.checkFinite)}`);
     }

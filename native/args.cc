@@ -102,8 +102,8 @@ ts_dtype ParseStorageDtype(Napi::Env env, Napi::Value v, const std::string& what
   Throw(env, "ERR_DTYPE", what + " must be one of 'f32', 'f16', 'bf16', 'i8' (got " + Describe(v) + ")");
 }
 
-int64_t FactorUnits(ts_dtype storage, int64_t n) {
-  return storage == TS_I8 ? ts_q8_blocks(n) * static_cast<int64_t>(sizeof(ts_q8_block)) : n;
+int64_t FactorUnits(ts_dtype storage, int64_t n, int64_t count) {
+  return storage == TS_I8 ? ts_i8_bytes(n, count) : count * n;
 }
 
 TensorArg ParseTensor(Napi::Env env, Napi::Value v, ts_dtype dtype, const std::string& what) {

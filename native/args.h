@@ -22,8 +22,8 @@ const char* HostArrayName(ts_dtype d);
 ts_dtype ParseDtype(Napi::Env env, Napi::Value v, const std::string& what);
 // A factor storage dtype: the activation dtypes, or 'i8' (8-bit records, taylorseer.h).
 ts_dtype ParseStorageDtype(Napi::Env env, Napi::Value v, const std::string& what);
-// Typed-array elements one factor of n elements takes in `storage` (bytes of records for i8).
-int64_t FactorUnits(ts_dtype storage, int64_t n);
+// Typed-array elements `count` factors of n elements take in `storage` (bytes for i8: ts_i8_bytes).
+int64_t FactorUnits(ts_dtype storage, int64_t n, int64_t count);
 
 // A tensor argument: a host TypedArray (Float32Array for f32, Uint16Array for f16/bf16, Uint8Array for i8
 // records) or a DeviceTensor. Views on resizable ArrayBuffers are refused: one could shrink under a pointer

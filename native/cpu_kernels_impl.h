@@ -184,16 +184,27 @@ struct Io<TS_I8> {
   }
 };
 
-// Where element j of factor i of an entry of n elements lives.
+// The dtype d_0 is stored in: S itself, or bf16 beside 8-bit differences (TS_I8, taylorseer.h).
+template <ts_dtype S>
+constexpr ts_dtype kD0 = S == TS_I8 ? TS_BF16 : S;
+
+// Where element j of factor i of an entry of n elements lives; for TS_I8 only the differences, i >= 1
+// (d_0: D0At).
 template <ts_dtype S>
 inline auto FactorAt(const void* base, int64_t i, int64_t n, int64_t j) {
   if constexpr (S == TS_I8) {
-    ts_q8_block* b = static_cast<ts_q8_block*>(const_cast<void*>(base)) + i * ts_q8_blocks(n) + j / TS_Q8_BLOCK;
-    return Q8Ptr{b, j % TS_Q8_BLOCK};
+    char* f = static_cast<char*>(const_cast<void*>(base)) + ts_i8_d0_bytes(n) + (i - 1) * ts_q8_factor_bytes(n);
+    return Q8Ptr{reinterpret_cast<ts_q8_block*>(f) + j / TS_Q8_BLOCK, j % TS_Q8_BLOCK};
   } else {
     using T = typename Io<S>::T;
     return static_cast<T*>(const_cast<void*>(base)) + i * n + j;
   }
+}
+
+// Element j of d_0 (dtype kD0<S>), the first thing in every entry's factors.
+template <ts_dtype S>
+inline typename Io<kD0<S>>::T* D0At(const void* base, int64_t j) {
+  return static_cast<typename Io<kD0<S>>::T*>(const_cast<void*>(base)) + j;
 }
 
 // Running sums of squares in 32 independent f32 lanes (four AVX2 registers): without -ffast-math the
@@ -266,6 +277,30 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
   if (STATS && !IN) acc = local;
 }
 
+// Factor i of the update of one block: stores cur (the new d_i) into di, of storage FS, and unless it is
+// the last leaves the next difference in cur, saturated to S (the storage of the differences).
+template <ts_dtype FS, ts_dtype S, bool STATS, typename P>
+inline void UpdateFactor(P di, int i, bool last, float* __restrict cur, float* __restrict old, float dv, int m, Lanes* acc) {
+  if (last) {
+    Io<FS>::Store(cur, di, m);
+    return;
+  }
+  // f32: one pass reads old d_i, writes the new one and leaves the next difference in cur (16-bit
+  // storage stages through L1: fused, bf16 measured slower, 0.30 -> 0.35 ms per 1 MiB-element update)
+  constexpr bool kSwap = FS == TS_F32;
+  float* prev = old;
+  if constexpr (kSwap) {
+    prev = reinterpret_cast<float*>(di);
+  } else {
+    Io<FS>::Load(di, old, m);  // old d_i, read before it is overwritten
+    Io<FS>::Store(cur, di, m);
+  }
+  if (STATS && i == 0)
+    Difference<S, true, true, kSwap>(cur, prev, dv, m, acc[1], &acc[0]);
+  else
+    Difference<S, STATS, false, kSwap>(cur, prev, dv, m, acc[i + 1]);
+}
+
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
 void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
   using AT = typename Io<A>::T;
@@ -277,29 +312,12 @@ void UpdateRange(const ts_update_entry& e, int64_t begin, int64_t end, double* s
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     Io<A>::Load(fresh + j, cur, m);
-    SaturateBlock<S>(cur, m);
+    SaturateBlock<kD0<S>>(cur, m);
     if (STATS && NEW == 1) AddSquares(cur, m, acc[0]);
-    for (int i = 0; i < NEW; ++i) {
-      auto di = FactorAt<S>(e.factors, i, n, j);
-      if (i + 1 == NEW) {
-        Io<S>::Store(cur, di, m);
-        break;
-      }
-      // f32: one pass reads old d_i, writes the new one and leaves the next difference in cur (16-bit
-      // storage stages through L1: fused, bf16 measured slower, 0.30 -> 0.35 ms per 1 MiB-element update)
-      constexpr bool kSwap = S == TS_F32;
-      float* prev = old;
-      if constexpr (kSwap) {
-        prev = reinterpret_cast<float*>(di);
-      } else {
-        Io<S>::Load(di, old, m);  // old d_i, read before it is overwritten
-        Io<S>::Store(cur, di, m);
-      }
-      if (STATS && i == 0)
-        Difference<S, true, true, kSwap>(cur, prev, e.divisors[i], m, acc[1], &acc[0]);
-      else
-        Difference<S, STATS, false, kSwap>(cur, prev, e.divisors[i], m, acc[i + 1]);
-    }
+    // divisors[i] exists for i < NEW - 1 only (the last factor takes no difference)
+    UpdateFactor<kD0<S>, S, STATS>(D0At<S>(e.factors, j), 0, NEW == 1, cur, old, NEW == 1 ? 1.0f : e.divisors[0], m, acc);
+    for (int i = 1; i < NEW; ++i)
+      UpdateFactor<S, S, STATS>(FactorAt<S>(e.factors, i, n, j), i, i + 1 == NEW, cur, old, i + 1 == NEW ? 1.0f : e.divisors[i], m, acc);
     // f32 lanes within a block, f64 across blocks
     if (STATS)
       for (int i = 0; i < NEW; ++i) {
@@ -417,7 +435,8 @@ inline void Axpy(const typename Io<D>::T* __restrict x, float c, float* __restri
 // y (+)= c * factor i over [j, j + m), whatever the storage.
 template <ts_dtype S, bool INIT>
 inline void AxpyAt(const void* factors, int64_t i, int64_t n, int64_t j, float c, float* __restrict y, int m) {
-  if constexpr (S == TS_I8) AxpyQ8<INIT>(FactorAt<S>(factors, i, n, j), c, y, m);
+  if (i == 0) Axpy<kD0<S>, INIT>(D0At<S>(factors, j), c, y, m);
+  else if constexpr (S == TS_I8) AxpyQ8<INIT>(FactorAt<S>(factors, i, n, j), c, y, m);
   else Axpy<S, INIT>(FactorAt<S>(factors, i, n, j), c, y, m);
 }
 
@@ -493,7 +512,8 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
         for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m), ahead);
       } else if constexpr (S == TS_I8) {
         const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
-        for (int i = 0; i < e.count && ahead > 0; ++i)
+        if (ahead > 0) PrefetchBlock(D0At<S>(e.factors, j + m), ahead);
+        for (int i = 1; i < e.count && ahead > 0; ++i)
           PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m).b, (ahead + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK + 1);
       }
       AxpyAt<S, true>(e.factors, 0, n, j, e.coeffs[0], y, m);

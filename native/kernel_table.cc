@@ -119,14 +119,17 @@ int64_t EntryN(Napi::Env env, Napi::Value nv, const TensorArg& basis, const std:
   return n;
 }
 
-// Factor capacity of a factors tensor holding whole factors of n elements (of FactorUnits each).
+// Factor capacity of a factors tensor holding whole factors of n elements (FactorUnits).
 int64_t Capacity(Napi::Env env, const TensorArg& f, ts_dtype storage, int64_t n, const std::string& what) {
-  const int64_t per = FactorUnits(storage, n);
+  const int64_t first = FactorUnits(storage, n, 1), per = FactorUnits(storage, n, 2) - first;
+  const int64_t cap = f.length < first ? 0 : 1 + (f.length - first) / per;
+  if (cap >= 1 && FactorUnits(storage, n, cap) == f.length) return cap;
+  const std::string sizes = storage == TS_I8 ? std::to_string(first) + " bytes for d_0, " + std::to_string(per) + " bytes per further factor"
+                                             : std::to_string(per) + " elements each";
   const std::string unit = storage == TS_I8 ? " bytes" : " elements";
-  TS_REQUIRE(env, f.length % per == 0 && f.length / per >= 1, "ERR_LENGTH",
-             what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (" +
-                 std::to_string(per) + unit + " each; got " + std::to_string(f.length) + unit + ")");
-  return f.length / per;
+  Throw(env, "ERR_LENGTH",
+        what + " must hold a whole number (>= 1) of factors of " + std::to_string(n) + " elements (" + sizes + "; got " +
+            std::to_string(f.length) + unit + ")");
 }
 
 // A factor count the factors tensor has no room for: ERR_LENGTH naming the room it needs, instead of the

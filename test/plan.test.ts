@@ -82,11 +82,13 @@ describe('plan', () => {
     expect(row('dit-xl', 4, 'f32').bytes).toBe(dit.bytes);
   });
 
-  it("'i8' takes 68 bytes per 64 elements: FLUX.1-dev O=2 module 3.429 GB, 53% of bf16", () => {
+  it("'i8' takes 2 bytes per element for d_0 and 68 bytes per 64 for each difference: FLUX.1-dev O=2 module 4.438 GB, 69% of bf16", () => {
     const [bf16, i8] = plan({ system: 'flux-dev', orders: [2], storages: ['bf16', 'i8'], granularities: ['module'] }).rows;
-    expect(i8.bytes).toBe(3 * 38 * 3072 * ((4096 + 512 + 4608) / 64) * 68);
-    expect(formatGB(i8.bytes)).toBe('3.429 GB');
-    expect(i8.bytes / bf16.bytes).toBeCloseTo(68 / 128, 6);
+    const elements = 38 * 3072 * (4096 + 512 + 4608);
+    expect(i8.bytes).toBe(elements * 2 + 2 * (elements / 64) * 68);
+    expect(i8.bytesPerFactor).toBe(i8.bytes / 3);
+    expect(formatGB(i8.bytes)).toBe('4.438 GB');
+    expect(i8.bytes / bf16.bytes).toBeCloseTo((2 + (2 * 68) / 64) / 6, 6);
   });
 
   it('bytes scale with batch and order; lite is far smaller than module', () => {
@@ -109,14 +111,14 @@ describe('plan', () => {
     expect(plan({ system: 'flux-dev', budget: 1000 }).recommended).toBeUndefined();
   });
 
-  it('a tighter budget keeps the best granularity and order and gives up precision first: FLUX 24 GB f32, 5 GB bf16, 3 GB i8', () => {
+  it('a tighter budget keeps the best granularity and order and gives up precision first: FLUX 24 GB f32, 5 GB bf16, 3.5 GB i8', () => {
     const pick = (budget: number) => {
       const r = plan({ system: 'flux-dev', budget }).recommended!;
       return [r.granularity, r.order, r.storage];
     };
     expect(pick(24e9)).toEqual(['block', 2, 'f32']);
     expect(pick(5e9)).toEqual(['block', 2, 'bf16']);
-    expect(pick(3e9)).toEqual(['block', 2, 'i8']);
+    expect(pick(3.5e9)).toEqual(['block', 2, 'i8']);
   });
 
   it('rejects bad options with ERR_INVALID_ARGUMENT', () => {

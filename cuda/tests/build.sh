@@ -18,10 +18,20 @@ for f in launch update forecast fill eager_baseline bench; do
     jobs+=($!)
   fi
 done
+# The CPU kernels: the i8 checks compare the CUDA kernels with them byte for byte.
+CXX=${CXX:-c++}
+for f in cpu_kernels cpu_kernels_avx2 cpu_kernels_generic thread_pool; do
+  src="$root/native/$f.cc"
+  obj="$out/obj/$f.o"
+  if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$root/native" "$root/cuda" -maxdepth 1 -name '*.h' -newer "$obj")" ]; then
+    "$CXX" -std=c++17 -O3 -c "$src" -o "$obj" &
+    jobs+=($!)
+  fi
+done
 for j in "${jobs[@]}"; do wait "$j"; done
-objs=("$out"/obj/{launch,update,forecast,fill,eager_baseline,bench}.o)
+objs=("$out"/obj/{launch,update,forecast,fill,eager_baseline,bench,cpu_kernels,cpu_kernels_avx2,cpu_kernels_generic,thread_pool}.o)
 "$NVCC" "${FLAGS[@]}" -cudart static "$root/cuda/tests/tool.cu" "$root/cuda/tests/kernel_test.cu" "$root/cuda/tests/bench_main.cu" \
-  "${objs[@]}" -o "$out/ts_cuda_tool" 2> "$out/obj/tool.ptxas.log"
+  "${objs[@]}" -lpthread -o "$out/ts_cuda_tool" 2> "$out/obj/tool.ptxas.log"
 # Resource report: any kernel with a stack frame or spills is a regression (register arrays in local memory).
 if cat "$out"/obj/*.ptxas.log | grep -E "stack frame|spill" | grep -vE "0 bytes stack frame, 0 bytes spill stores, 0 bytes spill loads" ; then
   echo "WARNING: a kernel uses local memory (see $out/obj/*.ptxas.log)" >&2

@@ -9,6 +9,7 @@
 //
 // Build (here, no GPU needed):  cuda/tests/build.sh
 #include <array>
+#include <cmath>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "../../native/cpu_kernels.h"
 #include "../../native/half.h"
 #include "../dtype_dispatch.h"
 #include "../forecast_impl.cuh"
@@ -53,7 +55,7 @@ static void CudaOk(cudaError_t e, const char* what) {
   }
 }
 
-static const char* Name(ts_dtype d) { return d == TS_F32 ? "f32" : d == TS_F16 ? "f16" : "bf16"; }
+static const char* Name(ts_dtype d) { return d == TS_F32 ? "f32" : d == TS_F16 ? "f16" : d == TS_BF16 ? "bf16" : "i8"; }
 
 // ---------------------------------------------------------------- reference (host, native/half.h)
 static float RefLoad(ts_dtype d, const void* p, int64_t i) {
@@ -176,11 +178,11 @@ static void EmuFc(const FcParams& p, int maxc, bool gated, int grid) {
 
 // The host emulation of one table, dispatched like the launchers.
 static void EmulateUpdate(ts_dtype s, ts_dtype a, const UpdParams& p, int maxc, int grid) {
-  TS_DISPATCH_FLOAT_DTYPES(EmuUpd, s, a, p, maxc, grid)
+  TS_DISPATCH_DTYPES(EmuUpd, s, a, p, maxc, grid)
 }
 
 static void EmulateForecast(ts_dtype s, ts_dtype a, const FcParams& p, int maxc, bool gated, int grid) {
-  TS_DISPATCH_FLOAT_DTYPES(EmuFc, s, a, p, maxc, gated, grid)
+  TS_DISPATCH_DTYPES(EmuFc, s, a, p, maxc, gated, grid)
 }
 
 static int EmuGrid() { return 1 + static_cast<int>(g_rng() % 13); }  // small odd grids: many grid strides
@@ -687,6 +689,210 @@ static void TestIndirectUpdate(ts_dtype s, ts_dtype a, bool shared_row) {
   }
 }
 
+// ---------------------------------------------------------------- TS_I8 against the CPU twin
+// The update and forecast of 8-bit factors (d_0 bf16, the differences in records) write the same bytes as
+// the CPU kernels (native/cpu_kernels_impl.h), linked into this tool; test/native/q8.test.ts checks those
+// against the format's definition in taylorseer.h.
+struct Q8Case {
+  int64_t n;
+  int old_count, new_count;
+  size_t off_f, off_x;  // byte offsets (misalignment)
+  bool specials;        // a zero record, NaN and infinity in the feature
+};
+
+static const float kQ8Divisors[TS_MAX_ORDER] = {6.0f, 0.75f, 3.0f, 1.5f};
+
+// `count` valid factors in fb's host mirror: count CPU updates with random features.
+static void FillQ8(Buf& fb, int64_t n, int count) {
+  std::vector<float> x(n);
+  for (int s = 0; s < count; ++s) {
+    for (float& v : x) v = RandVal() * (1.0f + s);
+    ts_update_entry e{};
+    e.factors = fb.h();
+    e.fresh = x.data();
+    e.n = n;
+    e.old_count = s;
+    e.new_count = s + 1;
+    for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = kQ8Divisors[i];
+    ts::CpuUpdate(&e, 1, TS_I8, TS_F32);
+  }
+}
+
+static void TestQ8Update(ts_dtype a, const std::vector<Q8Case>& cases, const char* label, bool stats = false) {
+  const int as = DtypeSize(a);
+  const size_t m = cases.size();
+  std::vector<Buf> fb(m), xb(m), sb(m);
+  std::vector<ts_update_entry> es(m);
+  for (size_t k = 0; k < m; ++k) {
+    const Q8Case& c = cases[k];
+    const int64_t bytes = ts_i8_bytes(c.n, TS_MAX_FACTORS);
+    fb[k].Alloc(bytes, c.off_f);
+    xb[k].Alloc(c.n * as, c.off_x);
+    FillQ8(fb[k], c.n, c.old_count);
+    if (c.old_count < TS_MAX_FACTORS) Poison(fb[k], c.old_count == 0 ? 0 : ts_i8_bytes(c.n, c.old_count), bytes);  // slots without data
+    FillRandom(xb[k], a, c.n);
+    if (c.specials) {
+      for (int64_t j = 0; j < c.n && j < 64; ++j) RefStore(a, xb[k].h(), j, 0.0f);
+      if (c.n > 70) RefStore(a, xb[k].h(), 70, NAN);
+      if (c.n > 130) RefStore(a, xb[k].h(), 130, INFINITY);
+    }
+    fb[k].Push();
+    xb[k].Push();
+    ts_update_entry& e = es[k];
+    memset(&e, 0, sizeof(e));
+    e.factors = fb[k].dev();
+    e.fresh = xb[k].dev();
+    e.n = c.n;
+    e.old_count = c.old_count;
+    e.new_count = c.new_count;
+    for (int i = 0; i < TS_MAX_ORDER; ++i) e.divisors[i] = kQ8Divisors[(k + i) % TS_MAX_ORDER];
+    if (stats && k % 2 == 0) {
+      sb[k].Alloc(2 * TS_MAX_FACTORS * 4, 0);
+      memset(sb[k].h(), 0, 2 * TS_MAX_FACTORS * 4);  // [0, 5): the device's sums, [5, 10): the CPU's
+      sb[k].Push();
+      e.stats = static_cast<float*>(sb[k].dev());
+    }
+  }
+  ts_status st = RunUpdate(es, TS_I8, a);
+  CHECK(st == TS_OK, "%s update i8/%s: status %d (%s)", label, Name(a), st, ts_cuda_last_error());
+  for (size_t k = 0; k < m; ++k) {
+    ts_update_entry h = es[k];
+    h.factors = fb[k].h();
+    h.fresh = xb[k].h();
+    float* cpu_stats = es[k].stats ? static_cast<float*>(sb[k].h()) + TS_MAX_FACTORS : nullptr;
+    h.stats = cpu_stats;
+    ts::CpuUpdate(&h, 1, TS_I8, a);
+    const bool ok = Same(fb[k], fb[k].Pull(), "factors") && Same(xb[k], xb[k].Pull(), "fresh (must be untouched)");
+    CHECK(ok, "%s update i8/%s entry %zu n=%lld counts %d->%d offsets %zu/%zu specials %d", label, Name(a), k,
+          static_cast<long long>(cases[k].n), cases[k].old_count, cases[k].new_count, cases[k].off_f, cases[k].off_x,
+          cases[k].specials);
+    if (cpu_stats) {
+      std::vector<unsigned char> got = sb[k].Pull();
+      const float* g = reinterpret_cast<const float*>(got.data() + Buf::kGuard);
+      for (int i = 0; i < TS_MAX_FACTORS; ++i) {
+        const double w = cpu_stats[i];
+        const double err = fabs(g[i] - w) / (w > 0 ? w : 1.0);
+        CHECK(err < 1e-4 || (std::isnan(w) && std::isnan(g[i])) || (std::isinf(w) && g[i] == w),
+              "%s update stats i8/%s entry %zu factor %d: got %g, CPU %g", label, Name(a), k, i, g[i], w);
+      }
+      sb[k].Free();
+    }
+    fb[k].Free();
+    xb[k].Free();
+  }
+}
+
+struct Q8FcCase {
+  int64_t n;  // = B * L * D when gated
+  int count;
+  bool gated, alias;
+  int64_t tokens, dim;
+  size_t off_f, off_o;
+};
+
+static void TestQ8Forecast(ts_dtype a, const std::vector<Q8FcCase>& cases, const char* label) {
+  const int as = DtypeSize(a);
+  const size_t m = cases.size();
+  std::vector<Buf> fb(m), ob(m), rb(m), gb(m);
+  std::vector<ts_forecast_entry> es(m);
+  for (size_t k = 0; k < m; ++k) {
+    const Q8FcCase& c = cases[k];
+    fb[k].Alloc(ts_i8_bytes(c.n, c.count), c.off_f);
+    FillQ8(fb[k], c.n, c.count);
+    ob[k].Alloc(c.n * as, c.off_o);
+    ts_forecast_entry& e = es[k];
+    memset(&e, 0, sizeof(e));
+    if (c.gated) {
+      const int64_t batch = c.n / (c.tokens * c.dim);
+      gb[k].Alloc(batch * c.dim * as, 0);
+      FillRandom(gb[k], a, batch * c.dim);
+      gb[k].Push();
+      e.gate = gb[k].dev();
+      e.tokens = c.tokens;
+      e.dim = c.dim;
+      if (c.alias) {
+        FillRandom(ob[k], a, c.n);
+        e.residual = ob[k].dev();
+      } else {
+        rb[k].Alloc(c.n * as, 0);
+        FillRandom(rb[k], a, c.n);
+        rb[k].Push();
+        e.residual = rb[k].dev();
+        Poison(ob[k], 0, c.n * as);
+      }
+    } else {
+      Poison(ob[k], 0, c.n * as);
+    }
+    fb[k].Push();
+    ob[k].Push();
+    e.factors = fb[k].dev();
+    e.out = ob[k].dev();
+    e.n = c.n;
+    e.count = c.count;
+    for (int i = 0; i < TS_MAX_FACTORS; ++i) e.coeffs[i] = RandVal();
+  }
+  ts_status st = RunForecast(es, TS_I8, a);
+  CHECK(st == TS_OK, "%s forecast i8/%s: status %d (%s)", label, Name(a), st, ts_cuda_last_error());
+  for (size_t k = 0; k < m; ++k) {
+    const Q8FcCase& c = cases[k];
+    ts_forecast_entry h = es[k];
+    h.factors = fb[k].h();
+    h.out = ob[k].h();
+    if (c.gated) {
+      h.gate = gb[k].h();
+      h.residual = c.alias ? ob[k].h() : rb[k].h();
+    }
+    ts::CpuForecast(&h, 1, TS_I8, a);
+    const bool ok = Same(ob[k], ob[k].Pull(), "out") && Same(fb[k], fb[k].Pull(), "factors (must be untouched)");
+    CHECK(ok, "%s forecast i8/%s entry %zu n=%lld count %d gated %d alias %d L=%lld D=%lld offsets %zu/%zu", label, Name(a),
+          k, static_cast<long long>(c.n), c.count, c.gated, c.alias, static_cast<long long>(c.tokens),
+          static_cast<long long>(c.dim), c.off_f, c.off_o);
+    fb[k].Free();
+    ob[k].Free();
+    if (c.gated) {
+      gb[k].Free();
+      if (!c.alias) rb[k].Free();
+    }
+  }
+}
+
+static void TestQ8() {
+  const std::vector<int64_t> lens = {1, 63, 64, 65, 1000, 4099, 64 * kThreads * 3 + 5, g_quick ? 9000 : 65537};
+  for (ts_dtype a : {TS_F32, TS_F16, TS_BF16}) {
+    for (int nc = 1; nc <= TS_MAX_FACTORS; ++nc) {
+      for (int64_t n : lens) {
+        const int oc = (n % 2) ? nc : nc - 1;  // old_count = new_count or new_count - 1
+        TestQ8Update(a, {{n, oc, nc, 0, 0, false}}, "i8 single");
+        TestQ8Forecast(a, {{n, nc, false, false, 0, 0, 0, 0}}, "i8 single");
+      }
+      // misaligned (byte accesses on the device): factors off 16 bytes (2, 6), the feature off by an element
+      TestQ8Update(a, {{1001, nc, nc, 2, 0, false}, {1024, nc - 1, nc, 6, 0, false}, {1024, nc - 1, nc, 0, Mis(a), true}}, "i8 misaligned");
+      TestQ8Forecast(a, {{1001, nc, false, false, 0, 0, 6, 0}, {2048, nc, false, false, 0, 0, 0, Mis(a)}}, "i8 misaligned");
+      TestQ8Update(a, {{300, nc - 1, nc, 0, 0, true}, {4099, nc - 1, nc, 0, 0, true}}, "i8 specials");
+      TestQ8Forecast(a,
+                     {{2 * 5 * 64, nc, true, false, 5, 64, 0, 0},
+                      {3 * 7 * 24, nc, true, true, 7, 24, 0, 0},
+                      {2 * 9 * 13, nc, true, false, 9, 13, 0, 0},
+                      {1 * 300 * 3072, nc, true, true, 300, 3072, 0, 0},
+                      {2 * 4 * 64, nc, true, false, 4, 64, 0, Mis(a)}},
+                     "i8 gated");
+    }
+    std::vector<Q8Case> uc;
+    std::vector<Q8FcCase> fc;
+    for (int k = 0; k < 23; ++k) {
+      const int64_t n = 1 + static_cast<int64_t>(g_rng() % (g_quick ? 3000 : 20000));
+      const int nc = 1 + static_cast<int>(g_rng() % TS_MAX_FACTORS);
+      uc.push_back({n, nc - (k % 2 && nc > 1 ? 1 : 0), nc, (k % 5 == 0) ? size_t{4} : 0, 0, k % 7 == 0});
+      const bool gated = k % 3 == 0;
+      const int64_t dim = (k % 4 == 0) ? 24 : 16, tokens = 3;
+      fc.push_back({gated ? dim * tokens * (1 + k % 2) : n, nc, gated, gated && (k % 2 == 0), tokens, dim, (k % 7 == 0) ? size_t{2} : 0, 0});
+    }
+    TestQ8Update(a, uc, "i8 multi");
+    TestQ8Update(a, uc, "i8 multi+stats", true);
+    TestQ8Forecast(a, fc, "i8 multi");
+  }
+}
+
 int TestMain(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     if (!strcmp(argv[i], "--emulate")) g_emulate = true;
@@ -761,6 +967,7 @@ int TestMain(int argc, char** argv) {
       }
     }
   }
+  TestQ8();
   // More entries than one kernel table holds (chunking into several launches), and empty entries.
   {
     std::vector<UpdCase> uc;

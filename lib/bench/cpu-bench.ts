@@ -6,7 +6,7 @@
 import * as os from 'node:os';
 import { TaylorSeerError } from '../errors';
 import { MAX_ORDER } from '../expansion';
-import { factorBytes, factorUnits, native, type HostFactors, type StorageDtype } from '../native';
+import { factorBytes, factorUnits, native, writeI8Factor, type HostFactors, type StorageDtype } from '../native';
 import { naiveForecast, naiveUpdate } from './naive';
 import { gbps, timeMedian, timePair } from './timing';
 
@@ -57,7 +57,7 @@ export const MAX_BENCH_BYTES = 256 << 20;
  */
 export function benchPeakBytes(bytes: number, order: number, dtype: StorageDtype, naive: boolean): number {
   const n = Math.max(1, Math.floor(bytes / 4));
-  // i8 records (68 bytes per 64 values) are counted as 16-bit: an upper bound
+  // i8 (d_0 16-bit, the differences 68 bytes per 64 values) is counted as 16-bit: an upper bound
   const st = dtype === 'f32' ? 4 : 2;
   const held = 4 * n + (order + 1) * n * st + 4 * n;
   const copy = n * (4 + order * st + (order + 1) * st);
@@ -103,13 +103,8 @@ function random(n: number): Float32Array {
 function storageArray(dtype: StorageDtype, src: Float32Array, count: number, n: number): HostFactors {
   if (dtype === 'f32') return src;
   if (dtype === 'i8') {
-    const units = factorUnits('i8', n);
-    const q = new Uint8Array(count * units);
-    const one = new Uint8Array(units);
-    for (let i = 0; i < count; i++) {
-      native().update('i8', 'f32', [{ factors: one, fresh: src.subarray(i * n, (i + 1) * n), oldCount: 0, newCount: 1 }]);
-      q.set(one, i * units);
-    }
+    const q = new Uint8Array(factorUnits('i8', n, count));
+    for (let i = 0; i < count; i++) writeI8Factor(src.subarray(i * n, (i + 1) * n), q, i, n);
     return q;
   }
   const h = new Uint16Array(src.length);
@@ -135,7 +130,7 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
   for (const bytes of o.sizes) {
     for (const dtype of o.dtypes) {
       const n = Math.max(1, Math.floor(bytes / 4));
-      const st = factorBytes(dtype, n) / n; // bytes per element moved ('i8': 68 per 64)
+      const fb = (count: number) => factorBytes(dtype, n, count); // 'i8': d_0 2 bytes per element, differences 68 per 64
       const fresh = random(n);
       for (const order of o.orders) {
         const k = order;
@@ -148,13 +143,13 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
         const oldF32 = dtype === 'f32' ? Array.from({ length: k + 1 }, (_, i) => (factors as Float32Array).subarray(i * n, (i + 1) * n)) : [];
         cells.push([
           'update',
-          n * (4 + k * st + (k + 1) * st),
+          4 * n + fb(k) + fb(k + 1),
           () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors }]),
           o.naive && dtype === 'f32' ? () => void naiveUpdate(fresh, oldF32, k + 1, 2) : null,
         ]);
         cells.push([
           'forecast',
-          n * ((k + 1) * st + 4),
+          fb(k + 1) + 4 * n,
           () => addon.forecast(dtype, 'f32', [{ factors, out, count: k + 1, coeffs }]),
           o.naive && dtype === 'f32' ? () => void naiveForecast(oldF32, 3) : null,
         ]);
@@ -185,7 +180,7 @@ export function runCpuBench(o: CpuBenchOptions): CpuBenchRow[] {
           const plain = () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors }]);
           const withNorms = () => addon.update(dtype, 'f32', [{ factors, fresh, oldCount: k + 1, newCount: k + 1, divisors, stats }]);
           const [tp, tn] = timePair(plain, withNorms, o.budgetMs);
-          const traffic = n * (4 + k * st + (k + 1) * st);
+          const traffic = 4 * n + fb(k) + fb(k + 1);
           const copy = copyGbps(traffic, o.budgetMs);
           const row: CpuBenchRow = {
             op: 'update+norms', dtype, order, bytes, trafficBytes: traffic, ms: tn.medianMs, gbps: gbps(traffic, tn.medianMs),

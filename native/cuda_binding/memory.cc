@@ -20,7 +20,7 @@ namespace {
 
 Napi::Value Alloc(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  const ts_dtype dtype = ParseDtype(env, info[0], "cuda.alloc dtype (argument 1)");
+  const ts_dtype dtype = ParseStorageDtype(env, info[0], "cuda.alloc dtype (argument 1)");  // i8: a byte per element
   const int64_t length = ParseInt(env, info[1], 0, kMaxElements, "cuda.alloc length (argument 2)");
   cudaStream_t s = Stream(env);
   const int dev = CurrentDeviceOrThrow(env);
@@ -54,7 +54,7 @@ Napi::Value Wrap(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const uint64_t addr = ParseBigPointer(env, info[0], "cuda.wrap pointer (argument 1)");
   const int64_t bytes = ParseInt(env, info[1], 0, kMaxElements * 4, "cuda.wrap byteLength (argument 2)");
-  const ts_dtype dtype = ParseDtype(env, info[2], "cuda.wrap dtype (argument 3)");
+  const ts_dtype dtype = ParseStorageDtype(env, info[2], "cuda.wrap dtype (argument 3)");
   const int es = DtypeBytes(dtype);
   TS_REQUIRE(env, bytes % es == 0, "ERR_LENGTH",
              "cuda.wrap byteLength " + std::to_string(bytes) + " is not a whole number of " + DtypeName(dtype) + " elements");

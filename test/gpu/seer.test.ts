@@ -6,6 +6,7 @@
  */
 import { describe, expect, it } from 'vitest';
 
+import { factorBytes } from '../../lib/native';
 import { TaylorSeer } from '../../lib/taylor-seer';
 import { relErr } from '../oracle/reference';
 import { cudaUsable, expectCode } from './helpers';
@@ -62,7 +63,7 @@ describe.skipIf(!cudaUsable)("TaylorSeer on device 'cuda'", () => {
 
   // moved from test/hook.test.ts, whose vi.mock the bundled device runner does not support
   const fixed50 = { kind: 'fixed', steps: 50, interval: 6, warmup: 3 } as const;
-  for (const storage of ['f32', 'f16', 'bf16'] as const) {
+  for (const storage of ['f32', 'f16', 'bf16', 'i8'] as const) {
     it(`moduleAsync() and gatedResidual() match the CPU (storage ${storage})`, async () => {
       const [B, L, D] = [2, 3, 1000];
       const n = B * L * D;
@@ -84,9 +85,8 @@ describe.skipIf(!cudaUsable)("TaylorSeer on device 'cuda'", () => {
         await cpu.gatedResidual('g', () => feature(s + 1, n), hc, gateAt(s), shape);
         expect(relErr(hg, hc), `gated step ${s}`).toBeLessThan(1e-6);
       }
-      const b = storage === 'f32' ? 4 : 2;
-      // factors (3 per entry) + a staging buffer per entry + the gate staging buffer of 'g'
-      expect(gpu.stats.bytesHeld).toBe(2 * 3 * n * b + 2 * n * 4 + B * D * 4);
+      // factors (3 per entry; 'i8': d_0 bf16, 2 differences in records) + a staging buffer per entry + the gate staging buffer of 'g'
+      expect(gpu.stats.bytesHeld).toBe(2 * factorBytes(storage, n, 3) + 2 * n * 4 + B * D * 4);
       gpu.dispose();
       cpu.dispose();
     });

@@ -1,12 +1,14 @@
 /**
- * 8-bit factor storage ('i8', cuda/taylorseer.h): records of 64 elements, one f32 absmax scale each. The
- * update is checked byte for byte against the format's definition written out here in f32 arithmetic;
- * the forecast against the same definition to f32 rounding (it may fuse multiply and add).
+ * 8-bit factor storage ('i8', cuda/taylorseer.h): d_0 in bf16, the differences in records of 64 elements
+ * with one f32 absmax scale each. The update is checked byte for byte against the format's definition
+ * written out here in f32 arithmetic; the forecast against the same definition to f32 rounding (it may
+ * fuse multiply and add).
  */
 import { describe, expect, it } from 'vitest';
-import { factorBytes, factorUnits, native, Q8_BLOCK, Q8_RECORD_BYTES } from '../../lib/native';
+import { factorBytes, factorOffset, factorUnits, native, Q8_BLOCK, Q8_RECORD_BYTES } from '../../lib/native';
 import { TaylorSeer } from '../../lib/taylor-seer';
 import { codeOf } from '../helpers/code-of';
+import { bf16Bits, bf16Value, bitsFloat } from '../oracle/half';
 
 const addon = native();
 const f = Math.fround;
@@ -34,10 +36,19 @@ function quantise(x: ArrayLike<number>, view: DataView, at: number): void {
   }
 }
 
+const BF16_MAX = bitsFloat(0x7f7f0000);
+
+/** d_0 as the update keeps it before storing and differencing: saturated to the largest finite bf16. */
+const saturateBf16 = (v: number): number => (Number.isFinite(v) && Math.abs(v) > BF16_MAX ? Math.sign(v) * BF16_MAX : v);
+
 function dequantise(bytes: Uint8Array, i: number, n: number): Float32Array {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const base = i * factorUnits('i8', n);
   const out = new Float32Array(n);
+  if (i === 0) {
+    for (let j = 0; j < n; j++) out[j] = bf16Value(view.getUint16(2 * j, true));
+    return out;
+  }
+  const base = factorOffset('i8', n, i);
   for (let j = 0; j < n; j++) {
     const r = base + Math.floor(j / Q8_BLOCK) * Q8_RECORD_BYTES;
     out[j] = f(view.getInt8(r + 4 + (j % Q8_BLOCK)) * view.getFloat32(r, true));
@@ -45,16 +56,17 @@ function dequantise(bytes: Uint8Array, i: number, n: number): Float32Array {
   return out;
 }
 
-/** The header's update in f32 against dequantised old factors, quantising each new factor. */
+/** The header's update in f32 against dequantised old factors: d_0 to bf16, each new difference quantised. */
 function referenceUpdate(factors: Uint8Array, fresh: Float32Array, oldCount: number, newCount: number, divisors: number[]): void {
   const n = fresh.length;
   const old = Array.from({ length: Math.min(oldCount, newCount - 1) }, (_, i) => dequantise(factors, i, n));
   const view = new DataView(factors.buffer, factors.byteOffset, factors.byteLength);
-  let cur = Float32Array.from(fresh);
-  for (let i = 0; i < newCount; i++) {
-    const base = i * factorUnits('i8', n);
+  let cur = fresh.map(saturateBf16);
+  for (let j = 0; j < n; j++) view.setUint16(2 * j, bf16Bits(cur[j]), true);
+  for (let i = 1; i < newCount; i++) {
+    cur = cur.map((c, j) => f(f(c - old[i - 1][j]) / f(divisors[i - 1])));
+    const base = factorOffset('i8', n, i);
     for (let b = 0; b * Q8_BLOCK < n; b++) quantise(cur.subarray(b * Q8_BLOCK, Math.min(n, (b + 1) * Q8_BLOCK)), view, base + b * Q8_RECORD_BYTES);
-    if (i + 1 < newCount) cur = cur.map((c, j) => f(f(c - old[i][j]) / f(divisors[i])));
   }
 }
 
@@ -75,7 +87,7 @@ function smooth(n: number, step: number, seed: number): Float32Array {
 describe("'i8' update: the records are the format's definition, byte for byte", () => {
   it.each([1, 63, 64, 65, 1000, 2049, 40_003, 300_001])('n = %i, every factor count', (n) => {
     const cap = 5;
-    const got = new Uint8Array(cap * factorUnits('i8', n));
+    const got = new Uint8Array(factorUnits('i8', n, cap));
     const want = new Uint8Array(got.length);
     const divisors = [1, 2, 3, 0.5];
     for (let s = 0; s < 6; s++) {
@@ -91,38 +103,56 @@ describe("'i8' update: the records are the format's definition, byte for byte", 
 
   it('16-bit activations quantise the same values as their f32 widening', () => {
     const n = 777;
-    const x = smooth(n, 3, 1);
-    const h = new Uint16Array(n);
-    addon.toHalf(x, 'bf16', h);
-    const wide = new Float32Array(n);
-    addon.fromHalf(h, 'bf16', wide);
-    const a = new Uint8Array(factorUnits('i8', n));
+    const h = [2, 3].map((s) => {
+      const x = smooth(n, s, 1);
+      const bits = new Uint16Array(n);
+      addon.toHalf(x, 'bf16', bits);
+      const wide = new Float32Array(n);
+      addon.fromHalf(bits, 'bf16', wide);
+      return { bits, wide };
+    });
+    const a = new Uint8Array(factorUnits('i8', n, 2));
     const b = new Uint8Array(a.length);
-    addon.update('i8', 'bf16', [{ factors: a, fresh: h, oldCount: 0, newCount: 1 }]);
-    addon.update('i8', 'f32', [{ factors: b, fresh: wide, oldCount: 0, newCount: 1 }]);
+    for (const [s, { bits, wide }] of h.entries()) {
+      addon.update('i8', 'bf16', [{ factors: a, fresh: bits, oldCount: s, newCount: s + 1, divisors: [1] }]);
+      addon.update('i8', 'f32', [{ factors: b, fresh: wide, oldCount: s, newCount: s + 1, divisors: [1] }]);
+    }
     expect(a).toEqual(b);
   });
 
   it('zero blocks, NaN and infinity give defined records (scale 0 / NaN ignored by the max, stored as -127)', () => {
+    // d_1 = F - 0 with d_0 = 0 and divisor 1: the records of F itself
     const x = new Float32Array(130);
     x[64] = 2;
     x[65] = Number.NaN;
     x[66] = -1;
     x[128] = Number.POSITIVE_INFINITY;
-    const q = new Uint8Array(factorUnits('i8', 130));
-    addon.update('i8', 'f32', [{ factors: q, fresh: x, oldCount: 0, newCount: 1 }]);
+    const q = new Uint8Array(factorUnits('i8', 130, 2));
+    addon.update('i8', 'f32', [{ factors: q, fresh: x, oldCount: 1, newCount: 2, divisors: [1] }]);
+    const r = factorOffset('i8', 130, 1);
+    expect(r).toBe(272); // 130 bf16 values padded to 16 bytes
     const view = new DataView(q.buffer);
-    expect(view.getFloat32(0, true)).toBe(0);
-    expect([...new Int8Array(q.buffer, 4, 64)].every((v) => v === 0)).toBe(true);
-    expect(view.getFloat32(68, true)).toBe(f(2 / 127));
-    expect([view.getInt8(72), view.getInt8(73), view.getInt8(74)]).toEqual([127, -127, -64]);
-    expect(view.getFloat32(136, true)).toBe(Number.POSITIVE_INFINITY);
+    expect(view.getFloat32(r, true)).toBe(0);
+    expect([...new Int8Array(q.buffer, r + 4, 64)].every((v) => v === 0)).toBe(true);
+    expect(view.getFloat32(r + 68, true)).toBe(f(2 / 127));
+    expect([view.getInt8(r + 72), view.getInt8(r + 73), view.getInt8(r + 74)]).toEqual([127, -127, -64]);
+    expect(view.getFloat32(r + 136, true)).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it('d_0 is bf16: the same bits a bf16 store writes, saturating', () => {
+    const x = Float32Array.from([1.00390625, -3.5, 3.4e38, Number.NEGATIVE_INFINITY, 1e-3]);
+    const q = new Uint8Array(factorUnits('i8', x.length, 1));
+    const h = new Uint16Array(x.length);
+    addon.update('i8', 'f32', [{ factors: q, fresh: x, oldCount: 0, newCount: 1 }]);
+    addon.update('bf16', 'f32', [{ factors: h, fresh: x, oldCount: 0, newCount: 1 }]);
+    expect(new Uint16Array(q.buffer, 0, x.length)).toEqual(h);
+    expect(q.length).toBe(16);
   });
 });
 
 describe("'i8' forecast", () => {
   const n = 5000;
-  const factors = new Uint8Array(3 * factorUnits('i8', n));
+  const factors = new Uint8Array(factorUnits('i8', n, 3));
   for (let s = 0; s < 3; s++) addon.update('i8', 'f32', [{ factors, fresh: smooth(n, s, 9), oldCount: s, newCount: s + 1, divisors: [1, 1] }]);
   const d = [0, 1, 2].map((i) => dequantise(factors, i, n));
   const coeffs = [1, 2, 2];
@@ -152,17 +182,21 @@ describe("'i8' forecast", () => {
 });
 
 describe("'i8' arguments", () => {
-  it('sizes: records of 64 elements, 68 bytes each', () => {
-    expect(factorUnits('i8', 1)).toBe(68);
-    expect(factorUnits('i8', 64)).toBe(68);
-    expect(factorUnits('i8', 65)).toBe(136);
-    expect(factorBytes('i8', 3072)).toBe(48 * 68);
-    expect(factorBytes('bf16', 3072)).toBe(6144);
+  it('sizes: d_0 in bf16 padded to 16 bytes, then records of 64 elements, 68 bytes each', () => {
+    expect(factorUnits('i8', 1, 1)).toBe(16);
+    expect(factorUnits('i8', 1, 2)).toBe(16 + 68);
+    expect(factorUnits('i8', 64, 3)).toBe(128 + 2 * 68);
+    expect(factorUnits('i8', 65, 2)).toBe(144 + 136);
+    expect(factorOffset('i8', 65, 2)).toBe(144 + 136);
+    expect(factorBytes('i8', 3072, 3)).toBe(6144 + 2 * 48 * 68);
+    expect(factorBytes('bf16', 3072, 3)).toBe(3 * 6144);
+    expect(factorBytes('i8', 3072, 3) / factorBytes('bf16', 3072, 3)).toBeCloseTo(0.6875, 6);
   });
 
   it('rejects a buffer that is not whole factors, the wrong array type, and i8 as an activation', () => {
     const fresh = new Float32Array(100);
     expect(codeOf(() => addon.update('i8', 'f32', [{ factors: new Uint8Array(100), fresh, oldCount: 0, newCount: 1 }]))).toBe('ERR_LENGTH');
+    expect(codeOf(() => addon.update('i8', 'f32', [{ factors: new Uint8Array(200 + 2 * 68 + 1), fresh, oldCount: 0, newCount: 1 }]))).toBe('ERR_LENGTH');
     expect(codeOf(() => addon.update('i8', 'f32', [{ factors: new Uint16Array(136) as never, fresh, oldCount: 0, newCount: 1 }]))).toBe('ERR_DTYPE');
     expect(codeOf(() => addon.update('f32', 'i8' as never, [{ factors: new Float32Array(100), fresh, oldCount: 0, newCount: 1 }]))).toBe('ERR_DTYPE');
     expect(codeOf(() => addon.toHalf(fresh, 'i8' as never, new Uint16Array(100)))).toBe('ERR_DTYPE');
@@ -182,7 +216,7 @@ describe("the hook with storage 'i8'", () => {
     return { out, seer };
   };
 
-  it('forecasts close to f32 factors and holds about half of bf16', () => {
+  it('forecasts close to f32 factors and holds 69% of bf16 at order 2', () => {
     const a = run('i8');
     const b = run('f32');
     let err = 0;
@@ -190,11 +224,7 @@ describe("the hook with storage 'i8'", () => {
     a.out.forEach((o, s) => o.forEach((v, j) => ((err += (v - b.out[s][j]) ** 2), (norm += b.out[s][j] ** 2))));
     expect(Math.sqrt(err / norm)).toBeGreaterThan(0); // it is 8-bit
     expect(Math.sqrt(err / norm)).toBeLessThan(0.02);
-    expect(a.seer.inspect()[0].factorBytes).toBe(3 * factorBytes('i8', 3000));
-    expect(a.seer.stats.bytesHeld).toBe(3 * 47 * 68);
-  });
-
-  it("is refused on 'cuda' (the GPU kernels have no 8-bit storage yet)", () => {
-    expect(['ERR_DTYPE', 'ERR_DEVICE']).toContain(codeOf(() => new TaylorSeer({ schedule, maxOrder: 1, storage: 'i8', device: 'cuda' })));
+    expect(a.seer.inspect()[0].factorBytes).toBe(factorBytes('i8', 3000, 3));
+    expect(a.seer.stats.bytesHeld).toBe(6000 + 2 * 47 * 68);
   });
 });

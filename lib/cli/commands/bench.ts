@@ -34,7 +34,7 @@ export const benchCommand: Command = {
     device: { type: 'string', value: 'cpu|cuda', default: 'cpu', description: 'which kernels to time (cuda: timed on the device with CUDA events)' },
     sizes: { type: 'string', value: '64K,4M,...', defaultText: '64K,1M,4M,16M,64M', description: 'bytes of one activation tensor per row' },
     orders: { type: 'string', value: '1,2,3', default: '1,2,3', description: 'Taylor orders to time (1..4)' },
-    dtypes: { type: 'string', value: 'f32,f16,bf16,i8', default: 'f32', description: 'storage formats of the factors (i8: 8-bit records, CPU only)' },
+    dtypes: { type: 'string', value: 'f32,f16,bf16,i8', default: 'f32', description: 'storage formats of the factors (i8: d_0 in bf16, the differences in 8-bit records)' },
     budget: { type: 'string', value: 'MS', default: '250', description: 'milliseconds spent timing each cell (1..60000)' },
     'no-naive': { type: 'boolean', description: 'skip the unfused TypeScript sequence the kernels are compared with' },
     norms: { type: 'boolean', description: 'also time the update that returns the factor norms, against the plain one' },

@@ -42,7 +42,7 @@ export const evalCommand: Command = {
     order: { ...ORDER_FLAG, default: undefined, defaultText: "2, or the preset's" },
     variable: VARIABLE_FLAG('step'),
     granularity: { type: 'string', value: 'module|block|lite', defaultText: "module, or the preset's", description: 'what is cached: every attention and MLP output, every block, or the last block only' },
-    storage: { type: 'string', value: 'f32|f16|bf16|i8', default: 'f32', description: 'number format of the cached factors (i8: 8-bit records, CPU only)' },
+    storage: { type: 'string', value: 'f32|f16|bf16|i8', default: 'f32', description: 'number format of the cached factors (i8: d_0 in bf16, the differences in 8-bit records)' },
     cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs' },
     implementation: { type: 'string', value: 'taylorseer|reference', default: 'taylorseer', description: 'the fused kernels, or the plain TypeScript port of the reference code' },
     threads: THREADS_FLAG,

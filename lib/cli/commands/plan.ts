@@ -25,7 +25,7 @@ function textReport(p: Plan): string {
   const lines = [
     `${s.name} ${size.width}x${size.height}${s.temporalStride > 0 ? `, ${size.frames} frames` : ''}, batch ${p.batch}, CFG streams ${s.cfgStreams} (${s.cfg}): ` +
       `${tokens.image} image tokens${tokens.text ? ` + ${tokens.text} text tokens` : ''}, hidden ${s.hidden}`,
-    `factor memory = (order + 1) x cached tensors x bytes per element${p.budget === undefined ? '' : `; budget ${formatGB(p.budget)}`}`,
+    `factor memory = (order + 1) x cached tensors x bytes per element ('i8': d_0 in bf16, each difference 68 bytes per 64 elements)${p.budget === undefined ? '' : `; budget ${formatGB(p.budget)}`}`,
     '',
     formatTable(
       ['granularity', 'order', 'storage', 'tensors', 'per factor', 'factors', 'fits', 'made-model PSNR'],

@@ -1,0 +1,78 @@
+/*
+ * The CPU kernels' throughput with 'i8' factors against bf16: update and forecast of one entry, order 1 and
+ * 2, factors of 16 and 64 MiB (the f32 size of one factor), the two storages alternated call by call. Times
+ * are process CPU time (process.cpuUsage), not wall time, so jobs sharing the machine lengthen neither
+ * side; the kernels run on one thread (TAYLORSEER_THREADS=1 unless set). Prints one JSON line per cell:
+ * the median CPU ms of each storage, the throughput ratio i8 / bf16 (bf16 ms / i8 ms), and the ratio of the
+ * bytes each moves (the most a memory-bound kernel can gain), then the load average while it ran.
+ *
+ *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2] [--budget-ms 1500]
+ */
+import os from 'node:os';
+import { parseArgs } from 'node:util';
+
+process.env.TAYLORSEER_THREADS ??= '1';
+
+const { values } = parseArgs({
+  options: {
+    sizes: { type: 'string', default: '16,64' },
+    orders: { type: 'string', default: '1,2' },
+    'budget-ms': { type: 'string', default: '1500' },
+  },
+});
+
+/** process CPU time (user + system, every thread) in ms */
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function main(): Promise<void> {
+  // loaded after TAYLORSEER_THREADS is set: the pool reads it when the addon starts
+  const { factorBytes, factorUnits, native, writeI8Factor } = await import('../lib/native');
+  const { timePair } = await import('../lib/bench/timing');
+  const addon = native();
+  const budgetMs = Number(values['budget-ms']);
+  const load0 = os.loadavg()[0];
+  for (const mib of values.sizes.split(',').map(Number)) {
+    const n = (mib << 20) / 4;
+    const fresh = Float32Array.from({ length: n }, () => Math.random() * 2 - 1);
+    const out = new Float32Array(n);
+    for (const order of values.orders.split(',').map(Number)) {
+      const count = order + 1;
+      const src = Float32Array.from({ length: count * n }, () => Math.random() * 2 - 1);
+      const bf16 = new Uint16Array(count * n);
+      addon.toHalf(src, 'bf16', bf16);
+      const i8 = new Uint8Array(factorUnits('i8', n, count));
+      for (let i = 0; i < count; i++) writeI8Factor(src.subarray(i * n, (i + 1) * n), i8, i, n);
+      const divisors = Array.from({ length: order }, () => 2);
+      const coeffs = Array.from({ length: count }, (_, i) => 1 / (i + 1));
+      const ops = {
+        update: {
+          bf16: () => addon.update('bf16', 'f32', [{ factors: bf16, fresh, oldCount: count, newCount: count, divisors }]),
+          i8: () => addon.update('i8', 'f32', [{ factors: i8, fresh, oldCount: count, newCount: count, divisors }]),
+          // fresh read; d_0..d_{K-1} read; d_0..d_K written
+          bytes: (s: 'bf16' | 'i8') => 4 * n + factorBytes(s, n, order) + factorBytes(s, n, count),
+        },
+        forecast: {
+          bf16: () => addon.forecast('bf16', 'f32', [{ factors: bf16, out, count, coeffs }]),
+          i8: () => addon.forecast('i8', 'f32', [{ factors: i8, out, count, coeffs }]),
+          bytes: (s: 'bf16' | 'i8') => factorBytes(s, n, count) + 4 * n,
+        },
+      };
+      for (const [op, o] of Object.entries(ops)) {
+        const [tb, ti] = timePair(o.bf16, o.i8, budgetMs, 5, 200, cpuMs);
+        const row = {
+          op, order, mib, bf16CpuMs: +tb.medianMs.toFixed(2), i8CpuMs: +ti.medianMs.toFixed(2),
+          throughputRatio: +(tb.medianMs / ti.medianMs).toFixed(3), bytesRatio: +(o.bytes('bf16') / o.bytes('i8')).toFixed(3), reps: tb.reps,
+        };
+        process.stdout.write(`${JSON.stringify(row)}\n`);
+      }
+    }
+  }
+  process.stdout.write(`${JSON.stringify({ threads: process.env.TAYLORSEER_THREADS, loadavg1: [+load0.toFixed(2), +os.loadavg()[0].toFixed(2)], cpus: os.cpus().length })}\n`);
+}
+main().catch((e: unknown) => {
+  console.error(e);
+  process.exitCode = 1;
+});
