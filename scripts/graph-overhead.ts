@@ -14,9 +14,9 @@
  * into full-graph runs, trunk runs, cache updates and forecast calls ("trunk": whatever a forecast step runs
  * besides the cache's forecast: the trunk, or the batched conditioning and the rest of the trunk, or the
  * conditioning, head and tail around the fused forecast chain). --path names the forecast paths to measure
- * (each the best the graph allows up to it; default fused): with several, every round runs full compute once
- * and then each path's accelerated run, so their figures come from the same load; the row says which path
- * ran. --storage is the cache's factor storage (default f32). --pieces also measures per-piece model
+ * (each the best the graph allows up to it; default all three: fused, conditioning, trunk, the last being the
+ * path from before the split): every round runs full compute once and then each path's accelerated run, so
+ * their figures come from the same load; the row says which path ran. --storage is the cache's factor storage (default f32). --pieces also measures per-piece model
  * directories the same way (their breakdown is not split). --threads sets onnxruntime's intra-op threads;
  * TAYLORSEER_THREADS the cache kernels'. The load average is sampled at the start and end of each model.
  *
@@ -272,7 +272,7 @@ async function main(): Promise<void> {
   const pieces = values.pieces ?? [];
   const storage = (values.storage ?? 'f32') as StorageDtype;
   if (storage !== 'f32' && storage !== 'bf16') usage(`--storage must be f32 or bf16, found '${storage}'`);
-  const paths = (values.path ?? 'fused').split(',') as ForecastPath[];
+  const paths = (values.path ?? FORECAST_PATHS.join(',')).split(',') as ForecastPath[];
   const unknown = paths.find((p) => !FORECAST_PATHS.includes(p));
   if (unknown !== undefined || paths.length === 0) usage(`--path must list some of ${FORECAST_PATHS.join(', ')}, found '${values.path}'`);
   if (positionals.length + pieces.length === 0) usage('name at least one model (an .onnx graph or its directory, or --pieces DIR)');

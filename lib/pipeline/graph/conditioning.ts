@@ -103,7 +103,7 @@ export class ConditioningCache {
       if (rk === key && mine === undefined) mine = slices[k];
       else this.entries.set(rk, { step: r.step, tensors: slices[k] });
     });
-    return mine!;
+    return mine ?? (await this.compute([{ t, y, step: -1 }], guidance))[0];
   }
 
   /** The first announced step at or after the earliest still held whose time and labels are these, if any. */
