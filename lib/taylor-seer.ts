@@ -91,6 +91,11 @@ export interface ModulesOptions<A extends Dtype = 'f32'> extends ModuleOptions {
    * forecasts to its next run can keep the same buffers (and the tensors wrapping them) across steps.
    */
   outputs?: ReadonlyArray<ActivationTensor<A>>;
+  /**
+   * Full steps record key k's entry with dims shapes[k] (default [its length]); a model whose forecast steps
+   * add these entries into h through gatedResiduals gives [batch, tokens, dim], the shape those check.
+   */
+  shapes?: ReadonlyArray<readonly number[]>;
 }
 
 export interface GateShape {
@@ -377,7 +382,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   async modulesAsync(keys: readonly string[], compute: () => Promise<ReadonlyArray<ActivationTensor<A>>>, opts?: ModulesOptions<A>): Promise<ActivationTensor<A>[]> {
     const step = this.requireStep();
     if (!Array.isArray(keys) || keys.length === 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `keys must be a non-empty array of strings, got ${show(keys)}`);
-    const { outputs, callOpts } = this.splitOutputs(keys.length, opts);
+    const { outputs, shapes, callOpts } = this.splitOutputs(keys.length, opts);
     const calls = keys.map((key) => this.beginCall(key, compute, callOpts));
     if (new Set(calls.map((c) => c.id)).size !== calls.length) throw new TaylorSeerError('ERR_STEP', 'keys name the same (context, key) twice; each is used once per step');
     const context = calls[0].context;
@@ -392,11 +397,16 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         }
         // As in moduleAsync: only a budget downgrade of GPU factors waits, for all the outputs together.
         const sizes = keys.map((key, k) => ({ key, length: lengthOf(fresh[k]) }));
+        const dims = keys.map((key, k) => {
+          const d = shapes?.[k] ?? [sizes[k].length];
+          if (d.reduce((x, y) => x * y, 1) !== sizes[k].length) throw new TaylorSeerError('ERR_SHAPE', `options.shapes[${k}] [${d.join(', ')}] does not hold the ${sizes[k].length} elements compute returned for "${key}"`);
+          return d;
+        });
         if (this.cache.needsRelayoutMany(context, sizes)) {
           await this.cache.relayoutManyAsync(context, sizes);
           this.checkAlive();
         }
-        this.foldMany(context, keys.map((key, k) => ({ key, fresh: fresh[k], shape: [lengthOf(fresh[k])] })), step);
+        this.foldMany(context, keys.map((key, k) => ({ key, fresh: fresh[k], shape: dims[k] })), step);
         this.counters.computes += keys.length;
         out = fresh as ActivationTensor<A>[];
       } else {
@@ -604,10 +614,11 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * modulesAsync's `outputs` taken out of its options (the rest goes to beginCall): one array per key, of the
    * activation dtype, no two sharing memory (lengths are checked against the entries when forecast).
    */
-  private splitOutputs(count: number, opts: unknown): { outputs?: HostTensor[]; callOpts: unknown } {
-    if (typeof opts !== 'object' || opts === null || !('outputs' in opts)) return { callOpts: opts };
-    const { outputs, ...callOpts } = opts as Record<string, unknown>;
-    if (outputs === undefined) return { callOpts };
+  private splitOutputs(count: number, opts: unknown): { outputs?: HostTensor[]; shapes?: number[][]; callOpts: unknown } {
+    if (typeof opts !== 'object' || opts === null || !('outputs' in opts || 'shapes' in opts)) return { callOpts: opts };
+    const { outputs, shapes, ...callOpts } = opts as Record<string, unknown>;
+    const checked = shapes === undefined ? {} : { shapes: this.checkShapes(count, shapes) };
+    if (outputs === undefined) return { ...checked, callOpts };
     if (!Array.isArray(outputs) || outputs.length !== count) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.outputs must be an array of ${count} arrays (one per key), got ${show(outputs)}`);
     }
@@ -621,7 +632,18 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
         }
       }
     });
-    return { outputs: outputs as HostTensor[], callOpts };
+    return { outputs: outputs as HostTensor[], ...checked, callOpts };
+  }
+
+  /** modulesAsync's `shapes`: one dims array per key, 1..8 positive integers (their product is checked at the fold). */
+  private checkShapes(count: number, shapes: unknown): number[][] {
+    if (!Array.isArray(shapes) || shapes.length !== count) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.shapes must be an array of ${count} dims arrays (one per key), got ${show(shapes)}`);
+    }
+    return shapes.map((d: unknown, k) => {
+      if (!Array.isArray(d) || d.length === 0 || d.length > 8) throw new TaylorSeerError('ERR_SHAPE', `options.shapes[${k}] must be an array of 1..8 dims, got ${show(d)}`);
+      return d.map((v: unknown, i) => requireInt(`options.shapes[${k}][${i}]`, v, 1, undefined, 'ERR_SHAPE'));
+    });
   }
 
   /** The shared checks of the gated forms: dtypes, [batch, tokens, dim] of h, [batch, dim] of each gate. */

@@ -2,8 +2,9 @@
  * What the trunk of a single-graph model (the graph a forecast step runs) spends on conditioning: the nodes
  * that read the timestep and label but not the sample (a DiT's timestep/label embedding and every block's adaLN
  * modulation), measured apart from the rest, and what they would cost computed for all forecast steps in one
- * batched run instead of one run per step. A study of the one lever left on the trunk; the pipeline does not
- * split the trunk (the timesteps of the coming steps are not known to a model's forward).
+ * batched run instead of one run per step. The split is the pipeline's own (forecast-split.ts: the
+ * 'conditioning' and 'fused' forecast paths batch the conditioning over the steps the sampler announces);
+ * this script measures its parts apart.
  *
  *   npx tsx scripts/trunk-conditioning.ts MODEL.onnx|DIR [--threads T] [--runs R] [--steps K] [--batch B]
  *
@@ -15,9 +16,10 @@
 import { parseArgs } from 'node:util';
 import * as ort from 'onnxruntime-node';
 import { analyzeGraph } from '../lib/pipeline/graph/graph-model';
-import { deriveGraphs } from '../lib/pipeline/graph/derive';
+import { deriveGraphs, encodeSubgraph, readsOf } from '../lib/pipeline/graph/derive';
+import { splitConditioning } from '../lib/pipeline/graph/forecast-split';
 import { GraphIndex } from '../lib/pipeline/graph/graph-index';
-import { encodeModel, realInputs, type ValueInfoProto } from '../lib/pipeline/graph/onnx-file';
+import { realInputs, type ValueInfoProto } from '../lib/pipeline/graph/onnx-file';
 
 const ELEM_OF: Record<string, number> = { float32: 1, int32: 6, int64: 7, bool: 9, float64: 11 };
 
@@ -55,39 +57,12 @@ async function main(): Promise<void> {
   const outputs = (g.output ?? []).map((o) => o.name!);
   const index = new GraphIndex(g);
   const trunkNodes = index.needed(outputs, new Set(branches));
-
-  // nodes in graph (topological) order: does each read the sample, directly or not?
-  const fromSample = new Set<string>([a.io.sample, ...branches]);
-  const xdep = new Set<number>();
-  const nodes = g.node ?? [];
-  nodes.forEach((n, i) => {
-    if ((n.input ?? []).some((x) => fromSample.has(x))) {
-      xdep.add(i);
-      for (const o of n.output ?? []) fromSample.add(o);
-    }
-  });
-  const frontier = new Set<string>();
-  for (const i of trunkNodes) {
-    if (!xdep.has(i)) continue;
-    for (const x of nodes[i].input ?? []) {
-      const p = index.producer.get(x);
-      if (p !== undefined && !xdep.has(p) && nodes[p].opType !== 'Constant') frontier.add(x);
-    }
-  }
-  const condNodes = index.needed([...frontier], new Set());
-  const reads = (set: Set<number>) => new Set([...set].flatMap((i) => nodes[i].input ?? []));
-  const condReads = reads(condNodes);
-  const condModel = encodeModel({
-    ...a.model,
-    graph: {
-      ...g,
-      node: nodes.filter((_, i) => condNodes.has(i)),
-      input: realInputs(g).filter((v) => condReads.has(v.name!)),
-      output: [...frontier].map((name) => ({ name })),
-      initializer: (g.initializer ?? []).filter((t) => condReads.has(t.name!)),
-      valueInfo: [],
-    },
-  });
+  const split = splitConditioning(g, a.io, branches, index);
+  if (!split.ok) throw new Error(`the trunk has no separate conditioning: ${split.reason}`);
+  const { frontier: frontierList, condNodes, restNodes } = split.value;
+  const frontier = new Set(frontierList);
+  const condReads = readsOf(g, condNodes);
+  const condModel = encodeSubgraph(a.model, condNodes, realInputs(g).filter((v) => condReads.has(v.name!)), frontierList.map((name) => ({ name })));
   const feeds = (batch: number): Record<string, ort.Tensor> => {
     const [, C, H, W] = a.io.sampleDims as number[];
     const f: Record<string, ort.Tensor> = {
@@ -104,23 +79,13 @@ async function main(): Promise<void> {
   const f2 = feeds(B);
   const fr = await full.run(f2, [...branches]);
   await full.release();
-  const trunk = await ort.InferenceSession.create(derived.trunk, so);
+  const trunk = await ort.InferenceSession.create(derived.trunk(), so);
   const trunkFeeds = { ...pick(f2, trunk.inputNames), ...Object.fromEntries(branches.map((b) => [b, fr[b] as ort.Tensor])) };
   const cond = await ort.InferenceSession.create(condModel, so);
   const c2 = await cond.run(pick(f2, cond.inputNames));
-  const restNodes = index.needed(outputs, new Set([...branches, ...frontier]));
-  const restReads = reads(restNodes);
+  const restReads = readsOf(g, restNodes);
   const rest = await ort.InferenceSession.create(
-    encodeModel({
-      ...a.model,
-      graph: {
-        ...g,
-        node: nodes.filter((_, i) => restNodes.has(i)),
-        input: [...realInputs(g).filter((v) => restReads.has(v.name!)), ...[...frontier].map((n) => typed(n, c2[n] as ort.Tensor)), ...branches.map((b) => typed(b, fr[b] as ort.Tensor))],
-        initializer: (g.initializer ?? []).filter((t) => restReads.has(t.name!)),
-        valueInfo: [],
-      },
-    }),
+    encodeSubgraph(a.model, restNodes, [...realInputs(g).filter((v) => restReads.has(v.name!)), ...[...frontier].map((n) => typed(n, c2[n] as ort.Tensor)), ...branches.map((b) => typed(b, fr[b] as ort.Tensor))], g.output ?? []),
     so,
   );
   const restFeeds = { ...pick(f2, rest.inputNames), ...(c2 as Record<string, ort.Tensor>), ...pick(trunkFeeds, branches) };

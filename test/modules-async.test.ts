@@ -113,4 +113,55 @@ describe('modulesAsync', () => {
     f.forEach((x, k) => expect(x).toBe(ok[k]));
     seer.dispose();
   });
+
+  it('full steps record the entries with the given shapes, so gatedResiduals adds their forecasts into h on forecast steps', async () => {
+    const schedule = { kind: 'fixed', steps: 8, interval: 4, warmup: 1 } as const;
+    const [batch, tokens, dim] = [2, 3, 4];
+    const keys = ['b0.attn', 'b0.mlp'];
+    const out = (s: number) => keys.map((_, k) => Float32Array.from({ length: batch * tokens * dim }, (_, j) => Math.sin(0.2 * s * (j + 1) + k)));
+    const shaped = new TaylorSeer({ schedule, maxOrder: 2 });
+    const flat = new TaylorSeer({ schedule, maxOrder: 2 });
+    const gates = keys.map((_, k) => Float32Array.from({ length: batch * dim }, (_, j) => 0.5 + 0.1 * j - 0.3 * k));
+    let forecasts = 0;
+    for (let s = 0; s < 8; s++) {
+      shaped.beginStep(s, 1 - s / 8);
+      flat.beginStep(s, 1 - s / 8);
+      if (shaped.isFull) {
+        await shaped.modulesAsync(keys, async () => out(s), { shapes: keys.map(() => [batch, tokens, dim]) });
+        await flat.modulesAsync(keys, async () => out(s));
+        continue;
+      }
+      const h = Float32Array.from({ length: batch * tokens * dim }, (_, j) => Math.cos(j));
+      const want = Float32Array.from(h);
+      const f = await flat.modulesAsync(keys, () => Promise.reject(new Error('not called')));
+      for (let i = 0; i < want.length; i++) {
+        const [b, d] = [Math.floor(i / (tokens * dim)), i % dim];
+        for (let k = 0; k < keys.length; k++) want[i] += gates[k][b * dim + d] * f[k][i];
+      }
+      await shaped.gatedResiduals(keys.map((key, k) => ({ key, compute: () => Promise.reject(new Error('not called')), gate: gates[k] })), h, { batch, tokens, dim });
+      for (let i = 0; i < h.length; i++) expect(h[i]).toBeCloseTo(want[i], 5);
+      forecasts++;
+    }
+    expect(forecasts).toBe(6);
+    shaped.dispose();
+    flat.dispose();
+  });
+
+  it('refuses shapes of the wrong count, or that do not hold the outputs, before anything is cached', async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    seer.beginStep(0);
+    const sizes = KEYS.map((_, k) => 7 + k);
+    const cases: Array<[unknown, string]> = [
+      [sizes.slice(1).map((n) => [n]), 'ERR_INVALID_ARGUMENT'],
+      [sizes.map((n) => [1, n + 1]), 'ERR_SHAPE'],
+      [sizes.map(() => [0]), 'ERR_SHAPE'],
+    ];
+    for (const [shapes, code] of cases) {
+      await expect(seer.modulesAsync(KEYS, async () => outputs(0), { shapes: shapes as number[][] })).rejects.toMatchObject({ code });
+      expect(seer.inspect()).toEqual([]);
+    }
+    await seer.modulesAsync(KEYS, async () => outputs(0), { shapes: sizes.map((n) => [1, n]) });
+    expect(seer.inspect().map((e) => e.shape)).toEqual(sizes.map((n) => [1, n]));
+    seer.dispose();
+  });
 });

@@ -67,6 +67,13 @@ export interface DenoiserModel {
    * The hook, when given, must already be at the current step.
    */
   forward(x: Float32Array, t: number, y: BigInt64Array, batch: number, options?: ForwardOptions): Promise<Float32Array>;
+  /**
+   * Optional: the coming steps before a run, so that a model can compute what depends on the timestep and
+   * label alone for many steps at once (a single-graph model's conditioning). `timesteps[s]` is step s's t as
+   * forward gets it, `labels` the label batch of each forward of a step. Only a hint: forward must give the
+   * same result without it, and for steps it does not name.
+   */
+  prepare?(timesteps: readonly number[], labels: ReadonlyArray<BigInt64Array>, options?: { guidance?: number }): void;
   resetCounters(): void;
   dispose(): Promise<void>;
 }

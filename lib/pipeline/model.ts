@@ -278,7 +278,7 @@ export type { LoadModelOptions } from './session-options';
 /** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
 export type Model = DitModel | GraphModel;
 
-const GRAPH_ONLY = ['inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+const GRAPH_ONLY = ['forecastPath', 'inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
 
 /**
  * A per-piece DiT caches attn and mlp per block, whatever is asked: a preset applies to it when its module

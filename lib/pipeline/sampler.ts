@@ -214,6 +214,9 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   const nullY = BigInt64Array.from({ length: B }, () => BigInt(model.arch.nullClass));
   const yBatched = guided ? BigInt64Array.from([...y, ...nullY]) : y;
   const xBatched = guided && cfg === 'batched' ? new Float32Array(2 * B * per) : x;
+  if (hook && granularity === 'module') {
+    model.prepare?.(ts.slice(0, steps), guided ? (cfg === 'batched' ? [yBatched] : [y, nullY]) : [y], embedded ? { guidance } : {});
+  }
   const fullStepList: number[] = [];
   let forwards = 0;
   const evals0 = model.counters.moduleEvals;

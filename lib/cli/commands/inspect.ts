@@ -1,13 +1,27 @@
 /**
  * `taylorseer inspect MODEL.onnx`: what TaylorSeer would cache in one exported graph (the residual branches,
- * per block, with their shapes at batch 1), how the inputs were recognised, and how much of the graph a
- * forecast step still runs. Writes nothing.
+ * per block, with their shapes at batch 1), how the inputs were recognised, and which graphs a forecast
+ * step runs (its path, and why not a better one). Writes nothing.
  */
 import { TaylorSeerError } from '../../errors';
 import { GraphModel } from '../../pipeline/graph/graph-model';
+import type { ForecastPlan } from '../../pipeline/graph/forecast-graphs';
 import type { Command } from '../command';
 import { formatTable } from '../parse';
 import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG, type Values } from './pipeline-shared';
+
+/** What a forecast step runs, and why not a better path. */
+function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }): string {
+  const n = plan.nodes;
+  const runs =
+    plan.path === 'trunk'
+      ? `the trunk (${n.trunk} of the graph's ${nodes.full} nodes)`
+      : plan.path === 'conditioning'
+        ? `the conditioning (${n.conditioning} nodes, batched over the coming steps) and the rest of the trunk (${n.rest} nodes)`
+        : `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into the stream, a tail (${n.tail} nodes)`;
+  const why = Object.entries(plan.reasons).map(([path, reason]) => `not ${path}: ${reason}`);
+  return `a forecast step (path ${plan.path}) runs ${runs}${why.length > 0 ? `; ${why.join('; ')}` : ''}`;
+}
 
 export const inspectCommand: Command = {
   name: 'inspect',
@@ -21,7 +35,7 @@ export const inspectCommand: Command = {
     ...GRAPH_FLAGS,
     model: { ...MODEL_FLAG, value: 'FILE.onnx|DIR', defaultText: undefined, description: 'the graph, instead of the positional argument' },
     threads: THREADS_FLAG,
-    json: { type: 'boolean', description: 'print { branches: [{ tensor, kind, block, key, shape }], inputs, ... } as JSON' },
+    json: { type: 'boolean', description: 'print { branches: [{ tensor, kind, block, key, shape }], inputs, forecast: { path, reasons, nodes }, ... } as JSON' },
   },
   examples: [
     'taylorseer inspect my-dit/model.onnx',
@@ -52,6 +66,7 @@ export const inspectCommand: Command = {
         streams,
         branches,
         nodes: model.nodes,
+        forecast: model.forecastPlan,
       };
       if (values.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -60,7 +75,7 @@ export const inspectCommand: Command = {
       const lines = [
         `${report.name}: ${branches.length} branches (${gated} gated, ${branches.length - gated} plain) in ${streams} residual stream${streams === 1 ? '' : 's'}`,
         `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
-        `a forecast step runs ${model.nodes.trunk} of the graph's ${model.nodes.full} nodes`,
+        forecastLine(report.forecast, model.nodes),
         '',
         formatTable(
           ['block', 'stream', 'key', 'kind', 'shape (batch 1)', 'tensor'],

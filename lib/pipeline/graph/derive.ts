@@ -8,12 +8,13 @@
  * Both are returned as ONNX bytes; nothing is written to disk here.
  */
 import { TaylorSeerError } from '../../errors';
-import { GraphIndex } from './graph-index';
-import { encodeModel, floatValue, realInputs, type ModelProto } from './onnx-file';
+import { GraphIndex, nodeReads } from './graph-index';
+import { encodeModel, floatValue, realInputs, type GraphProto, type ModelProto, type ValueInfoProto } from './onnx-file';
 
 export interface DerivedGraphs {
   full: Uint8Array;
-  trunk: Uint8Array;
+  /** encoded on demand: a model whose forecast steps run the split graphs never needs it */
+  trunk: () => Uint8Array;
   /** nodes in the original graph and in the trunk */
   nodes: number;
   trunkNodes: number;
@@ -33,27 +34,43 @@ export function deriveGraphs(model: ModelProto, branchTensors: readonly string[]
   const index = new GraphIndex(g);
   const given = new Set(branchTensors);
   const keep = index.needed(outputs.map((o) => o.name!), given);
-  const nodes = (g.node ?? []).filter((_, i) => keep.has(i));
-  const read = new Set<string>();
-  for (const n of nodes) {
-    for (const x of n.input ?? []) read.add(x);
-    for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) for (const sn of sub?.node ?? []) for (const x of sn.input ?? []) read.add(x);
-  }
+  const read = readsOf(g, keep);
   for (const o of outputs) read.add(o.name!);
   const unused = branchTensors.filter((t) => !read.has(t));
   if (unused.length > 0) {
     throw new TaylorSeerError('ERR_MODEL', `branch tensor "${unused[0]}" does not reach the graph's output once the branches are inputs; it cannot be cached`);
   }
   const trunkInputs = realInputs(g).filter((i) => read.has(i.name!));
-  const trunk = encodeModel({
+  const trunk = () => encodeSubgraph(model, keep, [...trunkInputs, ...branchTensors.map((t) => floatValue(t))], outputs);
+  return { full, trunk, nodes: g.node?.length ?? 0, trunkNodes: keep.size, trunkInputs: trunkInputs.map((i) => i.name!) };
+}
+
+/** Every tensor the kept nodes read (their subgraphs' outer reads included). */
+export function readsOf(g: GraphProto, keep: ReadonlySet<number>): Set<string> {
+  const read = new Set<string>();
+  (g.node ?? []).forEach((n, i) => {
+    if (keep.has(i)) for (const x of nodeReads(n)) read.add(x);
+  });
+  return read;
+}
+
+/**
+ * The graph of the kept nodes (in their original order) with the given inputs and outputs, and the
+ * initializers and value infos they need: how every derived graph is cut from the original.
+ */
+export function encodeSubgraph(model: ModelProto, keep: ReadonlySet<number>, inputs: readonly ValueInfoProto[], outputs: readonly ValueInfoProto[]): Uint8Array {
+  const g = model.graph!;
+  const read = readsOf(g, keep);
+  const fed = new Set(inputs.map((v) => v.name!));
+  return encodeModel({
     ...model,
     graph: {
       ...g,
-      node: nodes,
-      input: [...trunkInputs, ...branchTensors.map((t) => floatValue(t))],
-      initializer: (g.initializer ?? []).filter((t) => read.has(t.name!)),
-      valueInfo: (g.valueInfo ?? []).filter((v) => !given.has(v.name!)),
+      node: (g.node ?? []).filter((_, i) => keep.has(i)),
+      input: [...inputs],
+      output: [...outputs],
+      initializer: (g.initializer ?? []).filter((t) => read.has(t.name!) && !fed.has(t.name!)),
+      valueInfo: (g.valueInfo ?? []).filter((v) => !fed.has(v.name!)),
     },
   });
-  return { full, trunk, nodes: g.node?.length ?? 0, trunkNodes: nodes.length, trunkInputs: trunkInputs.map((i) => i.name!) };
 }

@@ -4,6 +4,13 @@
  */
 import type { GraphProto, NodeProto } from './onnx-file';
 
+/** Every tensor a node reads, its subgraphs' reads of outer tensors included. */
+export function nodeReads(n: NodeProto): string[] {
+  const out = (n.input ?? []).filter((x) => x);
+  for (const a of n.attribute ?? []) for (const sub of [a.g, ...(a.graphs ?? [])]) for (const sn of sub?.node ?? []) for (const x of sn.input ?? []) if (x) out.push(x);
+  return out;
+}
+
 export class GraphIndex {
   readonly nodes: NodeProto[];
   /** tensor name -> index of the node that outputs it */

@@ -4,8 +4,11 @@
  * memory. One onnxruntime run per step:
  *  - full step: the full graph (the original plus every branch as an extra output), then one cache update
  *    for all branches;
- *  - forecast step: one forecast call for all branches, then the trunk (the branches as inputs; the gates,
- *    residual adds, embeddings and final layer still run).
+ *  - forecast step, by the best path the graph allows (forecast-graphs.ts): 'fused' (the conditioning
+ *    looked up from one batched run over the coming steps, the head to the stream's start, the cache's fused
+ *    chain h0 + sum_k gate_k * forecast_k, the tail to the output), 'conditioning' (the conditioning as
+ *    above, one forecast call for all branches, the rest of the trunk) or 'trunk' (one forecast call, then the
+ *    trunk: the branches as inputs; the gates, residual adds, embeddings and final layer still run).
  * Granularities: 'module' (the branches) and 'lite' (the graph's output). 'block' is not offered: a block's
  * contribution is not a tensor of the exported graph.
  */
@@ -17,10 +20,13 @@ import { sampleDims, sampleElements, type CacheShape, type DenoiserModel, type F
 import { bad } from '../manifest';
 import { sessionOptions, type LoadModelOptions } from '../session-options';
 import type { CacheHook } from '../../cache-hook';
-import type { ModuleOptions } from '../../taylor-seer';
+import type { ModuleOptions, ModulesOptions } from '../../taylor-seer';
 import type { Granularity } from '../seer-options';
 import { detectBranches, type Branch, type Detection } from './branches';
 import { deriveGraphs } from './derive';
+import { dropFused, FORECAST_PATHS, openForecastGraphs, type ForecastGraphs, type ForecastPath, type ForecastPlan } from './forecast-graphs';
+import { chainGate, fusedShapeProblem } from './fused-forecast';
+import type { TensorMap } from './conditioning';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
 import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
@@ -43,12 +49,19 @@ export interface LoadGraphOptions extends LoadModelOptions {
   cacheDir?: string;
   /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
   preset?: PresetId;
+  /**
+   * The best forecast path to use (default 'fused'; the model takes it when the graph allows, else the next):
+   * 'fused', 'conditioning' or 'trunk' (docs/model-format.md). Results agree to float32 rounding.
+   */
+  forecastPath?: ForecastPath;
 }
 
 export interface GraphCounters {
-  /** full-graph runs and trunk runs */
+  /** full-graph runs, and forecast-step forwards (whatever graphs the path runs) */
   fullRuns: number;
   trunkRuns: number;
+  /** batched conditioning runs (paths 'fused' and 'conditioning') */
+  conditioningRuns: number;
   /** branches computed (every full run computes each branch once) */
   moduleEvals: number;
 }
@@ -95,6 +108,9 @@ export function checkCacheDir(dir: unknown, what = 'cacheDir'): string {
 }
 
 function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.forecastPath !== undefined && !FORECAST_PATHS.includes(o.forecastPath)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `forecastPath must be ${FORECAST_PATHS.join(', ')}, found ${String(o.forecastPath)}`);
+  }
   if (o.cacheDir !== undefined) checkCacheDir(o.cacheDir);
   if (o.preset !== undefined) {
     if (o.cache !== undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'preset and cache exclude each other: the preset names the branches to cache');
@@ -198,23 +214,26 @@ export class GraphModel implements DenoiserModel {
   readonly io: RecognizedIo;
   readonly timestepScale: number;
   readonly scheduler?: Scheduler;
-  readonly counters: GraphCounters = { fullRuns: 0, trunkRuns: 0, moduleEvals: 0 };
+  readonly counters: GraphCounters = { fullRuns: 0, trunkRuns: 0, conditioningRuns: 0, moduleEvals: 0 };
   /** set at load from a batch-1 run: the branches, and the elements of the largest per sample */
   cacheShape: CacheShape = { modules: 0, elements: 0 };
   /** node counts of the original graph and of its trunk */
   readonly nodes: { full: number; trunk: number };
   private readonly sFull: Ort.InferenceSession;
-  private readonly sTrunk: Ort.InferenceSession;
-  private readonly trunkInputs: Set<string>;
+  private readonly graphs: ForecastGraphs;
   /**
    * Per batch size, from its first full run: each branch's dims, and the arrays forecast steps write the
    * forecasts into with the trunk's input tensors wrapping them, reused every forecast step (a new array per
    * branch and step would cost page faults and zeroing; measured in docs/studies/single-graph.md).
    */
   private readonly forecastIo = new Map<number, { dims: number[][]; buffers?: Float32Array[]; tensors?: Ort.Tensor[]; inUse?: boolean }>();
+  /** per branch, [tokens, dim] of its dims at batch 1 (the fused chain's view of it) */
+  private chainShapes: Array<[number, number]> = [];
+  /** the plain branches' gate of ones, per batch size */
+  private readonly ones = new Map<number, Float32Array>();
   private disposed = false;
 
-  private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; trunk: Ort.InferenceSession }, nodes: { full: number; trunk: number }) {
+  private constructor(a: GraphAnalysis, s: { full: Ort.InferenceSession; graphs: ForecastGraphs }, nodes: { full: number; trunk: number }) {
     const reference = descriptionReference(a.description, a.dir, a.shape.classes, a.shape.nullClass);
     this.manifest = {
       dir: a.dir,
@@ -231,9 +250,13 @@ export class GraphModel implements DenoiserModel {
     this.timestepScale = a.timestepScale;
     if (a.description.scheduler) this.scheduler = a.description.scheduler;
     this.sFull = s.full;
-    this.sTrunk = s.trunk;
-    this.trunkInputs = new Set(s.trunk.inputNames);
+    this.graphs = s.graphs;
     this.nodes = nodes;
+  }
+
+  /** Which graphs a forecast step runs, and why a better path was not taken (for inspect). */
+  get forecastPlan(): ForecastPlan {
+    return { ...this.graphs.plan, reasons: { ...this.graphs.plan.reasons }, nodes: { ...this.graphs.plan.nodes } };
   }
 
   /** Loads an exported graph (a .onnx file, or a directory holding one). Errors: ERR_MODEL, ERR_IO, ERR_INVALID_ARGUMENT. */
@@ -241,43 +264,73 @@ export class GraphModel implements DenoiserModel {
     const so = sessionOptions(options);
     const a = analyzeGraph(target, options);
     const derived = deriveGraphs(a.model, a.detection.branches.map((b) => b.tensor));
-    let sources: { full: Uint8Array | string; trunk: Uint8Array | string } = derived;
-    if (options.cacheDir !== undefined) {
-      const base = path.join(path.resolve(options.cacheDir), path.basename(a.file, '.onnx'));
-      try {
-        fs.mkdirSync(path.dirname(base), { recursive: true });
-        fs.writeFileSync(`${base}.full.onnx`, derived.full);
-        fs.writeFileSync(`${base}.trunk.onnx`, derived.trunk);
-      } catch (e) {
-        throw new TaylorSeerError('ERR_IO', `cannot write the derived graphs to ${options.cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    const base = options.cacheDir === undefined ? undefined : path.join(path.resolve(options.cacheDir), path.basename(a.file, '.onnx'));
+    const open = async (bytes: Uint8Array, what: string) => {
+      let src: Uint8Array | string = bytes;
+      if (base !== undefined) {
+        src = `${base}.${what}.onnx`;
+        try {
+          fs.mkdirSync(path.dirname(base), { recursive: true });
+          fs.writeFileSync(src, bytes);
+        } catch (e) {
+          throw new TaylorSeerError('ERR_IO', `cannot write the derived graphs to ${options.cacheDir} (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+        }
       }
-      sources = { full: `${base}.full.onnx`, trunk: `${base}.trunk.onnx` };
-    }
-    const open = async (src: Uint8Array | string, what: string) => {
       try {
         return typeof src === 'string' ? await ort().InferenceSession.create(src, so) : await ort().InferenceSession.create(src, so);
       } catch (e) {
         bad(a.file, `onnxruntime cannot load its ${what} graph (${(e as Error).message.split('\n')[0]})`);
       }
     };
-    const full = await open(sources.full, 'full');
-    let trunk: Ort.InferenceSession;
+    const full = await open(derived.full, 'full');
+    let graphs: ForecastGraphs;
     try {
-      trunk = await open(sources.trunk, 'trunk');
+      graphs = await openForecastGraphs(a, derived, open, options.forecastPath ?? 'fused');
     } catch (e) {
       void full.release().catch(() => undefined);
-      throw e;
+      if (e instanceof TaylorSeerError) throw e;
+      bad(a.file, `onnxruntime cannot run its derived graphs (${(e as Error).message.split('\n')[0]})`);
     }
-    const model = new GraphModel(a, { full, trunk }, { full: derived.nodes, trunk: derived.trunkNodes });
+    const model = new GraphModel(a, { full, graphs }, { full: derived.nodes, trunk: derived.trunkNodes });
     try {
       const dims = (await model.probe()).branches;
       model.cacheShape = { modules: dims.length, elements: Math.max(...dims.map((d) => d.reduce((x, y) => x * y, 1))) };
+      await model.checkFused(dims);
     } catch (e) {
       await model.dispose();
       if (e instanceof TaylorSeerError) throw e;
       bad(a.file, `onnxruntime cannot run it on a batch-1 input (${(e as Error).message.split('\n')[0]})`);
     }
     return model;
+  }
+
+  /** The fused path's shapes at batch 1 (h0, branches, gates); steps down to 'conditioning' when they do not fit the chain. */
+  private async checkFused(branchDims: number[][]): Promise<void> {
+    if (!this.graphs.fused) return;
+    const x = new Float32Array(this.imageElements);
+    const y = BigInt64Array.from([BigInt(this.arch.nullClass)]);
+    const feeds = this.feeds(x, 1, y, 1, 1);
+    const cond = await this.graphs.conditioning!.get(1, y, this.guidanceInput ? 1 : undefined);
+    const { h0, values } = await this.runHead(feeds, cond);
+    const problem = fusedShapeProblem(
+      { dims: h0.dims as number[], type: h0.type },
+      this.branches.map((b, k) => ({ key: b.key, dims: branchDims[k] })),
+      this.graphs.fused.split.gates.map((g, k) => (g === undefined ? undefined : { key: this.branches[k].key, dims: values[g].dims as number[], type: values[g].type })),
+    );
+    if (problem !== undefined) await dropFused(this.graphs, problem);
+    else this.chainShapes = branchDims.map((d) => [d.slice(1, -1).reduce((x, y) => x * y, 1), d[d.length - 1]]);
+  }
+
+  /** The head's outputs (h0 and the gates the conditioning does not give) with the conditioning values, by name. */
+  private async runHead(feeds: Record<string, Ort.Tensor>, cond: TensorMap): Promise<{ h0: Ort.Tensor; values: Record<string, Ort.Tensor> }> {
+    const { split, head } = this.graphs.fused!;
+    const values: Record<string, Ort.Tensor> = { ...cond };
+    if (head) {
+      const r = await head.run(pick({ ...feeds, ...cond }, head.inputNames), split.headOutputs);
+      for (const n of split.headOutputs) values[n] = r[n] as Ort.Tensor;
+    }
+    const h0 = values[split.h0] ?? feeds[split.h0];
+    return { h0, values };
   }
 
   get imageElements(): number {
@@ -350,16 +403,39 @@ export class GraphModel implements DenoiserModel {
     return { buffers: io.buffers!, tensors: io.tensors!, release: () => void (io.inUse = false) };
   }
 
-  private async runTrunk(feeds: Record<string, Ort.Tensor>, forecasts: Float32Array[], target: { buffers: Float32Array[]; tensors: Ort.Tensor[] }, batch: number): Promise<Float32Array> {
+  /** The trunk, or the rest of it with the conditioning fed in, on the forecasts. */
+  private async runTrunk(feeds: Record<string, Ort.Tensor>, cond: TensorMap | undefined, forecasts: Float32Array[], target: { buffers: Float32Array[]; tensors: Ort.Tensor[] }, batch: number): Promise<Float32Array> {
     const dims = this.forecastIo.get(batch)!.dims;
-    const trunkFeeds: Record<string, Ort.Tensor> = {};
-    for (const [name, tensor] of Object.entries(feeds)) if (this.trunkInputs.has(name)) trunkFeeds[name] = tensor;
+    const session = (cond ? this.graphs.rest : this.graphs.trunk)!;
+    const trunkFeeds = pick({ ...feeds, ...cond }, session.inputNames);
     this.branches.forEach((b, k) => {
       // a hook without modulesAsync returns arrays of its own
       trunkFeeds[b.tensor] = forecasts[k] === target.buffers[k] ? target.tensors[k] : new (ort().Tensor)('float32', forecasts[k], dims[k]);
     });
-    const r = await this.sTrunk.run(trunkFeeds, [this.io.output]);
-    this.counters.trunkRuns++;
+    const r = await session.run(trunkFeeds, [this.io.output]);
+    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
+  }
+
+  /**
+   * A forecast step on the fused path: h0 from the head (a copy of the sample when the stream starts there),
+   * every branch's forecast added into it by the cache in one pass with its gate, the tail on the result.
+   */
+  private async runFused(hook: CacheHook & Required<Pick<CacheHook, 'gatedResiduals'>>, feeds: Record<string, Ort.Tensor>, cond: TensorMap, batch: number, opts: ModuleOptions | undefined): Promise<Float32Array> {
+    const { split, tail } = this.graphs.fused!;
+    const { h0, values } = await this.runHead(feeds, cond);
+    const h = h0 === feeds[split.h0] ? Float32Array.from(h0.data as Float32Array) : (h0.data as Float32Array);
+    const rank = h0.dims.length;
+    const dim = h0.dims[rank - 1];
+    let ones = this.ones.get(batch * dim);
+    if (!ones) this.ones.set(batch * dim, (ones = new Float32Array(batch * dim).fill(1)));
+    const refuse = () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast'));
+    const items = this.branches.map((b, k) => {
+      const g = split.gates[k];
+      return { key: b.key, compute: refuse, gate: g === undefined ? ones! : chainGate(values[g], batch, dim, rank) };
+    });
+    await hook.gatedResiduals(items, h, { batch, tokens: h.length / (batch * dim), dim }, opts);
+    if (!tail) return h;
+    const r = await tail.run({ ...pick({ ...feeds, ...cond }, tail.inputNames), [split.hLast]: new (ort().Tensor)('float32', h, h0.dims) }, [this.io.output]);
     return (r[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
@@ -382,41 +458,74 @@ export class GraphModel implements DenoiserModel {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `granularity must be ${GRAPH_GRANULARITIES.join(' or ')} for a single-graph model, found ${String(granularity)}`);
     }
     const keys = this.branches.map((b) => b.key);
+    // fused: the hook records the entries as [batch, tokens, dim] on full steps and adds them into h on forecast steps
+    const fused = this.graphs.fused !== undefined && typeof hook.gatedResiduals === 'function' && typeof hook.modulesAsync === 'function';
     if (hook.isFull) {
       let v: Float32Array | undefined;
+      const shapes = fused ? this.chainShapes.map(([tokens, dim]) => [batch, tokens, dim]) : undefined;
       await cachedBranches(hook, keys, async () => {
         const r = await this.runFull(feeds, batch);
         v = r.v;
         return r.branches;
-      }, opts);
+      }, shapes ? { ...opts, shapes } : opts);
       return v!;
+    }
+    const conditioning = this.graphs.conditioning;
+    const cond = conditioning ? await this.conditioningOf(conditioning, t, y, guidance) : undefined;
+    this.counters.trunkRuns++;
+    if (cond && fused) {
+      return this.runFused(hook as CacheHook & Required<Pick<CacheHook, 'gatedResiduals'>>, feeds, cond, batch, opts);
     }
     const target = this.acquireForecastIo(batch);
     try {
       const forecasts = await cachedBranches(hook, keys, () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast')), opts, target.buffers);
-      return await this.runTrunk(feeds, forecasts, target, batch);
+      return await this.runTrunk(feeds, cond, forecasts, target, batch);
     } finally {
       target.release();
     }
   }
 
-  resetCounters(): void {
-    this.counters.fullRuns = this.counters.trunkRuns = this.counters.moduleEvals = 0;
+  private async conditioningOf(c: NonNullable<ForecastGraphs['conditioning']>, t: number, y: BigInt64Array, guidance: number | undefined): Promise<TensorMap> {
+    const runs = c.counters.runs;
+    const r = await c.get(t, y, this.guidanceInput ? guidance : undefined);
+    this.counters.conditioningRuns += c.counters.runs - runs;
+    return r;
   }
 
-  /** Releases both sessions; the model is unusable afterwards. Idempotent. */
+  /**
+   * Announces the coming steps: the sampler's time of each and the label batch of each of a step's forwards
+   * (batched CFG: [labels, null labels]; separate: the two batches). Forecast steps then take their
+   * conditioning from one batched run over the coming steps; without it (or for a step it does not name)
+   * each computes its own. Results are the same either way. Errors: ERR_INVALID_ARGUMENT, ERR_DISPOSED.
+   */
+  prepare(timesteps: readonly number[], labels: ReadonlyArray<BigInt64Array>, options: { guidance?: number } = {}): void {
+    this.live();
+    this.graphs.conditioning?.announce(timesteps, labels, this.guidanceInput ? options.guidance : undefined);
+  }
+
+  resetCounters(): void {
+    this.counters.fullRuns = this.counters.trunkRuns = this.counters.conditioningRuns = this.counters.moduleEvals = 0;
+  }
+
+  /** Releases every session; the model is unusable afterwards. Idempotent. */
   async dispose(): Promise<void> {
     if (this.disposed) return;
     this.disposed = true;
-    await Promise.all([this.sFull, this.sTrunk].map((s) => s.release().catch(() => undefined)));
+    await Promise.all([this.sFull, ...this.graphs.sessions].map((s) => s.release().catch(() => undefined)));
   }
+}
+
+function pick(from: Record<string, Ort.Tensor>, names: readonly string[]): Record<string, Ort.Tensor> {
+  const out: Record<string, Ort.Tensor> = {};
+  for (const n of names) if (from[n] !== undefined) out[n] = from[n];
+  return out;
 }
 
 /**
  * All branches through the hook at once: its batched entry point when it has one (one cache update or one
  * forecast call for all), else one moduleAsync per key around a single computation.
  */
-async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModuleOptions, outputs?: Float32Array[]): Promise<Float32Array[]> {
+async function cachedBranches(hook: CacheHook, keys: string[], compute: () => Promise<Float32Array[]>, opts?: ModulesOptions, outputs?: Float32Array[]): Promise<Float32Array[]> {
   if (hook.modulesAsync) return hook.modulesAsync(keys, compute, outputs ? { ...opts, outputs } : opts);
   let outs: Promise<Float32Array[]> | undefined;
   const once = () => (outs ??= compute());
