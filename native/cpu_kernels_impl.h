@@ -1,9 +1,11 @@
 // Kernel bodies, included once per instruction set with TS_ISA naming the namespace (see
-// cpu_kernels_avx2.cc, cpu_kernels_generic.cc). Work goes through small L1-resident f32 blocks: each
-// element of every tensor is read or written in memory exactly once, and each inner loop is a plain
-// loop the compiler vectorises.
+// cpu_kernels_avx2.cc, cpu_kernels_generic.cc). Each element of every tensor is read or written in memory
+// exactly once. The staged form goes through small L1-resident f32 blocks, each inner loop a plain loop
+// the compiler vectorises; the AVX2 build runs the update and the plain forecast fused in registers
+// instead (below), with the same arithmetic.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 #include "../cuda/dtype_dispatch.h"
 #include "cpu_kernels.h"
@@ -99,16 +101,13 @@ struct Q8Ptr {
 inline float RoundEven(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
 #if TS_USE_F16C
-// A whole record with AVX2, the same values as the scalar form below: max_ps(a, m) keeps m where a is NaN
-// (like the ternary), max_ps(v, -127) turns NaN into -127, and the rounding is to nearest even.
-inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d) {
+// A whole record (its 64 values in registers) with AVX2, the same values as the scalar form below:
+// max_ps(a, m) keeps m where a is NaN (like the ternary), max_ps(v, -127) turns NaN into -127, and the
+// rounding is to nearest even.
+inline void QuantiseRegs(const __m256 (&x)[8], ts_q8_block* __restrict d) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
-  __m256 x[8];
   __m256 m = _mm256_setzero_ps();
-  for (int k = 0; k < 8; ++k) {
-    x[k] = _mm256_loadu_ps(s + 8 * k);
-    m = _mm256_max_ps(_mm256_andnot_ps(sign, x[k]), m);
-  }
+  for (int k = 0; k < 8; ++k) m = _mm256_max_ps(_mm256_andnot_ps(sign, x[k]), m);
   __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
   h = _mm_max_ps(_mm_movehl_ps(h, h), h);
   h = _mm_max_ss(_mm_movehdup_ps(h), h);
@@ -131,6 +130,12 @@ inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d)
     const __m256i c = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
     _mm256_storeu_si256(reinterpret_cast<__m256i*>(d->q + 8 * k), c);
   }
+}
+
+inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d) {
+  __m256 x[8];
+  for (int k = 0; k < 8; ++k) x[k] = _mm256_loadu_ps(s + 8 * k);
+  QuantiseRegs(x, d);
 }
 
 // 8 int8 values -> f32
@@ -245,6 +250,13 @@ inline void SaturateBlock(float* __restrict v, int m) {
     for (int k = 0; k < m; ++k) v[k] = StoredValue(v[k], StorageMax<S>());
 }
 
+// StoredDifference (half.h) without branches, so that the loops calling it vectorise; the same values.
+inline float SaturatedDifference(float c, float o, float dv, float max) {
+  const float v = (c - o) / dv;
+  const bool sat = (std::fabs(v) > max) & (std::fabs(c) < INFINITY) & (std::fabs(o) < INFINITY);
+  return sat ? std::copysign(max, v) : v;
+}
+
 // cur = (cur - old) / dv, saturated to storage S's range (StoredDifference), with the squares of the new
 // values added to acc when STATS, and (IN) the squares of the values cur held before, into in: d_0's squares
 // come with the first difference's pass. SWAP: old is d_i itself (f32 storage) and takes cur's values in
@@ -259,7 +271,7 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
     for (int l = 0; l < kLanes; ++l) {
       const float c = cur[k + l];
       const float o = old[k + l];
-      const float v = StoredDifference((c - o) / dv, c, o, StorageMax<S>());
+      const float v = SaturatedDifference(c, o, dv, StorageMax<S>());
       if (SWAP) old[k + l] = c;
       cur[k + l] = v;
       if (STATS) a.v[l] += v * v;
@@ -268,7 +280,7 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
   for (; k < m; ++k) {
     const float c = cur[k];
     const float o = old[k];
-    const float v = StoredDifference((c - o) / dv, c, o, StorageMax<S>());
+    const float v = SaturatedDifference(c, o, dv, StorageMax<S>());
     if (SWAP) old[k] = c;
     cur[k] = v;
     if (STATS) a.v[k % kLanes] += v * v;
@@ -465,14 +477,361 @@ void ForecastRange(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   if (stream) StreamFence();
 }
 
+#if TS_USE_F16C
+// Fused AVX2 kernels: every factor of 8 elements (a record of 64 for 8-bit factors) goes through the whole
+// update or forecast in registers, one pass over memory and none through L1 staging (the staged form
+// above was compute-bound: 0.85 ns per element for a bf16 order-1 update held in L2, measured). The
+// arithmetic is that of the staged form operation for operation, so the results are the same bits: the
+// differences divide, y (+)= c * x is one FMA (as the staged loops contract it), the sums of squares keep
+// the same 32 lanes per 2048-element block. The generic build keeps the staged form.
+
+// 8 values of D as f32, and back (the conversions of Io<D>, same rounding and saturation).
+template <ts_dtype D>
+inline __m256 Load8(const typename Io<D>::T* p) {
+  if constexpr (D == TS_F32) {
+    return _mm256_loadu_ps(p);
+  } else if constexpr (D == TS_F16) {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+  } else {
+    const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+  }
+}
+
+// FloatToBf16 (half.h) on 8 lanes: round to nearest even, NaN kept quiet, finite overflow saturated.
+inline __m128i Bf16Bits8(__m256 x) {
+  const __m256i u = _mm256_castps_si256(x);
+  const __m256i exp = _mm256_set1_epi32(0x7f800000);
+  const __m256i a = _mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff));
+  const __m256i hi = _mm256_srli_epi32(u, 16);
+  const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
+  __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+  const __m256i top = _mm256_cmpeq_epi32(_mm256_and_si256(r, _mm256_set1_epi32(0x7fff)), _mm256_set1_epi32(0x7f80));
+  r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_cmpgt_epi32(exp, a), top));  // overflow: - 1
+  r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), _mm256_cmpgt_epi32(a, exp));
+  return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
+}
+
+template <ts_dtype D>
+inline void Store8(typename Io<D>::T* p, __m256 x) {
+  if constexpr (D == TS_F32) {
+    _mm256_storeu_ps(p, x);
+  } else if constexpr (D == TS_F16) {
+    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(65504.0f), inf = _mm256_set1_ps(INFINITY);
+    const __m256 a = _mm256_andnot_ps(sign, x);
+    const __m256 sat = _mm256_and_ps(_mm256_cmp_ps(a, big, _CMP_GT_OQ), _mm256_cmp_ps(a, inf, _CMP_LT_OQ));
+    x = _mm256_blendv_ps(x, _mm256_or_ps(_mm256_and_ps(x, sign), big), sat);
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  } else {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Bf16Bits8(x));
+  }
+}
+
+template <ts_dtype D>
+inline void StoreScalar(typename Io<D>::T* p, float v) {
+  if constexpr (D == TS_F32) *p = v;
+  else if constexpr (D == TS_BF16) *p = FloatToBf16(v);
+  else *p = FloatToHalf(v);
+}
+
+// min(max, max(-max, v)): max_ps and min_ps return their second operand where one is NaN, so NaN passes.
+inline __m256 Clamp8(__m256 v, __m256 max) {
+  return _mm256_min_ps(max, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), max), v));
+}
+
+// StoredValue(v, StorageMax<S>()): finite values clamped, infinities and NaN kept. f32: nothing to do.
+template <ts_dtype S>
+inline __m256 Saturate8(__m256 v) {
+  if constexpr (S == TS_F32) {
+    return v;
+  } else {
+    const __m256 a = _mm256_andnot_ps(_mm256_set1_ps(-0.0f), v);
+    return _mm256_blendv_ps(v, Clamp8(v, _mm256_set1_ps(StorageMax<S>())), _mm256_cmp_ps(a, _mm256_set1_ps(INFINITY), _CMP_LT_OQ));
+  }
+}
+
+// SaturatedDifference: (c - o) / dv, clamped where c and o are finite. Where c or o is NaN the quotient is
+// NaN and the clamp keeps it, so the max below may ignore a NaN operand.
+template <ts_dtype S>
+inline __m256 Difference8(__m256 c, __m256 o, __m256 dv) {
+  const __m256 v = _mm256_div_ps(_mm256_sub_ps(c, o), dv);
+  const __m256 sign = _mm256_set1_ps(-0.0f);
+  const __m256 big = _mm256_max_ps(_mm256_andnot_ps(sign, c), _mm256_andnot_ps(sign, o));
+  return _mm256_blendv_ps(v, Clamp8(v, _mm256_set1_ps(StorageMax<S>())), _mm256_cmp_ps(big, _mm256_set1_ps(INFINITY), _CMP_LT_OQ));
+}
+
+// Sums of squares of up to TS_MAX_FACTORS new factors in the staged form's lanes: element k of a block
+// adds into lane k % 32, vector u of each 32 elements into lanes [8u, 8u + 8).
+template <int NEW, bool STATS>
+struct SquareSums {
+  __m256 v[STATS ? NEW : 1][4];
+  SquareSums() {
+    for (auto& f : v)
+      for (auto& l : f) l = _mm256_setzero_ps();
+  }
+  void Add(int i, int u, __m256 x) {
+    if constexpr (STATS) v[i][u] = _mm256_fmadd_ps(x, x, v[i][u]);
+  }
+  // The block's lanes, for the scalar tail to continue.
+  void Spill(Lanes* lanes) const {
+    if constexpr (STATS)
+      for (int i = 0; i < NEW; ++i)
+        for (int u = 0; u < 4; ++u) _mm256_storeu_ps(lanes[i].v + 8 * u, v[i][u]);
+  }
+};
+
+// The update of one element, scalar: the tail of a range (fewer than 32 elements).
+template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
+inline void UpdateElement(const ts_update_entry& e, int64_t x, int lane, Lanes* lanes) {
+  using ST = typename Io<S>::T;
+  ST* f = static_cast<ST*>(e.factors) + x;
+  float cur = ToFloat<A>(static_cast<const typename Io<A>::T*>(e.fresh)[x]);
+  if constexpr (S != TS_F32) cur = StoredValue(cur, StorageMax<S>());
+  if (STATS && NEW == 1) lanes[0].v[lane] += cur * cur;
+  for (int i = 0; i < NEW; ++i) {
+    ST* p = f + i * e.n;
+    if (i + 1 == NEW) {
+      StoreScalar<S>(p, cur);
+      break;
+    }
+    const float old = ToFloat<S>(*p);
+    StoreScalar<S>(p, cur);
+    if (STATS && i == 0) lanes[0].v[lane] += cur * cur;
+    cur = SaturatedDifference(cur, old, e.divisors[i], StorageMax<S>());
+    if (STATS) lanes[i + 1].v[lane] += cur * cur;
+  }
+}
+
+// UpdateRange for f32 and 16-bit storage.
+template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
+void UpdateRangeFused(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
+  using ST = typename Io<S>::T;
+  const auto* fresh = static_cast<const typename Io<A>::T*>(e.fresh);
+  ST* f = static_cast<ST*>(e.factors);
+  const int64_t n = e.n;
+  __m256 dv[NEW];
+  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  for (int64_t j = begin; j < end; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, end - j));
+    SquareSums<NEW, STATS> acc;
+    // 8 elements at a time as far as the staged form converts 8 at a time: its scalar tail conversions
+    // differ from the vector ones for a signalling NaN in f16 (F16C quiets it), so the tails must match.
+    int k = 0;
+    for (; k + 8 <= m; k += 8) {
+      const int64_t x = j + k;
+      const int u = (k >> 3) & 3;
+      __m256 cur = Saturate8<S>(Load8<A>(fresh + x));
+      if (NEW == 1) acc.Add(0, u, cur);
+      for (int i = 0; i < NEW; ++i) {
+        ST* p = f + i * n + x;
+        if (i + 1 == NEW) {
+          Store8<S>(p, cur);
+          break;
+        }
+        const __m256 old = Load8<S>(p);
+        Store8<S>(p, cur);
+        if (i == 0) acc.Add(0, u, cur);
+        cur = Difference8<S>(cur, old, dv[i]);
+        acc.Add(i + 1, u, cur);
+      }
+    }
+    Lanes lanes[NEW];
+    acc.Spill(lanes);
+    for (; k < m; ++k) UpdateElement<S, A, NEW, STATS>(e, j + k, k % kLanes, lanes);
+    if (STATS)
+      for (int i = 0; i < NEW; ++i) sums[i] += lanes[i].Total();
+  }
+}
+
+// UpdateRange for 8-bit differences, a record at a time: its 64 new values are all in registers when the
+// record's scale is found. The last, partial record of a factor takes the staged form's scalar steps.
+template <ts_dtype A, int NEW, bool STATS>
+void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double* sums) {
+  const auto* fresh = static_cast<const typename Io<A>::T*>(e.fresh);
+  uint16_t* d0 = D0At<TS_I8>(e.factors, 0);
+  ts_q8_block* rec[NEW];
+  for (int i = 1; i < NEW; ++i) rec[i] = FactorAt<TS_I8>(e.factors, i, e.n, 0).b;
+  __m256 dv[NEW];
+  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  for (int64_t j = begin; j < end; j += kBlock) {
+    const int m = static_cast<int>(Min(kBlock, end - j));
+    SquareSums<NEW, STATS> acc;
+    int k = 0;
+    for (; k + TS_Q8_BLOCK <= m; k += TS_Q8_BLOCK) {
+      const int64_t x = j + k;
+      __m256 cur[8];
+      for (int u = 0; u < 8; ++u) {
+        cur[u] = Saturate8<TS_BF16>(Load8<A>(fresh + x + 8 * u));
+        if (NEW == 1) acc.Add(0, u & 3, cur[u]);
+      }
+      for (int u = 0; u < 8; ++u) {
+        if (NEW == 1) {
+          Store8<TS_BF16>(d0 + x + 8 * u, cur[u]);
+          continue;
+        }
+        const __m256 old = Load8<TS_BF16>(d0 + x + 8 * u);
+        Store8<TS_BF16>(d0 + x + 8 * u, cur[u]);
+        acc.Add(0, u & 3, cur[u]);
+        cur[u] = Difference8<TS_I8>(cur[u], old, dv[0]);
+        acc.Add(1, u & 3, cur[u]);
+      }
+      for (int i = 1; i < NEW; ++i) {
+        ts_q8_block* b = rec[i] + x / TS_Q8_BLOCK;
+        if (i + 1 == NEW) {
+          QuantiseRegs(cur, b);
+          break;
+        }
+        alignas(32) int8_t oq[TS_Q8_BLOCK];  // the old record, read before it is overwritten
+        std::memcpy(oq, b->q, TS_Q8_BLOCK);
+        const __m256 osc = _mm256_set1_ps(b->scale);
+        QuantiseRegs(cur, b);
+        for (int u = 0; u < 8; ++u) {
+          cur[u] = Difference8<TS_I8>(cur[u], _mm256_mul_ps(Q8Load8(oq + 8 * u), osc), dv[i]);
+          acc.Add(i + 1, u & 3, cur[u]);
+        }
+      }
+    }
+    Lanes lanes[NEW];
+    acc.Spill(lanes);
+    if (k < m) {  // the factor's last record, partial: staged
+      const int len = m - k;
+      const int64_t x = j + k;
+      alignas(64) float cur[TS_Q8_BLOCK];
+      alignas(64) float old[TS_Q8_BLOCK];
+      Io<A>::Load(fresh + x, cur, len);
+      SaturateBlock<TS_BF16>(cur, len);
+      for (int t = 0; t < len; ++t) {
+        if (STATS && NEW == 1) lanes[0].v[(k + t) % kLanes] += cur[t] * cur[t];
+        if (NEW == 1) {
+          d0[x + t] = FloatToBf16(cur[t]);
+          continue;
+        }
+        const float o = Bf16ToFloat(d0[x + t]);
+        d0[x + t] = FloatToBf16(cur[t]);
+        if (STATS) lanes[0].v[(k + t) % kLanes] += cur[t] * cur[t];
+        cur[t] = SaturatedDifference(cur[t], o, e.divisors[0], StorageMax<TS_I8>());
+        if (STATS) lanes[1].v[(k + t) % kLanes] += cur[t] * cur[t];
+      }
+      for (int i = 1; i < NEW; ++i) {
+        ts_q8_block* b = rec[i] + x / TS_Q8_BLOCK;
+        if (i + 1 == NEW) {
+          QuantiseBlock(cur, b, len);
+          break;
+        }
+        Io<TS_I8>::Load(Q8Ptr{b, 0}, old, len);
+        QuantiseBlock(cur, b, len);
+        for (int t = 0; t < len; ++t) {
+          cur[t] = SaturatedDifference(cur[t], old[t], e.divisors[i], StorageMax<TS_I8>());
+          if (STATS) lanes[i + 1].v[(k + t) % kLanes] += cur[t] * cur[t];
+        }
+      }
+    }
+    if (STATS)
+      for (int i = 0; i < NEW; ++i) sums[i] += lanes[i].Total();
+  }
+}
+
+// Plain forecast (no gate), f32 and 16-bit storage: y = c_0 d_0 + ... one FMA per factor, then out.
+template <ts_dtype S, ts_dtype A, int COUNT>
+void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) {
+  using ST = typename Io<S>::T;
+  using AT = typename Io<A>::T;
+  const ST* f = static_cast<const ST*>(e.factors);
+  AT* out = static_cast<AT*>(e.out);
+  const int64_t n = e.n;
+  __m256 c[COUNT];
+  for (int i = 0; i < COUNT; ++i) c[i] = _mm256_set1_ps(e.coeffs[i]);
+  const bool stream = A == TS_F32 && n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
+  int64_t x = begin;
+  for (; x + 8 <= end; x += 8) {
+    __m256 y = _mm256_mul_ps(c[0], Load8<S>(f + x));
+    for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(c[i], Load8<S>(f + i * n + x), y);
+    if constexpr (A == TS_F32)
+      if (stream) {
+        _mm256_stream_ps(reinterpret_cast<float*>(out + x), y);
+        continue;
+      }
+    Store8<A>(out + x, y);
+  }
+  for (; x < end; ++x) {
+    float y = e.coeffs[0] * ToFloat<S>(f[x]);
+    for (int i = 1; i < COUNT; ++i) y = std::fma(e.coeffs[i], ToFloat<S>(f[i * n + x]), y);
+    StoreScalar<A>(out + x, y);
+  }
+  if (stream) StreamFence();
+}
+
+// Plain forecast, 8-bit differences: per record one coefficient c_i * scale_i per factor.
+template <ts_dtype A, int COUNT>
+void ForecastPlainQ8(const ts_forecast_entry& e, int64_t begin, int64_t end) {
+  using AT = typename Io<A>::T;
+  const uint16_t* d0 = D0At<TS_I8>(e.factors, 0);
+  const ts_q8_block* rec[COUNT];
+  for (int i = 1; i < COUNT; ++i) rec[i] = FactorAt<TS_I8>(e.factors, i, e.n, 0).b;
+  AT* out = static_cast<AT*>(e.out);
+  const __m256 c0 = _mm256_set1_ps(e.coeffs[0]);
+  const bool stream = A == TS_F32 && e.n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
+  for (int64_t x = begin; x < end; x += TS_Q8_BLOCK) {
+    const int64_t r = x / TS_Q8_BLOCK;
+    float cs[COUNT];
+    for (int i = 1; i < COUNT; ++i) cs[i] = e.coeffs[i] * rec[i][r].scale;
+    if (x + TS_Q8_BLOCK <= end) {
+      __m256 cv[COUNT];
+      for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(cs[i]);
+      for (int u = 0; u < 8; ++u) {
+        __m256 y = _mm256_mul_ps(c0, Load8<TS_BF16>(d0 + x + 8 * u));
+        for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(cv[i], Q8Load8(rec[i][r].q + 8 * u), y);
+        if constexpr (A == TS_F32)
+          if (stream) {
+            _mm256_stream_ps(reinterpret_cast<float*>(out + x + 8 * u), y);
+            continue;
+          }
+        Store8<A>(out + x + 8 * u, y);
+      }
+      continue;
+    }
+    for (int64_t t = x; t < end; ++t) {
+      float y = e.coeffs[0] * Bf16ToFloat(d0[t]);
+      for (int i = 1; i < COUNT; ++i) y = std::fma(cs[i], static_cast<float>(rec[i][r].q[t - x]), y);
+      StoreScalar<A>(out + t, y);
+    }
+  }
+  if (stream) StreamFence();
+}
+#endif
+
+// The fused kernels where this build has them, else the staged form.
+template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
+void UpdateKernel(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
+#if TS_USE_F16C
+  if constexpr (S == TS_I8) UpdateRangeQ8<A, NEW, STATS>(e, b, en, sums);
+  else UpdateRangeFused<S, A, NEW, STATS>(e, b, en, sums);
+#else
+  UpdateRange<S, A, NEW, STATS>(e, b, en, sums);
+#endif
+}
+
+// A plain forecast's range starts on a record (the pool splits on multiples of 1024 elements); gated
+// ones follow batch rows and take the staged form.
+template <ts_dtype S, ts_dtype A, int COUNT, bool GATED>
+void ForecastKernel(const ts_forecast_entry& e, int64_t b, int64_t en) {
+#if TS_USE_F16C
+  if constexpr (GATED) ForecastRange<S, A, COUNT, true>(e, b, en);
+  else if constexpr (S == TS_I8) ForecastPlainQ8<A, COUNT>(e, b, en);
+  else ForecastPlainFused<S, A, COUNT>(e, b, en);
+#else
+  ForecastRange<S, A, COUNT, GATED>(e, b, en);
+#endif
+}
+
 template <ts_dtype S, ts_dtype A, bool STATS>
 void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
   switch (e.new_count) {
-    case 1: return UpdateRange<S, A, 1, STATS>(e, b, en, sums);
-    case 2: return UpdateRange<S, A, 2, STATS>(e, b, en, sums);
-    case 3: return UpdateRange<S, A, 3, STATS>(e, b, en, sums);
-    case 4: return UpdateRange<S, A, 4, STATS>(e, b, en, sums);
-    case 5: return UpdateRange<S, A, 5, STATS>(e, b, en, sums);
+    case 1: return UpdateKernel<S, A, 1, STATS>(e, b, en, sums);
+    case 2: return UpdateKernel<S, A, 2, STATS>(e, b, en, sums);
+    case 3: return UpdateKernel<S, A, 3, STATS>(e, b, en, sums);
+    case 4: return UpdateKernel<S, A, 4, STATS>(e, b, en, sums);
+    case 5: return UpdateKernel<S, A, 5, STATS>(e, b, en, sums);
   }
 }
 
@@ -534,11 +893,11 @@ void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en, double* sums) 
 template <ts_dtype S, ts_dtype A, bool G>
 void ForecastCount(const ts_forecast_entry& e, int64_t b, int64_t en) {
   switch (e.count) {
-    case 1: return ForecastRange<S, A, 1, G>(e, b, en);
-    case 2: return ForecastRange<S, A, 2, G>(e, b, en);
-    case 3: return ForecastRange<S, A, 3, G>(e, b, en);
-    case 4: return ForecastRange<S, A, 4, G>(e, b, en);
-    case 5: return ForecastRange<S, A, 5, G>(e, b, en);
+    case 1: return ForecastKernel<S, A, 1, G>(e, b, en);
+    case 2: return ForecastKernel<S, A, 2, G>(e, b, en);
+    case 3: return ForecastKernel<S, A, 3, G>(e, b, en);
+    case 4: return ForecastKernel<S, A, 4, G>(e, b, en);
+    case 5: return ForecastKernel<S, A, 5, G>(e, b, en);
   }
 }
 

@@ -1,22 +1,28 @@
 /*
- * The CPU kernels' throughput with 'i8' factors against bf16: update and forecast of one entry, order 1 and
- * 2, factors of 16 and 64 MiB (the f32 size of one factor), the two storages alternated call by call. Times
+ * The CPU kernels' throughput with 'i8' factors against bf16: update and forecast of one entry, orders 1-3,
+ * factors of 16 and 64 MiB (the f32 size of one factor), the two storages alternated call by call. Times
  * are process CPU time (process.cpuUsage), not wall time, so jobs sharing the machine lengthen neither
  * side; the kernels run on one thread (TAYLORSEER_THREADS=1 unless set). Prints one JSON line per cell:
- * the median CPU ms of each storage, the throughput ratio i8 / bf16 (bf16 ms / i8 ms), and the ratio of the
- * bytes each moves (the most a memory-bound kernel can gain), then the load average while it ran.
+ * the median CPU ms of each storage, ns per element, the throughput ratio i8 / bf16 (bf16 ms / i8 ms), and
+ * the ratio of the bytes each moves, the most a memory-bound kernel can gain: bytesRatio counts what is
+ * read and written, boundRatio adds the reads a cache makes before it writes a line nobody read (the
+ * update's last factor; the forecast's output below 8 Mi elements, from where the kernels stream it).
+ * Then the load average while it ran.
  *
- *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2] [--budget-ms 1500]
+ *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2,3] [--budget-ms 1500]
  */
 import os from 'node:os';
 import { parseArgs } from 'node:util';
 
 process.env.TAYLORSEER_THREADS ??= '1';
 
+/** the kernels' streaming-store threshold for f32 outputs (kStreamElements, native/cpu_kernels_impl.h) */
+const STREAM_ELEMENTS = 8 << 20;
+
 const { values } = parseArgs({
   options: {
     sizes: { type: 'string', default: '16,64' },
-    orders: { type: 'string', default: '1,2' },
+    orders: { type: 'string', default: '1,2,3' },
     'budget-ms': { type: 'string', default: '1500' },
   },
 });
@@ -53,18 +59,23 @@ async function main(): Promise<void> {
           i8: () => addon.update('i8', 'f32', [{ factors: i8, fresh, oldCount: count, newCount: count, divisors }]),
           // fresh read; d_0..d_{K-1} read; d_0..d_K written
           bytes: (s: 'bf16' | 'i8') => 4 * n + factorBytes(s, n, order) + factorBytes(s, n, count),
+          // d_K is written without being read: its lines are read in first
+          allocate: (s: 'bf16' | 'i8') => factorBytes(s, n, count) - factorBytes(s, n, order),
         },
         forecast: {
           bf16: () => addon.forecast('bf16', 'f32', [{ factors: bf16, out, count, coeffs }]),
           i8: () => addon.forecast('i8', 'f32', [{ factors: i8, out, count, coeffs }]),
           bytes: (s: 'bf16' | 'i8') => factorBytes(s, n, count) + 4 * n,
+          allocate: (_s: 'bf16' | 'i8') => (n >= STREAM_ELEMENTS ? 0 : 4 * n),
         },
       };
       for (const [op, o] of Object.entries(ops)) {
         const [tb, ti] = timePair(o.bf16, o.i8, budgetMs, 5, 200, cpuMs);
         const row = {
           op, order, mib, bf16CpuMs: +tb.medianMs.toFixed(2), i8CpuMs: +ti.medianMs.toFixed(2),
-          throughputRatio: +(tb.medianMs / ti.medianMs).toFixed(3), bytesRatio: +(o.bytes('bf16') / o.bytes('i8')).toFixed(3), reps: tb.reps,
+          bf16NsPerElement: +((tb.medianMs * 1e6) / n).toFixed(3), i8NsPerElement: +((ti.medianMs * 1e6) / n).toFixed(3),
+          throughputRatio: +(tb.medianMs / ti.medianMs).toFixed(3), bytesRatio: +(o.bytes('bf16') / o.bytes('i8')).toFixed(3),
+          boundRatio: +((o.bytes('bf16') + o.allocate('bf16')) / (o.bytes('i8') + o.allocate('i8'))).toFixed(3), reps: tb.reps,
         };
         process.stdout.write(`${JSON.stringify(row)}\n`);
       }
