@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit import DiT, ddim_timesteps, sample, sample_eps  # noqa: E402
-from graph_export import export_onnx, export_whole, load_models, reference_block, seer_references, write_f32, write_manifest  # noqa: E402
+from graph_export import add_arguments, export_onnx, export_whole, load_models, reference_block, reference_noise, run_config, seer_references, write_f32, write_manifest  # noqa: E402
 from pieces import state_dict_from_pieces  # noqa: E402
 from train import ARCH  # noqa: E402
 
@@ -103,11 +103,7 @@ def main():
         return main_graph()
     p = argparse.ArgumentParser()
     p.add_argument("--weights", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--name", default="dit-shapes")
-    p.add_argument("--labels", default="3,7")
-    p.add_argument("--quality-samples", type=int, default=8)
-    p.add_argument("--config", help="the training run's config.json (default: beside the weights)")
+    add_arguments(p, name="dit-shapes", labels="3,7", quality_samples=8)
     args = p.parse_args()
     out = args.out
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
@@ -142,10 +138,7 @@ def main():
         export_onnx(model.final, (h, c), ["h", "c"], os.path.join(out, files["final"]), ["v"])
 
     # references: float64 PyTorch on the float16-rounded weights
-    labels = torch.tensor([int(s) for s in args.labels.split(",")])
-    gen = torch.Generator().manual_seed(2026)
-    noise = torch.randn(len(labels), C, S, S, generator=gen)
-    qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
+    labels, noise, qnoise = reference_noise(args, (C, S, S))
     m64 = DiT(**arch).eval()
     m64.load_state_dict(model.state_dict())
     m64 = m64.double()
@@ -194,10 +187,7 @@ def export_eps_graph(args, run):
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
     export_whole(model, (torch.randn(2, C, S, S), torch.randint(0, 1000, (2,)).float(), torch.tensor([1, 2])), ["x", "t", "y"],
                  os.path.join(out, "model.onnx"))
-    labels = torch.tensor([int(s) for s in args.labels.split(",")])
-    gen = torch.Generator().manual_seed(2026)
-    noise = torch.randn(len(labels), C, S, S, generator=gen)
-    qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
+    labels, noise, qnoise = reference_noise(args, (C, S, S))
     n64 = noise.double()
     run64 = lambda seer=None, granularity="module": sample_eps(m64, n64, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas, seer=seer)
     tau0 = ddim_timesteps(EPS_STEPS)[0]
@@ -244,14 +234,10 @@ def main_graph():
     p = argparse.ArgumentParser()
     p.add_argument("--graph", action="store_true", required=True)
     p.add_argument("--weights", help="weights.npz of an eps-prediction training run (train.py --objective eps)")
-    p.add_argument("--config", help="with --weights: the run's config.json (default: beside the weights)")
-    p.add_argument("--name", default="dit-ddim")
-    p.add_argument("--labels", default="3,7")
-    p.add_argument("--quality-samples", type=int, default=8)
+    add_arguments(p, name="dit-ddim", labels="3,7", quality_samples=8)
     p.add_argument("--from-pieces", help="a taylorseer-dit-onnx/1 directory with a float64 reference")
     p.add_argument("--random", metavar="ARCH_JSON",
                    help="instead: an untrained DiT of this architecture (random weights, gates not zero) for timing only")
-    p.add_argument("--out", required=True)
     args = p.parse_args()
     if args.random:
         torch.manual_seed(0)
@@ -263,9 +249,7 @@ def main_graph():
         write_graph(model, args.out)
         return
     if args.weights:
-        cfg_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
-        with open(cfg_path) as f:
-            run = json.load(f)
+        cfg_path, run = run_config(args)
         if run.get("objective") != "eps":
             p.error(f"--graph --weights exports an eps-prediction run; {cfg_path} is objective {run.get('objective')!r} (export its pieces, then --from-pieces)")
         return export_eps_graph(args, run)

@@ -13,14 +13,13 @@ weights:
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
 """
 import argparse
-import json
 import os
 import sys
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_export import export_whole, load_models, reference_block, seer_references, write_f32, write_manifest  # noqa: E402
+from graph_export import add_arguments, export_whole, load_models, reference_block, reference_noise, run_config, seer_references, write_f32, write_manifest  # noqa: E402
 from mmdit import MMDiT, sample  # noqa: E402
 
 STEPS, GUIDANCE = 50, 3.5
@@ -36,15 +35,9 @@ def main():
     torch.set_num_threads(1)
     p = argparse.ArgumentParser()
     p.add_argument("--weights", required=True)
-    p.add_argument("--out", required=True)
-    p.add_argument("--name", default="mmdit-shapes")
-    p.add_argument("--labels", default="3,7")
-    p.add_argument("--quality-samples", type=int, default=8)
-    p.add_argument("--config", help="the training run's config.json (default: beside the weights)")
+    add_arguments(p, name="mmdit-shapes", labels="3,7", quality_samples=8)
     args = p.parse_args()
-    cfg_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
-    with open(cfg_path) as f:
-        run = json.load(f)
+    cfg_path, run = run_config(args)
     if run.get("model") != "mmdit":
         raise SystemExit(f"{cfg_path}: not an MMDiT training run (model {run.get('model')!r})")
     arch = run["architecture"]
@@ -55,10 +48,7 @@ def main():
     ex = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]), torch.full((2,), GUIDANCE))
     export_whole(model, ex, ["x", "t", "y", "guidance"], os.path.join(out, "model.onnx"))
 
-    labels = torch.tensor([int(s) for s in args.labels.split(",")])
-    gen = torch.Generator().manual_seed(2026)
-    noise = torch.randn(len(labels), C, S, S, generator=gen)
-    qnoise = torch.randn(args.quality_samples, C, S, S, generator=gen)
+    labels, noise, qnoise = reference_noise(args, (C, S, S))
     n64 = noise.double()
     with torch.no_grad():
         full = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE)

@@ -1,4 +1,4 @@
-"""What the exporters share (export.py, export_mmdit.py): float16 initializers, the whole forward as ONE
+"""What the exporters share (export.py, export_mmdit.py, wan_export.py): float16 initializers, the whole forward as ONE
 graph, the models rebuilt from float16-rounded weights in float32 and float64, the reference TaylorSeer
 runs and the reference block of model.json.
 
@@ -80,11 +80,39 @@ def export_whole(model, example, names, path):
     print("wrote", path, os.path.getsize(path), "bytes")
 
 
+def add_arguments(p, name, labels, quality_samples):
+    """The options every exporter takes, with that exporter's defaults."""
+    p.add_argument("--out", required=True)
+    p.add_argument("--name", default=name)
+    p.add_argument("--labels", default=labels, help="comma-separated class labels of the reference samples")
+    p.add_argument("--quality-samples", type=int, default=quality_samples)
+    p.add_argument("--config", help="the training run's config.json (default: beside the weights)")
+
+
+def run_config(args):
+    """(path, content) of the training run's config.json: --config, else beside --weights."""
+    path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
+    with open(path) as f:
+        return path, json.load(f)
+
+
+def reference_noise(args, shape):
+    """The reference labels (--labels), their noise and the held-out quality noise, each of shape [n, *shape]."""
+    labels = torch.tensor([int(s) for s in args.labels.split(",")])
+    gen = torch.Generator().manual_seed(2026)
+    noise = torch.randn(len(labels), *shape, generator=gen)
+    return labels, noise, torch.randn(args.quality_samples, *shape, generator=gen)
+
+
 def load_models(Model, arch, weights):
-    """The model from weights.npz (float16) in float32 (frozen, eval) and the same weights in float64."""
-    w = np.load(weights)
+    """The model from weights.npz (float16) or a state dict in float32 (frozen, eval) and the same weights in float64."""
+    if isinstance(weights, dict):
+        state = weights
+    else:
+        w = np.load(weights)
+        state = {k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}
     model = Model(**arch).eval()
-    model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}, strict=True)
+    model.load_state_dict(state, strict=True)
     model.requires_grad_(False)
     m64 = Model(**arch).eval()
     m64.load_state_dict(model.state_dict())
@@ -95,25 +123,27 @@ def write_f32(a, path):
     a.detach().cpu().numpy().astype("<f4").tofile(path)
 
 
-def seer_references(run, full, out, steps, specs):
+def seer_references(run, full, out, steps, specs, cfg=None):
     """Each (name, granularity, N, W, O) of specs: run(seer, granularity) under the reference TaylorSeer with
-    that fixed schedule, written to out/reference/<name>.f32; returns model.json's "seer" entries."""
+    that fixed schedule, written to out/reference/<name>.f32; returns model.json's "seer" entries.
+    cfg "separate": run gets a (cond, uncond) pair of caches instead, the cond pass taking the decisions."""
     entries = []
     for name, granularity, N, W, O in specs:
-        seer = TaylorSeer(steps, N, W, O)
-        x = run(seer, granularity)
+        seers = [TaylorSeer(steps, N, W, O) for _ in range(2 if cfg == "separate" else 1)]
+        x = run(tuple(seers) if cfg == "separate" else seers[0], granularity)
         rel = ((x - full).norm() / full.norm()).item()
-        print(f"{name}: {len(seer.full_steps())} full steps, {seer.calls['forecast']} forecasts, relL2 to full {rel:.3e}")
+        full_steps = seers[0].full_steps()
+        print(f"{name}: {len(full_steps)} full steps, {sum(s.calls['forecast'] for s in seers)} forecasts, relL2 to full {rel:.3e}")
         write_f32(x, os.path.join(out, "reference", name + ".f32"))
-        entries.append({"output": f"reference/{name}.f32", "granularity": granularity,
+        entries.append({"output": f"reference/{name}.f32", "granularity": granularity, **({"cfg": cfg} if cfg else {}),
                         "schedule": {"kind": "fixed", "steps": steps, "interval": N, "warmup": W, "cooldown": 0},
-                        "maxOrder": O, "variable": "step", "fullSteps": seer.full_steps(), "relL2ToFull": rel})
+                        "maxOrder": O, "variable": "step", "fullSteps": full_steps, "relL2ToFull": rel})
     return entries
 
 
-def reference_block(labels, steps, guidance, files, script):
+def reference_block(labels, steps, guidance, files, script, layout=F32_LAYOUT):
     """model.json's "reference": the labels and sampler settings, the files (key -> path), and how they were made."""
-    return {"labels": labels.tolist(), "steps": steps, "guidance": guidance, **files, "dtype": F32_LAYOUT,
+    return {"labels": labels.tolist(), "steps": steps, "guidance": guidance, **files, "dtype": layout,
             "computed_by": f"PyTorch float64 on the float16-rounded weights (scripts/train-dit/{script})"}
 
 

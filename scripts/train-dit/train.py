@@ -13,19 +13,17 @@ the EMA weights at that moment is the teacher, run with classifier-free guidance
 [1, 5]; the student gets g as its `guidance` input and learns the guided velocity in one forward.
 
 Writes DIR/weights.npz (the EMA weights as float16, the precision the ONNX export stores), DIR/config.json,
-DIR/train.log and DIR/preview.png (two samples of each class, 50 steps, guidance 3). The weights are
-written every minute too, so a run cut short still leaves a model.
+DIR/train.log (the mean loss of every 500 steps) and DIR/preview.png (two samples of each class, 50 steps,
+guidance 3). The weights are written every minute too, so a run cut short still leaves a model. The loop is
+train_loop.py's, as wan_train.py's.
 """
 import argparse
 import contextlib
 import copy
-import json
-import math
 import os
 import sys
 import time
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -33,6 +31,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import dit  # noqa: E402
 import mmdit  # noqa: E402
 import shapes  # noqa: E402
+import train_loop  # noqa: E402
 
 # dit-shapes; --arch overrides any of these (a third model for validation should differ from both fixtures)
 ARCH = dict(image_size=32, channels=3, patch=4, hidden=128, depth=8, heads=4, mlp_ratio=4.0, classes=10)
@@ -41,17 +40,6 @@ MMDIT_ARCH = dict(image_size=16, channels=3, patch=2, hidden=64, heads=4, depth_
                   classes=10, text_dim=32, axes_dim=[4, 6, 6])
 MODELS = {"dit": (dit.DiT, dit.sample, ARCH), "mmdit": (mmdit.MMDiT, mmdit.sample, MMDIT_ARCH)}
 GUIDANCE_RANGE = (1.0, 5.0)
-
-
-def save(ema, args, step, loss_hist, out, arch):
-    sd = {k: v.detach().float().cpu().numpy().astype(np.float16) for k, v in ema.state_dict().items()}
-    tmp = os.path.join(out, "weights.tmp.npz")
-    np.savez(tmp, **sd)
-    os.replace(tmp, os.path.join(out, "weights.npz"))
-    with open(os.path.join(out, "config.json"), "w") as f:
-        json.dump({"model": args.model, "architecture": arch, "simple_data": args.simple, "distill": args.distill, "objective": args.objective,
-                   "beta_schedule": args.beta_schedule if args.objective == "eps" else None, "seed": args.seed, "steps": step, "batch": args.batch, "lr": args.lr, "seconds": args.seconds,
-                   "ema": args.ema, "torch": torch.__version__, "final_loss": loss_hist[-1] if loss_hist else None}, f, indent=1)
 
 
 def preview(model, sample, out, dev):
@@ -70,20 +58,11 @@ def preview(model, sample, out, dev):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--out", required=True)
-    p.add_argument("--seconds", type=float, default=200)
-    p.add_argument("--batch", type=int, default=512)
-    p.add_argument("--lr", type=float, default=3e-4)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--init", help="weights.npz of an earlier run to start from")
-    p.add_argument("--warmup", type=int, default=300, help="steps of linear learning-rate warm-up")
-    p.add_argument("--arch", default="{}", help="JSON object overriding entries of ARCH")
-    p.add_argument("--seed", type=int, default=0)
+    train_loop.add_arguments(p, seconds=200, batch=512, lr=3e-4, ema=0.999, warmup=300)
     p.add_argument("--smoke", action="store_true", help="tiny CPU run that exercises every path")
     p.add_argument("--model", choices=sorted(MODELS), default="dit")
     p.add_argument("--distill", type=float, help="mmdit: start guidance distillation at this fraction of the time")
     p.add_argument("--simple", action="store_true", help="shapes.draw(simple=True): the easier data")
-    p.add_argument("--threads", type=int, help="torch.set_num_threads on a CPU")
     p.add_argument("--objective", choices=["flow", "eps"], default="flow",
                    help="flow: rectified flow, velocity prediction; eps: DDPM noise prediction (DiT's)")
     p.add_argument("--beta-schedule", choices=["linear", "cosine"], default="linear", help="--objective eps: the beta table")
@@ -97,51 +76,23 @@ def main():
         torch.set_num_threads(args.threads)
     os.makedirs(args.out, exist_ok=True)
     dev = "cuda" if torch.cuda.is_available() and not args.smoke else "cpu"
-    arch = {**default_arch, **json.loads(args.arch)}
-    unknown = set(arch) - set(default_arch)
-    if unknown:
-        p.error(f"--arch: unknown keys {sorted(unknown)} (expected some of {sorted(default_arch)})")
+    arch = train_loop.architecture(p, args, default_arch)
     ab_table = None
     if args.objective == "eps":
         arch["timestep_scale"] = 1.0  # the integer timestep goes in as it is
         ab_table = dit.alphas_cumprod(args.beta_schedule).float().to(dev)
         sample = lambda m, noise, labels, steps, guidance: dit.sample_eps(m, noise, labels, steps, guidance,
                                                                           beta_schedule=args.beta_schedule)
-    torch.manual_seed(args.seed)
     if dev == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = True
         torch.backends.cudnn.allow_tf32 = True
-    model = Model(**arch).to(dev)
-    ema = Model(**arch).to(dev)
-    if args.init:  # continue from an earlier run's EMA weights (float16)
-        w = np.load(args.init)
-        model.load_state_dict({k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files})
-    ema.load_state_dict(model.state_dict())
-    ema_params, model_params = list(ema.parameters()), list(model.parameters())
-    ema.requires_grad_(False)
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.99))
-    n_params = sum(p.numel() for p in model.parameters())
-    log = open(os.path.join(args.out, "train.log"), "w")
-
-    def say(s):
-        print(s, flush=True)
-        log.write(s + "\n")
-        log.flush()
-
-    say(f"device {dev} torch {torch.__version__} params {n_params} arch {arch}")
-    t0 = time.time()
-    last_save = t0
-    step, loss_hist = 0, []
-    warm = args.warmup
+    model, ema = train_loop.models(Model, arch, args, dev)
+    say = train_loop.logger(args.out)
+    say(f"device {dev} torch {torch.__version__} params {sum(p.numel() for p in model.parameters())} arch {arch}")
     teacher = None
-    while True:
-        elapsed = time.time() - t0
-        if elapsed >= args.seconds:
-            break
-        frac = elapsed / args.seconds
-        lr = args.lr * min(1.0, (step + 1) / warm) * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
-        for gparam in opt.param_groups:
-            gparam["lr"] = lr
+
+    def loss_fn(step, frac):
+        nonlocal teacher
         labels = torch.randint(0, 10, (args.batch,), device=dev)
         with torch.no_grad():
             x0 = shapes.draw(labels, arch["image_size"], simple=args.simple)
@@ -171,25 +122,15 @@ def main():
                     vc, vu = teacher(torch.cat([xt, xt]), torch.cat([t, t]), torch.cat([labels, torch.full_like(labels, 10)])).float().chunk(2)
                     target = vu + g[:, None, None, None] * (vc - vu)
                 v = model(xt, t, labels, g)
-        loss = F.mse_loss(v.float(), target)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        with torch.no_grad():
-            d = args.ema if args.init else min(args.ema, (1 + step) / (10 + step))
-            torch._foreach_mul_(ema_params, d)
-            torch._foreach_add_(ema_params, model_params, alpha=1 - d)
-        step += 1
-        if step % 500 == 0 or (args.smoke and step % 5 == 0):
-            loss_hist.append(loss.item())
-            say(f"step {step} t {time.time() - t0:.0f}s loss {loss.item():.4f} lr {lr:.2e}")
-        if time.time() - last_save > 60:
-            save(ema, args, step, loss_hist, args.out, arch)
-            last_save = time.time()
-    say(f"done: {step} steps in {time.time() - t0:.0f}s ({(time.time() - t0) / max(step, 1) * 1000:.1f} ms/step)")
-    save(ema, args, step, loss_hist, args.out, arch)
-    ema.eval()
+        return F.mse_loss(v.float(), target)
+
+    def config(step, losses):
+        return {"model": args.model, "architecture": arch, "simple_data": args.simple, "distill": args.distill, "objective": args.objective,
+                "beta_schedule": args.beta_schedule if args.objective == "eps" else None, "init": args.init, "seed": args.seed, "steps": step,
+                "batch": args.batch, "lr": args.lr, "warmup": args.warmup, "seconds": args.seconds, "ema": args.ema, "torch": torch.__version__,
+                "final_loss": losses[-1] if losses else None}
+
+    train_loop.train(args, model, ema, loss_fn, config, say, log_every=5 if args.smoke else 500)
     t1 = time.time()
     preview(ema, sample, args.out, dev)
     say(f"preview {time.time() - t1:.1f}s")

@@ -1,5 +1,5 @@
 """Exports a trained video model (wan_train.py) as ONE ONNX graph, forward(x, t, y) -> v with x [B, C, F, H, W],
-as torch.onnx.export writes it, with references computed by PyTorch in float64 from the same
+as torch.onnx.export writes it (graph_export.py, as the other exporters), with references computed by PyTorch in float64 from the same
 (float16-rounded) weights:
 
   reference/full_50steps_g4.f32      full compute, the clips of reference/noise.f32 (labels in model.json),
@@ -16,23 +16,19 @@ as torch.onnx.export writes it, with references computed by PyTorch in float64 f
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
 """
 import argparse
-import json
 import os
 import sys
 
-import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export import OPSET, Whole, to_f16_initializers  # noqa: E402
-from export_mmdit import write  # noqa: E402
-from reference_seer import TaylorSeer  # noqa: E402
+from graph_export import add_arguments, export_whole, load_models, reference_block, reference_noise, run_config, seer_references, write_f32, write_manifest  # noqa: E402
 from wan import TEXT_TOKENS, WanDiT, sample  # noqa: E402
 from wan_train import ARCH  # noqa: E402
 
 STEPS, GUIDANCE = 50, 4.0
-# (name, interval N, warm-up W, order O): the Wan fork's defaults, and N=3 O=2 for a second point
-SEER_REFERENCES = [("seer_separate_n5_w1_o1", 5, 1, 1), ("seer_separate_n3_w1_o2", 3, 1, 2)]
+# (name, granularity, interval N, warm-up W, order O): the Wan fork's defaults, and N=3 O=2 for a second point
+SEER_REFERENCES = [("seer_separate_n5_w1_o1", "module", 5, 1, 1), ("seer_separate_n3_w1_o2", "module", 3, 1, 2)]
 
 
 def main():
@@ -40,75 +36,42 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--weights")
     p.add_argument("--random", action="store_true", help="untrained weights (float16-rounded), for development only")
-    p.add_argument("--out", required=True)
-    p.add_argument("--name", default="wan-clips")
-    p.add_argument("--labels", default="1,3")
-    p.add_argument("--quality-samples", type=int, default=10)
-    p.add_argument("--config", help="the training run's config.json (default: beside the weights)")
+    add_arguments(p, name="wan-clips", labels="1,3", quality_samples=10)
     args = p.parse_args()
     if args.random == (args.weights is not None):
         p.error("give --weights or --random")
     if args.weights:
-        cfg_path = args.config or os.path.join(os.path.dirname(os.path.abspath(args.weights)), "config.json")
-        with open(cfg_path) as f:
-            run = json.load(f)
+        cfg_path, run = run_config(args)
         if run.get("model") != "wan":
             raise SystemExit(f"{cfg_path}: not a wan_train.py run (model {run.get('model')!r})")
-        arch = run["architecture"]
-        w = np.load(args.weights)
-        state = {k: torch.from_numpy(w[k].astype(np.float32)) for k in w.files}
+        arch, weights = run["architecture"], args.weights
     else:
         arch = dict(ARCH)
         torch.manual_seed(0)
         m = WanDiT(**arch)
         for prm in m.parameters():  # an untrained model's zero head would make every output 0
             prm.data.normal_(0, 0.1)
-        state = {k: v.half().float() for k, v in m.state_dict().items()}
-    model = WanDiT(**arch).eval()
-    model.load_state_dict(state, strict=True)
-    model.requires_grad_(False)
+        weights = {k: v.half().float() for k, v in m.state_dict().items()}
+    model, m64 = load_models(WanDiT, arch, weights)
     C, Fr, S = arch["channels"], arch["frames"], arch["image_size"]
     out = args.out
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
+    export_whole(model, (torch.randn(2, C, Fr, S, S), torch.rand(2), torch.tensor([1, 2])), ["x", "t", "y"], os.path.join(out, "model.onnx"))
 
-    path = os.path.join(out, "model.onnx")
-    ex = (torch.randn(2, C, Fr, S, S), torch.rand(2), torch.tensor([1, 2]))
-    names = ["x", "t", "y"]
-    with torch.no_grad():
-        torch.onnx.export(Whole(model), ex, path, input_names=names, output_names=["v"],
-                          dynamic_axes={n: {0: "batch"} for n in names + ["v"]}, opset_version=OPSET,
-                          do_constant_folding=True)
-    to_f16_initializers(path)
-    print("wrote", path, os.path.getsize(path), "bytes")
-
-    labels = torch.tensor([int(s) for s in args.labels.split(",")])
-    gen = torch.Generator().manual_seed(2026)
-    noise = torch.randn(len(labels), C, Fr, S, S, generator=gen)
-    qnoise = torch.randn(args.quality_samples, C, Fr, S, S, generator=gen)
-    m64 = WanDiT(**arch).eval()
-    m64.load_state_dict(model.state_dict())
-    m64 = m64.double()
+    labels, noise, qnoise = reference_noise(args, (C, Fr, S, S))
     n64 = noise.double()
-    seers = []
     with torch.no_grad():
         full = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE)
         full32 = sample(model, noise, labels, steps=STEPS, guidance=GUIDANCE)
         v1 = m64(n64, torch.ones(len(labels), dtype=torch.float64), labels)
-        for name, N, W, O in SEER_REFERENCES:
-            cond, uncond = TaylorSeer(STEPS, N, W, O), TaylorSeer(STEPS, N, W, O)
-            x = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE, seers=(cond, uncond))
-            rel = ((x - full).norm() / full.norm()).item()
-            print(f"{name}: {len(cond.full_steps())} full steps, {cond.calls['forecast'] + uncond.calls['forecast']} forecasts, relL2 to full {rel:.3e}")
-            write(x, os.path.join(out, "reference", name + ".f32"))
-            seers.append({"output": f"reference/{name}.f32", "granularity": "module", "cfg": "separate",
-                          "schedule": {"kind": "fixed", "steps": STEPS, "interval": N, "warmup": W, "cooldown": 0},
-                          "maxOrder": O, "variable": "step", "fullSteps": cond.full_steps(), "relL2ToFull": rel})
+        seers = seer_references(lambda pair, granularity: sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE, seers=pair),
+                                full, out, STEPS, SEER_REFERENCES, cfg="separate")
     rel32 = ((full32.double() - full).norm() / full.norm()).item()
     print(f"full compute: float32 PyTorch vs float64 relL2 {rel32:.3e}")
-    write(noise, os.path.join(out, "reference", "noise.f32"))
-    write(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
-    write(full, os.path.join(out, "reference", "full_50steps_g4.f32"))
-    write(v1, os.path.join(out, "reference", "v_t1.f32"))
+    write_f32(noise, os.path.join(out, "reference", "noise.f32"))
+    write_f32(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
+    write_f32(full, os.path.join(out, "reference", "full_50steps_g4.f32"))
+    write_f32(v1, os.path.join(out, "reference", "v_t1.f32"))
 
     f, h, w = (Fr // arch["patch"][0], S // arch["patch"][1], S // arch["patch"][2])
     manifest = {
@@ -128,25 +91,17 @@ def main():
             "sampler": "Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v",
             "guidance": "classifier-free, two forwards per step (cond, then uncond = the null label): v = v_u + g (v_c - v_u)",
         },
-        "reference": {
-            "labels": labels.tolist(),
-            "steps": STEPS,
-            "guidance": GUIDANCE,
+        "reference": reference_block(labels, STEPS, GUIDANCE, {
             "noise": "reference/noise.f32",
             "output": "reference/full_50steps_g4.f32",
             "v_t1": "reference/v_t1.f32",
             "seer": seers,
             "quality_noise": "reference/quality-noise.f32",
-            "dtype": "float32 little-endian, row-major [B, C, F, H, W]",
-            "computed_by": "PyTorch float64 on the float16-rounded weights (scripts/train-dit/wan_export.py)",
-        },
+        }, "wan_export.py", layout="float32 little-endian, row-major [B, C, F, H, W]"),
     }
     if args.random:
         manifest["untrained"] = "random weights, for development only"
-    with open(os.path.join(out, "model.json"), "w") as fh:
-        json.dump(manifest, fh, indent=1)
-        fh.write("\n")
-    print("wrote", out)
+    write_manifest(out, manifest)
 
 
 if __name__ == "__main__":

@@ -127,6 +127,7 @@ describe('eval', () => {
     [['--schedule', 'adaptive', '--budget', '10'], /--interval does not apply to --schedule adaptive/],
     [['--seed', '3'], /--noise and --seed exclude each other/],
     [['--shift', '0'], /--shift 0/],
+    [['--scheduler', 'euler'], /--scheduler euler: expected flow, ddim or ddpm/],
     [['--labels', '1,2,3'], /--noise .*: holds 6144 float32 values, expected 9216/],
   ])('rejects %j with a one-line ERR_INVALID_ARGUMENT', async (extra, message) => {
     const e = await rejection(evalCommand, [...evalArgs, ...extra]);

@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, DIT_SCHEDULER, type SampleOptions } from '../../lib/pipeline';
 import { getPreset } from '../../lib/presets';
 import { ROOT } from './helpers';
+import { cli } from '../helpers/cli-run';
 
 const DIR = path.join(ROOT, 'fixtures/dit-ddim');
 const DEPTH = 4;
@@ -140,5 +141,17 @@ describe('the eps-prediction DiT in the pipeline', () => {
     expect(a.scheduler.kind).toBe('ddpm');
     expect(b.images).toEqual(a.images);
     expect(relL2(a.images, d.images)).toBeGreaterThan(1e-2);
+  });
+
+  it('`taylorseer eval --scheduler` samples with another scheduler than model.json\'s and reports the one that ran', async () => {
+    const args = ['eval', '--model', DIR, '--steps', '10', '--labels', '3', '--repeat', '1', '--threads', '1', '--json'];
+    const r = await cli([...args, '--scheduler', 'ddpm,beta_schedule=cosine']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).scheduler).toEqual({ ...DIT_SCHEDULER, kind: 'ddpm', betaSchedule: 'cosine' });
+    const d = await cli(args);
+    expect(JSON.parse(d.stdout).scheduler).toEqual(DIT_SCHEDULER);
+    const bad = await cli([...args, '--scheduler', 'ddim,beta_start=0.05']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/scheduler: betaStart 0\.05 is above betaEnd 0\.02 .*\[ERR_INVALID_ARGUMENT\]/);
   });
 });

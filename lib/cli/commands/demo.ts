@@ -24,6 +24,7 @@ import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { TaylorSeerError } from '../../errors';
 import { formatBytes, formatTable, parseChoice, parseInteger, parseNumber } from '../parse';
+import { parseSchedulerFlag, SCHEDULER_FLAG } from '../scheduler-args';
 import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
@@ -142,6 +143,7 @@ export const demoCommand: Command = {
     guidance: { type: 'string', value: 'G', defaultText: "a graph's model.json sampler.guidance, else 3", description: 'classifier-free guidance scale' },
     cfg: { type: 'string', value: 'batched|separate', defaultText: "batched, or the preset's", description: 'guidance branches in one batch or as two runs with separate caches' },
     seed: { type: 'string', value: 'N', default: '0', description: 'seed of the gaussian initial noise' },
+    scheduler: SCHEDULER_FLAG,
     threads: THREADS_FLAG,
     repeat: { type: 'string', value: 'R', default: '1', description: `timed rounds of every run, alternated after a warm-up; 3 or more give the spread (1..${MAX_REPEAT})` },
     json: { type: 'boolean', description: 'print the summary as one JSON object instead of the table' },
@@ -171,6 +173,7 @@ export const demoCommand: Command = {
     const preset = presetFlag(v);
     // with a preset, the demo shows that one setting, full compute and it guided as the fork guides (unless --cfg)
     const cfg = parseChoice<CfgMode>('cfg', str(v, 'cfg') ?? presetCfgMode(preset), ['batched', 'separate']);
+    const scheduler = parseSchedulerFlag(str(v, 'scheduler'));
     const settings = preset ? [presetSetting(preset)] : DEMO_SETTINGS;
     const model = await loadModel(str(v, 'model') ?? bundledModelDir(), { threads, ...graphOptions(v), ...presetLoadOptions(preset) });
     try {
@@ -200,10 +203,10 @@ export const demoCommand: Command = {
 
       const results: SampleResult[] = [];
       const variants = [
-        async () => (results[0] = await sample(model, { labels, steps, guidance, noise, cfg, onStep: tick(names[0]) })),
+        async () => (results[0] = await sample(model, { labels, steps, guidance, scheduler, noise, cfg, onStep: tick(names[0]) })),
         ...settings.map((s, i) => async () => {
           const seer: SeerOptions = { schedule: s.schedule(steps), maxOrder: s.order, ...(s.variable ? { variable: s.variable } : {}) };
-          results[i + 1] = await sample(model, { labels, steps, guidance, noise, granularity: s.granularity, cfg, seer, onStep: tick(names[i + 1]) });
+          results[i + 1] = await sample(model, { labels, steps, guidance, scheduler, noise, granularity: s.granularity, cfg, seer, onStep: tick(names[i + 1]) });
         }),
       ];
       let timings: Timing[];

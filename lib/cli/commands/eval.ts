@@ -15,6 +15,7 @@ import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseNumber } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
+import { parseSchedulerFlag, SCHEDULER_FLAG } from '../scheduler-args';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
   GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
@@ -36,6 +37,7 @@ export const evalCommand: Command = {
     noise: NOISE_FLAG,
     seed: SEED_FLAG,
     shift: SHIFT_FLAG,
+    scheduler: SCHEDULER_FLAG,
     ...SCHEDULE_FLAGS,
     ...PRESET_FLAG,
     // order, granularity and cfg get their defaults in run(), where a --preset can give them
@@ -62,6 +64,7 @@ export const evalCommand: Command = {
     const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
     const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
     const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
+    const scheduler = parseSchedulerFlag(str(v, 'scheduler'));
     const preset = presetFlag(v);
     const order = parseInteger('order', str(v, 'order') ?? String(preset?.maxOrder ?? 2), 0, 4);
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
@@ -82,7 +85,7 @@ export const evalCommand: Command = {
     try {
       const { labels, noise } = samplesFromFlags(v, model, source, model.manifest.reference?.labels ?? [0], '', order);
 
-      const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, cfg, granularity, noise, implementation };
+      const base: Omit<SampleOptions, 'seer' | 'onStep'> = { labels, steps, guidance, shift, scheduler, cfg, granularity, noise, implementation };
       const c = await compareTimed(model, { ...base, seer: seerOptions, repeat, warmUp: () => warmUp(model, labels, guidance, cfg) });
       if (outFile !== undefined) writeF32(outFile, c.accelerated.images);
       const finite = (x: number) => (Number.isFinite(x) ? x : null);
@@ -96,6 +99,7 @@ export const evalCommand: Command = {
         labels,
         ...(arch.frames !== undefined ? { frames: arch.frames } : {}),
         shift,
+        scheduler: c.accelerated.scheduler,
         cfg,
         granularity,
         preset: preset?.id ?? null,
