@@ -16,24 +16,28 @@ ts_status Reject(const std::string& why) {
   return TS_ERR_INVALID_ARGUMENT;
 }
 
-}  // namespace
-
-extern "C" ts_status ts_cpu_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+// A call's arguments, as the CUDA entry points check them (dtypes: the CPU kernels' own).
+template <class Entry>
+ts_status CheckCall(const Entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
   g_last_error.clear();
   std::string why;
-  if (!tsk::CheckUpdateTable(entries, count, "ts_cpu_update", &why)) return Reject(why);
-  if (!ValidCpuDtype(storage) || !ValidCpuDtype(act)) return Reject("ts_cpu_update: bad dtype");
-  ts::CpuUpdate(entries, count, storage, act);
+  if (!tsk::CheckTable(entries, count, fn, &why)) return Reject(why);
+  if (!ValidCpuDtype(storage) || !ValidCpuDtype(act)) return Reject(std::string(fn) + ": bad dtype");
   return TS_OK;
 }
 
+}  // namespace
+
+extern "C" ts_status ts_cpu_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
+  const ts_status st = CheckCall(entries, count, storage, act, "ts_cpu_update");
+  if (st == TS_OK) ts::CpuUpdate(entries, count, storage, act);
+  return st;
+}
+
 extern "C" ts_status ts_cpu_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act) {
-  g_last_error.clear();
-  std::string why;
-  if (!tsk::CheckForecastTable(entries, count, "ts_cpu_forecast", &why)) return Reject(why);
-  if (!ValidCpuDtype(storage) || !ValidCpuDtype(act)) return Reject("ts_cpu_forecast: bad dtype");
-  ts::CpuForecast(entries, count, storage, act);
-  return TS_OK;
+  const ts_status st = CheckCall(entries, count, storage, act, "ts_cpu_forecast");
+  if (st == TS_OK) ts::CpuForecast(entries, count, storage, act);
+  return st;
 }
 
 extern "C" const char* ts_cpu_last_error(void) { return g_last_error.c_str(); }

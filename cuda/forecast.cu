@@ -48,37 +48,22 @@ ts_status ForecastTyped(const FcParams& p, int maxc, bool gated, cudaStream_t st
 
 ts_status ForecastDispatch(const FcParams& p, int maxc, bool gated, ts_dtype s, ts_dtype a, cudaStream_t stream) {
   TS_DISPATCH_DTYPES(ForecastTyped, s, a, p, maxc, gated, stream)
-  return Fail(TS_ERR_INVALID_ARGUMENT, "forecast: bad dtype");  // ValidateForecast rejects these first
+  return Fail(TS_ERR_INVALID_ARGUMENT, "forecast: bad dtype");  // RunTable rejects these first
 }
 
-ts_status ValidateForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
-  std::string why;
-  if (!CheckForecastTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
-  return TS_OK;
-}
-
-}  // namespace tsk
-
-namespace tsk {
 namespace {
 
 ts_status RunForecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const float* coeffs,
                       int64_t stride, void* stream, const char* fn) {
-  ClearError();
-  ts_status st = ValidateForecast(entries, count, storage, act, fn);
-  if (st != TS_OK) return st;
-  FcParams p;
-  int32_t next = 0;
-  while (next < count) {
-    int maxc = 1;
-    bool gated = false;
-    next = BuildForecastTable(entries, count, next, storage, act, &p, &maxc, &gated, coeffs, stride);
-    if (p.num == 0) continue;
-    st = ForecastDispatch(p, maxc, gated, storage, act, static_cast<cudaStream_t>(stream));
-    if (st != TS_OK) return st;
-  }
-  return TS_OK;
+  bool gated = false;
+  return RunTable<FcParams>(
+      entries, count, storage, act, fn,
+      [&](int32_t first, FcParams* p, int* maxc) {
+        return BuildForecastTable(entries, count, first, storage, act, p, maxc, &gated, coeffs, stride);
+      },
+      [&](const FcParams& p, int maxc) {
+        return ForecastDispatch(p, maxc, gated, storage, act, static_cast<cudaStream_t>(stream));
+      });
 }
 
 }  // namespace
@@ -92,11 +77,8 @@ extern "C" ts_status ts_cuda_forecast(const ts_forecast_entry* entries, int32_t 
 extern "C" ts_status ts_cuda_forecast_indirect(const ts_forecast_entry* entries, int32_t count, ts_dtype storage,
                                                ts_dtype act, const float* coeffs, int64_t stride, void* stream) {
   const char* fn = "ts_cuda_forecast_indirect";
-  if (!coeffs || stride < 0) {
-    tsk::ClearError();
-    return tsk::Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": coeffs must be a device pointer and stride >= 0");
-  }
-  return tsk::RunForecast(entries, count, storage, act, coeffs, stride, stream, fn);
+  const ts_status st = tsk::CheckIndirect(coeffs, stride, fn, "coeffs");
+  return st != TS_OK ? st : tsk::RunForecast(entries, count, storage, act, coeffs, stride, stream, fn);
 }
 
 // Probed once per process: a device, and a kernel image of this build that runs on it.

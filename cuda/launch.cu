@@ -93,41 +93,42 @@ bool ValidDtype(ts_dtype d) { return d == TS_F32 || d == TS_F16 || d == TS_BF16;
 
 bool ValidStorage(ts_dtype d) { return ValidDtype(d) || d == TS_I8; }
 
+ts_status CheckIndirect(const float* values, int64_t stride, const char* fn, const char* what) {
+  if (values && stride >= 0) return TS_OK;
+  ClearError();
+  return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": " + what + " must be a device pointer and stride >= 0");
+}
+
 // Tiles of an entry of n elements: kThreads * unroll vectors of V, or for TS_I8 kThreads records (a thread
 // per record, q8.cuh).
 static int64_t TilesOf(int64_t n, ts_dtype storage, int V, int64_t per_tile) {
   return storage == TS_I8 ? CeilDiv(ts_q8_blocks(n), kThreads) : CeilDiv(CeilDiv(n, V), per_tile);
 }
 
-int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
-                     UpdParams* p, int* maxc, const float* src, int64_t stride) {
+// Fills p from entries[first..]: up to kTableCap non-empty entries, each with its n, its factor count
+// (count_of) and its first tile, a prefix sum of the tile counts at the unroll of the table's largest count
+// (UnrollForCount); fill(s, d, i) sets the rest of p's entry d from entries[i] = s. Returns the index after
+// the last entry looked at.
+template <class Entry, class Params, class CountOf, class Fill>
+static int BuildTable(const Entry* entries, int32_t count, int32_t first, ts_dtype storage, int V, Params* p, int* maxc,
+                      CountOf count_of, Fill fill) {
   memset(p, 0, sizeof(*p));
-  const int V = VecWidthOf(storage, act);
-  const int ss = DtypeSize(storage);
   int idx[kTableCap];
   int num = 0, mc = 1;
   int32_t i = first;
   for (; i < count && num < kTableCap; ++i) {
     if (entries[i].n <= 0) continue;
     idx[num++] = i;
-    if (entries[i].new_count > mc) mc = entries[i].new_count;
+    if (count_of(entries[i]) > mc) mc = count_of(entries[i]);
   }
   const int64_t per_tile = static_cast<int64_t>(UnrollForCount(mc)) * kThreads;  // vectors per tile
   int64_t tiles = 0;
   for (int k = 0; k < num; ++k) {
-    const ts_update_entry& s = entries[idx[k]];
-    UpdEnt& d = p->e[k];
-    d.factors = s.factors;
-    d.fresh = s.fresh;
-    d.stats = s.stats;
-    d.div_src = src ? src + idx[k] * stride : nullptr;
-    if (s.stats) p->any_stats = 1;
+    const Entry& s = entries[idx[k]];
+    auto& d = p->e[k];
     d.n = s.n;
-    d.count = s.new_count;
-    for (int j = 0; j < TS_MAX_ORDER; ++j) d.div[j] = s.divisors[j];
-    // TS_I8: d_0 and the records start 16-byte aligned when the factors do (taylorseer.h)
-    const bool vec = Aligned16(s.factors) && Aligned16(s.fresh) && (storage == TS_I8 || s.new_count == 1 || (s.n * ss) % 16 == 0);
-    d.flags = vec ? kVec : 0;
+    d.count = count_of(s);
+    fill(s, d, idx[k]);
     d.tile_begin = tiles;
     tiles += TilesOf(s.n, storage, V, per_tile);
   }
@@ -137,62 +138,61 @@ int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t firs
   return i;
 }
 
+int BuildUpdateTable(const ts_update_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
+                     UpdParams* p, int* maxc, const float* src, int64_t stride) {
+  const int ss = DtypeSize(storage);
+  return BuildTable(
+      entries, count, first, storage, VecWidthOf(storage, act), p, maxc, [](const ts_update_entry& s) { return s.new_count; },
+      [&](const ts_update_entry& s, UpdEnt& d, int i) {
+        d.factors = s.factors;
+        d.fresh = s.fresh;
+        d.stats = s.stats;
+        d.div_src = src ? src + i * stride : nullptr;
+        if (s.stats) p->any_stats = 1;
+        for (int j = 0; j < TS_MAX_ORDER; ++j) d.div[j] = s.divisors[j];
+        // TS_I8: d_0 and the records start 16-byte aligned when the factors do (taylorseer.h)
+        const bool vec =
+            Aligned16(s.factors) && Aligned16(s.fresh) && (storage == TS_I8 || s.new_count == 1 || (s.n * ss) % 16 == 0);
+        d.flags = vec ? kVec : 0;
+      });
+}
+
 int BuildForecastTable(const ts_forecast_entry* entries, int32_t count, int32_t first, ts_dtype storage, ts_dtype act,
                        FcParams* p, int* maxc, bool* gated, const float* src, int64_t stride) {
-  memset(p, 0, sizeof(*p));
   const int V = storage == TS_I8 ? 16 / DtypeSize(act) : VecWidthOf(storage, act);  // TS_I8: vectors of act only
   const int ss = DtypeSize(storage), as = DtypeSize(act);
-  int idx[kTableCap];
-  int num = 0, mc = 1;
-  bool any_gate = false;
-  int32_t i = first;
-  for (; i < count && num < kTableCap; ++i) {
-    if (entries[i].n <= 0) continue;
-    idx[num++] = i;
-    if (entries[i].count > mc) mc = entries[i].count;
-    if (entries[i].gate) any_gate = true;
-  }
-  const int64_t per_tile = static_cast<int64_t>(UnrollForCount(mc)) * kThreads;
-  int64_t tiles = 0;
-  for (int k = 0; k < num; ++k) {
-    const ts_forecast_entry& s = entries[idx[k]];
-    FcEnt& d = p->e[k];
-    d.factors = s.factors;
-    d.out = s.out;
-    d.coef_src = src ? src + idx[k] * stride : nullptr;
-    d.n = s.n;
-    d.count = s.count;
-    for (int j = 0; j < TS_MAX_FACTORS; ++j) d.coeffs[j] = s.coeffs[j];
-    bool vec = Aligned16(s.factors) && Aligned16(s.out) && (storage == TS_I8 || s.count == 1 || (s.n * ss) % 16 == 0);
-    int32_t flags = 0;
-    if (s.gate) {
-      flags |= kGated;
-      d.gate = s.gate;
-      d.residual = s.residual ? s.residual : s.out;
-      d.tokens = s.tokens;
-      d.dim = s.dim;
-      vec = vec && Aligned16(d.residual);
-      // The gate row of a vector is contiguous when no vector crosses a row of D elements.
-      // Otherwise the entry takes the scalar path (a vector of V elements must share one gate row).
-      if (Aligned16(s.gate) && s.dim % V == 0 && (s.dim * as) % 16 == 0) flags |= kGateVec;
-      else vec = false;
-      if (s.n > 0xffffffffll) {
-        flags |= kDiv64;
-      } else {
-        d.dim_div = FastDiv::Make(static_cast<uint32_t>(s.dim));
-        d.tok_div = FastDiv::Make(static_cast<uint32_t>(s.tokens));
-      }
-    }
-    if (vec) flags |= kVec;
-    d.flags = flags;
-    d.tile_begin = tiles;
-    tiles += TilesOf(s.n, storage, V, per_tile);
-  }
-  p->num = num;
-  p->total_tiles = tiles;
-  *maxc = mc;
-  *gated = any_gate;
-  return i;
+  *gated = false;
+  return BuildTable(
+      entries, count, first, storage, V, p, maxc, [](const ts_forecast_entry& s) { return s.count; },
+      [&](const ts_forecast_entry& s, FcEnt& d, int i) {
+        d.factors = s.factors;
+        d.out = s.out;
+        d.coef_src = src ? src + i * stride : nullptr;
+        for (int j = 0; j < TS_MAX_FACTORS; ++j) d.coeffs[j] = s.coeffs[j];
+        bool vec = Aligned16(s.factors) && Aligned16(s.out) && (storage == TS_I8 || s.count == 1 || (s.n * ss) % 16 == 0);
+        int32_t flags = 0;
+        if (s.gate) {
+          *gated = true;
+          flags |= kGated;
+          d.gate = s.gate;
+          d.residual = s.residual ? s.residual : s.out;
+          d.tokens = s.tokens;
+          d.dim = s.dim;
+          vec = vec && Aligned16(d.residual);
+          // The gate row of a vector is contiguous when no vector crosses a row of D elements.
+          // Otherwise the entry takes the scalar path (a vector of V elements must share one gate row).
+          if (Aligned16(s.gate) && s.dim % V == 0 && (s.dim * as) % 16 == 0) flags |= kGateVec;
+          else vec = false;
+          if (s.n > 0xffffffffll) {
+            flags |= kDiv64;
+          } else {
+            d.dim_div = FastDiv::Make(static_cast<uint32_t>(s.dim));
+            d.tok_div = FastDiv::Make(static_cast<uint32_t>(s.tokens));
+          }
+        }
+        if (vec) flags |= kVec;
+        d.flags = flags;
+      });
 }
 
 }  // namespace tsk

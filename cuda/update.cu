@@ -88,36 +88,19 @@ ts_status UpdateTyped(const UpdParams& p, int maxc, cudaStream_t stream) {
 
 ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, cudaStream_t stream) {
   TS_DISPATCH_DTYPES(UpdateTyped, s, a, p, maxc, stream)
-  return Fail(TS_ERR_INVALID_ARGUMENT, "update: bad dtype");  // ValidateUpdate rejects these first
+  return Fail(TS_ERR_INVALID_ARGUMENT, "update: bad dtype");  // RunTable rejects these first
 }
 
-ts_status ValidateUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const char* fn) {
-  std::string why;
-  if (!CheckUpdateTable(entries, count, fn, &why)) return Fail(TS_ERR_INVALID_ARGUMENT, why);
-  if (!ValidStorage(storage) || !ValidDtype(act)) return Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": bad dtype");
-  return TS_OK;
-}
-
-}  // namespace tsk
-
-namespace tsk {
 namespace {
 
 ts_status RunUpdate(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act, const float* divisors,
                     int64_t stride, void* stream, const char* fn) {
-  ClearError();
-  ts_status st = ValidateUpdate(entries, count, storage, act, fn);
-  if (st != TS_OK) return st;
-  UpdParams p;
-  int32_t next = 0;
-  while (next < count) {
-    int maxc = 1;
-    next = BuildUpdateTable(entries, count, next, storage, act, &p, &maxc, divisors, stride);
-    if (p.num == 0) continue;
-    st = UpdateDispatch(p, maxc, storage, act, static_cast<cudaStream_t>(stream));
-    if (st != TS_OK) return st;
-  }
-  return TS_OK;
+  return RunTable<UpdParams>(
+      entries, count, storage, act, fn,
+      [&](int32_t first, UpdParams* p, int* maxc) {
+        return BuildUpdateTable(entries, count, first, storage, act, p, maxc, divisors, stride);
+      },
+      [&](const UpdParams& p, int maxc) { return UpdateDispatch(p, maxc, storage, act, static_cast<cudaStream_t>(stream)); });
 }
 
 }  // namespace
@@ -131,9 +114,6 @@ extern "C" ts_status ts_cuda_update(const ts_update_entry* entries, int32_t coun
 extern "C" ts_status ts_cuda_update_indirect(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act,
                                              const float* divisors, int64_t stride, void* stream) {
   const char* fn = "ts_cuda_update_indirect";
-  if (!divisors || stride < 0) {
-    tsk::ClearError();
-    return tsk::Fail(TS_ERR_INVALID_ARGUMENT, std::string(fn) + ": divisors must be a device pointer and stride >= 0");
-  }
-  return tsk::RunUpdate(entries, count, storage, act, divisors, stride, stream, fn);
+  const ts_status st = tsk::CheckIndirect(divisors, stride, fn, "divisors");
+  return st != TS_OK ? st : tsk::RunUpdate(entries, count, storage, act, divisors, stride, stream, fn);
 }

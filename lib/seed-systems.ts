@@ -96,6 +96,11 @@ const SINGLE_STREAM = {
   pixelsPerToken: 16,
 } as const;
 
+/** Where both Wan sizes' shared numbers come from. */
+const WAN_SHARED_SOURCE =
+  'patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
+  'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches';
+
 const WAN_1_3B: SeedSystem = {
   ...SINGLE_STREAM,
   id: 'wan2.1-1.3b',
@@ -110,9 +115,7 @@ const WAN_1_3B: SeedSystem = {
   cfg: 'separate',
   reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-Wan2.1 cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance)' },
   lite: { interval: 5, order: 1, warmup: 1, source: 'ComfyUI-TaylorSeer examples/taylorseerlite_example_wan2-2.json (TaylorSeerLite, model_type wanvideo)' },
-  source:
-    'Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
-    'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
+  source: `Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, ${WAN_SHARED_SOURCE}`,
 };
 
 const SYSTEMS: readonly SeedSystem[] = [
@@ -182,9 +185,7 @@ const SYSTEMS: readonly SeedSystem[] = [
     hidden: 5120,
     singleBlocks: 40,
     defaultSize: { width: 1280, height: 720, frames: 81 },
-    source:
-      'Wan-AI/Wan2.1-T2V-14B config.json: dim 5120, num_layers 40, patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
-      'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches',
+    source: `Wan-AI/Wan2.1-T2V-14B config.json: dim 5120, num_layers 40, ${WAN_SHARED_SOURCE}`,
   },
   {
     ...SINGLE_STREAM,

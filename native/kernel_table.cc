@@ -169,121 +169,112 @@ EntryBase ParseEntryBase(Napi::Env env, const RawEntry& r, uint32_t i, const cha
   return b;
 }
 
-void ParseUpdate(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
-  bool first = true;
-  for (uint32_t i = 0; i < raw.size(); ++i) {
-    const RawEntry& r = raw[i];
-    const EntryBase b = ParseEntryBase(env, r, i, "fresh", first, t);
-    TensorArg factors = b.factors;
-    const TensorArg fresh = b.tensor;
-    const int64_t n = b.n, cap = b.cap, max_count = b.max_count;
-    ts_update_entry e{};
-    RequireRoom(env, r.count, cap, n, i, "oldCount");
-    RequireRoom(env, r.new_count, cap, n, i, "newCount");
-    e.old_count = static_cast<int32_t>(ParseInt(env, r.count, 0, max_count, At("entries", i, "oldCount")));
-    const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
-    e.new_count = static_cast<int32_t>(ParseInt(env, r.new_count, 1, new_max, At("entries", i, "newCount")));
-    // Indirect launches read the divisors from options.values on the device.
-    if (e.new_count > 1 && !t.indirect) ParseList(env, r, e.new_count - 1, true, At("entries", i, "divisors"), e.divisors);
-    TS_REQUIRE(env, !Overlaps(fresh, factors), "ERR_INVALID_ARGUMENT",
-               At("entries", i, "fresh") + " must not share memory with the entry's factors");
-    if (!r.stats.IsUndefined()) {
-      const std::string what = At("entries", i, "stats");
-      TS_REQUIRE(env, r.stats.IsTypedArray() && r.stats.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "ERR_INVALID_ARGUMENT",
-                 what + " must be a Float32Array of at least newCount = " + std::to_string(e.new_count) +
-                     " elements (host memory, also for DeviceTensor tables)");
-      TensorArg stats = ParseTensor(env, r.stats, TS_F32, what);
-      TS_REQUIRE(env, stats.length >= e.new_count, "ERR_LENGTH",
-                 what + " must hold newCount = " + std::to_string(e.new_count) + " floats (got " + std::to_string(stats.length) + ")");
-      TS_REQUIRE(env, !Overlaps(stats, factors) && !Overlaps(stats, fresh), "ERR_INVALID_ARGUMENT",
-                 what + " must not share memory with the entry's factors or fresh");
-      e.stats = static_cast<float*>(stats.data);
-      stats.length = e.new_count;
-      t.keep.Add(r.stats, stats, false, true, i, "stats");
-    }
-    e.factors = factors.data;
-    e.fresh = fresh.data;
-    e.n = n;
-    t.updates.push_back(e);
-    if (t.device) {
-      EntryUse u{factors, {}, 0};
-      u.Read(factors);
-      u.Read(fresh);
-      t.uses.push_back(u);
-    }
-    // The kernel reads and writes the first new_count factors only.
-    factors.length = e.new_count * n;
-    t.keep.Add(r.factors, factors, true, true, i, "factors");
-    t.keep.Add(r.tensor, fresh, true, false, i, "fresh");
-  }
+// The activation tensor of entry i (`field`: fresh or out) must not share memory with the entry's factors.
+// Checked after the counts, whose errors come first.
+void RequireApart(Napi::Env env, const TensorArg& tensor, const TensorArg& factors, uint32_t i, const char* field) {
+  TS_REQUIRE(env, !Overlaps(tensor, factors), "ERR_INVALID_ARGUMENT",
+             At("entries", i, field) + " must not share memory with the entry's factors");
 }
 
-void ParseForecast(Napi::Env env, const std::vector<RawEntry>& raw, Table& t) {
-  bool first = true;
-  for (uint32_t i = 0; i < raw.size(); ++i) {
-    const RawEntry& r = raw[i];
-    const EntryBase b = ParseEntryBase(env, r, i, "out", first, t);
-    TensorArg factors = b.factors;
-    TensorArg out = b.tensor;
-    const int64_t n = b.n, cap = b.cap, max_count = b.max_count;
-    ts_forecast_entry e{};
-    RequireRoom(env, r.count, cap, n, i, "count");
-    e.count = static_cast<int32_t>(ParseInt(env, r.count, 1, max_count, At("entries", i, "count")));
-    if (!t.indirect) ParseList(env, r, e.count, false, At("entries", i, "coeffs"), e.coeffs);
-    TS_REQUIRE(env, !Overlaps(out, factors), "ERR_INVALID_ARGUMENT",
-               At("entries", i, "out") + " must not share memory with the entry's factors");
-    EntryUse use{out, {}, 0};
-    use.Read(factors);
-    bool out_read = false;  // the in-place gated form reads out as its residual
-    if (!r.gate.IsUndefined()) {
-      TensorArg gate = ParseTensor(env, r.gate, t.act, At("entries", i, "gate"));
-      use.Read(gate);
-      CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
-      e.tokens = ParseInt(env, r.tokens, 1, kMaxElements, At("entries", i, "tokens"));
-      e.dim = ParseInt(env, r.dim, 1, kMaxElements, At("entries", i, "dim"));
-      TS_REQUIRE(env, e.dim <= n && e.tokens <= n / e.dim && n % (e.tokens * e.dim) == 0, "ERR_SHAPE",
-                 At("entries", i, "out") + " has " + std::to_string(n) + " elements, not a multiple of tokens * dim = " +
-                     std::to_string(e.tokens) + " * " + std::to_string(e.dim));
-      const int64_t batch = n / (e.tokens * e.dim);
-      TS_REQUIRE(env, gate.length == batch * e.dim, "ERR_SHAPE",
-                 At("entries", i, "gate") + " must be [batch, dim] = [" + std::to_string(batch) + ", " +
-                     std::to_string(e.dim) + "] (" + std::to_string(batch * e.dim) + " elements, got " +
-                     std::to_string(gate.length) + ")");
-      TS_REQUIRE(env, !Overlaps(gate, out), "ERR_INVALID_ARGUMENT",
-                 At("entries", i, "gate") + " must not share memory with out");
-      e.gate = gate.data;
-      t.keep.Add(r.gate, gate, true, false, i, "gate");
-      if (!r.residual.IsUndefined()) {
-        TensorArg residual = ParseTensor(env, r.residual, t.act, At("entries", i, "residual"));
-        CheckSameDevice(env, first, t.device, residual, At("entries", i, "residual"));
-        TS_REQUIRE(env, residual.length == n, "ERR_LENGTH",
-                   At("entries", i, "residual") + " must have n = " + std::to_string(n) + " elements (got " +
-                       std::to_string(residual.length) + ")");
-        // Exactly the same memory as out is the in-place form (h += gate * F); a partial overlap would
-        // read values the kernel already overwrote.
-        TS_REQUIRE(env, residual.data == out.data || !Overlaps(residual, out), "ERR_INVALID_ARGUMENT",
-                   At("entries", i, "residual") + " must be out itself or not overlap it");
-        e.residual = residual.data;
-        if (residual.data != out.data) use.Read(residual);
-        else out_read = true;
-        t.keep.Add(r.residual, residual, true, false, i, "residual");
-      } else {
-        e.residual = out.data;
-        out_read = true;
-      }
-    } else {
-      TS_REQUIRE(env, r.residual.IsUndefined(), "ERR_INVALID_ARGUMENT",
-                 At("entries", i, "residual") + " needs a gate (the gated form is out = residual + gate * forecast)");
-    }
-    e.factors = factors.data;
-    e.out = out.data;
-    e.n = n;
-    t.forecasts.push_back(e);
-    if (t.device) t.uses.push_back(use);
-    factors.length = e.count * n;  // the factors the kernel reads
-    t.keep.Add(r.factors, factors, true, false, i, "factors");
-    t.keep.Add(r.tensor, out, out_read, true, i, "out");
+void ParseUpdateEntry(Napi::Env env, const RawEntry& r, uint32_t i, bool& first, Table& t) {
+  auto [factors, fresh, n, cap, max_count] = ParseEntryBase(env, r, i, "fresh", first, t);
+  ts_update_entry e{};
+  RequireRoom(env, r.count, cap, n, i, "oldCount");
+  RequireRoom(env, r.new_count, cap, n, i, "newCount");
+  e.old_count = static_cast<int32_t>(ParseInt(env, r.count, 0, max_count, At("entries", i, "oldCount")));
+  const int64_t new_max = e.old_count + 1 < max_count ? e.old_count + 1 : max_count;
+  e.new_count = static_cast<int32_t>(ParseInt(env, r.new_count, 1, new_max, At("entries", i, "newCount")));
+  // Indirect launches read the divisors from options.values on the device.
+  if (e.new_count > 1 && !t.indirect) ParseList(env, r, e.new_count - 1, true, At("entries", i, "divisors"), e.divisors);
+  RequireApart(env, fresh, factors, i, "fresh");
+  if (!r.stats.IsUndefined()) {
+    const std::string what = At("entries", i, "stats");
+    TS_REQUIRE(env, r.stats.IsTypedArray() && r.stats.As<Napi::TypedArray>().TypedArrayType() == napi_float32_array, "ERR_INVALID_ARGUMENT",
+               what + " must be a Float32Array of at least newCount = " + std::to_string(e.new_count) +
+                   " elements (host memory, also for DeviceTensor tables)");
+    TensorArg stats = ParseTensor(env, r.stats, TS_F32, what);
+    TS_REQUIRE(env, stats.length >= e.new_count, "ERR_LENGTH",
+               what + " must hold newCount = " + std::to_string(e.new_count) + " floats (got " + std::to_string(stats.length) + ")");
+    TS_REQUIRE(env, !Overlaps(stats, factors) && !Overlaps(stats, fresh), "ERR_INVALID_ARGUMENT",
+               what + " must not share memory with the entry's factors or fresh");
+    e.stats = static_cast<float*>(stats.data);
+    stats.length = e.new_count;
+    t.keep.Add(r.stats, stats, false, true, i, "stats");
   }
+  e.factors = factors.data;
+  e.fresh = fresh.data;
+  e.n = n;
+  t.updates.push_back(e);
+  if (t.device) {
+    EntryUse u{factors, {}, 0};
+    u.Read(factors);
+    u.Read(fresh);
+    t.uses.push_back(u);
+  }
+  // The kernel reads and writes the first new_count factors only.
+  factors.length = e.new_count * n;
+  t.keep.Add(r.factors, factors, true, true, i, "factors");
+  t.keep.Add(r.tensor, fresh, true, false, i, "fresh");
+}
+
+void ParseForecastEntry(Napi::Env env, const RawEntry& r, uint32_t i, bool& first, Table& t) {
+  auto [factors, out, n, cap, max_count] = ParseEntryBase(env, r, i, "out", first, t);
+  ts_forecast_entry e{};
+  RequireRoom(env, r.count, cap, n, i, "count");
+  e.count = static_cast<int32_t>(ParseInt(env, r.count, 1, max_count, At("entries", i, "count")));
+  if (!t.indirect) ParseList(env, r, e.count, false, At("entries", i, "coeffs"), e.coeffs);
+  RequireApart(env, out, factors, i, "out");
+  EntryUse use{out, {}, 0};
+  use.Read(factors);
+  bool out_read = false;  // the in-place gated form reads out as its residual
+  if (!r.gate.IsUndefined()) {
+    TensorArg gate = ParseTensor(env, r.gate, t.act, At("entries", i, "gate"));
+    use.Read(gate);
+    CheckSameDevice(env, first, t.device, gate, At("entries", i, "gate"));
+    e.tokens = ParseInt(env, r.tokens, 1, kMaxElements, At("entries", i, "tokens"));
+    e.dim = ParseInt(env, r.dim, 1, kMaxElements, At("entries", i, "dim"));
+    TS_REQUIRE(env, e.dim <= n && e.tokens <= n / e.dim && n % (e.tokens * e.dim) == 0, "ERR_SHAPE",
+               At("entries", i, "out") + " has " + std::to_string(n) + " elements, not a multiple of tokens * dim = " +
+                   std::to_string(e.tokens) + " * " + std::to_string(e.dim));
+    const int64_t batch = n / (e.tokens * e.dim);
+    TS_REQUIRE(env, gate.length == batch * e.dim, "ERR_SHAPE",
+               At("entries", i, "gate") + " must be [batch, dim] = [" + std::to_string(batch) + ", " +
+                   std::to_string(e.dim) + "] (" + std::to_string(batch * e.dim) + " elements, got " +
+                   std::to_string(gate.length) + ")");
+    TS_REQUIRE(env, !Overlaps(gate, out), "ERR_INVALID_ARGUMENT",
+               At("entries", i, "gate") + " must not share memory with out");
+    e.gate = gate.data;
+    t.keep.Add(r.gate, gate, true, false, i, "gate");
+    if (!r.residual.IsUndefined()) {
+      TensorArg residual = ParseTensor(env, r.residual, t.act, At("entries", i, "residual"));
+      CheckSameDevice(env, first, t.device, residual, At("entries", i, "residual"));
+      TS_REQUIRE(env, residual.length == n, "ERR_LENGTH",
+                 At("entries", i, "residual") + " must have n = " + std::to_string(n) + " elements (got " +
+                     std::to_string(residual.length) + ")");
+      // Exactly the same memory as out is the in-place form (h += gate * F); a partial overlap would
+      // read values the kernel already overwrote.
+      TS_REQUIRE(env, residual.data == out.data || !Overlaps(residual, out), "ERR_INVALID_ARGUMENT",
+                 At("entries", i, "residual") + " must be out itself or not overlap it");
+      e.residual = residual.data;
+      if (residual.data != out.data) use.Read(residual);
+      else out_read = true;
+      t.keep.Add(r.residual, residual, true, false, i, "residual");
+    } else {
+      e.residual = out.data;
+      out_read = true;
+    }
+  } else {
+    TS_REQUIRE(env, r.residual.IsUndefined(), "ERR_INVALID_ARGUMENT",
+               At("entries", i, "residual") + " needs a gate (the gated form is out = residual + gate * forecast)");
+  }
+  e.factors = factors.data;
+  e.out = out.data;
+  e.n = n;
+  t.forecasts.push_back(e);
+  if (t.device) t.uses.push_back(use);
+  factors.length = e.count * n;  // the factors the kernel reads
+  t.keep.Add(r.factors, factors, true, false, i, "factors");
+  t.keep.Add(r.tensor, out, out_read, true, i, "out");
 }
 
 // forecast(..., { chain: true }): the entries are gated forecasts into ONE residual stream, applied in
@@ -402,8 +393,11 @@ std::unique_ptr<Table> ParseTable(const Napi::CallbackInfo& info, bool update, b
   const RawOptions opts = ReadOptions(env, info[3], update);
   // Phase two: pointers and lengths; no code of the caller runs from here to the kernel.
   ParseIndirect(env, opts, *t);
-  if (update) ParseUpdate(env, raw, *t);
-  else ParseForecast(env, raw, *t);
+  bool first = true;  // no tensor seen yet: the first sets the table's device (CheckSameDevice)
+  for (uint32_t i = 0; i < raw.size(); ++i) {
+    if (update) ParseUpdateEntry(env, raw[i], i, first, *t);
+    else ParseForecastEntry(env, raw[i], i, first, *t);
+  }
   if (!update) ParseChain(env, opts.chain, *t);
   CheckIndirect(env, *t);
   if (t->device && !t->chain) CheckConcurrentEntries(env, *t);

@@ -46,12 +46,9 @@ void AddCudaBench(Napi::Env env, Napi::Object cuda) {
 
 void InitDevice(Napi::Env env, Napi::Object exports) {
   Napi::Object cuda = Napi::Object::New(env);
-  cuda.Set("alloc", Napi::Function::New(env, NotCompiled, "alloc"));
-  cuda.Set("wrap", Napi::Function::New(env, NotCompiled, "wrap"));
-  cuda.Set("upload", Napi::Function::New(env, NotCompiled, "upload"));
+  // The members of the CUDA build's `cuda` object: the synchronous ones throw, download rejects.
+  for (const char* name : {"alloc", "wrap", "upload", "synchronize", "setStream"}) cuda.Set(name, Napi::Function::New(env, NotCompiled, name));
   cuda.Set("download", Napi::Function::New(env, NotCompiledAsync, "download"));
-  cuda.Set("synchronize", Napi::Function::New(env, NotCompiled, "synchronize"));
-  cuda.Set("setStream", Napi::Function::New(env, NotCompiled, "setStream"));
   AddCudaBench(env, cuda);
   exports.Set("cuda", cuda);
   exports.Set("cudaInfo", Napi::Function::New(env, CudaInfo, "cudaInfo"));

@@ -194,15 +194,13 @@ static ts_status RunUpdate(const std::vector<ts_update_entry>& es, ts_dtype s, t
     CudaOk(cudaDeviceSynchronize(), "update sync");
     return TS_OK;
   }
-  static UpdParams p;
-  int32_t next = 0;
-  while (next < static_cast<int32_t>(es.size())) {
-    int maxc = 1;
-    next = BuildUpdateTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc);
-    if (p.num == 0) continue;
-    EmulateUpdate(s, a, p, maxc, EmuGrid());
-  }
-  return TS_OK;
+  const int32_t n = static_cast<int32_t>(es.size());
+  return LaunchSlices<UpdParams>(
+      n, [&](int32_t first, UpdParams* p, int* maxc) { return BuildUpdateTable(es.data(), n, first, s, a, p, maxc); },
+      [&](const UpdParams& p, int maxc) {
+        EmulateUpdate(s, a, p, maxc, EmuGrid());
+        return TS_OK;
+      });
 }
 
 static ts_status RunForecast(const std::vector<ts_forecast_entry>& es, ts_dtype s, ts_dtype a) {
@@ -212,16 +210,14 @@ static ts_status RunForecast(const std::vector<ts_forecast_entry>& es, ts_dtype 
     CudaOk(cudaDeviceSynchronize(), "forecast sync");
     return TS_OK;
   }
-  static FcParams p;
-  int32_t next = 0;
-  while (next < static_cast<int32_t>(es.size())) {
-    int maxc = 1;
-    bool gated = false;
-    next = BuildForecastTable(es.data(), static_cast<int32_t>(es.size()), next, s, a, &p, &maxc, &gated);
-    if (p.num == 0) continue;
-    EmulateForecast(s, a, p, maxc, gated, EmuGrid());
-  }
-  return TS_OK;
+  const int32_t n = static_cast<int32_t>(es.size());
+  bool gated = false;
+  return LaunchSlices<FcParams>(
+      n, [&](int32_t first, FcParams* p, int* maxc) { return BuildForecastTable(es.data(), n, first, s, a, p, maxc, &gated); },
+      [&](const FcParams& p, int maxc) {
+        EmulateForecast(s, a, p, maxc, gated, EmuGrid());
+        return TS_OK;
+      });
 }
 
 // ---------------------------------------------------------------- buffers with guard bands

@@ -67,3 +67,14 @@ export async function expectReject(p: Promise<unknown>, code: string): Promise<s
   }
   throw new Error(`expected a rejection with code ${code}, but the promise resolved`);
 }
+
+/**
+ * The sizes the kernel checks run at a factor count: each of `lengths` (and 65537 at count 3), and 1001
+ * once more with its tensors misaligned.
+ */
+export function* checkSizes(lengths: readonly number[], count: number): Generator<{ n: number; misaligned: boolean }> {
+  for (const n of [...lengths, ...(count === 3 ? [65537] : [])]) {
+    yield { n, misaligned: false };
+    if (n === 1001) yield { n, misaligned: true };
+  }
+}

@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 
 import type { DeviceTensor, Dtype, ForecastEntry, NativeAddon, UpdateEntry } from '../../lib/native';
-import { addon, cudaUsable, expectCode, seed } from './helpers';
+import { addon, checkSizes, cudaUsable, expectCode, seed } from './helpers';
 import {
   alloc,
   type Arr,
@@ -81,42 +81,39 @@ describe.skipIf(!cudaUsable)('CUDA kernels vs oracle', () => {
       it(`update ${storage}/${act}: counts 1..5, odd lengths, misaligned, = oracle and = CPU`, async () => {
         let k = 0;
         for (let newCount = 1; newCount <= 5; newCount++) {
-          for (const n of [...LENGTHS, ...(newCount === 3 ? [65537] : [])]) {
-            for (const misaligned of [false, true]) {
-              if (misaligned && n !== 1001) continue;
-              k++;
-              const oldCount = k % 2 ? newCount : newCount - 1; // both forms: order kept / order grows
-              const cap = 5;
-              const factors = randomArray(storage, cap * n, r);
-              // slots without data hold NaN: a kernel that reads them poisons its output
-              const poison = poisoned(storage, (cap - oldCount) * n);
-              factors.set(poison, oldCount * n);
-              const fresh = randomArray(act, n, r);
-              const divisors = divisorsFor(k);
-              const df = toDevice(storage, factors, misaligned);
-              const dx = toDevice(act, fresh, misaligned && k % 2 === 0);
-              const stats = new Float32Array(newCount).fill(Number.NaN); // overwritten, never added to
-              addon!.update(storage, act, [{ factors: df, fresh: dx, oldCount, newCount, divisors, stats }]);
-              const got = await toHost(storage, df);
-              const want = factors.slice() as Arr;
-              refUpdate(storage, act, want, fresh, n, newCount, divisors);
-              const at = firstDiff(got, want);
-              if (at >= 0)
-                throw new Error(
-                  `seed ${seed}: update ${storage}/${act} n=${n} counts ${oldCount}->${newCount} misaligned=${misaligned}: ` +
-                    `element ${at} (factor ${Math.floor(at / n)}) is ${got[at]}, oracle ${want[at]}`,
-                );
-              // the CPU kernels on the same inputs give the same bits
-              const cpu = factors.slice() as Arr;
-              const cpuStats = new Float32Array(newCount);
-              addon!.update(storage, act, [{ factors: cpu, fresh, oldCount, newCount, divisors, stats: cpuStats }]);
-              expect(firstDiff(cpu, got)).toBe(-1);
-              // the norms come back from the GPU; the sums differ from the CPU's only in summation order
-              for (let i = 0; i < newCount; i++) expect(Math.abs(stats[i] - cpuStats[i]), `stats[${i}]`).toBeLessThanOrEqual(1e-4 * cpuStats[i]);
-              const freshBack = await toHost(act, dx);
-              expect(firstDiff(freshBack, fresh)).toBe(-1);
-              cleanup();
-            }
+          for (const { n, misaligned } of checkSizes(LENGTHS, newCount)) {
+            k++;
+            const oldCount = k % 2 ? newCount : newCount - 1; // both forms: order kept / order grows
+            const cap = 5;
+            const factors = randomArray(storage, cap * n, r);
+            // slots without data hold NaN: a kernel that reads them poisons its output
+            const poison = poisoned(storage, (cap - oldCount) * n);
+            factors.set(poison, oldCount * n);
+            const fresh = randomArray(act, n, r);
+            const divisors = divisorsFor(k);
+            const df = toDevice(storage, factors, misaligned);
+            const dx = toDevice(act, fresh, misaligned && k % 2 === 0);
+            const stats = new Float32Array(newCount).fill(Number.NaN); // overwritten, never added to
+            addon!.update(storage, act, [{ factors: df, fresh: dx, oldCount, newCount, divisors, stats }]);
+            const got = await toHost(storage, df);
+            const want = factors.slice() as Arr;
+            refUpdate(storage, act, want, fresh, n, newCount, divisors);
+            const at = firstDiff(got, want);
+            if (at >= 0)
+              throw new Error(
+                `seed ${seed}: update ${storage}/${act} n=${n} counts ${oldCount}->${newCount} misaligned=${misaligned}: ` +
+                  `element ${at} (factor ${Math.floor(at / n)}) is ${got[at]}, oracle ${want[at]}`,
+              );
+            // the CPU kernels on the same inputs give the same bits
+            const cpu = factors.slice() as Arr;
+            const cpuStats = new Float32Array(newCount);
+            addon!.update(storage, act, [{ factors: cpu, fresh, oldCount, newCount, divisors, stats: cpuStats }]);
+            expect(firstDiff(cpu, got)).toBe(-1);
+            // the norms come back from the GPU; the sums differ from the CPU's only in summation order
+            for (let i = 0; i < newCount; i++) expect(Math.abs(stats[i] - cpuStats[i]), `stats[${i}]`).toBeLessThanOrEqual(1e-4 * cpuStats[i]);
+            const freshBack = await toHost(act, dx);
+            expect(firstDiff(freshBack, fresh)).toBe(-1);
+            cleanup();
           }
         }
       });
@@ -125,30 +122,27 @@ describe.skipIf(!cudaUsable)('CUDA kernels vs oracle', () => {
         let exact = 0;
         let total = 0;
         for (let count = 1; count <= 5; count++) {
-          for (const n of [...LENGTHS, ...(count === 3 ? [65537] : [])]) {
-            for (const misaligned of [false, true]) {
-              if (misaligned && n !== 1001) continue;
-              const factors = randomArray(storage, count * n, r);
-              const coeffs = coeffsFor().slice(0, count);
-              const df = toDevice(storage, factors, misaligned);
-              const dout = toDevice(act, poisoned(act, n), misaligned);
-              addon!.forecast(storage, act, [{ factors: df, out: dout, count, coeffs }]);
-              const got = await toHost(act, dout);
-              const want = alloc(act, n);
-              refForecast(storage, act, factors, want, n, count, coeffs);
-              const d = maxUlpDiff(act, got, want);
-              if (d.ulps > 1)
-                throw new Error(
-                  `seed ${seed}: forecast ${storage}/${act} n=${n} count ${count} misaligned=${misaligned}: ${d.ulps} ulp at ${d.at}`,
-                );
-              // The CPU kernels (FMA-contracted or not, by build) agree to rounding of the terms.
-              const cpu = alloc(act, n);
-              addon!.forecast(storage, act, [{ factors, out: cpu, count, coeffs }]);
-              expect(relErr(act, got, cpu)).toBeLessThanOrEqual(act === 'f32' ? 1e-5 : 1e-2);
-              exact += d.ulps === 0 ? 1 : 0;
-              total += 1;
-              cleanup();
-            }
+          for (const { n, misaligned } of checkSizes(LENGTHS, count)) {
+            const factors = randomArray(storage, count * n, r);
+            const coeffs = coeffsFor().slice(0, count);
+            const df = toDevice(storage, factors, misaligned);
+            const dout = toDevice(act, poisoned(act, n), misaligned);
+            addon!.forecast(storage, act, [{ factors: df, out: dout, count, coeffs }]);
+            const got = await toHost(act, dout);
+            const want = alloc(act, n);
+            refForecast(storage, act, factors, want, n, count, coeffs);
+            const d = maxUlpDiff(act, got, want);
+            if (d.ulps > 1)
+              throw new Error(
+                `seed ${seed}: forecast ${storage}/${act} n=${n} count ${count} misaligned=${misaligned}: ${d.ulps} ulp at ${d.at}`,
+              );
+            // The CPU kernels (FMA-contracted or not, by build) agree to rounding of the terms.
+            const cpu = alloc(act, n);
+            addon!.forecast(storage, act, [{ factors, out: cpu, count, coeffs }]);
+            expect(relErr(act, got, cpu)).toBeLessThanOrEqual(act === 'f32' ? 1e-5 : 1e-2);
+            exact += d.ulps === 0 ? 1 : 0;
+            total += 1;
+            cleanup();
           }
           // gated: [B, L, D]; D % 8 == 0 takes the vector path, D = 13 the scalar path
           for (const [B, L, D, mode] of [

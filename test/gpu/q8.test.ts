@@ -12,7 +12,7 @@ import { factorUnits, type DeviceTensor, type Dtype, type HostFactors, type Nati
 import { TaylorSeer } from '../../lib/taylor-seer';
 import { alloc, type Arr, firstDiff, randomArray, rng } from '../oracle/device-kernels';
 import { relErr } from '../oracle/reference';
-import { addon, cudaUsable, seed } from './helpers';
+import { addon, checkSizes, cudaUsable, seed } from './helpers';
 
 const DTYPES: Dtype[] = ['f32', 'f16', 'bf16'];
 const LENGTHS = [1, 63, 64, 65, 1001, 4099];
@@ -69,45 +69,39 @@ describe.skipIf(!cudaUsable)("CUDA kernels with 'i8' factors vs the CPU kernels"
     it(`update i8/${act}: counts 1..5, odd lengths, misaligned, the bytes the CPU writes`, async () => {
       let k = 0;
       for (let newCount = 1; newCount <= 5; newCount++) {
-        for (const n of [...LENGTHS, ...(newCount === 3 ? [65537] : [])]) {
-          for (const misaligned of [false, true]) {
-            if (misaligned && n !== 1001) continue;
-            k++;
-            const oldCount = k % 2 ? newCount : newCount - 1;
-            const factors = factorsOf(n, oldCount, 5);
-            const fresh = randomArray(act, n, r);
-            const divisors = [[6, 0.75, 3, 1.5], [0.5, 2, 7, 3]][k % 2];
-            const df = toDevice('i8', factors, misaligned);
-            const dx = toDevice(act, fresh, misaligned && k % 2 === 0);
-            addon!.update('i8', act, [{ factors: df, fresh: dx, oldCount, newCount, divisors }]);
-            const got = await bytesBack(df);
-            const want = factors.slice();
-            addon!.update('i8', act, [{ factors: want, fresh, oldCount, newCount, divisors }]);
-            const at = firstByteDiff(got, want);
-            if (at >= 0) throw new Error(`seed ${seed}: update i8/${act} n=${n} counts ${oldCount}->${newCount} misaligned=${misaligned}: byte ${at} is ${got[at]}, CPU ${want[at]}`);
-            cleanup();
-          }
+        for (const { n, misaligned } of checkSizes(LENGTHS, newCount)) {
+          k++;
+          const oldCount = k % 2 ? newCount : newCount - 1;
+          const factors = factorsOf(n, oldCount, 5);
+          const fresh = randomArray(act, n, r);
+          const divisors = [[6, 0.75, 3, 1.5], [0.5, 2, 7, 3]][k % 2];
+          const df = toDevice('i8', factors, misaligned);
+          const dx = toDevice(act, fresh, misaligned && k % 2 === 0);
+          addon!.update('i8', act, [{ factors: df, fresh: dx, oldCount, newCount, divisors }]);
+          const got = await bytesBack(df);
+          const want = factors.slice();
+          addon!.update('i8', act, [{ factors: want, fresh, oldCount, newCount, divisors }]);
+          const at = firstByteDiff(got, want);
+          if (at >= 0) throw new Error(`seed ${seed}: update i8/${act} n=${n} counts ${oldCount}->${newCount} misaligned=${misaligned}: byte ${at} is ${got[at]}, CPU ${want[at]}`);
+          cleanup();
         }
       }
     });
 
     it(`forecast i8/${act}: counts 1..5, odd lengths, misaligned, plain and gated, the CPU's bits`, async () => {
       for (let count = 1; count <= 5; count++) {
-        for (const n of [...LENGTHS, ...(count === 3 ? [65537] : [])]) {
-          for (const misaligned of [false, true]) {
-            if (misaligned && n !== 1001) continue;
-            const factors = factorsOf(n, count);
-            const coeffs = coeffsFor().slice(0, count);
-            const df = toDevice('i8', factors, misaligned);
-            const dout = toDevice(act, alloc(act, n), misaligned);
-            addon!.forecast('i8', act, [{ factors: df, out: dout, count, coeffs }]);
-            const got = await back(act, dout);
-            const want = alloc(act, n);
-            addon!.forecast('i8', act, [{ factors, out: want, count, coeffs }]);
-            const at = firstDiff(got, want);
-            if (at >= 0) throw new Error(`seed ${seed}: forecast i8/${act} n=${n} count ${count} misaligned=${misaligned}: element ${at} is ${got[at]}, CPU ${want[at]}`);
-            cleanup();
-          }
+        for (const { n, misaligned } of checkSizes(LENGTHS, count)) {
+          const factors = factorsOf(n, count);
+          const coeffs = coeffsFor().slice(0, count);
+          const df = toDevice('i8', factors, misaligned);
+          const dout = toDevice(act, alloc(act, n), misaligned);
+          addon!.forecast('i8', act, [{ factors: df, out: dout, count, coeffs }]);
+          const got = await back(act, dout);
+          const want = alloc(act, n);
+          addon!.forecast('i8', act, [{ factors, out: want, count, coeffs }]);
+          const at = firstDiff(got, want);
+          if (at >= 0) throw new Error(`seed ${seed}: forecast i8/${act} n=${n} count ${count} misaligned=${misaligned}: element ${at} is ${got[at]}, CPU ${want[at]}`);
+          cleanup();
         }
         for (const [B, L, D] of [[2, 5, 64], [3, 7, 24], [2, 9, 13]]) {
           const n = B * L * D;

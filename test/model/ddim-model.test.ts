@@ -9,25 +9,17 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, DIT_SCHEDULER, type SampleOptions } from '../../lib/pipeline';
+import { describe, expect, it } from 'vitest';
+import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, DIT_SCHEDULER } from '../../lib/pipeline';
 import { getPreset } from '../../lib/presets';
 import { ROOT } from './helpers';
+import { fixtureManifest, referenceModel } from './reference-model';
 import { cli } from '../helpers/cli-run';
 
 const DIR = path.join(ROOT, 'fixtures/dit-ddim');
 const DEPTH = 4;
 
-interface SeerReference {
-  output: string;
-  granularity: 'module';
-  schedule: { kind: 'fixed'; steps: number; interval: number; warmup: number; cooldown: number };
-  maxOrder: number;
-  fullSteps: number[];
-}
-const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'model.json'), 'utf8')) as {
-  reference: { eps_t980_cond: string; seer: SeerReference[] };
-};
+const manifest = fixtureManifest<{ reference: { eps_t980_cond: string } }>(DIR);
 
 describe('the eps-prediction DiT as a graph', () => {
   it("finds the DiT module map, blocks.{i}.attn and blocks.{i}.mlp, each a gated branch", () => {
@@ -80,43 +72,33 @@ describe('the eps-prediction DiT as a graph', () => {
 });
 
 describe('the eps-prediction DiT in the pipeline', () => {
-  let model: GraphModel;
-  let base: Pick<SampleOptions, 'labels' | 'steps' | 'guidance' | 'noise'>;
+  const fixture = referenceModel(DIR);
   let full: Awaited<ReturnType<typeof sample>> | undefined;
-  beforeAll(async () => {
-    model = (await loadModel(DIR, { threads: 1 })) as GraphModel;
-    const ref = model.manifest.reference!;
-    base = { labels: ref.labels, steps: ref.steps, guidance: ref.guidance, noise: readF32(ref.noise) };
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
 
   it('one conditional forward at timestep 980 (sampler time 0.98) predicts the float64 PyTorch noise to 1e-5', async () => {
-    const ref = model.manifest.reference!;
-    const y = BigInt64Array.from(ref.labels.map((l) => BigInt(l)));
-    const eps = await model.forward(base.noise!, 0.98, y, ref.labels.length);
+    const ref = fixture.model.manifest.reference!;
+    const eps = await fixture.model.forward(fixture.base.noise!, 0.98, fixture.labels, ref.labels.length);
     expect(relL2(eps, readF32(path.join(DIR, manifest.reference.eps_t980_cond)))).toBeLessThan(1e-5);
   });
 
   it('full compute, DDIM 50 steps, guidance 4 batched: reproduces the float64 PyTorch reference to 1e-5', async () => {
-    full = await sample(model, base);
+    full = await sample(fixture.model, fixture.base);
     expect(full.scheduler).toEqual(DIT_SCHEDULER);
     expect(full.forwards).toBe(50);
     expect(full.moduleEvals).toBe(50 * 2 * DEPTH);
-    expect(relL2(full.images, readF32(model.manifest.reference!.output))).toBeLessThanOrEqual(1e-5);
+    expect(relL2(full.images, readF32(fixture.model.manifest.reference!.output))).toBeLessThanOrEqual(1e-5);
   });
 
   for (const s of manifest.reference.seer) {
     const fork = s.schedule.interval === 4 && s.maxOrder === 4 ? " (the DiT fork's defaults)" : '';
     it(`TaylorSeer N=${s.schedule.interval} O=${s.maxOrder} W=${s.schedule.warmup}${fork}, batched CFG, one shared cache: matches the PyTorch reference TaylorSeer to 1e-4`, async () => {
-      const r = await sample(model, { ...base, cfg: 'batched', seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
+      const r = await sample(fixture.model, { ...fixture.base, cfg: 'batched', seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
       expect(r.fullStepList).toEqual(s.fullSteps);
       expect(r.moduleEvals).toBe(s.fullSteps.length * 2 * DEPTH);
       expect(r.seerStats!.entries).toBe(2 * DEPTH);
       expect(relL2(r.images, readF32(path.join(DIR, s.output)))).toBeLessThan(1e-4);
       // and it is not full compute: the forecasts changed the samples
-      expect(relL2(r.images, readF32(model.manifest.reference!.output))).toBeGreaterThan(1e-3);
+      expect(relL2(r.images, readF32(fixture.model.manifest.reference!.output))).toBeGreaterThan(1e-3);
     });
   }
 
@@ -125,8 +107,8 @@ describe('the eps-prediction DiT in the pipeline', () => {
     const s = manifest.reference.seer.find((x) => x.schedule.interval === p.schedule.interval && x.schedule.warmup === p.schedule.warmup && x.maxOrder === p.maxOrder)!;
     const mapped = (await loadModel(DIR, { threads: 1, preset: 'dit-xl' })) as GraphModel;
     try {
-      expect(mapped.branches.map((b) => b.key)).toEqual(model.branches.map((b) => b.key));
-      const r = await sample(mapped, { ...base, seer: { preset: 'dit-xl' } });
+      expect(mapped.branches.map((b) => b.key)).toEqual(fixture.model.branches.map((b) => b.key));
+      const r = await sample(mapped, { ...fixture.base, seer: { preset: 'dit-xl' } });
       expect(r.fullStepList).toEqual(s.fullSteps);
       expect(relL2(r.images, readF32(path.join(DIR, s.output)))).toBeLessThan(1e-4);
     } finally {
@@ -135,9 +117,9 @@ describe('the eps-prediction DiT in the pipeline', () => {
   });
 
   it('DDPM on the same model: other samples than DDIM from the same start, the same ones for the same seed', async () => {
-    const a = await sample(model, { ...base, steps: 10, scheduler: { kind: 'ddpm' }, seed: 1 });
-    const b = await sample(model, { ...base, steps: 10, scheduler: { kind: 'ddpm' }, seed: 1 });
-    const d = await sample(model, { ...base, steps: 10 });
+    const a = await sample(fixture.model, { ...fixture.base, steps: 10, scheduler: { kind: 'ddpm' }, seed: 1 });
+    const b = await sample(fixture.model, { ...fixture.base, steps: 10, scheduler: { kind: 'ddpm' }, seed: 1 });
+    const d = await sample(fixture.model, { ...fixture.base, steps: 10 });
     expect(a.scheduler.kind).toBe('ddpm');
     expect(b.images).toEqual(a.images);
     expect(relL2(a.images, d.images)).toBeGreaterThan(1e-2);

@@ -4,26 +4,17 @@
  * scripts/train-dit/export_mmdit.py, with float64 PyTorch references: full compute, and the reference
  * TaylorSeer (scripts/train-dit/reference_seer.py) at module and lite granularity.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, type SampleOptions } from '../../lib/pipeline';
+import { describe, expect, it } from 'vitest';
+import { analyzeGraph, readF32, relL2, sample } from '../../lib/pipeline';
 import { getPreset } from '../../lib/presets';
 import { ROOT } from './helpers';
+import { fixtureManifest, referenceModel } from './reference-model';
 import { cli } from '../helpers/cli-run';
 
 const DIR = path.join(ROOT, 'fixtures/mmdit-shapes');
 
-interface SeerReference {
-  output: string;
-  granularity: 'module' | 'lite';
-  schedule: { kind: 'fixed'; steps: number; interval: number; warmup: number; cooldown: number };
-  maxOrder: number;
-  fullSteps: number[];
-}
-const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'model.json'), 'utf8')) as {
-  reference: { v_t1: string; seer: SeerReference[] };
-};
+const manifest = fixtureManifest<{ reference: { v_t1: string } }>(DIR);
 
 describe('branch detection on the made-small FLUX', () => {
   it("finds the reference's module map: img_attn, img_mlp, txt_attn, txt_mlp per double block, one gated output per single block", () => {
@@ -58,44 +49,34 @@ describe('branch detection on the made-small FLUX', () => {
 });
 
 describe('the made-small FLUX in the pipeline', () => {
-  let model: GraphModel;
-  let base: Pick<SampleOptions, 'labels' | 'steps' | 'guidance' | 'noise'>;
-  beforeAll(async () => {
-    model = (await loadModel(DIR, { threads: 1 })) as GraphModel;
-    const ref = model.manifest.reference!;
-    base = { labels: ref.labels, steps: ref.steps, guidance: ref.guidance, noise: readF32(ref.noise) };
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const fixture = referenceModel(DIR);
 
   it('one forward at t = 1 matches the float64 PyTorch reference to 1e-5', async () => {
-    const ref = model.manifest.reference!;
-    const y = BigInt64Array.from(ref.labels.map((l) => BigInt(l)));
-    const v = await model.forward(base.noise!, 1, y, ref.labels.length, { guidance: ref.guidance });
+    const ref = fixture.model.manifest.reference!;
+    const v = await fixture.model.forward(fixture.base.noise!, 1, fixture.labels, ref.labels.length, { guidance: ref.guidance });
     expect(relL2(v, readF32(path.join(DIR, manifest.reference.v_t1)))).toBeLessThan(1e-5);
   });
 
   it('full compute (50 steps, distilled guidance 3.5, one forward a step) matches the float64 PyTorch reference to 1e-5', async () => {
-    const r = await sample(model, base);
+    const r = await sample(fixture.model, fixture.base);
     expect(r.forwards).toBe(50);
-    expect(relL2(r.images, readF32(model.manifest.reference!.output))).toBeLessThan(1e-5);
+    expect(relL2(r.images, readF32(fixture.model.manifest.reference!.output))).toBeLessThan(1e-5);
   });
 
   for (const s of manifest.reference.seer) {
     it(`TaylorSeer ${s.granularity}, fixed N=${s.schedule.interval} W=${s.schedule.warmup} O=${s.maxOrder}, matches the PyTorch reference TaylorSeer to 1e-4`, async () => {
-      const r = await sample(model, { ...base, granularity: s.granularity, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
+      const r = await sample(fixture.model, { ...fixture.base, granularity: s.granularity, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
       expect(r.fullStepList).toEqual(s.fullSteps);
       const expected = readF32(path.join(DIR, s.output));
       expect(relL2(r.images, expected)).toBeLessThan(1e-4);
       // and it is not full compute: the forecasts changed the samples
-      expect(relL2(r.images, readF32(model.manifest.reference!.output))).toBeGreaterThan(1e-3);
+      expect(relL2(r.images, readF32(fixture.model.manifest.reference!.output))).toBeGreaterThan(1e-3);
     });
   }
 
   it("seer: { preset: 'flux-dev' } runs the fork's schedule (N=6, W=3, O=1, module) and gives the reference's samples", async () => {
     const p = getPreset('flux-dev');
-    const r = await sample(model, { ...base, seer: { preset: 'flux-dev' } });
+    const r = await sample(fixture.model, { ...fixture.base, seer: { preset: 'flux-dev' } });
     const s = manifest.reference.seer.find((x) => x.granularity === 'module' && x.schedule.interval === p.schedule.interval && x.maxOrder === p.maxOrder)!;
     expect(r.fullStepList).toEqual(s.fullSteps);
     expect(r.moduleEvals).toBe(10 * 11);
@@ -103,8 +84,8 @@ describe('the made-small FLUX in the pipeline', () => {
   });
 
   it('feeds the guidance scale to the graph: another scale gives other samples, and is still one forward a step', async () => {
-    const r = await sample(model, { ...base, steps: 10, guidance: 1.5 });
-    const q = await sample(model, { ...base, steps: 10, guidance: 3.5 });
+    const r = await sample(fixture.model, { ...fixture.base, steps: 10, guidance: 1.5 });
+    const q = await sample(fixture.model, { ...fixture.base, steps: 10, guidance: 3.5 });
     expect(r.forwards).toBe(10);
     expect(relL2(r.images, q.images)).toBeGreaterThan(1e-3);
   });

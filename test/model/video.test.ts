@@ -5,29 +5,21 @@
  * PyTorch references: full compute with classifier-free guidance as two forwards per step, and the
  * reference TaylorSeer (scripts/train-dit/reference_seer.py) with separate cond/uncond caches.
  */
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { analyzeGraph, GraphModel, loadModel, readF32, relL2, sample, type SampleOptions } from '../../lib/pipeline';
+import { describe, expect, it } from 'vitest';
+import { analyzeGraph, loadModel, readF32, relL2, sample } from '../../lib/pipeline';
 import { ROOT } from './helpers';
+import { fixtureManifest, referenceModel } from './reference-model';
 import { cli } from '../helpers/cli-run';
 import { errorCode } from './imports';
 import { F32, toyModel, twoBlockGraph, writeTemp } from './toy-graph';
 
 const DIR = path.join(ROOT, 'fixtures/wan-clips');
 
-interface SeerReference {
-  output: string;
-  granularity: 'module';
-  cfg: 'separate';
-  schedule: { kind: 'fixed'; steps: number; interval: number; warmup: number; cooldown: number };
-  maxOrder: number;
-  fullSteps: number[];
-}
-const manifest = JSON.parse(fs.readFileSync(path.join(DIR, 'model.json'), 'utf8')) as {
+const manifest = fixtureManifest<{
   architecture: { depth: number; frames: number };
-  reference: { v_t1: string; seer: SeerReference[] };
-};
+  reference: { v_t1: string };
+}>(DIR);
 const DEPTH = manifest.architecture.depth;
 
 describe('the video graph is recognised', () => {
@@ -99,48 +91,38 @@ describe('samples of other ranks are refused with ERR_MODEL', () => {
 });
 
 describe('the made-small Wan in the pipeline', () => {
-  let model: GraphModel;
-  let base: Pick<SampleOptions, 'labels' | 'steps' | 'guidance' | 'noise' | 'cfg'>;
-  beforeAll(async () => {
-    model = (await loadModel(DIR, { threads: 1 })) as GraphModel;
-    const ref = model.manifest.reference!;
-    base = { labels: ref.labels, steps: ref.steps, guidance: ref.guidance, noise: readF32(ref.noise), cfg: 'separate' };
-  });
-  afterAll(async () => {
-    await model?.dispose();
-  });
+  const fixture = referenceModel(DIR, { cfg: 'separate' });
 
   it('one forward at t = 1 matches the float64 PyTorch reference to 1e-5', async () => {
-    const ref = model.manifest.reference!;
-    const y = BigInt64Array.from(ref.labels.map((l) => BigInt(l)));
-    const v = await model.forward(base.noise!, 1, y, ref.labels.length);
+    const ref = fixture.model.manifest.reference!;
+    const v = await fixture.model.forward(fixture.base.noise!, 1, fixture.labels, ref.labels.length);
     expect(relL2(v, readF32(path.join(DIR, manifest.reference.v_t1)))).toBeLessThan(1e-5);
   });
 
   it('full compute (50 steps, guidance 4 as two forwards a step) matches the float64 PyTorch reference to 1e-5, and batched CFG agrees', async () => {
-    const r = await sample(model, base);
+    const r = await sample(fixture.model, fixture.base);
     expect(r.forwards).toBe(100);
     expect(r.shape).toEqual({ batch: 2, channels: 3, frames: 4, height: 16, width: 16 });
-    const expected = readF32(model.manifest.reference!.output);
+    const expected = readF32(fixture.model.manifest.reference!.output);
     expect(relL2(r.images, expected)).toBeLessThan(1e-5);
-    const batched = await sample(model, { ...base, cfg: 'batched' });
+    const batched = await sample(fixture.model, { ...fixture.base, cfg: 'batched' });
     expect(batched.forwards).toBe(50);
     expect(relL2(batched.images, expected)).toBeLessThan(1e-5);
   });
 
   for (const s of manifest.reference.seer) {
     it(`TaylorSeer module N=${s.schedule.interval} W=${s.schedule.warmup} O=${s.maxOrder}, --cfg separate, matches the PyTorch reference TaylorSeer (separate cond/uncond caches) to 1e-4`, async () => {
-      const r = await sample(model, { ...base, granularity: s.granularity, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
+      const r = await sample(fixture.model, { ...fixture.base, granularity: s.granularity, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
       expect(r.fullStepList).toEqual(s.fullSteps);
       expect(relL2(r.images, readF32(path.join(DIR, s.output)))).toBeLessThan(1e-4);
       // and it is not full compute: the forecasts changed the clips
-      expect(relL2(r.images, readF32(model.manifest.reference!.output))).toBeGreaterThan(1e-3);
+      expect(relL2(r.images, readF32(fixture.model.manifest.reference!.output))).toBeGreaterThan(1e-3);
     });
   }
 
   it('--cfg separate keeps one cache per pass: every branch once under "cond" and once under "uncond", each computed only on full steps', async () => {
     const s = manifest.reference.seer[0];
-    const r = await sample(model, { ...base, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
+    const r = await sample(fixture.model, { ...fixture.base, seer: { schedule: s.schedule, maxOrder: s.maxOrder } });
     const st = r.seerStats!;
     expect(st.entries).toBe(2 * 3 * DEPTH);
     const contexts = new Map<string, string[]>();
@@ -156,8 +138,8 @@ describe('the made-small Wan in the pipeline', () => {
   it("seer: { preset: 'wan2.1' } runs the fork's N=5 W=1 O=1 with separate caches and gives the reference's clips; its module map selects all the branches", async () => {
     expect(analyzeGraph(DIR, { preset: 'wan2.1' }).detection.branches).toHaveLength(3 * DEPTH);
     const s = manifest.reference.seer.find((x) => x.schedule.interval === 5 && x.maxOrder === 1)!;
-    const { cfg: _cfg, ...rest } = base;
-    const r = await sample(model, { ...rest, seer: { preset: 'wan2.1' } });
+    const { cfg: _cfg, ...rest } = fixture.base;
+    const r = await sample(fixture.model, { ...rest, seer: { preset: 'wan2.1' } });
     expect(r.forwards).toBe(100);
     expect(r.fullStepList).toEqual(s.fullSteps);
     expect(r.seerStats!.entries).toBe(2 * 3 * DEPTH);
@@ -165,9 +147,9 @@ describe('the made-small Wan in the pipeline', () => {
   });
 
   it('noise of the wrong size names the [B, C, F, H, W] it expected (ERR_LENGTH)', async () => {
-    const err = await sample(model, { ...base, noise: new Float32Array(5) }).then(() => 'resolved', errorCode);
+    const err = await sample(fixture.model, { ...fixture.base, noise: new Float32Array(5) }).then(() => 'resolved', errorCode);
     expect(err).toBe('ERR_LENGTH');
-    const msg = await sample(model, { ...base, noise: new Float32Array(5) }).catch((e: Error) => e.message);
+    const msg = await sample(fixture.model, { ...fixture.base, noise: new Float32Array(5) }).catch((e: Error) => e.message);
     expect(msg).toMatch(/\[2, 3, 4, 16, 16\]/);
   });
 });

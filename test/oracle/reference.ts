@@ -165,6 +165,12 @@ function store(t: HostTensor, dtype: Dtype, i: number, v: number): void {
   t[i] = dtype === 'f32' ? Math.fround(v) : halfBits(v, dtype);
 }
 
+/** An entry's factors and its activation tensor (fresh or out) as host arrays, and n (the tensor's length unless given). */
+function hostEntry(e: UpdateEntry | ForecastEntry, tensor: Tensor, what: string): { f: HostTensor; t: HostTensor; n: number } {
+  const t = host(tensor, what);
+  return { f: host(e.factors as Tensor, 'factors'), t, n: e.n ?? t.length };
+}
+
 function halfOrF32(storage: StorageDtype): Dtype {
   if (storage === 'i8') throw new TaylorSeerError('ERR_DTYPE', "oracle addon: no 'i8' storage (the real addon's tests cover it)");
   return storage;
@@ -174,9 +180,7 @@ function halfOrF32(storage: StorageDtype): Dtype {
 export function oracleUpdate(storageDtype: StorageDtype, act: Dtype, entries: UpdateEntry[]): void {
   const storage = halfOrF32(storageDtype);
   for (const e of entries) {
-    const f = host(e.factors as Tensor, 'factors');
-    const fresh = host(e.fresh, 'fresh');
-    const n = e.n ?? fresh.length;
+    const { f, t: fresh, n } = hostEntry(e, e.fresh, 'fresh');
     if (e.newCount < 1 || e.newCount > Math.min(e.oldCount + 1, 5)) throw new TaylorSeerError('ERR_ORDER', 'oracle addon: newCount out of range');
     const divisors = e.divisors ?? [];
     if (divisors.length < e.newCount - 1) throw new TaylorSeerError('ERR_LENGTH', 'oracle addon: divisors must hold newCount - 1 numbers');
@@ -195,9 +199,7 @@ export function oracleUpdate(storageDtype: StorageDtype, act: Dtype, entries: Up
 export function oracleForecast(storageDtype: StorageDtype, act: Dtype, entries: ForecastEntry[]): void {
   const storage = halfOrF32(storageDtype);
   for (const e of entries) {
-    const f = host(e.factors as Tensor, 'factors');
-    const out = host(e.out, 'out');
-    const n = e.n ?? out.length;
+    const { f, t: out, n } = hostEntry(e, e.out, 'out');
     const residual = e.residual ? host(e.residual, 'residual') : undefined;
     const gate = e.gate ? host(e.gate, 'gate') : undefined;
     for (let j = 0; j < n; j++) {

@@ -8,8 +8,8 @@ import { bundledModelDir } from '../../pipeline/bundled';
 import { loadModel } from '../../pipeline/model';
 import { VARIABLES, type Variable } from '../../expansion';
 import type { Command } from '../command';
-import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { graphOptions, noiseSource, progressBars, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp, type Values } from './pipeline-shared';
+import { parseChoice, parseInteger, parseList } from '../parse';
+import { graphOptions, noiseSource, progressBars, samplesFromFlags, ORDER_FLAG, SHIFT_FLAG, parseGuidance, parseShift, str, STUDY_FLAGS, VARIABLE_FLAG, warmUp } from './pipeline-shared';
 
 export const calibrateCommand: Command = {
   name: 'calibrate',
@@ -31,14 +31,13 @@ export const calibrateCommand: Command = {
     'taylorseer calibrate --budget 12 --labels 0,1,2,3 --seed 5',
     'taylorseer calibrate --budget 8 --steps 30 --order 3 --start adaptive --json',
   ],
-  async run(values) {
-    const v = values as Values;
+  async run(v) {
     const steps = parseInteger('steps', str(v, 'steps')!, 2, 100_000);
     const budgetArg = str(v, 'budget');
     if (budgetArg === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'calibrate needs --budget K: how many of the steps run in full');
     const budget = parseInteger('budget', budgetArg, 1, steps);
-    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
-    const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
+    const guidance = parseGuidance(str(v, 'guidance')!);
+    const shift = parseShift(str(v, 'shift')!);
     const order = parseInteger('order', str(v, 'order')!, 0, 4);
     const variable = parseChoice<Variable>('variable', str(v, 'variable')!, VARIABLES);
     // Unset, the warm-up is 3 steps but never more than the budget: an error must only name flags the user gave.

@@ -23,9 +23,9 @@ import { FixedSchedule } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { TaylorSeerError } from '../../errors';
-import { formatBytes, formatTable, parseChoice, parseInteger, parseNumber } from '../parse';
+import { formatBytes, formatTable, parseChoice, parseInteger } from '../parse';
 import { parseSchedulerFlag, SCHEDULER_FLAG } from '../scheduler-args';
-import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, str, THREADS_FLAG, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { checkSampleCount, GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, parseThreads, progressBars, parseGuidance, str, THREADS_FLAG, TIMING_METHOD, warmUp } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 import { presetSeer, type Preset } from '../../presets';
 
@@ -158,12 +158,11 @@ export const demoCommand: Command = {
     'taylorseer demo --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5',
     'taylorseer demo --model fixtures/wan-clips --guidance 4 --cfg separate --out demo-video',
   ],
-  async run(values) {
-    const v = values as Values;
+  async run(v) {
     const stepsArg = str(v, 'steps');
     const guidanceArg = str(v, 'guidance');
     if (stepsArg !== undefined) parseInteger('steps', stepsArg, 4, 10_000);
-    if (guidanceArg !== undefined) parseNumber('guidance', guidanceArg, 0, 1e6);
+    if (guidanceArg !== undefined) parseGuidance(guidanceArg);
     const seed = parseInteger('seed', str(v, 'seed')!, 0, Number.MAX_SAFE_INTEGER);
     const repeat = parseInteger('repeat', str(v, 'repeat')!, 1, MAX_REPEAT);
     const threads = parseThreads(v);
@@ -182,7 +181,7 @@ export const demoCommand: Command = {
       // a single-graph model's model.json may name the sampler settings its demo uses; flags override them
       const sampler = 'sampler' in model.manifest ? model.manifest.sampler : undefined;
       const steps = demoSetting('steps', stepsArg, sampler?.steps, 50, (s, what) => parseInteger(what, s, 4, 10_000));
-      const guidance = demoSetting('guidance', guidanceArg, sampler?.guidance, 3, (s, what) => parseNumber(what, s, 0, 1e6));
+      const guidance = demoSetting('guidance', guidanceArg, sampler?.guidance, 3, parseGuidance);
       const labels = sampler?.labels ? [...sampler.labels] : Array.from({ length: classes }, (_, i) => i);
       checkSampleCount(model.cacheShape, labels.length, Math.max(...settings.map((s) => s.order)), 'labels');
       const noise = gaussianNoise(labels.length * model.imageElements, seed);
@@ -275,7 +274,7 @@ export const demoCommand: Command = {
       const summary = { model: model.manifest.name, steps, guidance, cfg, seed, labels, ...(frames !== undefined ? { frames } : {}), repeat, timing: TIMING_METHOD, comparison, rows };
       writeFileAtomic(path.join(outDir, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
 
-      if (values.json) {
+      if (v.json) {
         process.stdout.write(`${JSON.stringify(summary)}\n`);
         return 0;
       }

@@ -13,13 +13,13 @@ import { STORAGE_DTYPES, type StorageDtype } from '../../native';
 import { GRANULARITIES, type Granularity, type SeerOptions } from '../../pipeline/seer-options';
 import type { HookImplementation } from '../../pipeline/hook-factory';
 import type { Command } from '../command';
-import { parseChoice, parseInteger, parseNumber } from '../parse';
+import { parseChoice, parseInteger } from '../parse';
 import { parseSchedule, SCHEDULE_FLAGS } from '../schedule-args';
 import { parseSchedulerFlag, SCHEDULER_FLAG } from '../scheduler-args';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
   GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
-  VARIABLE_FLAG, warmUp, type Values,
+  VARIABLE_FLAG, warmUp, parseGuidance, parseShift,
 } from './pipeline-shared';
 
 export const evalCommand: Command = {
@@ -59,11 +59,10 @@ export const evalCommand: Command = {
     'taylorseer eval --schedule mask --full 0,1,2,5,9,14,20,27,34,41,46,49 --order 2 --out accel.f32 --json',
     'taylorseer eval --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5 --labels 3,7',
   ],
-  async run(values) {
-    const v = values as Values;
+  async run(v) {
     const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
-    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
-    const shift = parseNumber('shift', str(v, 'shift')!, Number.MIN_VALUE, 1e6);
+    const guidance = parseGuidance(str(v, 'guidance')!);
+    const shift = parseShift(str(v, 'shift')!);
     const scheduler = parseSchedulerFlag(str(v, 'scheduler'));
     const preset = presetFlag(v);
     const order = parseInteger('order', str(v, 'order') ?? String(preset?.maxOrder ?? 2), 0, 4);
@@ -134,7 +133,7 @@ export const evalCommand: Command = {
         computesSkipped: c.accelerated.seerStats?.computesSkipped ?? 0,
         out: outFile ?? null,
       };
-      process.stdout.write(`${values.json ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`);
+      process.stdout.write(`${v.json ? JSON.stringify(report) : JSON.stringify(report, null, 2)}\n`);
       return 0;
     } finally {
       await model.dispose();

@@ -8,7 +8,7 @@ import { GraphModel } from '../../pipeline/graph/graph-model';
 import type { ForecastPlan } from '../../pipeline/graph/forecast-graphs';
 import type { Command } from '../command';
 import { formatTable } from '../parse';
-import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG, type Values } from './pipeline-shared';
+import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG } from './pipeline-shared';
 
 /** What a forecast step runs, and why not a better path. */
 function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }): string {
@@ -42,8 +42,7 @@ export const inspectCommand: Command = {
     "taylorseer inspect my-dit/model.onnx --json --cache 'blocks\\.\\d+\\.attn'",
     'taylorseer inspect model.onnx --inputs sample=latent,timestep=sigma,label=class_id --null-label 1000',
   ],
-  async run(values, positionals) {
-    const v = values as Values;
+  async run(v, positionals) {
     const given = [...positionals, ...(str(v, 'model') !== undefined ? [str(v, 'model')!] : [])];
     if (given.length !== 1) {
       throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `expected one model (an .onnx file or a directory holding model.onnx), found ${given.length}`);
@@ -68,7 +67,7 @@ export const inspectCommand: Command = {
         nodes: model.nodes,
         forecast: model.forecastPlan,
       };
-      if (values.json) {
+      if (v.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
         return 0;
       }

@@ -12,7 +12,7 @@ import { requireOptional } from '../../optional';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
-import type { OptionSpec, OptionSpecs } from '../command';
+import type { OptionSpec, OptionSpecs, OptionValues } from '../command';
 import { formatBytes, parseInteger, parseList, parseNumber } from '../parse';
 
 /** cli-progress (an optional peer dependency): the bars of demo and calibrate on a terminal. */
@@ -20,7 +20,8 @@ export function progressBars(): typeof import('cli-progress') {
   return requireOptional<typeof import('cli-progress')>('cli-progress', 'the progress bar');
 }
 
-export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>;
+/** The parsed flags of a command (command.ts). */
+export type Values = OptionValues;
 
 /** The most samples (labels) one command runs at once, whatever the memory (documented in docs/cli.md). */
 export const MAX_LABELS = 1024;
@@ -96,6 +97,16 @@ export const MAX_REPEAT = 100;
 
 /** How wall times are measured (lib/bench/timing.ts), as the reports state it. */
 export const TIMING_METHOD = 'untimed warm-up, then full and accelerated runs alternated, medians (min..max) of --repeat rounds';
+
+/** A --guidance value: the classifier-free guidance scale, 0 to 1e6 (`name`: the flag in messages). */
+export function parseGuidance(arg: string, name = 'guidance'): number {
+  return parseNumber(name, arg, 0, 1e6);
+}
+
+/** A --shift value (or one of sweep's --shifts): the sampler's time shift, above 0 and at most 1e6. */
+export function parseShift(arg: string, name = 'shift'): number {
+  return parseNumber(name, arg, Number.MIN_VALUE, 1e6);
+}
 
 /** --threads, or undefined for onnxruntime's choice. */
 export function parseThreads(values: Values): number | undefined {

@@ -10,7 +10,7 @@ import { MAX_ORDER } from '../../expansion';
 import { TaylorSeerError } from '../../errors';
 import type { Command } from '../command';
 import { formatTable, parseChoice, parseInteger } from '../parse';
-import { str, type Values } from './pipeline-shared';
+import { str } from './pipeline-shared';
 
 /** "1024" (square) or "1280x720" (width x height) */
 function parseResolution(value: string): { width: number; height: number } {
@@ -79,8 +79,7 @@ export const planCommand: Command = {
     'taylorseer plan --preset wan2.1-14b --resolution 1280x720 --frames 81 --order 1 --storage i8 --json',
     'taylorseer plan --preset dit-xl --batch 8 --budget 4GB',
   ],
-  async run(values) {
-    const v = values as Values;
+  async run(v) {
     const preset = str(v, 'preset');
     if (preset === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--preset is required (one of ${SEED_SYSTEM_IDS.join(', ')})`);
     const system = seedSystemFor(preset);

@@ -20,8 +20,8 @@ import { renderChartPng } from '../../plot';
 import { fixedByInterval } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
-import { parseChoice, parseInteger, parseList, parseNumber } from '../parse';
-import { graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { parseChoice, parseInteger, parseList } from '../parse';
+import { graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, parseGuidance, parseShift, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 
 export interface SweepRow {
@@ -100,11 +100,10 @@ export const sweepCommand: Command = {
     'taylorseer sweep --labels 0,1,2,3 --holdout-labels 4,5,6,7 --holdout-seed 1 --out sweep-out',
     'taylorseer sweep --budgets 12 --orders 3 --variables newton --repeat 3',
   ],
-  async run(values) {
-    const v = values as Values;
+  async run(v) {
     const steps = parseInteger('steps', str(v, 'steps')!, 2, 10_000);
-    const guidance = parseNumber('guidance', str(v, 'guidance')!, 0, 1e6);
-    const shifts = parseList('shifts', str(v, 'shifts')!, (s) => parseNumber('shifts', s, Number.MIN_VALUE, 1e6));
+    const guidance = parseGuidance(str(v, 'guidance')!);
+    const shifts = parseList('shifts', str(v, 'shifts')!, (s) => parseShift(s, 'shifts'));
     const budgets = parseList('budgets', str(v, 'budgets')!, (s) => parseInteger('budgets', s, 2, steps));
     const orders = parseList('orders', str(v, 'orders')!, (s) => parseInteger('orders', s, 0, 4));
     const variables = parseList('variables', str(v, 'variables')!, (s) => parseChoice<Variable>('variables', s, VARIABLES));
