@@ -28,7 +28,7 @@ describe('inspect', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^dit-shapes-small-graph: 8 branches \(8 gated, 0 plain\) in 1 residual stream/);
     expect(r.stdout.match(/gated +\[1, 64, 96\]/g)).toHaveLength(8);
-    expect(r.stdout).toMatch(/a forecast step \(path fused\) runs the conditioning \(84 nodes, batched over the coming steps\), a head \(14 nodes\)/);
+    expect(r.stdout).toMatch(/a forecast step \(path conditioning\) runs the conditioning \(84 nodes, batched over the coming steps\) and the rest of the trunk \(48 nodes\); not fused: not asked for/);
   });
 
   it('--json gives { branches: [{ tensor, kind, block, shape }] } and the recognised inputs', async () => {
@@ -39,8 +39,8 @@ describe('inspect', () => {
     expect(j.branches).toHaveLength(8);
     expect(j.branches[2]).toMatchObject({ tensor: '/model/proj_1/Add_output_0', kind: 'gated', block: 'block1', shape: [1, 64, 96] });
     expect(j.nodes.trunk).toBeLessThan(j.nodes.full);
-    expect(j.forecast).toMatchObject({ path: 'fused', reasons: {}, frontier: 10 });
-    expect(j.forecast.nodes.head + j.forecast.nodes.tail).toBeLessThan(j.nodes.trunk);
+    expect(j.forecast).toMatchObject({ path: 'conditioning', nodes: { conditioning: 84, rest: 48 }, frontier: 10 });
+    expect(j.forecast.nodes.conditioning + j.forecast.nodes.rest).toBe(j.nodes.trunk);
   });
 
   it('--cache keeps the branches a pattern names, and plain branches are listed as such', async () => {

@@ -34,7 +34,7 @@ describe.each(FIXTURES.filter((f) => fs.existsSync(path.join(ROOT, f.dir))))('fo
   const steps = 20;
   const run = (m: GraphModel, extra: Partial<SampleOptions> = {}) => sample(m, { labels: [1, 2], steps, guidance: 3, seed: 5, cfg, seer: seer(steps), ...extra });
   beforeAll(async () => {
-    best = (await loadModel(path.join(ROOT, dir), { threads: 1 })) as GraphModel;
+    best = (await loadModel(path.join(ROOT, dir), { threads: 1, forecastPath: 'fused' })) as GraphModel;
     trunk = (await loadModel(path.join(ROOT, dir), { threads: 1, forecastPath: 'trunk' })) as GraphModel;
   });
   afterAll(async () => {
@@ -42,7 +42,17 @@ describe.each(FIXTURES.filter((f) => fs.existsSync(path.join(ROOT, f.dir))))('fo
     await trunk?.dispose();
   });
 
-  it(`takes the ${expected} path, and says why not a better one`, () => {
+  it('takes the conditioning path by default, fused only when asked for', async () => {
+    const plain = (await loadModel(path.join(ROOT, dir), { threads: 1 })) as GraphModel;
+    try {
+      expect(plain.forecastPlan.path).toBe('conditioning');
+      if (expected === 'fused') expect(plain.forecastPlan.reasons.fused).toMatch(/the default; forecastPath 'fused' asks for it/);
+    } finally {
+      await plain.dispose();
+    }
+  });
+
+  it(`asked for the fused path, takes the ${expected} path and says why not a better one`, () => {
     expect(best.forecastPlan.path).toBe(expected);
     expect(Object.keys(best.forecastPlan.reasons)).toEqual(expected === 'fused' ? [] : ['fused']);
     expect(trunk.forecastPlan).toMatchObject({ path: 'trunk', reasons: { conditioning: 'not asked for (forecastPath trunk)' } });
@@ -61,7 +71,7 @@ describe.each(FIXTURES.filter((f) => fs.existsSync(path.join(ROOT, f.dir))))('fo
   });
 
   it('gives the same samples without the announcement, each forecast step computing its own conditioning', async () => {
-    const fresh = (await loadModel(path.join(ROOT, dir), { threads: 1 })) as GraphModel;
+    const fresh = (await loadModel(path.join(ROOT, dir), { threads: 1, forecastPath: 'fused' })) as GraphModel;
     try {
       const a = await run(unannounced(fresh));
       const b = await run(trunk);
@@ -90,7 +100,7 @@ const keepdims = [{ name: 'keepdims', type: onnx.AttributeProto.AttributeType.IN
 describe('forecast paths of small graphs, and the fallbacks', () => {
   const samples = async (file: string) => {
     const opts = { labels: [1, 2], steps: 12, guidance: 3, seer: { schedule: { kind: 'fixed' as const, steps: 12, interval: 3, warmup: 2 }, maxOrder: 1 } };
-    const m = (await loadModel(file, { threads: 1 })) as GraphModel;
+    const m = (await loadModel(file, { threads: 1, forecastPath: 'fused' })) as GraphModel;
     const t = (await loadModel(file, { threads: 1, forecastPath: 'trunk' })) as GraphModel;
     try {
       const [a, b] = [await sample(m, opts), await sample(t, opts)];
