@@ -102,7 +102,7 @@ describe('--cache-dir', () => {
     const dir = path.join(tmp, 'derived', 'graphs');
     const r = await cli(['inspect', GRAPH, '--cache-dir', dir, '--threads', '1']);
     expect(r.code).toBe(0);
-    expect(fs.readdirSync(dir).sort()).toEqual(['model.conditioning.onnx', 'model.full.onnx', 'model.head.onnx', 'model.rest.onnx', 'model.tail.onnx']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model.conditioning.onnx', 'model.full.onnx', 'model.rest.onnx']);
     expect(fs.readdirSync(path.dirname(GRAPH)).sort()).toEqual(['README.md', 'model.json', 'model.onnx', 'reference']);
   });
 

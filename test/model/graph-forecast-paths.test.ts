@@ -157,7 +157,7 @@ describe('forecast paths of small graphs, and the fallbacks', () => {
   it('forecastPath caps the path, and must name one', async () => {
     const file = toy((n) => n);
     const m = (await loadModel(file, { threads: 1, forecastPath: 'conditioning' })) as GraphModel;
-    expect(m.forecastPlan).toMatchObject({ path: 'conditioning', reasons: { fused: 'not asked for (forecastPath conditioning)' } });
+    expect(m.forecastPlan).toMatchObject({ path: 'conditioning', reasons: { fused: "not asked for (forecastPath conditioning, the default; forecastPath 'fused' asks for it)" } });
     await m.dispose();
     await expect(loadModel(file, { forecastPath: 'fast' as never })).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT' });
   });
