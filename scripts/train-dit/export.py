@@ -32,19 +32,15 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from dit import DiT, ddim_timesteps, sample, sample_eps  # noqa: E402
-from graph_export import add_arguments, export_onnx, export_whole, load_models, reference_block, reference_noise, run_config, seer_references, write_f32, write_manifest  # noqa: E402
+from graph_export import add_arguments, export_onnx, export_whole, graph_manifest, load_models, rectified_flow, reference_block, reference_noise, run_config, sampled_references, write_manifest  # noqa: E402
 from pieces import state_dict_from_pieces  # noqa: E402
 from train import ARCH  # noqa: E402
 
 # an eps-prediction DiT (--objective eps) is sampled as the DiT paper does: DDIM, 50 steps, guidance 4 (DiT's
 # sample.py default), and the reference TaylorSeer runs at the DiT fork's defaults and the paper's operating
-# points, batched CFG with one shared cache: (name, granularity, N, W, O)
+# points, batched CFG with one shared cache: (granularity, N, W, O)
 EPS_STEPS, EPS_GUIDANCE = 50, 4.0
-EPS_SEER_REFERENCES = [
-    ("seer_module_n4_w2_o4", "module", 4, 2, 4),
-    ("seer_module_n3_w2_o3", "module", 3, 2, 3),
-    ("seer_module_n5_w2_o3", "module", 5, 2, 3),
-]
+EPS_SEER_REFERENCES = [("module", 4, 2, 4), ("module", 3, 2, 3), ("module", 5, 2, 3)]
 
 def write_graph(model, out):
     """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast."""
@@ -76,16 +72,10 @@ def export_graph(model, manifest, source, out):
     write_graph(model, out)
     for key in ("noise", "output"):
         shutil.copy(os.path.join(source, ref[key]), os.path.join(out, "reference", os.path.basename(ref[key])))
-    info = {
-        "name": manifest["name"] + "-graph",
-        "format": "taylorseer-graph/1",
-        "graph": "model.onnx",
-        "inputs": {"sample": "x", "timestep": "t", "label": "y"},
-        "classes": a["classes"],
-        "null_label": a["null_class"],
-        "timestep_scale": 1,
-        "sampler": {"steps": ref["steps"], "guidance": ref["guidance"]},
-        "reference": {
+    write_manifest(out, graph_manifest(
+        manifest["name"] + "-graph", a["classes"], null_label=a["null_class"],
+        sampler={"steps": ref["steps"], "guidance": ref["guidance"]},
+        reference={
             "labels": ref["labels"],
             "steps": ref["steps"],
             "guidance": ref["guidance"],
@@ -93,8 +83,7 @@ def export_graph(model, manifest, source, out):
             "output": "reference/" + os.path.basename(ref["output"]),
             "computed_by": ref.get("computed_by", "PyTorch float64"),
         },
-    }
-    write_manifest(out, info)
+    ))
 
 
 def main():
@@ -159,13 +148,7 @@ def main():
         "architecture": {"kind": "DiT adaLN-Zero", "image_size": S, "channels": C, "patch": a["patch"], "tokens": L,
                          "hidden": D, "depth": depth, "heads": a["heads"], "classes": a["classes"],
                          "null_class": a["classes"]},
-        "objective": {
-            "kind": "rectified-flow",
-            "x_t": "(1 - t) * x0 + t * noise",
-            "model_predicts": "noise - x0",
-            "sampler": "Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v",
-            "guidance": "v = v_uncond + scale * (v_cond - v_uncond); uncond uses y = null_class",
-        },
+        "objective": rectified_flow("v = v_uncond + scale * (v_cond - v_uncond); uncond uses y = null_class"),
         "modulation_layout": "mod[b, block, k, :] with k = 0 shift_attn, 1 scale_attn, 2 gate_attn, 3 shift_mlp, 4 scale_mlp, 5 gate_mlp",
         "block_update": "h = h + gate_attn * attn_i(h, shift_attn, scale_attn); h = h + gate_mlp * mlp_i(h, shift_mlp, scale_mlp)",
         "files": files,
@@ -187,47 +170,26 @@ def export_eps_graph(args, run):
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
     export_whole(model, (torch.randn(2, C, S, S), torch.randint(0, 1000, (2,)).float(), torch.tensor([1, 2])), ["x", "t", "y"],
                  os.path.join(out, "model.onnx"))
-    labels, noise, qnoise = reference_noise(args, (C, S, S))
-    n64 = noise.double()
-    run64 = lambda seer=None, granularity="module": sample_eps(m64, n64, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas, seer=seer)
-    tau0 = ddim_timesteps(EPS_STEPS)[0]
-    with torch.no_grad():
-        full = run64()
-        full32 = sample_eps(model, noise, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas)
-        eps0 = m64(n64, torch.full((len(labels),), float(tau0), dtype=torch.float64), labels)
-        seers = seer_references(run64, full, out, EPS_STEPS, EPS_SEER_REFERENCES)
-    print(f"full compute: float32 PyTorch vs float64 relL2 {((full32.double() - full).norm() / full.norm()).item():.3e}")
-    write_f32(noise, os.path.join(out, "reference", "noise.f32"))
-    write_f32(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
-    write_f32(full, os.path.join(out, "reference", "full_ddim50_cfg4.f32"))
-    write_f32(eps0, os.path.join(out, "reference", f"eps_t{tau0}_cond.f32"))
-    write_manifest(out, {
-        "name": args.name,
-        "format": "taylorseer-graph/1",
-        "graph": "model.onnx",
-        "inputs": {"sample": "x", "timestep": "t", "label": "y"},
-        "classes": arch["classes"],
-        "null_label": arch["classes"],
-        "timestep_scale": 1000,
-        "prediction": "epsilon",
-        "scheduler": {"kind": "ddim", "beta_schedule": betas, "beta_start": 1e-4, "beta_end": 0.02, "train_timesteps": 1000},
-        "sampler": {"steps": EPS_STEPS, "guidance": EPS_GUIDANCE},
-        "architecture": {"kind": "DiT adaLN-Zero", **arch, "tokens": (S // arch["patch"]) ** 2},
-        "objective": {
+    noise = reference_noise(args, (C, S, S))
+    labels, tau0 = noise[0], ddim_timesteps(EPS_STEPS)[0]
+    sampler = lambda m, x, seer=None, granularity="module": sample_eps(m, x, labels, EPS_STEPS, EPS_GUIDANCE, beta_schedule=betas, seer=seer)
+    eps0 = lambda m, x: m(x, torch.full((len(labels),), float(tau0), dtype=x.dtype), labels)
+    reference = sampled_references(out, (model, m64), sampler, noise, (f"eps_t{tau0}_cond", eps0), "full_ddim50_cfg4.f32", EPS_STEPS, EPS_GUIDANCE,
+                                   EPS_SEER_REFERENCES, "export.py")
+    write_manifest(out, graph_manifest(
+        args.name, arch["classes"], timestep_scale=1000, prediction="epsilon",
+        scheduler={"kind": "ddim", "beta_schedule": betas, "beta_start": 1e-4, "beta_end": 0.02, "train_timesteps": 1000},
+        sampler={"steps": EPS_STEPS, "guidance": EPS_GUIDANCE},
+        architecture={"kind": "DiT adaLN-Zero", **arch, "tokens": (S // arch["patch"]) ** 2},
+        objective={
             "kind": "DDPM noise prediction (the DiT paper's, without the learned variance)",
             "x_t": "sqrt(alpha_bar[t]) * x0 + sqrt(1 - alpha_bar[t]) * noise, t an integer in 0..999",
             "model_predicts": "noise; its timestep input is t as a float (sampler time t / 1000 times timestep_scale 1000)",
             "sampler": "DDIM, eta 0, on t = 980, 960, .., 0: x <- sqrt(a') x0 + sqrt(1 - a') eps, x0 = (x - sqrt(1 - a) eps) / sqrt(a)",
             "guidance": "eps = eps_uncond + scale * (eps_cond - eps_uncond), cond and uncond batched; uncond uses y = null_label",
         },
-        "reference": reference_block(labels, EPS_STEPS, EPS_GUIDANCE, {
-            "noise": "reference/noise.f32",
-            "output": "reference/full_ddim50_cfg4.f32",
-            f"eps_t{tau0}_cond": f"reference/eps_t{tau0}_cond.f32",
-            "seer": seers,
-            "quality_noise": "reference/quality-noise.f32",
-        }, "export.py"),
-    })
+        reference=reference,
+    ))
 
 
 def main_graph():

@@ -1,6 +1,6 @@
 """What the exporters share (export.py, export_mmdit.py, wan_export.py): float16 initializers, the whole forward as ONE
-graph, the models rebuilt from float16-rounded weights in float32 and float64, the reference TaylorSeer
-runs and the reference block of model.json.
+graph, the models rebuilt from float16-rounded weights in float32 and float64, the references (full compute,
+one forward, the reference TaylorSeer runs) and the parts of model.json they have in common.
 
 Runs with Debian's python3-torch (1.13) and python3-onnx.
 """
@@ -124,11 +124,13 @@ def write_f32(a, path):
 
 
 def seer_references(run, full, out, steps, specs, cfg=None):
-    """Each (name, granularity, N, W, O) of specs: run(seer, granularity) under the reference TaylorSeer with
-    that fixed schedule, written to out/reference/<name>.f32; returns model.json's "seer" entries.
-    cfg "separate": run gets a (cond, uncond) pair of caches instead, the cond pass taking the decisions."""
+    """Each (granularity, N, W, O) of specs: run(seer, granularity) under the reference TaylorSeer with that
+    fixed schedule, written to out/reference/seer_<granularity, or cfg>_n<N>_w<W>_o<O>.f32; returns
+    model.json's "seer" entries. cfg "separate": run gets a (cond, uncond) pair of caches instead, the cond
+    pass taking the decisions."""
     entries = []
-    for name, granularity, N, W, O in specs:
+    for granularity, N, W, O in specs:
+        name = f"seer_{cfg or granularity}_n{N}_w{W}_o{O}"
         seers = [TaylorSeer(steps, N, W, O) for _ in range(2 if cfg == "separate" else 1)]
         x = run(tuple(seers) if cfg == "separate" else seers[0], granularity)
         rel = ((x - full).norm() / full.norm()).item()
@@ -139,6 +141,51 @@ def seer_references(run, full, out, steps, specs, cfg=None):
                         "schedule": {"kind": "fixed", "steps": steps, "interval": N, "warmup": W, "cooldown": 0},
                         "maxOrder": O, "variable": "step", "fullSteps": full_steps, "relL2ToFull": rel})
     return entries
+
+
+def trained_architecture(args, model, what):
+    """The architecture in the config.json of a training run of `model` (train.py's --model), else SystemExit."""
+    path, run = run_config(args)
+    if run.get("model") != model:
+        raise SystemExit(f"{path}: not {what} (model {run.get('model')!r})")
+    return run["architecture"]
+
+
+def sampled_references(out, models, sampler, drawn, probe, output, steps, guidance, specs, script, cfg=None, layout=F32_LAYOUT):
+    """out/reference/ of a one-graph export and model.json's "reference" block: the noise of the reference
+    labels and the held-out quality noise (drawn: reference_noise's triple), full compute in float64 as
+    `output` (float32 beside it, only printed), one forward (probe: (name, fn(m64, noise64))) and the
+    reference TaylorSeer runs of specs (seer_references). models: (float32, float64);
+    sampler(model, noise, seer=None, granularity="module") samples the labels in `steps` steps at `guidance`."""
+    model, m64 = models
+    labels, noise, qnoise = drawn
+    n64 = noise.double()
+    with torch.no_grad():
+        full = sampler(m64, n64)
+        full32 = sampler(model, noise)
+        probed = probe[1](m64, n64)
+        seers = seer_references(lambda seer, granularity: sampler(m64, n64, seer, granularity), full, out, steps, specs, cfg)
+    print(f"full compute: float32 PyTorch vs float64 relL2 {((full32.double() - full).norm() / full.norm()).item():.3e}")
+    files = {"noise": ("noise.f32", noise), "output": (output, full), probe[0]: (probe[0] + ".f32", probed),
+             "quality_noise": ("quality-noise.f32", qnoise)}
+    for name, a in files.values():
+        write_f32(a, os.path.join(out, "reference", name))
+    paths = {key: "reference/" + name for key, (name, _) in files.items()}
+    quality = paths.pop("quality_noise")
+    return reference_block(labels, steps, guidance, {**paths, "seer": seers, "quality_noise": quality}, script, layout)
+
+
+def rectified_flow(guidance, sampler="Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v"):
+    """model.json's "objective" of a rectified-flow model (train.py's default objective)."""
+    return {"kind": "rectified-flow", "x_t": "(1 - t) * x0 + t * noise", "model_predicts": "noise - x0", "sampler": sampler, "guidance": guidance}
+
+
+def graph_manifest(name, classes, timestep_scale=1, null_label=None, inputs=None, **fields):
+    """model.json of a taylorseer-graph/1 directory (the whole forward in model.onnx, inputs x, t, y and
+    `inputs`), the exporter's fields after the common ones; the null label defaults to `classes`."""
+    return {"name": name, "format": "taylorseer-graph/1", "graph": "model.onnx",
+            "inputs": {"sample": "x", "timestep": "t", "label": "y", **(inputs or {})}, "classes": classes,
+            "null_label": classes if null_label is None else null_label, "timestep_scale": timestep_scale, **fields}
 
 
 def reference_block(labels, steps, guidance, files, script, layout=F32_LAYOUT):

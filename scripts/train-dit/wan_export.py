@@ -22,13 +22,13 @@ import sys
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from graph_export import add_arguments, export_whole, load_models, reference_block, reference_noise, run_config, seer_references, write_f32, write_manifest  # noqa: E402
+from graph_export import add_arguments, export_whole, graph_manifest, load_models, rectified_flow, reference_noise, sampled_references, trained_architecture, write_manifest  # noqa: E402
 from wan import TEXT_TOKENS, WanDiT, sample  # noqa: E402
 from wan_train import ARCH  # noqa: E402
 
 STEPS, GUIDANCE = 50, 4.0
-# (name, granularity, interval N, warm-up W, order O): the Wan fork's defaults, and N=3 O=2 for a second point
-SEER_REFERENCES = [("seer_separate_n5_w1_o1", "module", 5, 1, 1), ("seer_separate_n3_w1_o2", "module", 3, 1, 2)]
+# (granularity, interval N, warm-up W, order O): the Wan fork's defaults, and N=3 O=2 for a second point
+SEER_REFERENCES = [("module", 5, 1, 1), ("module", 3, 1, 2)]
 
 
 def main():
@@ -41,10 +41,7 @@ def main():
     if args.random == (args.weights is not None):
         p.error("give --weights or --random")
     if args.weights:
-        cfg_path, run = run_config(args)
-        if run.get("model") != "wan":
-            raise SystemExit(f"{cfg_path}: not a wan_train.py run (model {run.get('model')!r})")
-        arch, weights = run["architecture"], args.weights
+        arch, weights = trained_architecture(args, "wan", "a wan_train.py run"), args.weights
     else:
         arch = dict(ARCH)
         torch.manual_seed(0)
@@ -58,47 +55,21 @@ def main():
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
     export_whole(model, (torch.randn(2, C, Fr, S, S), torch.rand(2), torch.tensor([1, 2])), ["x", "t", "y"], os.path.join(out, "model.onnx"))
 
-    labels, noise, qnoise = reference_noise(args, (C, Fr, S, S))
-    n64 = noise.double()
-    with torch.no_grad():
-        full = sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE)
-        full32 = sample(model, noise, labels, steps=STEPS, guidance=GUIDANCE)
-        v1 = m64(n64, torch.ones(len(labels), dtype=torch.float64), labels)
-        seers = seer_references(lambda pair, granularity: sample(m64, n64, labels, steps=STEPS, guidance=GUIDANCE, seers=pair),
-                                full, out, STEPS, SEER_REFERENCES, cfg="separate")
-    rel32 = ((full32.double() - full).norm() / full.norm()).item()
-    print(f"full compute: float32 PyTorch vs float64 relL2 {rel32:.3e}")
-    write_f32(noise, os.path.join(out, "reference", "noise.f32"))
-    write_f32(qnoise, os.path.join(out, "reference", "quality-noise.f32"))
-    write_f32(full, os.path.join(out, "reference", "full_50steps_g4.f32"))
-    write_f32(v1, os.path.join(out, "reference", "v_t1.f32"))
-
+    noise = reference_noise(args, (C, Fr, S, S))
+    labels = noise[0]
+    # the seers: a (cond, uncond) pair of caches
+    sampler = lambda m, x, seers=None, granularity="module": sample(m, x, labels, steps=STEPS, guidance=GUIDANCE, seers=seers)
+    v1 = lambda m, x: m(x, torch.ones(len(labels), dtype=x.dtype), labels)
+    reference = sampled_references(out, (model, m64), sampler, noise, ("v_t1", v1), "full_50steps_g4.f32", STEPS, GUIDANCE,
+                                   SEER_REFERENCES, "wan_export.py", cfg="separate", layout="float32 little-endian, row-major [B, C, F, H, W]")
     f, h, w = (Fr // arch["patch"][0], S // arch["patch"][1], S // arch["patch"][2])
-    manifest = {
-        "name": args.name,
-        "format": "taylorseer-graph/1",
-        "graph": "model.onnx",
-        "inputs": {"sample": "x", "timestep": "t", "label": "y"},
-        "classes": arch["classes"],
-        "null_label": arch["classes"],
-        "timestep_scale": 1,
-        "sampler": {"steps": STEPS, "guidance": GUIDANCE, "cfg": "separate"},
-        "architecture": {"kind": "video DiT (Wan2.1 block structure)", **arch, "tokens": {"video": f * h * w, "text": TEXT_TOKENS}},
-        "objective": {
-            "kind": "rectified-flow",
-            "x_t": "(1 - t) * x0 + t * noise",
-            "model_predicts": "noise - x0",
-            "sampler": "Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v",
-            "guidance": "classifier-free, two forwards per step (cond, then uncond = the null label): v = v_u + g (v_c - v_u)",
-        },
-        "reference": reference_block(labels, STEPS, GUIDANCE, {
-            "noise": "reference/noise.f32",
-            "output": "reference/full_50steps_g4.f32",
-            "v_t1": "reference/v_t1.f32",
-            "seer": seers,
-            "quality_noise": "reference/quality-noise.f32",
-        }, "wan_export.py", layout="float32 little-endian, row-major [B, C, F, H, W]"),
-    }
+    manifest = graph_manifest(
+        args.name, arch["classes"],
+        sampler={"steps": STEPS, "guidance": GUIDANCE, "cfg": "separate"},
+        architecture={"kind": "video DiT (Wan2.1 block structure)", **arch, "tokens": {"video": f * h * w, "text": TEXT_TOKENS}},
+        objective=rectified_flow("classifier-free, two forwards per step (cond, then uncond = the null label): v = v_u + g (v_c - v_u)"),
+        reference=reference,
+    )
     if args.random:
         manifest["untrained"] = "random weights, for development only"
     write_manifest(out, manifest)
