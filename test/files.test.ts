@@ -5,24 +5,18 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { taylorSeerErrorOf } from './helpers/code-of';
 import { prepareOutputDir, prepareOutputFile, readRegularFile, writeFileAtomic } from '../lib/files';
 import { readF32, writeF32 } from '../lib/pipeline/noise';
+import { tempDirOfFile } from './helpers/temp-dir';
 
-let tmp: string;
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-files-'));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const tmp = tempDirOfFile('taylorseer-files-');
 
 describe('bounded reads', () => {
   it.runIf(process.platform !== 'win32')('refuses a FIFO at once instead of waiting for a writer', () => {
-    const fifo = path.join(tmp, 'noise.fifo');
+    const fifo = path.join(tmp(), 'noise.fifo');
     execFileSync('mkfifo', [fifo]);
     const t0 = Date.now();
     const e = taylorSeerErrorOf(() => readF32(fifo, 16));
@@ -39,7 +33,7 @@ describe('bounded reads', () => {
   });
 
   it('checks the size from fstat before reading: a huge sparse file is refused without being read', () => {
-    const big = path.join(tmp, 'big.f32');
+    const big = path.join(tmp(), 'big.f32');
     fs.closeSync(fs.openSync(big, 'w'));
     fs.truncateSync(big, 2 ** 33); // 8 GiB, sparse: reading it would take seconds and gigabytes
     const seen: number[] = [];
@@ -53,10 +47,10 @@ describe('bounded reads', () => {
   });
 
   it('reads exactly the file a regular path names', () => {
-    const f = path.join(tmp, 'ok.f32');
+    const f = path.join(tmp(), 'ok.f32');
     writeF32(f, Float32Array.from([1, -2.5, 3e-8]));
     expect([...readF32(f, 3)]).toEqual([...Float32Array.from([1, -2.5, 3e-8])]);
-    expect(taylorSeerErrorOf(() => readF32(path.join(tmp, 'missing.f32'))).message).toMatch(/cannot read .*missing\.f32 \(ENOENT, no such file or directory/);
+    expect(taylorSeerErrorOf(() => readF32(path.join(tmp(), 'missing.f32'))).message).toMatch(/cannot read .*missing\.f32 \(ENOENT, no such file or directory/);
   });
 });
 
@@ -70,18 +64,18 @@ describe('output paths', () => {
   });
 
   it('a file in the way of a directory is ERR_IO naming it', () => {
-    const file = path.join(tmp, 'plain');
+    const file = path.join(tmp(), 'plain');
     fs.writeFileSync(file, 'x');
     const e = taylorSeerErrorOf(() => prepareOutputDir(path.join(file, 'sub')));
     expect(e.code).toBe('ERR_IO');
     expect(e.message).toContain(file);
     expect(e.message).toMatch(/not a directory/);
     expect(taylorSeerErrorOf(() => prepareOutputFile(path.join(file, 'sub', 'x.f32'))).code).toBe('ERR_IO');
-    expect(taylorSeerErrorOf(() => prepareOutputFile(tmp)).message).toMatch(/it is a directory, not a file/);
+    expect(taylorSeerErrorOf(() => prepareOutputFile(tmp())).message).toMatch(/it is a directory, not a file/);
   });
 
   it('missing directories are made, one level at a time', () => {
-    const deep = path.join(tmp, 'a', 'b', 'c');
+    const deep = path.join(tmp(), 'a', 'b', 'c');
     expect(prepareOutputDir(deep)).toBe(deep);
     expect(fs.statSync(deep).isDirectory()).toBe(true);
     expect(fs.readdirSync(deep)).toEqual([]); // the write probe is gone
@@ -90,7 +84,7 @@ describe('output paths', () => {
 
 describe('atomic writes', () => {
   it('a failed write leaves neither a partial file nor a temporary one, and keeps what was there', () => {
-    const dir = path.join(tmp, 'atomic');
+    const dir = path.join(tmp(), 'atomic');
     fs.mkdirSync(dir);
     const target = path.join(dir, 'out.png');
     fs.mkdirSync(target); // renaming a file over a directory fails after the data is written
@@ -102,10 +96,10 @@ describe('atomic writes', () => {
   });
 
   it('replaces a file whole', () => {
-    const f = path.join(tmp, 'whole.json');
+    const f = path.join(tmp(), 'whole.json');
     writeFileAtomic(f, 'old');
     writeFileAtomic(f, 'new contents');
     expect(fs.readFileSync(f, 'utf8')).toBe('new contents');
-    expect(fs.readdirSync(tmp).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+    expect(fs.readdirSync(tmp()).filter((n) => n.endsWith('.tmp'))).toEqual([]);
   });
 });
