@@ -14,25 +14,21 @@
  * what a storage costs.
  */
 import type { StorageDtype } from './native';
-import type { CacheGranularity } from './seed-systems';
+import { CACHE_GRANULARITIES, type CacheGranularity } from './seed-systems';
 
 export const QUALITY_MODELS = ['dit-digits', 'dit-shapes-small', 'dit-shapes'] as const;
 
+/** PSNR (dB) on dit-digits, dit-shapes-small, dit-shapes with f32 factors, per granularity at orders 0, 1, 2, 3 */
+const F32_BY_ORDER: Record<CacheGranularity, ReadonlyArray<readonly [number, number, number]>> = {
+  module: [[32.028, 29.562, 23.493], [29.004, 40.251, 29.819], [31.405, 43.51, 31.957], [31.068, 43.042, 31.735]],
+  block: [[32.209, 29.211, 23.352], [34.946, 46.035, 29.889], [37.262, 48.144, 32.452], [36.761, 48.129, 32.082]],
+  lite: [[34.694, 30.852, 23.855], [31.151, 45.54, 30.164], [33.077, 47.421, 32.07], [32.733, 47.343, 31.87]],
+};
+
 /** [granularity, order, PSNR on dit-digits, dit-shapes-small, dit-shapes] with f32 factors, dB */
-const F32: ReadonlyArray<readonly [CacheGranularity, number, number, number, number]> = [
-  ['module', 0, 32.028, 29.562, 23.493],
-  ['module', 1, 29.004, 40.251, 29.819],
-  ['module', 2, 31.405, 43.51, 31.957],
-  ['module', 3, 31.068, 43.042, 31.735],
-  ['block', 0, 32.209, 29.211, 23.352],
-  ['block', 1, 34.946, 46.035, 29.889],
-  ['block', 2, 37.262, 48.144, 32.452],
-  ['block', 3, 36.761, 48.129, 32.082],
-  ['lite', 0, 34.694, 30.852, 23.855],
-  ['lite', 1, 31.151, 45.54, 30.164],
-  ['lite', 2, 33.077, 47.421, 32.07],
-  ['lite', 3, 32.733, 47.343, 31.87],
-];
+const F32: ReadonlyArray<readonly [CacheGranularity, number, number, number, number]> = CACHE_GRANULARITIES.flatMap((granularity) =>
+  F32_BY_ORDER[granularity].map((psnr, order) => [granularity, order, ...psnr] as const),
+);
 
 /**
  * PSNR with this storage minus PSNR with f32, module granularity, order 2, in-sample, on the models

@@ -96,23 +96,29 @@ const SINGLE_STREAM = {
   pixelsPerToken: 16,
 } as const;
 
+/** An image model's default size: one frame, no temporal stride. */
+function image(width: number, height: number): Pick<SeedSystem, 'temporalStride' | 'defaultSize'> {
+  return { temporalStride: 0, defaultSize: { width, height, frames: 1 } };
+}
+
+/** A video model's default size; its VAE strides time by 4. */
+function video(width: number, height: number, frames: number): Pick<SeedSystem, 'temporalStride' | 'defaultSize'> {
+  return { temporalStride: 4, defaultSize: { width, height, frames } };
+}
+
+/** The guidance mode and the copies of every cached output it keeps: 1 when distilled into an input, else 2. */
+function guidance(cfg: GuidanceMode): Pick<SeedSystem, 'cfgStreams' | 'cfg'> {
+  return { cfgStreams: cfg === 'embedded' ? 1 : 2, cfg };
+}
+
 /** Where both Wan sizes' shared numbers come from. */
 const WAN_SHARED_SOURCE =
   'patch_size [1, 2, 2], out_dim 16; Wan-VAE stride 4 x 8 x 8; ' +
   'reference fork TaylorSeer-Wan2.1 caches self_attn, cross_attn, ffn per block, separate cond / uncond caches';
 
 const WAN_1_3B: SeedSystem = {
-  ...SINGLE_STREAM,
-  id: 'wan2.1-1.3b',
-  name: 'Wan2.1-T2V-1.3B',
-  hidden: 1536,
-  singleBlocks: 30,
-  singleModules: 3,
-  outDim: 64,
-  temporalStride: 4,
-  defaultSize: { width: 832, height: 480, frames: 81 },
-  cfgStreams: 2,
-  cfg: 'separate',
+  ...SINGLE_STREAM, id: 'wan2.1-1.3b', name: 'Wan2.1-T2V-1.3B', hidden: 1536, singleBlocks: 30, singleModules: 3, outDim: 64,
+  ...video(832, 480, 81), ...guidance('separate'),
   reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-Wan2.1 cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance)' },
   lite: { interval: 5, order: 1, warmup: 1, source: 'ComfyUI-TaylorSeer examples/taylorseerlite_example_wan2-2.json (TaylorSeerLite, model_type wanvideo)' },
   source: `Wan-AI/Wan2.1-T2V-1.3B config.json: dim 1536, num_layers 30, ${WAN_SHARED_SOURCE}`,
@@ -120,18 +126,8 @@ const WAN_1_3B: SeedSystem = {
 
 const SYSTEMS: readonly SeedSystem[] = [
   {
-    ...MMDIT,
-    id: 'flux-dev',
-    name: 'FLUX.1-dev',
-    hidden: 3072,
-    doubleBlocks: 19,
-    singleBlocks: 38,
-    singleModules: 1,
-    textTokens: 512,
-    temporalStride: 0,
-    defaultSize: { width: 1024, height: 1024, frames: 1 },
-    cfgStreams: 1,
-    cfg: 'embedded',
+    ...MMDIT, id: 'flux-dev', name: 'FLUX.1-dev', hidden: 3072, doubleBlocks: 19, singleBlocks: 38, singleModules: 1, textTokens: 512,
+    ...image(1024, 1024), ...guidance('embedded'),
     reference: { interval: 6, order: 1, warmup: 3, dtype: 'bf16', source: 'TaylorSeer-FLUX cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance; the paper reports O=2)' },
     lite: { interval: 5, order: 2, warmup: 3, source: 'TaylorSeer-Lite (Cache4Diffusion; ports in ComfyUI-TaylorSeer and OpenVINO GenAI)' },
     source:
@@ -140,18 +136,8 @@ const SYSTEMS: readonly SeedSystem[] = [
       'img_attn, img_mlp, txt_attn, txt_mlp per double block and the fused attention+MLP output per single block',
   },
   {
-    ...MMDIT,
-    id: 'hunyuan-video',
-    name: 'HunyuanVideo',
-    hidden: 3072,
-    doubleBlocks: 20,
-    singleBlocks: 40,
-    singleModules: 1,
-    textTokens: 256,
-    temporalStride: 4,
-    defaultSize: { width: 640, height: 480, frames: 65 },
-    cfgStreams: 1,
-    cfg: 'embedded',
+    ...MMDIT, id: 'hunyuan-video', name: 'HunyuanVideo', hidden: 3072, doubleBlocks: 20, singleBlocks: 40, singleModules: 1, textTokens: 256,
+    ...video(640, 480, 65), ...guidance('embedded'),
     reference: { interval: 5, order: 1, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-HunyuanVideo cache_init.py (mode Taylor: fresh_threshold, max_order, first_enhance)' },
     source:
       'hunyuanvideo-community/HunyuanVideo transformer/config.json: num_layers 20, num_single_layers 40, 24 heads x 128 = 3072, patch_size 2, patch_size_t 1, ' +
@@ -159,18 +145,8 @@ const SYSTEMS: readonly SeedSystem[] = [
       'embedded guidance. The reference fork also stores the raw single-stream attention, which this library does not',
   },
   {
-    ...MMDIT,
-    id: 'hidream-i1',
-    name: 'HiDream-I1',
-    hidden: 2560,
-    doubleBlocks: 16,
-    singleBlocks: 32,
-    singleModules: 2,
-    textTokens: 384,
-    temporalStride: 0,
-    defaultSize: { width: 1024, height: 1024, frames: 1 },
-    cfgStreams: 2,
-    cfg: 'batched',
+    ...MMDIT, id: 'hidream-i1', name: 'HiDream-I1', hidden: 2560, doubleBlocks: 16, singleBlocks: 32, singleModules: 2, textTokens: 384,
+    ...image(1024, 1024), ...guidance('batched'),
     reference: { interval: 4, order: 2, warmup: 1, dtype: 'bf16', source: 'TaylorSeer-HiDream cache_init.py (fresh_threshold, max_order, first_enhance)' },
     source:
       'HiDream-ai/HiDream-I1-Full transformer/config.json: num_layers 16, num_single_layers 32, num_attention_heads 20 x attention_head_dim 128 = 2560, ' +
@@ -179,26 +155,12 @@ const SYSTEMS: readonly SeedSystem[] = [
   },
   WAN_1_3B,
   {
-    ...WAN_1_3B,
-    id: 'wan2.1-14b',
-    name: 'Wan2.1-T2V-14B',
-    hidden: 5120,
-    singleBlocks: 40,
-    defaultSize: { width: 1280, height: 720, frames: 81 },
+    ...WAN_1_3B, id: 'wan2.1-14b', name: 'Wan2.1-T2V-14B', hidden: 5120, singleBlocks: 40, defaultSize: { width: 1280, height: 720, frames: 81 },
     source: `Wan-AI/Wan2.1-T2V-14B config.json: dim 5120, num_layers 40, ${WAN_SHARED_SOURCE}`,
   },
   {
-    ...SINGLE_STREAM,
-    id: 'dit-xl-2',
-    name: 'DiT-XL/2',
-    hidden: 1152,
-    singleBlocks: 28,
-    singleModules: 2,
-    outDim: 32,
-    temporalStride: 0,
-    defaultSize: { width: 256, height: 256, frames: 1 },
-    cfgStreams: 2,
-    cfg: 'batched',
+    ...SINGLE_STREAM, id: 'dit-xl-2', name: 'DiT-XL/2', hidden: 1152, singleBlocks: 28, singleModules: 2, outDim: 32,
+    ...image(256, 256), ...guidance('batched'),
     reference: { interval: 4, order: 4, warmup: 2, dtype: 'f32', source: 'TaylorSeer-DiT sample.py (--interval and --max-order on the command line) and cache_init.py (first_enhance)' },
     source:
       'facebookresearch/DiT models.py DiT_XL_2: hidden_size 1152, depth 28, patch_size 2, learn_sigma (out 2 x 4 channels x 2x2 patch = 32 per token); ' +

@@ -24,7 +24,7 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
-import type { CacheHook, GatedItem, ModuleCompute } from './cache-hook';
+import type { CacheHook, GatedItem } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
@@ -426,14 +426,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * [batch, dim] broadcast over tokens. F is the computed output on full steps (added exactly as computed,
    * not the rounded stored copy) and the forecast otherwise, fused into one pass so it never touches memory.
    */
-  async gatedResidual(
-    key: string,
-    compute: ModuleCompute<A>,
-    h: ActivationTensor<A>,
-    gate: ActivationTensor<A>,
-    shape: GateShape,
-    opts?: ModuleOptions,
-  ): Promise<void> {
+  async gatedResidual(...[key, compute, h, gate, shape, opts]: Parameters<CacheHook<A>['gatedResidual']>): Promise<void> {
     const { id, context, step } = this.beginCall(key, compute, opts);
     const { batch, tokens, dim, n } = this.checkGated(h, [gate], shape);
     this.pending.add(id);

@@ -7,16 +7,14 @@
  *   npx tsx scripts/memory-quality.ts --model fixtures/dit-digits [--orders 0,1,2,3] [--storages f32,bf16]
  *       [--granularities module,block,lite] [--sets in,held]
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compare, type Granularity } from '../lib/pipeline/index';
 import type { StorageDtype } from '../lib/index';
-import { list, loadQualityModel, modelName, sampleSet, STEPS } from './quality-samples';
+import { list, loadQualityModel, modelName, MODEL_OPTION, sampleSet, STEPS } from './quality-samples';
 
-const root = path.join(__dirname, '..');
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: path.join(root, 'fixtures/dit-digits') },
+    model: MODEL_OPTION,
     orders: { type: 'string', default: '0,1,2,3' },
     storages: { type: 'string', default: 'f32,bf16,f16' },
     granularities: { type: 'string', default: 'module,block,lite' },

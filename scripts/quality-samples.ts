@@ -25,6 +25,9 @@ export interface SampleSet {
 
 export const STEPS = 50;
 
+/** The scripts' --model option: a made model's directory, fixtures/dit-digits unless given. */
+export const MODEL_OPTION = { type: 'string', default: path.join(__dirname, '..', 'fixtures/dit-digits') } as const;
+
 /** Comma-separated list -> trimmed items. */
 export const list = (s: string): string[] => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0);
 

@@ -10,15 +10,13 @@
  * Formats: f32, bf16; i8-<blocks> / e4m3-<blocks> (one absmax f32 scale per row of the model's hidden size,
  * 'row', or per bN elements); '<d0>+<rest>' stores d_0 in the first format and d_1.. in the second.
  */
-import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { compare, ReferenceSeer } from '../lib/pipeline/index';
-import { list, loadQualityModel, modelName, sampleSet, STEPS } from './quality-samples';
+import { list, loadQualityModel, modelName, MODEL_OPTION, sampleSet, STEPS } from './quality-samples';
 
-const root = path.join(__dirname, '..');
 const { values } = parseArgs({
   options: {
-    model: { type: 'string', default: path.join(root, 'fixtures/dit-digits') },
+    model: MODEL_OPTION,
     formats: { type: 'string', default: 'f32,bf16,i8-row,i8-b64,i8-b32,e4m3-row,e4m3-b64,bf16+i8-b64' },
     order: { type: 'string', default: '2' },
     sets: { type: 'string', default: 'in' },

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { TaylorSeerError } from '../lib/errors';
+import { taylorSeerErrorOf } from './helpers/code-of';
 import { installCommand, peerRange, PIPELINE_PACKAGES, requireOptional, resolveOptional } from '../lib/optional';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -15,16 +15,6 @@ const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
   peerDependencies: Record<string, string>;
   peerDependenciesMeta: Record<string, { optional?: boolean }>;
 };
-
-function thrown(f: () => unknown): TaylorSeerError {
-  try {
-    f();
-  } catch (e) {
-    expect(e).toBeInstanceOf(TaylorSeerError);
-    return e as TaylorSeerError;
-  }
-  throw new Error('expected a TaylorSeerError');
-}
 
 describe('package.json', () => {
   it('declares every pipeline package as an optional peer, installed for development', () => {
@@ -43,14 +33,14 @@ describe('package.json', () => {
 
 describe('a missing optional package', () => {
   it('is ERR_DEPENDENCY naming what needed it and the install command', () => {
-    const e = thrown(() => requireOptional('taylorseer-no-such-package', 'testing the message'));
+    const e = taylorSeerErrorOf(() => requireOptional('taylorseer-no-such-package', 'testing the message'));
     expect(e.code).toBe('ERR_DEPENDENCY');
     expect(e.message).toMatch(/^testing the message needs taylorseer-no-such-package, which is not installed/);
     expect(e.message).toMatch(/install them with: npm install taylorseer-no-such-package( |$)/);
   });
 
   it('is a missing file inside a package too', () => {
-    const e = thrown(() => resolveOptional('taylorseer-no-such-package', 'model.json', 'the demo model'));
+    const e = taylorSeerErrorOf(() => resolveOptional('taylorseer-no-such-package', 'model.json', 'the demo model'));
     expect(e.code).toBe('ERR_DEPENDENCY');
     expect(e.message).toContain('the demo model needs taylorseer-no-such-package');
   });

@@ -11,6 +11,17 @@ export function codeOf(fn: () => unknown): string | undefined {
   return undefined;
 }
 
+/** The TaylorSeerError a call throws; success or any other kind of error fails the test. */
+export function taylorSeerErrorOf(fn: () => unknown): TaylorSeerError {
+  try {
+    fn();
+  } catch (e) {
+    expect(e).toBeInstanceOf(TaylorSeerError);
+    return e as TaylorSeerError;
+  }
+  throw new Error('expected a TaylorSeerError');
+}
+
 /**
  * The `code` of the TaylorSeerError a call throws or rejects with ('no error' when it succeeds); any other
  * kind of error fails the test.

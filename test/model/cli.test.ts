@@ -4,11 +4,10 @@
  */
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { PNG } from 'pngjs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Command } from '../../lib/cli/command';
 import { commands } from '../../lib/cli/commands';
 import { demoCommand } from '../../lib/cli/commands/demo';
@@ -19,14 +18,9 @@ import { main } from '../../lib/cli/main';
 import { TITLED_LAYOUT } from '../../lib/plot';
 import { readF32, TaylorSeerError } from './imports';
 import { MODEL_DIR } from './helpers';
+import { tempDirOfFile } from '../helpers/temp-dir';
 
-let tmp: string;
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-cli-'));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const tmp = tempDirOfFile('taylorseer-cli-');
 
 /** Runs a command the way the dispatcher does (strict parseArgs), capturing stdout. */
 async function run(command: Command, args: string[]): Promise<{ code: number; stdout: string }> {
@@ -64,7 +58,7 @@ describe('eval', () => {
   });
 
   it('prints one JSON object whose fields agree with each other; --out writes the accelerated sample', async () => {
-    const out = path.join(tmp, 'accel.f32');
+    const out = path.join(tmp(), 'accel.f32');
     const { code, stdout } = await run(evalCommand, [...evalArgs, '--out', out, '--json']);
     expect(code).toBe(0);
     expect(stdout.trim().split('\n')).toHaveLength(1);
@@ -153,14 +147,14 @@ describe('eval', () => {
   });
 
   it.runIf(process.platform !== 'win32')('--noise that is a FIFO or larger than expected is refused before it is read', async () => {
-    const fifo = path.join(tmp, 'noise.fifo');
+    const fifo = path.join(tmp(), 'noise.fifo');
     fs.rmSync(fifo, { force: true });
     execFileSync('mkfifo', [fifo]);
     const args = evalArgs.map((a, i) => (evalArgs[i - 1] === '--noise' ? fifo : a));
     const e = await rejection(evalCommand, args);
     expect(e.code).toBe('ERR_IO');
     expect(e.message).toMatch(/FIFO/);
-    const big = path.join(tmp, 'big-noise.f32');
+    const big = path.join(tmp(), 'big-noise.f32');
     fs.closeSync(fs.openSync(big, 'w'));
     fs.truncateSync(big, 2 ** 32);
     const e2 = await rejection(evalCommand, evalArgs.map((a, i) => (evalArgs[i - 1] === '--noise' ? big : a)));
@@ -168,10 +162,10 @@ describe('eval', () => {
   });
 
   it('--out is checked before the model loads or anything runs', async () => {
-    const file = path.join(tmp, 'a-file');
+    const file = path.join(tmp(), 'a-file');
     fs.writeFileSync(file, 'x');
     // the model directory does not exist either: the output path is what fails first
-    const e = await rejection(evalCommand, ['--model', path.join(tmp, 'no-model'), '--out', path.join(file, 'sub', 'accel.f32')]);
+    const e = await rejection(evalCommand, ['--model', path.join(tmp(), 'no-model'), '--out', path.join(file, 'sub', 'accel.f32')]);
     expect(e.code).toBe('ERR_IO');
     expect(e.message).toContain(file);
   });
@@ -181,7 +175,7 @@ describe('eval', () => {
   });
 
   it('a missing model directory is ERR_MODEL', async () => {
-    const e = await rejection(evalCommand, ['--model', path.join(tmp, 'nothing-here'), '--steps', '4']);
+    const e = await rejection(evalCommand, ['--model', path.join(tmp(), 'nothing-here'), '--steps', '4']);
     expect(e.code).toBe('ERR_MODEL');
   });
 
@@ -202,7 +196,7 @@ describe('eval', () => {
 
 describe('demo', () => {
   it('writes titled PNGs (full compute and every setting side by side) and a summary; progress lines go to a non-terminal stderr', async () => {
-    const out = path.join(tmp, 'demo');
+    const out = path.join(tmp(), 'demo');
     const errs: string[] = [];
     const write = process.stderr.write;
     process.stderr.write = ((chunk: string | Uint8Array) => (errs.push(String(chunk)), true)) as typeof process.stderr.write;
@@ -298,7 +292,7 @@ describe('eval --schedule adaptive', () => {
 describe('sweep', () => {
   it('runs fixed and adaptive schedules at equal full steps, prints the summary, writes sweep.json and a PNG plot', async () => {
     const { sweepCommand } = await import('../../lib/cli/commands/sweep');
-    const out = path.join(tmp, 'sweep');
+    const out = path.join(tmp(), 'sweep');
     const { code, stdout } = await run(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--labels', '3', '--shifts', '2', '--budgets', '4',
       '--orders', '1', '--variables', 'step', '--adaptive-warmups', '1', '--adaptive-cooldowns', '0', '--out', out, '--quiet',
       '--holdout-labels', '7', '--holdout-seed', '3', '--repeat', '2']);
@@ -336,7 +330,7 @@ describe('sweep arguments', () => {
     [['--holdout-labels', '7,x'], /--holdout-labels x/],
   ])('rejects %j with a one-line ERR_INVALID_ARGUMENT', async (extra, message) => {
     const { sweepCommand } = await import('../../lib/cli/commands/sweep');
-    const e = await rejection(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--budgets', '4', '--out', path.join(tmp, 'sweep-bad'), ...extra]);
+    const e = await rejection(sweepCommand, ['--model', MODEL_DIR, '--steps', '8', '--budgets', '4', '--out', path.join(tmp(), 'sweep-bad'), ...extra]);
     expect(e.code).toBe('ERR_INVALID_ARGUMENT');
     expect(e.message).toMatch(message);
   });
@@ -355,17 +349,17 @@ describe('output and budget errors through the dispatcher', () => {
   }
 
   it.each(['sweep', 'demo'])('%s --out under a file is one ERR_IO line naming the path, before any run', async (name) => {
-    const file = path.join(tmp, `${name}-file`);
+    const file = path.join(tmp(), `${name}-file`);
     fs.writeFileSync(file, 'x');
     const t0 = Date.now();
-    const { code, stderr } = await stderrOf([name, '--model', path.join(tmp, 'no-model'), '--out', path.join(file, 'sub')]);
+    const { code, stderr } = await stderrOf([name, '--model', path.join(tmp(), 'no-model'), '--out', path.join(file, 'sub')]);
     expect(code).toBe(1);
     expect(stderr).toMatch(new RegExp(`^taylorseer ${name}: cannot use --out .*${name}-file.*not a directory.* \\[ERR_IO\\]\n$`));
     expect(Date.now() - t0).toBeLessThan(10_000);
   });
 
   it.runIf(fs.existsSync('/proc/self'))('sweep --out under /proc fails at once instead of spinning', async () => {
-    const { code, stderr } = await stderrOf(['sweep', '--model', path.join(tmp, 'no-model'), '--out', '/proc/taylorseer/sweep']);
+    const { code, stderr } = await stderrOf(['sweep', '--model', path.join(tmp(), 'no-model'), '--out', '/proc/taylorseer/sweep']);
     expect(code).toBe(1);
     expect(stderr).toMatch(/\/proc\/taylorseer.* \[ERR_IO\]/);
   });

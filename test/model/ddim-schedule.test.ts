@@ -4,20 +4,8 @@
  * clean image (so every intermediate sample is known in closed form); and the typed errors of the options.
  */
 import { describe, expect, it } from 'vitest';
-import {
-  alphaBars,
-  betaTable,
-  ddimCoefficients,
-  ddpmCoefficients,
-  diffusionPlan,
-  diffusionTimesteps,
-  resolveScheduler,
-  sample,
-  DIT_SCHEDULER,
-  type DenoiserModel,
-  type DiffusionScheduler,
-  type Scheduler,
-} from '../../lib/pipeline';
+import { alphaBars, betaTable, ddimCoefficients, ddpmCoefficients, diffusionPlan, diffusionTimesteps, resolveScheduler, sample, DIT_SCHEDULER } from '../../lib/pipeline';
+import type { DenoiserModel, DiffusionScheduler, Scheduler } from '../../lib/pipeline';
 import { TaylorSeerError } from '../../lib/errors';
 
 const fail = (message: string): never => {

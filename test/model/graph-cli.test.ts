@@ -4,23 +4,17 @@
  * trace and no file written.
  */
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli-run';
 import { ROOT } from './helpers';
 import { toyModel, twoBlockGraph, writeTemp } from './toy-graph';
+import { tempDirOfFile } from '../helpers/temp-dir';
 
 const GRAPH = path.join(ROOT, 'fixtures/dit-shapes-small-graph/model.onnx');
 const NOISE = path.join(ROOT, 'fixtures/dit-shapes-small-graph/reference/noise.f32');
 
-let tmp: string;
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-graph-cli-'));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
+const tmp = tempDirOfFile('taylorseer-graph-cli-');
 
 describe('inspect', () => {
   it('lists the 2 x depth gated branches per block with their shapes', async () => {
@@ -68,7 +62,7 @@ describe('eval on a graph', () => {
 describe('demo on a graph', () => {
   /** the fixture graph in a directory of its own, with `sampler` settings in its model.json */
   const withSampler = (name: string, sampler: unknown): string => {
-    const dir = path.join(tmp, name);
+    const dir = path.join(tmp(), name);
     fs.mkdirSync(dir);
     fs.copyFileSync(GRAPH, path.join(dir, 'model.onnx'));
     const json = JSON.parse(fs.readFileSync(path.join(path.dirname(GRAPH), 'model.json'), 'utf8'));
@@ -79,19 +73,19 @@ describe('demo on a graph', () => {
 
   it("takes steps, guidance and labels from the graph's model.json; flags override them", async () => {
     const dir = withSampler('sampler', { steps: 4, guidance: 2, labels: [1, 6] });
-    const r = await cli(['demo', '--model', dir, '--out', path.join(tmp, 'demo'), '--threads', '1', '--json', '--quiet']);
+    const r = await cli(['demo', '--model', dir, '--out', path.join(tmp(), 'demo'), '--threads', '1', '--json', '--quiet']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ steps: 4, guidance: 2, labels: [1, 6] });
-    const o = await cli(['demo', '--model', dir, '--out', path.join(tmp, 'demo'), '--steps', '5', '--guidance', '1.5', '--threads', '1', '--json', '--quiet']);
+    const o = await cli(['demo', '--model', dir, '--out', path.join(tmp(), 'demo'), '--steps', '5', '--guidance', '1.5', '--threads', '1', '--json', '--quiet']);
     expect(o.code).toBe(0);
     expect(JSON.parse(o.stdout)).toMatchObject({ steps: 5, guidance: 1.5, labels: [1, 6] });
   });
 
   it('refuses sampler settings demo cannot run, and labels outside the classes, before sampling', async () => {
-    const few = await cli(['demo', '--model', withSampler('few', { steps: 2 }), '--out', path.join(tmp, 'demo'), '--threads', '1']);
+    const few = await cli(['demo', '--model', withSampler('few', { steps: 2 }), '--out', path.join(tmp(), 'demo'), '--threads', '1']);
     expect(few.code).not.toBe(0);
     expect(few.stderr).toMatch(/model.json's sampler.steps is 2; demo takes a number in \[4, 10000\] \(give --steps to override it\) \[ERR_MODEL\]/);
-    const label = await cli(['demo', '--model', withSampler('label', { labels: [3, 12] }), '--out', path.join(tmp, 'demo'), '--threads', '1']);
+    const label = await cli(['demo', '--model', withSampler('label', { labels: [3, 12] }), '--out', path.join(tmp(), 'demo'), '--threads', '1']);
     expect(label.code).not.toBe(0);
     expect(label.stderr).toMatch(/sampler.labels names label 12, outside the classes 0..9 and the null label 10 \[ERR_MODEL\]/);
   });
@@ -99,7 +93,7 @@ describe('demo on a graph', () => {
 
 describe('--cache-dir', () => {
   it('writes the derived graphs there (made if missing) and nowhere else', async () => {
-    const dir = path.join(tmp, 'derived', 'graphs');
+    const dir = path.join(tmp(), 'derived', 'graphs');
     const r = await cli(['inspect', GRAPH, '--cache-dir', dir, '--threads', '1']);
     expect(r.code).toBe(0);
     expect(fs.readdirSync(dir).sort()).toEqual(['model.conditioning.onnx', 'model.full.onnx', 'model.rest.onnx']);
@@ -107,7 +101,7 @@ describe('--cache-dir', () => {
   });
 
   it('refuses a path that is a file, and an empty one', async () => {
-    const file = path.join(tmp, 'a-file');
+    const file = path.join(tmp(), 'a-file');
     fs.writeFileSync(file, 'x');
     const r = await cli(['inspect', GRAPH, '--cache-dir', file]);
     expect(r.code).not.toBe(0);
@@ -128,10 +122,10 @@ describe('unusable graphs on the command line', () => {
   };
 
   it('random bytes: ERR_MODEL, and eval writes no output file', async () => {
-    const bad = path.join(tmp, 'random.onnx');
+    const bad = path.join(tmp(), 'random.onnx');
     fs.writeFileSync(bad, Uint8Array.from({ length: 2048 }, (_, i) => (i * 2246822519) >>> 24));
     oneLine(await cli(['inspect', bad]), /not an ONNX model .*\[ERR_MODEL\]/);
-    const out = path.join(tmp, 'out.f32');
+    const out = path.join(tmp(), 'out.f32');
     oneLine(await cli(['eval', '--model', bad, '--labels', '1', '--out', out]), /\[ERR_MODEL\]/);
     expect(fs.existsSync(out)).toBe(false);
   });

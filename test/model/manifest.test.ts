@@ -6,20 +6,14 @@ import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { loadManifest, loadModel, parseManifest, TaylorSeerError } from './imports';
 import { MODEL_DIR } from './helpers';
+import { tempDirOfFile } from '../helpers/temp-dir';
 
 const original = JSON.parse(fs.readFileSync(path.join(MODEL_DIR, 'model.json'), 'utf8'));
-let tmp: string;
+const tmp = tempDirOfFile('taylorseer-manifest-');
 let n = 0;
-
-beforeAll(() => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'taylorseer-manifest-'));
-});
-afterAll(() => {
-  fs.rmSync(tmp, { recursive: true, force: true });
-});
 
 /** Hard links to every file under `src` (copies across file systems): real files of the new directory. */
 function linkTree(src: string, dst: string, skip = ''): void {
@@ -41,7 +35,7 @@ function linkTree(src: string, dst: string, skip = ''): void {
 
 /** A model dir whose files link to the bundled ones, with model.json replaced by `edit(copy of original)`. */
 function modelDir(edit: (m: any) => unknown = (m) => m): string {
-  const dir = path.join(tmp, `m${n++}`);
+  const dir = path.join(tmp(), `m${n++}`);
   linkTree(MODEL_DIR, dir, 'model.json');
   const json = edit(structuredClone(original));
   fs.writeFileSync(path.join(dir, 'model.json'), typeof json === 'string' ? json : JSON.stringify(json));
@@ -71,7 +65,7 @@ describe('manifest', () => {
 
   it.each([
     ['a missing directory', () => loadManifest(path.join(os.tmpdir(), 'no-such-taylorseer-model')), /does not exist/],
-    ['a missing model.json', () => loadManifest(fs.mkdtempSync(path.join(tmp, 'empty-'))), /model\.json is missing/],
+    ['a missing model.json', () => loadManifest(fs.mkdtempSync(path.join(tmp(), 'empty-'))), /model\.json is missing/],
     ['invalid JSON', () => loadManifest(modelDir(() => '{ nope')), /not valid JSON/],
     ['another format', () => loadManifest(modelDir((m) => ({ ...m, format: 'other/2' }))), /"format" must be "taylorseer-dit-onnx\/1", found "other\/2"/],
     ['a non-integer depth', () => loadManifest(modelDir((m) => ((m.architecture.depth = 'six'), m))), /"depth" must be an integer >= 1, found "six"/],
@@ -88,7 +82,7 @@ describe('manifest', () => {
   });
 
   it('refuses a symbolic link that leaves the model directory, for a file or a directory on the way', () => {
-    const outside = path.join(tmp, 'outside');
+    const outside = path.join(tmp(), 'outside');
     fs.mkdirSync(outside);
     fs.copyFileSync(path.join(MODEL_DIR, 'final.onnx'), path.join(outside, 'final.onnx'));
     const file = modelDir();

@@ -102,33 +102,37 @@ export function twoBlockGraph(): ToyGraph {
  */
 export function mmditGraph(): ToyGraph {
   const g = twoBlockGraph();
+  const double = '/transformer_blocks.0';
   return {
     ...g,
     nodes: [
       ...g.nodes.slice(0, 4),
       { op: 'Neg', inputs: ['sample'], output: 'u0', name: '/context_embedder/Neg' },
-      { op: 'Add', inputs: ['sample', 'u0'], output: 'joint', name: '/transformer_blocks.0/attn/Add' },
-      { op: 'Tanh', inputs: ['joint'], output: 'ia', name: '/transformer_blocks.0/attn/to_out/Tanh' },
-      { op: 'Tanh', inputs: ['joint'], output: 'ta', name: '/transformer_blocks.0/attn/to_add_out/Tanh' },
-      { op: 'Mul', inputs: ['g', 'ia'], output: 'gia', name: '/transformer_blocks.0/Mul' },
-      { op: 'Add', inputs: ['sample', 'gia'], output: 'h1', name: '/transformer_blocks.0/Add' },
-      { op: 'Mul', inputs: ['g', 'ta'], output: 'gta', name: '/transformer_blocks.0/Mul_1' },
-      { op: 'Add', inputs: ['u0', 'gta'], output: 'u1', name: '/transformer_blocks.0/Add_1' },
-      { op: 'Sin', inputs: ['h1'], output: 'im', name: '/transformer_blocks.0/ff/Sin' },
-      { op: 'Mul', inputs: ['g', 'im'], output: 'gim', name: '/transformer_blocks.0/Mul_2' },
-      { op: 'Add', inputs: ['h1', 'gim'], output: 'h2', name: '/transformer_blocks.0/Add_2' },
-      { op: 'Sin', inputs: ['u1'], output: 'tm', name: '/transformer_blocks.0/ff_context/Sin' },
-      { op: 'Mul', inputs: ['g', 'tm'], output: 'gtm', name: '/transformer_blocks.0/Mul_3' },
-      { op: 'Add', inputs: ['u1', 'gtm'], output: 'u2', name: '/transformer_blocks.0/Add_3' },
+      { op: 'Add', inputs: ['sample', 'u0'], output: 'joint', name: `${double}/attn/Add` },
+      { op: 'Tanh', inputs: ['joint'], output: 'ia', name: `${double}/attn/to_out/Tanh` },
+      { op: 'Tanh', inputs: ['joint'], output: 'ta', name: `${double}/attn/to_add_out/Tanh` },
+      ...gatedAdd(`${double}/Mul`, `${double}/Add`, 'sample', 'ia', 'h1'),
+      ...gatedAdd(`${double}/Mul_1`, `${double}/Add_1`, 'u0', 'ta', 'u1'),
+      { op: 'Sin', inputs: ['h1'], output: 'im', name: `${double}/ff/Sin` },
+      ...gatedAdd(`${double}/Mul_2`, `${double}/Add_2`, 'h1', 'im', 'h2'),
+      { op: 'Sin', inputs: ['u1'], output: 'tm', name: `${double}/ff_context/Sin` },
+      ...gatedAdd(`${double}/Mul_3`, `${double}/Add_3`, 'u1', 'tm', 'u2'),
       { op: 'Add', inputs: ['h2', 'u2'], output: 's0', name: '/Add_join' },
-      { op: 'Tanh', inputs: ['s0'], output: 'sa', name: '/single_transformer_blocks.0/proj_out/Tanh' },
-      { op: 'Mul', inputs: ['g', 'sa'], output: 'gsa', name: '/single_transformer_blocks.0/Mul' },
-      { op: 'Add', inputs: ['s0', 'gsa'], output: 's1', name: '/single_transformer_blocks.0/Add' },
-      { op: 'Sin', inputs: ['s1'], output: 'sb', name: '/single_transformer_blocks.1/proj_out/Sin' },
-      { op: 'Mul', inputs: ['g', 'sb'], output: 'gsb', name: '/single_transformer_blocks.1/Mul' },
-      { op: 'Add', inputs: ['s1', 'gsb'], output: 'v', name: '/single_transformer_blocks.1/Add' },
+      // single blocks 0 and 1: s1 = s0 + g * tanh(s0), v = s1 + g * sin(s1)
+      ...[['Tanh', 's0', 'sa', 's1'], ['Sin', 's1', 'sb', 'v']].flatMap(([op, from, branch, out], i) => {
+        const at = `/single_transformer_blocks.${i}`;
+        return [{ op, inputs: [from], output: branch, name: `${at}/proj_out/${op}` }, ...gatedAdd(`${at}/Mul`, `${at}/Add`, from, branch, out)];
+      }),
     ],
   };
+}
+
+/** The Mul and Add (named `mul`, `add`) of a gated residual: out = into + g * branch, through g<branch>. */
+function gatedAdd(mul: string, add: string, into: string, branch: string, out: string): ToyNode[] {
+  return [
+    { op: 'Mul', inputs: ['g', branch], output: `g${branch}`, name: mul },
+    { op: 'Add', inputs: [into, `g${branch}`], output: out, name: add },
+  ];
 }
 
 /**

@@ -19,7 +19,7 @@ import { parseSchedulerFlag, SCHEDULER_FLAG } from '../scheduler-args';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions, presetScheduleFlags } from '../preset-args';
 import {
   GRAPH_FLAGS, graphOptions, MAX_REPEAT, MODEL_FLAG, NOISE_FLAG, noiseSource, ORDER_FLAG, parseThreads, samplesFromFlags, SEED_FLAG, SHIFT_FLAG, str, STUDY_FLAGS, THREADS_FLAG, TIMING_METHOD,
-  VARIABLE_FLAG, warmUp, parseGuidance, parseShift,
+  VARIABLE_FLAG, warmUp, parseShift, parseStudySampling,
 } from './pipeline-shared';
 
 export const evalCommand: Command = {
@@ -60,8 +60,7 @@ export const evalCommand: Command = {
     'taylorseer eval --model fixtures/mmdit-shapes --preset flux-dev --guidance 3.5 --labels 3,7',
   ],
   async run(v) {
-    const steps = parseInteger('steps', str(v, 'steps')!, 1, 100_000);
-    const guidance = parseGuidance(str(v, 'guidance')!);
+    const { steps, guidance } = parseStudySampling(v, 1, 100_000);
     const shift = parseShift(str(v, 'shift')!);
     const scheduler = parseSchedulerFlag(str(v, 'scheduler'));
     const preset = presetFlag(v);

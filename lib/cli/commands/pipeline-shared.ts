@@ -103,6 +103,12 @@ export function parseGuidance(arg: string, name = 'guidance'): number {
   return parseNumber(name, arg, 0, 1e6);
 }
 
+/** STUDY_FLAGS' --steps (minSteps..maxSteps) and --guidance, parsed in that order. */
+export function parseStudySampling(v: Values, minSteps: number, maxSteps: number): { steps: number; guidance: number } {
+  const steps = parseInteger('steps', str(v, 'steps')!, minSteps, maxSteps);
+  return { steps, guidance: parseGuidance(str(v, 'guidance')!) };
+}
+
 /** A --shift value (or one of sweep's --shifts): the sampler's time shift, above 0 and at most 1e6. */
 export function parseShift(arg: string, name = 'shift'): number {
   return parseNumber(name, arg, Number.MIN_VALUE, 1e6);

@@ -21,7 +21,7 @@ import { fixedByInterval } from '../../schedule/fixed';
 import type { ScheduleOptions } from '../../schedule/types';
 import type { Command } from '../command';
 import { parseChoice, parseInteger, parseList } from '../parse';
-import { graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, parseGuidance, parseShift, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
+import { graphOptions, MAX_REPEAT, noiseSource, samplesFromFlags, parseShift, parseStudySampling, str, STUDY_FLAGS, TIMING_METHOD, warmUp, type Values } from './pipeline-shared';
 import { PRESET_FLAG, presetCfgMode, presetFlag, presetLoadOptions } from '../preset-args';
 
 export interface SweepRow {
@@ -101,8 +101,7 @@ export const sweepCommand: Command = {
     'taylorseer sweep --budgets 12 --orders 3 --variables newton --repeat 3',
   ],
   async run(v) {
-    const steps = parseInteger('steps', str(v, 'steps')!, 2, 10_000);
-    const guidance = parseGuidance(str(v, 'guidance')!);
+    const { steps, guidance } = parseStudySampling(v, 2, 10_000);
     const shifts = parseList('shifts', str(v, 'shifts')!, (s) => parseShift(s, 'shifts'));
     const budgets = parseList('budgets', str(v, 'budgets')!, (s) => parseInteger('budgets', s, 2, steps));
     const orders = parseList('orders', str(v, 'orders')!, (s) => parseInteger('orders', s, 0, 4));
