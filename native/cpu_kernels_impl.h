@@ -534,6 +534,16 @@ inline void StoreScalar(typename Io<D>::T* p, float v) {
   else *p = FloatToHalf(v);
 }
 
+// x[0..count) broadcast to 8 lanes each (count <= K): an entry's coefficients or divisors in a vector loop.
+template <int K>
+struct Splat8 {
+  __m256 v[K];
+  Splat8(const float* x, int count) {
+    for (int i = 0; i < count; ++i) v[i] = _mm256_set1_ps(x[i]);
+  }
+  __m256 operator[](int i) const { return v[i]; }
+};
+
 // min(max, max(-max, v)): max_ps and min_ps return their second operand where one is NaN, so NaN passes.
 inline __m256 Clamp8(__m256 v, __m256 max) {
   return _mm256_min_ps(max, _mm256_max_ps(_mm256_sub_ps(_mm256_setzero_ps(), max), v));
@@ -609,8 +619,7 @@ void UpdateRangeFused(const ts_update_entry& e, int64_t begin, int64_t end, doub
   const auto* fresh = static_cast<const typename Io<A>::T*>(e.fresh);
   ST* f = static_cast<ST*>(e.factors);
   const int64_t n = e.n;
-  __m256 dv[NEW];
-  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  const Splat8<NEW> dv(e.divisors, NEW - 1);
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     SquareSums<NEW, STATS> acc;
@@ -651,8 +660,7 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
   uint16_t* d0 = D0At<TS_I8>(e.factors, 0);
   ts_q8_block* rec[NEW];
   for (int i = 1; i < NEW; ++i) rec[i] = FactorAt<TS_I8>(e.factors, i, e.n, 0).b;
-  __m256 dv[NEW];
-  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  const Splat8<NEW> dv(e.divisors, NEW - 1);
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     SquareSums<NEW, STATS> acc;
@@ -739,8 +747,7 @@ void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) 
   const ST* f = static_cast<const ST*>(e.factors);
   AT* out = static_cast<AT*>(e.out);
   const int64_t n = e.n;
-  __m256 c[COUNT];
-  for (int i = 0; i < COUNT; ++i) c[i] = _mm256_set1_ps(e.coeffs[i]);
+  const Splat8<COUNT> c(e.coeffs, COUNT);
   const bool stream = A == TS_F32 && n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
   int64_t x = begin;
   for (; x + 8 <= end; x += 8) {
