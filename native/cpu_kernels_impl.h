@@ -833,13 +833,7 @@ void ForecastKernel(const ts_forecast_entry& e, int64_t b, int64_t en) {
 
 template <ts_dtype S, ts_dtype A, bool STATS>
 void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
-  switch (e.new_count) {
-    case 1: return UpdateKernel<S, A, 1, STATS>(e, b, en, sums);
-    case 2: return UpdateKernel<S, A, 2, STATS>(e, b, en, sums);
-    case 3: return UpdateKernel<S, A, 3, STATS>(e, b, en, sums);
-    case 4: return UpdateKernel<S, A, 4, STATS>(e, b, en, sums);
-    case 5: return UpdateKernel<S, A, 5, STATS>(e, b, en, sums);
-  }
+  ts_dispatch::ByCount(e.new_count, [&](auto k) { UpdateKernel<S, A, decltype(k)::value, STATS>(e, b, en, sums); });
 }
 
 // Asks for the cache lines of p[0, m) ahead of use. A chain reads count * (K + 1) factor streams at once (36
@@ -899,13 +893,7 @@ void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en, double* sums) 
 
 template <ts_dtype S, ts_dtype A, bool G>
 void ForecastCount(const ts_forecast_entry& e, int64_t b, int64_t en) {
-  switch (e.count) {
-    case 1: return ForecastKernel<S, A, 1, G>(e, b, en);
-    case 2: return ForecastKernel<S, A, 2, G>(e, b, en);
-    case 3: return ForecastKernel<S, A, 3, G>(e, b, en);
-    case 4: return ForecastKernel<S, A, 4, G>(e, b, en);
-    case 5: return ForecastKernel<S, A, 5, G>(e, b, en);
-  }
+  ts_dispatch::ByCount(e.count, [&](auto k) { ForecastKernel<S, A, decltype(k)::value, G>(e, b, en); });
 }
 
 template <ts_dtype S, ts_dtype A>
