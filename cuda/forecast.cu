@@ -32,13 +32,7 @@ ts_status LaunchForecastTable(const FcParams& p, cudaStream_t stream) {
 
 template <int S, int A, bool GATED>
 ts_status ForecastCount(const FcParams& p, int maxc, cudaStream_t stream) {
-  switch (maxc) {
-    case 1: return LaunchForecastTable<S, A, 1, GATED>(p, stream);
-    case 2: return LaunchForecastTable<S, A, 2, GATED>(p, stream);
-    case 3: return LaunchForecastTable<S, A, 3, GATED>(p, stream);
-    case 4: return LaunchForecastTable<S, A, 4, GATED>(p, stream);
-    default: return LaunchForecastTable<S, A, 5, GATED>(p, stream);
-  }
+  return ts_dispatch::ByCount(maxc, [&](auto k) { return LaunchForecastTable<S, A, decltype(k)::value, GATED>(p, stream); });
 }
 
 template <int S, int A>

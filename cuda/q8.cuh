@@ -9,6 +9,7 @@
 // otherwise byte by byte (an external pointer may sit anywhere).
 #pragma once
 #include "dtype.cuh"
+#include "multi_tensor.cuh"
 
 namespace tsk {
 
@@ -104,5 +105,31 @@ TS_HD void StoreD0(void* factors, int64_t j, float v, bool aligned) {
 
 // Elements the record of element j0 covers in an entry of n: 64, or fewer for the last one.
 TS_HD int RecordLength(int64_t j0, int64_t n) { return n - j0 < kQ ? static_cast<int>(n - j0) : kQ; }
+
+// Thread tid's record in tile `tile` of an entry: record r, its first element j0, the elements it covers,
+// whether the entry allows aligned accesses (kVec) and whether the record is whole and aligned (it moves
+// as vectors).
+struct RecordSpan {
+  int64_t r, j0;
+  int len;
+  bool aligned, whole;
+};
+
+// The set-up both tile bodies share: false where thread tid's record lies beyond the entry; else s is its
+// span, after values() has read the entry's per-launch values. values() runs between the bounds check
+// and the rest, where the bodies read them before; any other order gives ptxas other code (registers
+// beyond an occupancy step, for one).
+template <typename Ent, typename Values>
+TS_HD bool RecordSetUp(const Ent& e, int64_t tile, int tid, RecordSpan& s, Values values) {
+  const int64_t n = e.n;
+  const int64_t r = tile * kThreads + tid;
+  const int64_t j0 = r * kQ;
+  if (j0 >= n) return false;
+  values();
+  const bool aligned = (e.flags & kVec) != 0;
+  const int len = RecordLength(j0, n);
+  s = {r, j0, len, aligned, aligned && len == kQ};
+  return true;
+}
 
 }  // namespace tsk

@@ -77,13 +77,7 @@ ts_status LaunchUpdateTable(const UpdParams& p, cudaStream_t stream) {
 
 template <int S, int A>
 ts_status UpdateTyped(const UpdParams& p, int maxc, cudaStream_t stream) {
-  switch (maxc) {
-    case 1: return LaunchUpdateTable<S, A, 1>(p, stream);
-    case 2: return LaunchUpdateTable<S, A, 2>(p, stream);
-    case 3: return LaunchUpdateTable<S, A, 3>(p, stream);
-    case 4: return LaunchUpdateTable<S, A, 4>(p, stream);
-    default: return LaunchUpdateTable<S, A, 5>(p, stream);
-  }
+  return ts_dispatch::ByCount(maxc, [&](auto k) { return LaunchUpdateTable<S, A, decltype(k)::value>(p, stream); });
 }
 
 ts_status UpdateDispatch(const UpdParams& p, int maxc, ts_dtype s, ts_dtype a, cudaStream_t stream) {

@@ -117,14 +117,10 @@ TS_HD void UpdateTileQ8(const UpdEnt& e, int64_t tile, int tid, float* acc) {
   constexpr int VA = 16 / Dt<A>::kSize;
   const int cnt = e.count;
   const int64_t n = e.n;
-  const int64_t r = tile * kThreads + tid;
-  const int64_t j0 = r * kQ;
-  if (j0 >= n) return;
   float dv[NO];
-  EntryValues<NO>(e.div, e.div_src, cnt - 1, dv);
-  const bool aligned = (e.flags & kVec) != 0;
-  const int len = RecordLength(j0, n);
-  const bool whole = aligned && len == kQ;
+  RecordSpan s;
+  if (!RecordSetUp(e, tile, tid, s, [&] { EntryValues<NO>(e.div, e.div_src, cnt - 1, dv); })) return;
+  const auto [r, j0, len, aligned, whole] = s;
   float cur[kQ];
   if (whole) {
 #pragma unroll

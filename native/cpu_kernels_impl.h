@@ -499,6 +499,8 @@ inline __m256 Load8(const typename Io<D>::T* p) {
 }
 
 // FloatToBf16 (half.h) on 8 lanes: round to nearest even, NaN kept quiet, finite overflow saturated.
+// IN_RANGE: x is already within bf16's range or not finite (see Store8), so nothing can overflow.
+template <bool IN_RANGE = false>
 inline __m128i Bf16Bits8(__m256 x) {
   const __m256i u = _mm256_castps_si256(x);
   const __m256i exp = _mm256_set1_epi32(0x7f800000);
@@ -506,24 +508,31 @@ inline __m128i Bf16Bits8(__m256 x) {
   const __m256i hi = _mm256_srli_epi32(u, 16);
   const __m256i lsb = _mm256_and_si256(hi, _mm256_set1_epi32(1));
   __m256i r = _mm256_srli_epi32(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
-  const __m256i top = _mm256_cmpeq_epi32(_mm256_and_si256(r, _mm256_set1_epi32(0x7fff)), _mm256_set1_epi32(0x7f80));
-  r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_cmpgt_epi32(exp, a), top));  // overflow: - 1
+  if constexpr (!IN_RANGE) {
+    const __m256i top = _mm256_cmpeq_epi32(_mm256_and_si256(r, _mm256_set1_epi32(0x7fff)), _mm256_set1_epi32(0x7f80));
+    r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_cmpgt_epi32(exp, a), top));  // overflow: - 1
+  }
   r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), _mm256_cmpgt_epi32(a, exp));
   return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));
 }
 
-template <ts_dtype D>
+// IN_RANGE: x was saturated to D's range already (Saturate8, Difference8: finite values clamped, others
+// kept), so no value can round past the largest finite one and the overflow handling is left out: the
+// same bits, fewer instructions in the updates, which are bound by them.
+template <ts_dtype D, bool IN_RANGE = false>
 inline void Store8(typename Io<D>::T* p, __m256 x) {
   if constexpr (D == TS_F32) {
     _mm256_storeu_ps(p, x);
   } else if constexpr (D == TS_F16) {
-    const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(65504.0f), inf = _mm256_set1_ps(INFINITY);
-    const __m256 a = _mm256_andnot_ps(sign, x);
-    const __m256 sat = _mm256_and_ps(_mm256_cmp_ps(a, big, _CMP_GT_OQ), _mm256_cmp_ps(a, inf, _CMP_LT_OQ));
-    x = _mm256_blendv_ps(x, _mm256_or_ps(_mm256_and_ps(x, sign), big), sat);
+    if constexpr (!IN_RANGE) {
+      const __m256 sign = _mm256_set1_ps(-0.0f), big = _mm256_set1_ps(65504.0f), inf = _mm256_set1_ps(INFINITY);
+      const __m256 a = _mm256_andnot_ps(sign, x);
+      const __m256 sat = _mm256_and_ps(_mm256_cmp_ps(a, big, _CMP_GT_OQ), _mm256_cmp_ps(a, inf, _CMP_LT_OQ));
+      x = _mm256_blendv_ps(x, _mm256_or_ps(_mm256_and_ps(x, sign), big), sat);
+    }
     _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
   } else {
-    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Bf16Bits8(x));
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(p), Bf16Bits8<IN_RANGE>(x));
   }
 }
 
@@ -533,6 +542,16 @@ inline void StoreScalar(typename Io<D>::T* p, float v) {
   else if constexpr (D == TS_BF16) *p = FloatToBf16(v);
   else *p = FloatToHalf(v);
 }
+
+// x[0..count) broadcast to 8 lanes each (count <= K): an entry's coefficients or divisors in a vector loop.
+template <int K>
+struct Splat8 {
+  __m256 v[K];
+  Splat8(const float* x, int count) {
+    for (int i = 0; i < count; ++i) v[i] = _mm256_set1_ps(x[i]);
+  }
+  __m256 operator[](int i) const { return v[i]; }
+};
 
 // min(max, max(-max, v)): max_ps and min_ps return their second operand where one is NaN, so NaN passes.
 inline __m256 Clamp8(__m256 v, __m256 max) {
@@ -609,8 +628,7 @@ void UpdateRangeFused(const ts_update_entry& e, int64_t begin, int64_t end, doub
   const auto* fresh = static_cast<const typename Io<A>::T*>(e.fresh);
   ST* f = static_cast<ST*>(e.factors);
   const int64_t n = e.n;
-  __m256 dv[NEW];
-  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  const Splat8<NEW> dv(e.divisors, NEW - 1);
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     SquareSums<NEW, STATS> acc;
@@ -625,11 +643,11 @@ void UpdateRangeFused(const ts_update_entry& e, int64_t begin, int64_t end, doub
       for (int i = 0; i < NEW; ++i) {
         ST* p = f + i * n + x;
         if (i + 1 == NEW) {
-          Store8<S>(p, cur);
+          Store8<S, true>(p, cur);
           break;
         }
         const __m256 old = Load8<S>(p);
-        Store8<S>(p, cur);
+        Store8<S, true>(p, cur);
         if (i == 0) acc.Add(0, u, cur);
         cur = Difference8<S>(cur, old, dv[i]);
         acc.Add(i + 1, u, cur);
@@ -651,8 +669,7 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
   uint16_t* d0 = D0At<TS_I8>(e.factors, 0);
   ts_q8_block* rec[NEW];
   for (int i = 1; i < NEW; ++i) rec[i] = FactorAt<TS_I8>(e.factors, i, e.n, 0).b;
-  __m256 dv[NEW];
-  for (int i = 0; i + 1 < NEW; ++i) dv[i] = _mm256_set1_ps(e.divisors[i]);
+  const Splat8<NEW> dv(e.divisors, NEW - 1);
   for (int64_t j = begin; j < end; j += kBlock) {
     const int m = static_cast<int>(Min(kBlock, end - j));
     SquareSums<NEW, STATS> acc;
@@ -666,11 +683,11 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
       }
       for (int u = 0; u < 8; ++u) {
         if (NEW == 1) {
-          Store8<TS_BF16>(d0 + x + 8 * u, cur[u]);
+          Store8<TS_BF16, true>(d0 + x + 8 * u, cur[u]);
           continue;
         }
         const __m256 old = Load8<TS_BF16>(d0 + x + 8 * u);
-        Store8<TS_BF16>(d0 + x + 8 * u, cur[u]);
+        Store8<TS_BF16, true>(d0 + x + 8 * u, cur[u]);
         acc.Add(0, u & 3, cur[u]);
         cur[u] = Difference8<TS_I8>(cur[u], old, dv[0]);
         acc.Add(1, u & 3, cur[u]);
@@ -739,8 +756,7 @@ void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) 
   const ST* f = static_cast<const ST*>(e.factors);
   AT* out = static_cast<AT*>(e.out);
   const int64_t n = e.n;
-  __m256 c[COUNT];
-  for (int i = 0; i < COUNT; ++i) c[i] = _mm256_set1_ps(e.coeffs[i]);
+  const Splat8<COUNT> c(e.coeffs, COUNT);
   const bool stream = A == TS_F32 && n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
   int64_t x = begin;
   for (; x + 8 <= end; x += 8) {
@@ -826,13 +842,7 @@ void ForecastKernel(const ts_forecast_entry& e, int64_t b, int64_t en) {
 
 template <ts_dtype S, ts_dtype A, bool STATS>
 void UpdateCountStats(const ts_update_entry& e, int64_t b, int64_t en, double* sums) {
-  switch (e.new_count) {
-    case 1: return UpdateKernel<S, A, 1, STATS>(e, b, en, sums);
-    case 2: return UpdateKernel<S, A, 2, STATS>(e, b, en, sums);
-    case 3: return UpdateKernel<S, A, 3, STATS>(e, b, en, sums);
-    case 4: return UpdateKernel<S, A, 4, STATS>(e, b, en, sums);
-    case 5: return UpdateKernel<S, A, 5, STATS>(e, b, en, sums);
-  }
+  ts_dispatch::ByCount(e.new_count, [&](auto k) { UpdateKernel<S, A, decltype(k)::value, STATS>(e, b, en, sums); });
 }
 
 // Asks for the cache lines of p[0, m) ahead of use. A chain reads count * (K + 1) factor streams at once (36
@@ -892,13 +902,7 @@ void UpdateCount(const ts_update_entry& e, int64_t b, int64_t en, double* sums) 
 
 template <ts_dtype S, ts_dtype A, bool G>
 void ForecastCount(const ts_forecast_entry& e, int64_t b, int64_t en) {
-  switch (e.count) {
-    case 1: return ForecastKernel<S, A, 1, G>(e, b, en);
-    case 2: return ForecastKernel<S, A, 2, G>(e, b, en);
-    case 3: return ForecastKernel<S, A, 3, G>(e, b, en);
-    case 4: return ForecastKernel<S, A, 4, G>(e, b, en);
-    case 5: return ForecastKernel<S, A, 5, G>(e, b, en);
-  }
+  ts_dispatch::ByCount(e.count, [&](auto k) { ForecastKernel<S, A, decltype(k)::value, G>(e, b, en); });
 }
 
 template <ts_dtype S, ts_dtype A>

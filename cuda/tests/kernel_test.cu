@@ -150,24 +150,12 @@ static void EmulateForecastTable(const FcParams& p, int grid) {
 
 template <int S, int A>
 static void EmuUpd(const UpdParams& p, int maxc, int grid) {
-  switch (maxc) {
-    case 1: return EmulateUpdateTable<S, A, 1>(p, grid);
-    case 2: return EmulateUpdateTable<S, A, 2>(p, grid);
-    case 3: return EmulateUpdateTable<S, A, 3>(p, grid);
-    case 4: return EmulateUpdateTable<S, A, 4>(p, grid);
-    default: return EmulateUpdateTable<S, A, 5>(p, grid);
-  }
+  ts_dispatch::ByCount(maxc, [&](auto k) { EmulateUpdateTable<S, A, decltype(k)::value>(p, grid); });
 }
 
 template <int S, int A, bool G>
 static void EmuFcG(const FcParams& p, int maxc, int grid) {
-  switch (maxc) {
-    case 1: return EmulateForecastTable<S, A, 1, G>(p, grid);
-    case 2: return EmulateForecastTable<S, A, 2, G>(p, grid);
-    case 3: return EmulateForecastTable<S, A, 3, G>(p, grid);
-    case 4: return EmulateForecastTable<S, A, 4, G>(p, grid);
-    default: return EmulateForecastTable<S, A, 5, G>(p, grid);
-  }
+  ts_dispatch::ByCount(maxc, [&](auto k) { EmulateForecastTable<S, A, decltype(k)::value, G>(p, grid); });
 }
 
 template <int S, int A>
