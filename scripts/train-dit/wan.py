@@ -16,6 +16,12 @@ token ids per class (PROMPTS below), so the graph's inputs are x [B, C, F, H, W]
 class; CLASSES = the empty prompt, the unconditional input of classifier-free guidance). Guidance is
 classifier-free with two forwards per step, as Wan samples.
 
+What is added (Wan has none): with sigma_data > 0, the denoiser is preconditioned outside the blocks, as EDM
+does for its networks: v = c_skip(t) x_t + c_out(t) F(c_in(t) x_t) (WanDiT.precondition). A small network
+given the raw target noise - x0 must carry the input noise through every block to its output at t near 1;
+with the skip it only learns what the best linear guess misses. The blocks, and so what a cache sees, are
+Wan's.
+
 Runs on PyTorch 1.13 (export) and 2.x (training): no scaled_dot_product_attention, no torch.compile.
 """
 import torch
@@ -127,12 +133,14 @@ class Head(nn.Module):
 
 class WanDiT(nn.Module):
     def __init__(self, frames=4, image_size=16, channels=3, patch=(1, 2, 2), hidden=64, heads=4, depth=4,
-                 ffn_ratio=3.0, classes=len(wan_clips.NAMES), text_dim=32):
+                 ffn_ratio=3.0, classes=len(wan_clips.NAMES), text_dim=32, sigma_data=0.0):
         super().__init__()
         patch = tuple(patch)
+        self.sigma_data = sigma_data
         head_dim = hidden // heads
         self.cfg = dict(frames=frames, image_size=image_size, channels=channels, patch=list(patch), hidden=hidden,
-                        heads=heads, depth=depth, ffn_ratio=ffn_ratio, classes=classes, text_dim=text_dim)
+                        heads=heads, depth=depth, ffn_ratio=ffn_ratio, classes=classes, text_dim=text_dim,
+                        sigma_data=sigma_data)
         self.frames, self.image_size, self.channels, self.patch, self.classes = frames, image_size, channels, patch, classes
         self.grid = (frames // patch[0], image_size // patch[1], image_size // patch[2])
         self.patch_embedding = nn.Conv3d(channels, hidden, kernel_size=patch, stride=patch)
@@ -162,9 +170,23 @@ class WanDiT(nn.Module):
         nn.init.zeros_(self.head.head.weight)
         nn.init.zeros_(self.head.head.bias)
 
+    def precondition(self, t):
+        """(c_in, c_skip, c_out) [B, 1, 1, 1, 1] for v = c_skip x_t + c_out F(c_in x_t): with data of standard
+        deviation s (per value) and unit noise, x_t = (1 - t) x0 + t noise has variance A = (1 - t)^2 s^2 + t^2;
+        c_skip x_t is the best linear guess of v = noise - x0 from x_t, and c_out the standard deviation of what it
+        misses, so F's target has unit variance at every t, and at t = 1 the noise passes through the skip."""
+        s2 = self.sigma_data ** 2
+        t = t[:, None, None, None, None]
+        a = (1 - t) ** 2 * s2 + t ** 2
+        return a.rsqrt(), (t - (1 - t) * s2) / a, self.sigma_data * a.rsqrt()
+
     def forward(self, x, t, y, branch=_run):
         B, C = x.shape[0], self.channels
         (pf, ph, pw), (f, h, w) = self.patch, self.grid
+        x_t = x
+        if self.sigma_data:
+            c_in, c_skip, c_out = self.precondition(t.to(x.dtype))
+            x = x * c_in
         tokens = self.patch_embedding(x).flatten(2).transpose(1, 2)  # [B, f*h*w, D], (frame, row, col) order
         context = self.text_embedding(self.text_table(self.prompts[y]))  # [B, T, D]
         dt = self.time_embedding[0].weight.dtype
@@ -174,7 +196,8 @@ class WanDiT(nn.Module):
             tokens = blk(tokens, e0, context, self.rope_cos, self.rope_sin, branch, f"blocks.{i}")
         out = self.head(tokens, e)  # [B, L, C * pf * ph * pw], (c, pf, ph, pw) per token as Wan unpatchifies
         out = out.reshape(B, f, h, w, C, pf, ph, pw).permute(0, 4, 1, 5, 2, 6, 3, 7)
-        return out.reshape(B, C, f * pf, h * ph, w * pw)
+        out = out.reshape(B, C, f * pf, h * ph, w * pw)
+        return c_skip * x_t + c_out * out if self.sigma_data else out
 
 
 @torch.no_grad()

@@ -70,6 +70,8 @@ def main():
         objective=rectified_flow("classifier-free, two forwards per step (cond, then uncond = the null label): v = v_u + g (v_c - v_u)"),
         reference=reference,
     )
+    if arch.get("sigma_data"):
+        manifest["architecture"]["precondition"] = "v = c_skip(t) x + c_out(t) F(c_in(t) x) around the blocks (wan.py WanDiT.precondition)"
     if args.random:
         manifest["untrained"] = "random weights, for development only"
     write_manifest(out, manifest)
