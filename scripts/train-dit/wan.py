@@ -133,14 +133,14 @@ class Head(nn.Module):
 
 class WanDiT(nn.Module):
     def __init__(self, frames=4, image_size=16, channels=3, patch=(1, 2, 2), hidden=64, heads=4, depth=4,
-                 ffn_ratio=3.0, classes=len(wan_clips.NAMES), text_dim=32, sigma_data=0.0):
+                 ffn_ratio=3.0, classes=len(wan_clips.NAMES), text_dim=32, sigma_data=0.0, rope_theta=10000.0):
         super().__init__()
         patch = tuple(patch)
         self.sigma_data = sigma_data
         head_dim = hidden // heads
         self.cfg = dict(frames=frames, image_size=image_size, channels=channels, patch=list(patch), hidden=hidden,
                         heads=heads, depth=depth, ffn_ratio=ffn_ratio, classes=classes, text_dim=text_dim,
-                        sigma_data=sigma_data)
+                        sigma_data=sigma_data, rope_theta=rope_theta)
         self.frames, self.image_size, self.channels, self.patch, self.classes = frames, image_size, channels, patch, classes
         self.grid = (frames // patch[0], image_size // patch[1], image_size // patch[2])
         self.patch_embedding = nn.Conv3d(channels, hidden, kernel_size=patch, stride=patch)
@@ -153,7 +153,9 @@ class WanDiT(nn.Module):
         self.register_buffer("prompts", prompt_ids(classes), persistent=False)
         f, h, w = self.grid
         ids = torch.stack(torch.meshgrid(torch.arange(f), torch.arange(h), torch.arange(w), indexing="ij"), dim=-1).reshape(-1, 3)
-        cos, sin = rope_tables(ids, rope_axes(head_dim))
+        # Wan's theta (10000) spreads its frequencies over grids of ~100 positions; with 4 dimensions an axis, a
+        # small grid gets angles of 1 and 0.01 radians a position, and positions 6 apart look alike
+        cos, sin = rope_tables(ids, rope_axes(head_dim), theta=rope_theta)
         self.register_buffer("rope_cos", cos, persistent=False)
         self.register_buffer("rope_sin", sin, persistent=False)
         self.reset_parameters()

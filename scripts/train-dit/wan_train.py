@@ -25,7 +25,7 @@ import wan  # noqa: E402
 import wan_clips  # noqa: E402
 
 ARCH = dict(frames=4, image_size=16, channels=3, patch=[2, 2, 2], hidden=64, heads=4, depth=4, ffn_ratio=3.0,
-            classes=len(wan_clips.NAMES), text_dim=32, sigma_data=0.4)
+            classes=len(wan_clips.NAMES), text_dim=32, sigma_data=0.4, rope_theta=8.0)
 
 
 def strip(clips):

@@ -1,0 +1,28 @@
+# Sourced by the study scripts: the CLI from dist/, JSON fields from stdin, a temporary folder named DIR in the
+# logs, and the calibrated placement as the better of two local searches.
+TMP=$(mktemp -d)
+trap 'rm -rf "$TMP"' EXIT
+ts() { node dist/cli/main.js "$@"; }
+# json EXPR < FILE: the JavaScript expression EXPR of the parsed input d
+json() { node -e "const d = JSON.parse(require('fs').readFileSync(0, 'utf8')); process.stdout.write(String($1))"; }
+# the logs name the temporary output folders DIR, as the studies' commands do
+dir() { sed "s#$TMP/[A-Za-z0-9.-]*#DIR#g"; }
+
+# calibrate_best SWEEP_JSON BUDGET OUT_JSON CALIBRATE_ARGS...: the search is local, so it runs from the sweep's best
+# fixed and from its best adaptive schedule at that budget (each with its warm-up and cool-down) and keeps the
+# placement with the higher PSNR
+calibrate_best() {
+  local sweep=$1 budget=$2 out=$3
+  shift 3
+  local start
+  for start in fixed adaptive; do
+    local key=$([ "$start" = fixed ] && echo bestFixed || echo bestAdaptive)
+    local wc
+    wc=$(json "(() => { const s = d.summary.find((r) => r.budget === $budget).$key.schedule;
+      return \`--warmup \${s.warmup} --cooldown \${s.cooldown}\`; })()" < "$sweep")
+    # shellcheck disable=SC2086
+    ts calibrate "$@" --budget "$budget" --start $start $wc --json > "$TMP/calibrate-$budget-$start.json"
+  done
+  node -e "const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require('fs').readFileSync(f, 'utf8')));
+    process.stdout.write(JSON.stringify(b.psnr > a.psnr ? b : a) + '\n')" "$TMP/calibrate-$budget-fixed.json" "$TMP/calibrate-$budget-adaptive.json" > "$out"
+}
