@@ -26,3 +26,6 @@ calibrate_best() {
   node -e "const [a, b] = process.argv.slice(1).map((f) => JSON.parse(require('fs').readFileSync(f, 'utf8')));
     process.stdout.write(JSON.stringify(b.psnr > a.psnr ? b : a) + '\n')" "$TMP/calibrate-$budget-fixed.json" "$TMP/calibrate-$budget-adaptive.json" > "$out"
 }
+
+# relative_paths DIR: the results name the model folder relative to the repository (eval prints it absolute)
+relative_paths() { sed -i "s#$PWD/##g" "$1"/*.json "$1"/*.log "$1"/*.txt 2>/dev/null || true; }

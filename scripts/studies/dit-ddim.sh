@@ -73,4 +73,5 @@ score() { "$PY" scripts/train-dit/shape_classifier.py score --classifier "$OUT/s
 score --set full="$TMP/C/full.f32" --set n3o3="$TMP/C/n3o3.f32" --set n5o3="$TMP/C/n5o3.f32" --set fixed18="$TMP/C/fixed18.f32" \
   --set fixed11="$TMP/C/fixed11.f32" --set cal11="$TMP/C/cal11.f32" --set cal18="$TMP/C/cal18.f32" > "$OUT/dit-ddim-c500-fd.json"
 score --set full="$TMP/C/full.f32" --set full-seed22="$TMP/C22/full.f32" > "$OUT/dit-ddim-c500-fd-floor.json"
+relative_paths "$OUT"
 echo "wrote $OUT"

@@ -52,4 +52,5 @@ cp "$TMP/wan-clips-demo/comparison.png" "$OUT/wan-clips-demo-comparison.png"
 demo wan-clips-demo-wan2.1 --preset wan2.1
 cp "$TMP/wan-clips-demo-wan2.1/comparison.png" "$OUT/wan-clips-demo-wan2.1-strips.png"
 cp "$(ls "$TMP"/wan-clips-demo-wan2.1/*.anim.png | grep -v /full.anim.png | head -1)" "$OUT/wan-clips-demo-wan2.1.anim.png"
+relative_paths "$OUT"
 echo "wrote $OUT"
