@@ -1,12 +1,12 @@
 """Trains the made-small video model (wan.py) on moving shapes (wan_clips.py) with rectified flow, for a
-wall-clock budget, on a CPU or a GPU (78 minutes on one CPU thread denoise partly noised clips into the
-moving shape but do not yet draw shapes from noise: fixtures/wan-clips/README.md).
+wall-clock budget, on a CPU or a GPU (about three hours on one CPU thread draw a moving disc and square from
+noise, not yet every shape: fixtures/wan-clips/README.md).
 
   python3 wan_train.py --out DIR [--seconds 3000] [--batch 32] [--arch '{"depth": 4}'] [--seed N] [--threads 1]
                         [--init RUN/weights.npz]   (continue from an earlier run's EMA weights) [--warmup 200]
 
 x_t = (1 - t) x0 + t noise, the model predicts noise - x0 (as the image fixtures; by default through the
-preconditioned output of wan.py, sigma_data 0.4, the clips' standard deviation); labels are dropped to the
+preconditioned output of wan.py, sigma_data 0.4); labels are dropped to the
 empty prompt 10% of the time for classifier-free guidance. Writes DIR/weights.npz (the EMA weights as
 float16, the precision the ONNX export stores), DIR/config.json, DIR/train.log (every minute, so a run cut
 short still leaves a model) and, at the end, DIR/preview.png (one clip per class as a frame strip, 50 steps,
