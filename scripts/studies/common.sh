@@ -8,6 +8,14 @@ json() { node -e "const d = JSON.parse(require('fs').readFileSync(0, 'utf8')); p
 # the logs name the temporary output folders DIR, as the studies' commands do
 dir() { sed "s#$TMP/[A-Za-z0-9.-]*#DIR#g"; }
 
+# best_fixed SWEEP_JSON BUDGET flags|run: the sweep's best fixed schedule at that budget, as eval flags or as a
+# dit-ddim-samples.ts run (fixed:N:W:O:C)
+best_fixed() {
+  json "(() => { const r = d.summary.find((r) => r.budget === $2).bestFixed, s = r.schedule;
+    return '$3' === 'flags' ? \`--schedule fixed --interval \${s.interval} --warmup \${s.warmup} --cooldown \${s.cooldown} --order \${r.order} --variable \${r.variable}\`
+      : \`fixed:\${s.interval}:\${s.warmup}:\${r.order}:\${s.cooldown}\`; })()" < "$1"
+}
+
 # calibrate_best SWEEP_JSON BUDGET OUT_JSON CALIBRATE_ARGS...: the search is local, so it runs from the sweep's best
 # fixed and from its best adaptive schedule at that budget (each with its warm-up and cool-down) and keeps the
 # placement with the higher PSNR

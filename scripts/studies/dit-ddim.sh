@@ -25,12 +25,7 @@ SWEEP=(--shifts 1 --budgets 11,18 --orders 3 --variables step --labels $A --seed
   ts sweep "${M[@]}" "${SWEEP[@]}" --out "$TMP/sweep"; } | dir > "$OUT/dit-ddim-shift1-sweep.log"
 cp "$TMP/sweep/sweep.json" "$OUT/dit-ddim-shift1-sweep.json"
 cp "$TMP/sweep/plot-shift-1.png" "$OUT/dit-ddim-shift1-plot.png"
-# the best fixed schedule at a budget, as eval flags and as a dit-ddim-samples.ts run (fixed:N:W:O:C)
-best() {
-  json "(() => { const r = d.summary.find((r) => r.budget === $1).bestFixed, s = r.schedule;
-    return '$2' === 'flags' ? \`--schedule fixed --interval \${s.interval} --warmup \${s.warmup} --cooldown \${s.cooldown} --order \${r.order} --variable \${r.variable}\`
-      : \`fixed:\${s.interval}:\${s.warmup}:\${r.order}:\${s.cooldown}\`; })()" < "$OUT/dit-ddim-shift1-sweep.json"
-}
+best() { best_fixed "$OUT/dit-ddim-shift1-sweep.json" "$@"; }
 
 for K in 18 11; do
   calibrate_best "$OUT/dit-ddim-shift1-sweep.json" $K "$OUT/dit-ddim-budget$K-o3-step-calibrate.json" \

@@ -32,10 +32,7 @@ ts sweep "${M[@]}" --shifts 1 --budgets 10 --orders 1,2 --variables step "${CAL[
   --holdout-labels 0,1,2,3,4,0,1,2,3,4 --holdout-seed 1 --out "$TMP/sweep" | dir > "$OUT/wan-clips-sweep.txt"
 cp "$TMP/sweep/sweep.json" "$OUT/wan-clips-shift1-sweep.json"
 cp "$TMP/sweep/plot-shift-1.png" "$OUT/wan-clips-shift1-plot.png"
-BEST=$(json '(() => { const b = d.summary[0].bestFixed, s = b.schedule;
-  return `--schedule fixed --interval ${s.interval} --warmup ${s.warmup} --cooldown ${s.cooldown} --order ${b.order} --variable ${b.variable}`; })()' \
-  < "$OUT/wan-clips-shift1-sweep.json")
-read -r -a BEST <<< "$BEST"
+read -r -a BEST <<< "$(best_fixed "$OUT/wan-clips-shift1-sweep.json" 10 flags)"
 evalboth best-fixed "${BEST[@]}"
 
 calibrate_best "$OUT/wan-clips-shift1-sweep.json" 10 "$OUT/wan-clips-calibrate.json" "${M[@]}" --order 2 --variable step "${CAL[@]}"
