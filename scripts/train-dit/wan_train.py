@@ -4,6 +4,7 @@ noise, not yet every shape: fixtures/wan-clips/README.md).
 
   python3 wan_train.py --out DIR [--seconds 3000] [--batch 32] [--arch '{"depth": 4}'] [--seed N] [--threads 1]
                         [--init RUN/weights.npz]   (continue from an earlier run's EMA weights) [--warmup 200]
+                        [--t-sampling uniform|logit-normal]
 
 x_t = (1 - t) x0 + t noise, the model predicts noise - x0 (as the image fixtures; by default through the
 preconditioned output of wan.py, sigma_data 0.4); labels are dropped to the
@@ -50,6 +51,9 @@ def preview(model, out):
 def main():
     p = argparse.ArgumentParser()
     train_loop.add_arguments(p, seconds=3000, batch=32, lr=1e-3, ema=0.998, warmup=200)
+    p.add_argument("--t-sampling", choices=("uniform", "logit-normal"), default="uniform",
+                   help="how training draws t: uniform on [0, 1], or sigmoid of a standard normal (SD3's logit-normal, "
+                        "which spends the steps on the middle of t, where the class decides the shape)")
     args = p.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -66,7 +70,10 @@ def main():
         with torch.no_grad():
             x0 = wan_clips.draw(labels, Fr, S)
             noise = torch.randn_like(x0)
-            t = torch.rand(args.batch, device=dev)
+            if args.t_sampling == "uniform":
+                t = torch.rand(args.batch, device=dev)
+            else:
+                t = torch.sigmoid(torch.randn(args.batch, device=dev))
             tb = t[:, None, None, None, None]
             xt = (1 - tb) * x0 + tb * noise
             y = torch.where(torch.rand(args.batch, device=dev) < 0.1, torch.full_like(labels, arch["classes"]), labels)
@@ -74,7 +81,7 @@ def main():
 
     def config(step, losses):
         return {"model": "wan", "architecture": arch, "init": args.init, "seed": args.seed, "steps": step, "batch": args.batch,
-                "lr": args.lr, "warmup": args.warmup, "seconds": args.seconds, "ema": args.ema, "torch": torch.__version__,
+                "lr": args.lr, "t_sampling": args.t_sampling, "warmup": args.warmup, "seconds": args.seconds, "ema": args.ema, "torch": torch.__version__,
                 "final_loss": losses[-1] if losses else None}
 
     train_loop.train(args, model, ema, loss_fn, config, say, log_every=100)

@@ -95,10 +95,12 @@ describe('eval', () => {
     expect(readF32(out)).toHaveLength(2 * 3 * 32 * 32);
   });
 
-  it('--seed, separate CFG, lite granularity and bf16 storage', async () => {
-    const args = evalArgs.filter((_, i, a) => a[i] !== '--noise' && a[i - 1] !== '--noise');
+  it('--seed, separate CFG, lite granularity and bf16 storage; the model folder is reported as given', async () => {
+    const relative = path.relative(process.cwd(), MODEL_DIR);
+    const args = evalArgs.filter((_, i, a) => a[i] !== '--noise' && a[i - 1] !== '--noise').map((a) => (a === MODEL_DIR ? relative : a));
     const { stdout } = await run(evalCommand, [...args, '--seed', '7', '--cfg', 'separate', '--granularity', 'lite', '--storage', 'bf16']);
     const r = JSON.parse(stdout); // pretty-printed without --json: still one object
+    expect(r.modelDir).toBe(relative); // saved results carry no absolute path of the machine
     expect(r.cfg).toBe('separate');
     expect(r.granularity).toBe('lite');
     expect(r.moduleEvalsFull).toBe(2 * 10 * 12);

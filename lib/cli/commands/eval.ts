@@ -91,7 +91,8 @@ export const evalCommand: Command = {
       const { overhead } = c.timing;
       const report = {
         model: model.manifest.name,
-        modelDir: model.manifest.dir,
+        // as the user wrote it, so saved results do not carry this machine's absolute paths
+        modelDir: str(v, 'model') ?? model.manifest.dir,
         steps,
         guidance,
         labels,
