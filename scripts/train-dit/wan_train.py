@@ -1,6 +1,6 @@
 """Trains the made-small video model (wan.py) on moving shapes (wan_clips.py) with rectified flow, for a
-wall-clock budget, on a CPU or a GPU (about three hours on one CPU thread draw a moving disc and square from
-noise, not yet every shape: fixtures/wan-clips/README.md).
+wall-clock budget, on a CPU or a GPU (four and a half hours on one CPU thread draw a moving disc, square,
+triangle and ring from noise, not yet the plus: fixtures/wan-clips/README.md).
 
   python3 wan_train.py --out DIR [--seconds 3000] [--batch 32] [--arch '{"depth": 4}'] [--seed N] [--threads 1]
                         [--init RUN/weights.npz]   (continue from an earlier run's EMA weights) [--warmup 200]
