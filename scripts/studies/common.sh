@@ -35,5 +35,5 @@ calibrate_best() {
     process.stdout.write(JSON.stringify(b.psnr > a.psnr ? b : a) + '\n')" "$TMP/calibrate-$budget-fixed.json" "$TMP/calibrate-$budget-adaptive.json" > "$out"
 }
 
-# relative_paths DIR: the results name the model folder relative to the repository (eval prints it absolute)
+# relative_paths DIR: results carry no absolute path of the machine (strips the repository prefix from whatever a tool printed)
 relative_paths() { sed -i "s#$PWD/##g" "$1"/*.json "$1"/*.log "$1"/*.txt 2>/dev/null || true; }
