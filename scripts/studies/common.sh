@@ -16,9 +16,10 @@ best_fixed() {
       : \`fixed:\${s.interval}:\${s.warmup}:\${r.order}:\${s.cooldown}\`; })()" < "$1"
 }
 
-# calibrate_best SWEEP_JSON BUDGET OUT_JSON CALIBRATE_ARGS...: the search is local, so it runs from the sweep's best
-# fixed and from its best adaptive schedule at that budget (each with its warm-up and cool-down) and keeps the
-# placement with the higher PSNR
+# calibrate_best SWEEP_JSON BUDGET OUT_JSON CALIBRATE_ARGS...: the search is local, so it runs twice and keeps the
+# placement with the higher PSNR: from calibrate's evenly spaced start with the sweep's best fixed warm-up (calibrate
+# applies a cool-down to the adaptive start only), and from the sweep's best adaptive schedule with its warm-up and
+# cool-down
 calibrate_best() {
   local sweep=$1 budget=$2 out=$3
   shift 3
