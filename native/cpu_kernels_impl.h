@@ -859,6 +859,88 @@ inline void PrefetchBlock(const T* p, int64_t m) {
 #endif
 }
 
+#if TS_USE_F16C
+// One entry of a chain over the block [j, j + m) of batch row b: h += gate * (c_0 d_0 + c_1 d_1 + ...),
+// the factors summed in registers. The staged form (y through L1, then GatedSum) made the f32 chain
+// 2.4x slower than plain forecasts of the same bytes; same operations, so the same bits.
+template <ts_dtype S, ts_dtype A, int COUNT>
+inline void ChainEntryFused(const ts_forecast_entry& e, int64_t b, int64_t j, float* __restrict h, float* g, int m) {
+  using ST = typename Io<S>::T;
+  using AT = typename Io<A>::T;
+  const ST* f = static_cast<const ST*>(e.factors) + j;
+  const int64_t n = e.n, dim = e.dim;
+  const AT* gate_row = static_cast<const AT*>(e.gate) + b * dim;
+  __m256 c[COUNT];
+  for (int i = 0; i < COUNT; ++i) c[i] = _mm256_set1_ps(e.coeffs[i]);
+  for (int k = 0; k < m;) {
+    const int64_t col = (j + k) % dim;
+    const int len = static_cast<int>(Min(dim - col, static_cast<int64_t>(m - k)));
+    const float* gv = ViewOf<A>(gate_row + col, g, len);
+    int t = 0;
+    for (; t + 8 <= len; t += 8) {
+      const int64_t x = k + t;
+      __m256 y = _mm256_mul_ps(c[0], Load8<S>(f + x));
+      for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(c[i], Load8<S>(f + i * n + x), y);
+      _mm256_storeu_ps(h + x, _mm256_fmadd_ps(_mm256_loadu_ps(gv + t), y, _mm256_loadu_ps(h + x)));
+    }
+    for (; t < len; ++t) {
+      const int64_t x = k + t;
+      float y = e.coeffs[0] * ToFloat<S>(f[x]);
+      for (int i = 1; i < COUNT; ++i) y = std::fma(e.coeffs[i], ToFloat<S>(f[i * n + x]), y);
+      h[x] = std::fma(gv[t], y, h[x]);
+    }
+    k += len;
+  }
+}
+
+// The same with 8-bit differences: one coefficient c_i * scale_i per difference and record, as AxpyQ8
+// forms it, for a whole record at once, or 8 elements where a block or gate row starts inside a record;
+// elements off the 8-grid go one at a time.
+template <ts_dtype A, int COUNT>
+inline void ChainEntryFusedQ8(const ts_forecast_entry& e, int64_t b, int64_t j, float* __restrict h, float* g, int m) {
+  using AT = typename Io<A>::T;
+  const uint16_t* d0 = D0At<TS_I8>(e.factors, 0);
+  const ts_q8_block* rec[COUNT];
+  for (int i = 1; i < COUNT; ++i) rec[i] = FactorAt<TS_I8>(e.factors, i, e.n, 0).b;
+  const int64_t dim = e.dim;
+  const AT* gate_row = static_cast<const AT*>(e.gate) + b * dim;
+  const __m256 c0 = _mm256_set1_ps(e.coeffs[0]);
+  const auto one = [&](const float* gv, int t, int64_t p, float* hx) {
+    float y = e.coeffs[0] * Bf16ToFloat(d0[p]);
+    for (int i = 1; i < COUNT; ++i) {
+      const ts_q8_block& r = rec[i][p / TS_Q8_BLOCK];
+      y = std::fma(e.coeffs[i] * r.scale, static_cast<float>(r.q[p % TS_Q8_BLOCK]), y);
+    }
+    *hx = std::fma(gv[t], y, *hx);
+  };
+  for (int k = 0; k < m;) {
+    const int64_t col = (j + k) % dim;
+    const int len = static_cast<int>(Min(dim - col, static_cast<int64_t>(m - k)));
+    const float* gv = ViewOf<A>(gate_row + col, g, len);
+    int t = 0;
+    for (; t < len && (j + k + t) % 8 != 0; ++t) one(gv, t, j + k + t, h + k + t);
+    while (t + 8 <= len) {
+      const int64_t p = j + k + t;
+      const ts_q8_block* r[COUNT];
+      for (int i = 1; i < COUNT; ++i) r[i] = rec[i] + p / TS_Q8_BLOCK;
+      // A whole record from its start: the coefficients once for its 64 elements; else 8 of them.
+      const int w = p % TS_Q8_BLOCK == 0 && t + TS_Q8_BLOCK <= len ? TS_Q8_BLOCK : 8;
+      __m256 cv[COUNT];
+      for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(e.coeffs[i] * r[i]->scale);
+      for (int u = 0; u < w; u += 8) {
+        __m256 y = _mm256_mul_ps(c0, Load8<TS_BF16>(d0 + p + u));
+        for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(cv[i], Q8Load8(r[i]->q + p % TS_Q8_BLOCK + u), y);
+        float* hx = h + k + t + u;
+        _mm256_storeu_ps(hx, _mm256_fmadd_ps(_mm256_loadu_ps(gv + t + u), y, _mm256_loadu_ps(hx)));
+      }
+      t += w;
+    }
+    for (; t < len; ++t) one(gv, t, j + k + t, h + k + t);
+    k += len;
+  }
+}
+#endif
+
 // See CpuForecastChain. Blocks never cross a batch row (one row of each gate).
 template <ts_dtype S, ts_dtype A>
 void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t begin, int64_t end) {
@@ -866,21 +948,30 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
   const ts_forecast_entry& e0 = entries[0];
   AT* out = static_cast<AT*>(e0.out);
   const AT* residual = static_cast<const AT*>(e0.residual ? e0.residual : e0.out);
-  const int64_t n = e0.n, dim = e0.dim, row = e0.tokens * e0.dim;
+  const int64_t row = e0.tokens * e0.dim;
   alignas(64) float h[kBlock];
-  alignas(64) float y[kBlock];
   alignas(64) float g[kBlock];
+#if !TS_USE_F16C
+  const int64_t n = e0.n, dim = e0.dim;
+  alignas(64) float y[kBlock];
+#endif
   for (int64_t j = begin; j < end;) {
     const int m = static_cast<int>(Min(Min(static_cast<int64_t>(kBlock), row - j % row), end - j));
     const int64_t b = j / row;
     Io<A>::Load(residual + j, h, m);
     for (int32_t q = 0; q < count; ++q) {
       const ts_forecast_entry& e = entries[q];
-      if constexpr (S == TS_F16 || S == TS_BF16) {  // measured (scripts/chain-bench.ts): -12 to -19% for 16-bit factors, nothing for f32
-        const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
+#if TS_USE_F16C
+      if constexpr (S == TS_I8) ts_dispatch::ByCount(e.count, [&](auto k) { ChainEntryFusedQ8<A, decltype(k)::value>(e, b, j, h, g, m); });
+      else ts_dispatch::ByCount(e.count, [&](auto k) { ChainEntryFused<S, A, decltype(k)::value>(e, b, j, h, g, m); });
+#else
+      // The staged form reads count * (K + 1) factor streams a block at a time (36 for 12 modules at order 2),
+      // more than the hardware prefetcher follows: the next block of each is asked for ahead (measured with
+      // scripts/chain-bench.ts: -12 to -19% for 16-bit factors; the fused form gains nothing from it).
+      const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
+      if constexpr (S == TS_F16 || S == TS_BF16) {
         for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m), ahead);
       } else if constexpr (S == TS_I8) {
-        const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
         if (ahead > 0) PrefetchBlock(D0At<S>(e.factors, j + m), ahead);
         for (int i = 1; i < e.count && ahead > 0; ++i)
           PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m).b, (ahead + TS_Q8_BLOCK - 1) / TS_Q8_BLOCK + 1);
@@ -888,6 +979,7 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
       AxpyAt<S, true>(e.factors, 0, n, j, e.coeffs[0], y, m);
       for (int i = 1; i < e.count; ++i) AxpyAt<S, false>(e.factors, i, n, j, e.coeffs[i], y, m);
       GatedSum<A>(static_cast<const AT*>(e.gate) + b * dim, j % dim, dim, h, y, h, g, m);
+#endif
     }
     Io<A>::Store(h, out + j, m);
     j += m;

@@ -164,10 +164,14 @@ describe("'i8' forecast", () => {
     for (let j = 0; j < n; j++) expect(Math.abs(out[j] - want[j])).toBeLessThanOrEqual(2e-6 * (1 + Math.abs(want[j])));
   });
 
-  it('gated and chained forms add gate * forecast to h, and agree with each other exactly', () => {
-    const tokens = 50;
-    const dim = 20; // batch 5, rows not aligned to the 64-element records
-    const gate = Float32Array.from({ length: 5 * dim }, (_, k) => 0.5 + k / 100);
+  // [batch, tokens, dim]: rows and gate rows not aligned to the 64-element records, whole records, and
+  // rows that start inside a record (2500 = 39 records + 4)
+  it.each([
+    [5, 50, 20],
+    [1, 5, 1000],
+    [2, 2, 1250],
+  ])('gated and chained forms add gate * forecast to h, and agree with each other exactly (batch %i, %i tokens, dim %i)', (batch, tokens, dim) => {
+    const gate = Float32Array.from({ length: batch * dim }, (_, k) => 0.5 + k / (batch * dim));
     const h1 = smooth(n, 7, 3);
     const h2 = Float32Array.from(h1);
     const h0 = Float32Array.from(h1);
