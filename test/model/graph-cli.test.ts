@@ -22,7 +22,16 @@ describe('inspect', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^dit-shapes-small-graph: 8 branches \(8 gated, 0 plain\) in 1 residual stream/);
     expect(r.stdout.match(/gated +\[1, 64, 96\]/g)).toHaveLength(8);
-    expect(r.stdout).toMatch(/a forecast step \(path conditioning\) runs the conditioning \(84 nodes, batched over the coming steps\) and the rest of the trunk \(48 nodes\); not fused: not asked for/);
+    expect(r.stdout).toMatch(/a forecast step \(path fused\) runs the conditioning \(84 nodes, batched over the coming steps\), a head \(14 nodes\), the fused forecast of every branch into the stream, a tail \(18 nodes\)$/m);
+  });
+
+  it('--forecast-path caps the path a forecast step takes, and says why not a better one; anything else is refused', async () => {
+    const r = await cli(['inspect', GRAPH, '--forecast-path', 'conditioning', '--threads', '1']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/a forecast step \(path conditioning\) runs the conditioning \(84 nodes, batched over the coming steps\) and the rest of the trunk \(48 nodes\); not fused: not asked for \(forecastPath conditioning\)/);
+    const bad = await cli(['inspect', GRAPH, '--forecast-path', 'fast']);
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/--forecast-path fast: expected one of fused, conditioning, trunk \[ERR_INVALID_ARGUMENT\]/);
   });
 
   it('--json gives { branches: [{ tensor, kind, block, shape }] } and the recognised inputs', async () => {
@@ -33,7 +42,7 @@ describe('inspect', () => {
     expect(j.branches).toHaveLength(8);
     expect(j.branches[2]).toMatchObject({ tensor: '/model/proj_1/Add_output_0', kind: 'gated', block: 'block1', shape: [1, 64, 96] });
     expect(j.nodes.trunk).toBeLessThan(j.nodes.full);
-    expect(j.forecast).toMatchObject({ path: 'conditioning', nodes: { conditioning: 84, rest: 48 }, frontier: 10 });
+    expect(j.forecast).toMatchObject({ path: 'fused', reasons: {}, nodes: { conditioning: 84, rest: 48, head: 14, tail: 18 }, frontier: 10 });
     expect(j.forecast.nodes.conditioning + j.forecast.nodes.rest).toBe(j.nodes.trunk);
   });
 
@@ -96,7 +105,7 @@ describe('--cache-dir', () => {
     const dir = path.join(tmp(), 'derived', 'graphs');
     const r = await cli(['inspect', GRAPH, '--cache-dir', dir, '--threads', '1']);
     expect(r.code).toBe(0);
-    expect(fs.readdirSync(dir).sort()).toEqual(['model.conditioning.onnx', 'model.full.onnx', 'model.rest.onnx']);
+    expect(fs.readdirSync(dir).sort()).toEqual(['model.conditioning.onnx', 'model.full.onnx', 'model.head.onnx', 'model.rest.onnx', 'model.tail.onnx']);
     expect(fs.readdirSync(path.dirname(GRAPH)).sort()).toEqual(['README.md', 'model.json', 'model.onnx', 'reference']);
   });
 

@@ -8,12 +8,13 @@ import { TaylorSeerError } from '../../errors';
 import { sampleDims, type CacheShape, type DenoiserModel } from '../../pipeline/denoiser';
 import { checkCacheDir, type LoadGraphOptions } from '../../pipeline/graph/graph-model';
 import { INPUT_ROLES, type InputNames } from '../../pipeline/graph/inputs';
+import { FORECAST_PATHS } from '../../pipeline/graph/forecast-graphs';
 import { requireOptional } from '../../optional';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
 import { sample, type CfgMode } from '../../pipeline/sampler';
 import type { OptionSpec, OptionSpecs, OptionValues } from '../command';
-import { formatBytes, parseInteger, parseList, parseNumber } from '../parse';
+import { formatBytes, parseChoice, parseInteger, parseList, parseNumber } from '../parse';
 
 /** cli-progress (an optional peer dependency): the bars of demo and calibrate on a terminal. */
 export function progressBars(): typeof import('cli-progress') {
@@ -47,6 +48,12 @@ export const GRAPH_FLAGS = {
   cache: { type: 'string', value: 'REGEX', multiple: true, description: 'single-graph models: cache only the branches whose key, tensor or node names match (repeatable)' },
   'null-label': { type: 'string', value: 'N', defaultText: "model.json's, else the label table's last row", description: 'single-graph models: the unconditional class label' },
   'timestep-scale': { type: 'string', value: 'X', defaultText: '1', description: "single-graph models: the graph's timestep is the sampler's t (1 = noise .. 0) times this" },
+  'forecast-path': {
+    type: 'string',
+    value: 'fused|conditioning|trunk',
+    defaultText: 'fused',
+    description: "single-graph models: the best forecast path to take where the graph allows it, else the next (inspect prints the path taken and why); the paths differ in speed only",
+  },
   'cache-dir': {
     type: 'string',
     value: 'DIR',
@@ -55,7 +62,7 @@ export const GRAPH_FLAGS = {
   },
 } as const satisfies OptionSpecs;
 
-/** --inputs, --cache, --null-label, --timestep-scale, --cache-dir as loadModel options (only those given). */
+/** --inputs, --cache, --null-label, --timestep-scale, --cache-dir, --forecast-path as loadModel options (only those given). */
 export function graphOptions(values: Values): LoadGraphOptions {
   const out: LoadGraphOptions = {};
   const inputs = str(values, 'inputs');
@@ -78,6 +85,8 @@ export function graphOptions(values: Values): LoadGraphOptions {
   if (scale !== undefined) out.timestepScale = parseNumber('timestep-scale', scale, Number.MIN_VALUE, 1e9);
   const cacheDir = str(values, 'cache-dir');
   if (cacheDir !== undefined) out.cacheDir = checkCacheDir(cacheDir, '--cache-dir');
+  const forecastPath = str(values, 'forecast-path');
+  if (forecastPath !== undefined) out.forecastPath = parseChoice('forecast-path', forecastPath, FORECAST_PATHS);
   return out;
 }
 

@@ -121,7 +121,7 @@ export async function openForecastGraphs(a: GraphAnalysis, derived: DerivedGraph
     result.rest = await opened(encodeSubgraph(a.model, restNodes, [...fedTo(restNodes), ...branches.map((t) => floatValue(t))], outputs), 'rest');
     result.plan = { path: 'conditioning', reasons: {}, nodes: { conditioning: condNodes.size, rest: restNodes.size }, frontier: frontier.length };
     if (limit === 'conditioning') {
-      result.plan.reasons.fused = "not asked for (forecastPath conditioning, the default; forecastPath 'fused' asks for it)";
+      result.plan.reasons.fused = 'not asked for (forecastPath conditioning)';
       return result;
     }
     const fusedSplit = splitFused(g, a.io, a.detection.branches, split.value, index);

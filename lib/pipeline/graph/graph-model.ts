@@ -50,10 +50,9 @@ export interface LoadGraphOptions extends LoadModelOptions {
   /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
   preset?: PresetId;
   /**
-   * The best forecast path to use (default 'conditioning'; the model takes it when the graph allows, else the
-   * next): 'fused', 'conditioning' or 'trunk' (docs/model-format.md). Results agree to float32 rounding. 'fused'
-   * is opt-in: with float32 factors its chain kernel measured slower than the plain forecast it replaces
-   * (docs/studies/single-graph.md).
+   * The best forecast path to use (default 'fused'; the model takes it when the graph allows, else the next):
+   * 'fused', 'conditioning' or 'trunk' (docs/model-format.md). Results agree to float32 rounding; the paths
+   * differ in speed only (docs/studies/single-graph.md).
    */
   forecastPath?: ForecastPath;
 }
@@ -287,7 +286,7 @@ export class GraphModel implements DenoiserModel {
     const full = await open(derived.full, 'full');
     let graphs: ForecastGraphs;
     try {
-      graphs = await openForecastGraphs(a, derived, open, options.forecastPath ?? 'conditioning');
+      graphs = await openForecastGraphs(a, derived, open, options.forecastPath ?? 'fused');
     } catch (e) {
       void full.release().catch(() => undefined);
       if (e instanceof TaylorSeerError) throw e;
