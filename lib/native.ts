@@ -206,11 +206,22 @@ let cached: NativeAddon | undefined;
 /** The most CPU threads TAYLORSEER_THREADS may ask for (the native pool's own cap). */
 export const MAX_THREADS = 256;
 
+/** TAYLORSEER_CPU_KERNELS: the best set this processor runs (default), or the portable one. */
+export const CPU_KERNEL_CHOICES = ['auto', 'generic'] as const;
+
 /**
  * The environment variables the addon reads, checked before it loads: the native side would silently
- * ignore a TAYLORSEER_THREADS it cannot parse, and a bad TAYLORSEER_ADDON would read as "not built".
+ * ignore a TAYLORSEER_THREADS or TAYLORSEER_CPU_KERNELS it cannot parse, and a bad TAYLORSEER_ADDON would
+ * read as "not built".
  */
 export function checkAddonEnvironment(env: NodeJS.ProcessEnv = process.env): void {
+  const kernels = env.TAYLORSEER_CPU_KERNELS;
+  if (kernels !== undefined && kernels !== '' && !(CPU_KERNEL_CHOICES as readonly string[]).includes(kernels)) {
+    throw new TaylorSeerError(
+      'ERR_INVALID_ARGUMENT',
+      `TAYLORSEER_CPU_KERNELS=${kernels}: expected ${CPU_KERNEL_CHOICES.join(' or ')} (auto: the fastest CPU kernels this processor runs; generic: the portable ones), or unset it`,
+    );
+  }
   const threads = env.TAYLORSEER_THREADS;
   if (threads !== undefined && threads !== '') {
     const n = Number(threads);

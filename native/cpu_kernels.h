@@ -1,6 +1,6 @@
 // The CPU twins of the CUDA kernels (semantics in cuda/taylorseer.h). Each kernel is compiled twice,
 // for AVX2+F16C+FMA and for baseline x86-64 (or the host's baseline elsewhere); the best one the
-// processor supports is picked once at load.
+// processor supports is picked once at load (TAYLORSEER_CPU_KERNELS=generic forces the baseline one).
 #pragma once
 #include <cstdint>
 

@@ -82,6 +82,16 @@ describe('environment variables', () => {
     for (const v of ['1', '8', '256', '', undefined]) expect(check({ TAYLORSEER_THREADS: v })).toBeUndefined();
   });
 
+  it.each(['avx512', 'Generic', 'none', ' generic'])('TAYLORSEER_CPU_KERNELS=%s is refused with the choices', (v) => {
+    const e = check({ TAYLORSEER_CPU_KERNELS: v });
+    expect(e?.code).toBe('ERR_INVALID_ARGUMENT');
+    expect(e?.message).toContain(`TAYLORSEER_CPU_KERNELS=${v}: expected auto or generic`);
+  });
+
+  it('TAYLORSEER_CPU_KERNELS auto, generic and an unset or empty variable are accepted', () => {
+    for (const v of ['auto', 'generic', '', undefined]) expect(check({ TAYLORSEER_CPU_KERNELS: v })).toBeUndefined();
+  });
+
   it('TAYLORSEER_ADDON naming nothing says so, instead of "the addon is not built"', () => {
     const e = check({ TAYLORSEER_ADDON: '/nonexistent/taylorseer.node' });
     expect(e?.code).toBe('ERR_INVALID_ARGUMENT');
