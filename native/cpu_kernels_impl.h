@@ -967,7 +967,7 @@ void ForecastChainRange(const ts_forecast_entry* entries, int32_t count, int64_t
 #else
       // The staged form reads count * (K + 1) factor streams a block at a time (36 for 12 modules at order 2),
       // more than the hardware prefetcher follows: the next block of each is asked for ahead (measured with
-      // scripts/chain-bench.ts: -12 to -19% for 16-bit factors; the fused form gains nothing from it).
+      // scripts/chain-bench.ts: -12 to -19% for 16-bit factors; the fused form ran 5-7% slower with it).
       const int64_t ahead = Min(static_cast<int64_t>(kBlock), end - j - m);
       if constexpr (S == TS_F16 || S == TS_BF16) {
         for (int i = 0; i < e.count && ahead > 0; ++i) PrefetchBlock(FactorAt<S>(e.factors, i, n, j + m), ahead);
