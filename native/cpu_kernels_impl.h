@@ -748,6 +748,22 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
   }
 }
 
+// c_0 d_0 + c_1 d_1 + ... at element x of the factors f (n elements each), for 8 elements and for one: one
+// multiply, then one FMA per factor (the staged Axpy's operations, so the same bits).
+template <ts_dtype S, int COUNT>
+inline __m256 SumFactors8(const Splat8<COUNT>& c, const typename Io<S>::T* f, int64_t n, int64_t x) {
+  __m256 y = _mm256_mul_ps(c[0], Load8<S>(f + x));
+  for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(c[i], Load8<S>(f + i * n + x), y);
+  return y;
+}
+
+template <ts_dtype S, int COUNT>
+inline float SumFactors1(const float* coeffs, const typename Io<S>::T* f, int64_t n, int64_t x) {
+  float y = coeffs[0] * ToFloat<S>(f[x]);
+  for (int i = 1; i < COUNT; ++i) y = std::fma(coeffs[i], ToFloat<S>(f[i * n + x]), y);
+  return y;
+}
+
 // Plain forecast (no gate), f32 and 16-bit storage: y = c_0 d_0 + ... one FMA per factor, then out.
 template <ts_dtype S, ts_dtype A, int COUNT>
 void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) {
@@ -760,8 +776,7 @@ void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) 
   const bool stream = A == TS_F32 && n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
   int64_t x = begin;
   for (; x + 8 <= end; x += 8) {
-    __m256 y = _mm256_mul_ps(c[0], Load8<S>(f + x));
-    for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(c[i], Load8<S>(f + i * n + x), y);
+    const __m256 y = SumFactors8<S, COUNT>(c, f, n, x);
     if constexpr (A == TS_F32)
       if (stream) {
         _mm256_stream_ps(reinterpret_cast<float*>(out + x), y);
@@ -769,11 +784,7 @@ void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) 
       }
     Store8<A>(out + x, y);
   }
-  for (; x < end; ++x) {
-    float y = e.coeffs[0] * ToFloat<S>(f[x]);
-    for (int i = 1; i < COUNT; ++i) y = std::fma(e.coeffs[i], ToFloat<S>(f[i * n + x]), y);
-    StoreScalar<A>(out + x, y);
-  }
+  for (; x < end; ++x) StoreScalar<A>(out + x, SumFactors1<S, COUNT>(e.coeffs, f, n, x));
   if (stream) StreamFence();
 }
 
@@ -870,8 +881,7 @@ inline void ChainEntryFused(const ts_forecast_entry& e, int64_t b, int64_t j, fl
   const ST* f = static_cast<const ST*>(e.factors) + j;
   const int64_t n = e.n, dim = e.dim;
   const AT* gate_row = static_cast<const AT*>(e.gate) + b * dim;
-  __m256 c[COUNT];
-  for (int i = 0; i < COUNT; ++i) c[i] = _mm256_set1_ps(e.coeffs[i]);
+  const Splat8<COUNT> c(e.coeffs, COUNT);
   for (int k = 0; k < m;) {
     const int64_t col = (j + k) % dim;
     const int len = static_cast<int>(Min(dim - col, static_cast<int64_t>(m - k)));
@@ -879,16 +889,9 @@ inline void ChainEntryFused(const ts_forecast_entry& e, int64_t b, int64_t j, fl
     int t = 0;
     for (; t + 8 <= len; t += 8) {
       const int64_t x = k + t;
-      __m256 y = _mm256_mul_ps(c[0], Load8<S>(f + x));
-      for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(c[i], Load8<S>(f + i * n + x), y);
-      _mm256_storeu_ps(h + x, _mm256_fmadd_ps(_mm256_loadu_ps(gv + t), y, _mm256_loadu_ps(h + x)));
+      _mm256_storeu_ps(h + x, _mm256_fmadd_ps(_mm256_loadu_ps(gv + t), SumFactors8<S, COUNT>(c, f, n, x), _mm256_loadu_ps(h + x)));
     }
-    for (; t < len; ++t) {
-      const int64_t x = k + t;
-      float y = e.coeffs[0] * ToFloat<S>(f[x]);
-      for (int i = 1; i < COUNT; ++i) y = std::fma(e.coeffs[i], ToFloat<S>(f[i * n + x]), y);
-      h[x] = std::fma(gv[t], y, h[x]);
-    }
+    for (; t < len; ++t) h[k + t] = std::fma(gv[t], SumFactors1<S, COUNT>(e.coeffs, f, n, k + t), h[k + t]);
     k += len;
   }
 }

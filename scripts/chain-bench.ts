@@ -16,7 +16,7 @@
 import { createRequire } from 'node:module';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { factorBytes, factorUnits, native, writeI8Factor, type ForecastEntry, type NativeAddon, type StorageDtype } from '../lib/native';
+import { factorBytes, factorUnits, native, STORAGE_DTYPES, writeI8Factor, type ForecastEntry, type NativeAddon, type StorageDtype } from '../lib/native';
 
 const { values } = parseArgs({
   options: {
@@ -33,7 +33,7 @@ const fail = (what: string): never => {
   process.exit(2);
 };
 const storage = values.storage as StorageDtype;
-if (!['f16', 'bf16', 'f32', 'i8'].includes(storage)) fail(`--storage must be f16, bf16, f32 or i8, found '${storage}'`);
+if (!STORAGE_DTYPES.includes(storage)) fail(`--storage must be one of ${STORAGE_DTYPES.join(', ')}, found '${storage}'`);
 const shape = values.shape.split(',').map(Number);
 if (shape.length !== 3 || !shape.every((v) => Number.isInteger(v) && v > 0)) fail(`--shape must be B,T,D (positive integers), found '${values.shape}'`);
 const [batch, tokens, dim] = shape;
