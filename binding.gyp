@@ -11,6 +11,7 @@
         "native/cpu_kernels.cc",
         "native/cpu_kernels_avx2.cc",
         "native/cpu_kernels_generic.cc",
+        "native/environment.cc",
         "native/errors.cc",
         "native/kernel_async.cc",
         "native/kernel_binding.cc",

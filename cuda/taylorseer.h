@@ -149,11 +149,19 @@ TS_API ts_status ts_cuda_forecast_indirect(const ts_forecast_entry* entries, int
 TS_API ts_status ts_cuda_usable(void);
 
 /* The CPU twins on host memory, same semantics and the same f32 rounding as the CUDA kernels (bit-equal
- * results), parallel over a pool of threads created on first use. Validation as for the CUDA calls, plus
- * for gated forecast entries n % (tokens * dim) == 0. Errors: ts_cpu_last_error(). */
+ * results), parallel over a pool of threads created on first use. Validation as for the CUDA calls (every
+ * storage dtype, TS_I8 included), plus for gated forecast entries n % (tokens * dim) == 0.
+ * Two environment variables, read at the first call: TAYLORSEER_THREADS (1..256, default every hardware
+ * thread) caps the pool; TAYLORSEER_CPU_KERNELS=generic runs the portable kernels (auto or unset: the
+ * fastest this processor runs). While either is malformed every call returns TS_ERR_INVALID_ARGUMENT and
+ * says so, rather than run a configuration nobody asked for. Errors: ts_cpu_last_error(), per thread. */
 TS_API ts_status ts_cpu_update(const ts_update_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 TS_API ts_status ts_cpu_forecast(const ts_forecast_entry* entries, int32_t count, ts_dtype storage, ts_dtype act);
 TS_API const char* ts_cpu_last_error(void);
+/* The CPU kernel set the twins run (e.g. "avx2+f16c"; the portable set: "sse2" on x86-64, "neon" on
+ * arm64) and the threads of their pool (the calling thread included). Fixed at first use. */
+TS_API const char* ts_cpu_kernels(void);
+TS_API int32_t ts_cpu_threads(void);
 
 /* sizeof(ts_update_entry) and sizeof(ts_forecast_entry) as this library was compiled: a binding that lays
  * the structs out itself (Python ctypes, another FFI) checks them before its first call. */

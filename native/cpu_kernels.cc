@@ -1,9 +1,8 @@
 #include "cpu_kernels.h"
 
-#include <cstdlib>
-#include <cstring>
 #include <mutex>
 
+#include "environment.h"
 #include "thread_pool.h"
 
 namespace ts {
@@ -11,9 +10,8 @@ namespace ts {
 const CpuKernelSet& CpuKernels() {
   static const CpuKernelSet* chosen = [] {
     // TAYLORSEER_CPU_KERNELS=generic takes the portable kernels even where AVX2 is there: they are what arm64
-    // and older x86 run, and the tests run them this way (the TypeScript side refuses other values).
-    const char* env = std::getenv("TAYLORSEER_CPU_KERNELS");
-    if (env && std::strcmp(env, "generic") == 0) return &generic::kKernels;
+    // and older x86 run, and the tests run them this way.
+    if (GenericKernelsRequested()) return &generic::kKernels;
 #if defined(__x86_64__) || defined(_M_X64)
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))

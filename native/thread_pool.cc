@@ -7,6 +7,8 @@
 #include <thread>
 #include <vector>
 
+#include "environment.h"
+
 namespace ts {
 namespace {
 
@@ -87,11 +89,8 @@ int ConfiguredThreads() {
   // TAYLORSEER_THREADS caps the pool (benchmarks, shared machines); default: every hardware thread.
   int hw = static_cast<int>(std::thread::hardware_concurrency());
   if (hw < 1) hw = 1;
-  if (const char* env = std::getenv("TAYLORSEER_THREADS")) {
-    int v = std::atoi(env);
-    if (v >= 1) return std::min(v, 256);
-  }
-  return hw;
+  const int requested = RequestedThreads();
+  return requested > 0 ? requested : hw;
 }
 
 Pool& GetPool() {
