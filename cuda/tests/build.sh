@@ -20,7 +20,7 @@ for f in launch update forecast fill eager_baseline bench; do
 done
 # The CPU kernels: the i8 checks compare the CUDA kernels with them byte for byte.
 CXX=${CXX:-c++}
-for f in cpu_kernels cpu_kernels_avx2 cpu_kernels_generic thread_pool; do
+for f in cpu_kernels cpu_kernels_avx2 cpu_kernels_generic environment thread_pool; do
   src="$root/native/$f.cc"
   obj="$out/obj/$f.o"
   if [ ! -f "$obj" ] || [ "$src" -nt "$obj" ] || [ -n "$(find "$root/native" "$root/cuda" -maxdepth 1 -name '*.h' -newer "$obj")" ]; then
@@ -29,7 +29,7 @@ for f in cpu_kernels cpu_kernels_avx2 cpu_kernels_generic thread_pool; do
   fi
 done
 for j in "${jobs[@]}"; do wait "$j"; done
-objs=("$out"/obj/{launch,update,forecast,fill,eager_baseline,bench,cpu_kernels,cpu_kernels_avx2,cpu_kernels_generic,thread_pool}.o)
+objs=("$out"/obj/{launch,update,forecast,fill,eager_baseline,bench,cpu_kernels,cpu_kernels_avx2,cpu_kernels_generic,environment,thread_pool}.o)
 "$NVCC" "${FLAGS[@]}" -cudart static "$root/cuda/tests/tool.cu" "$root/cuda/tests/kernel_test.cu" "$root/cuda/tests/bench_main.cu" \
   "${objs[@]}" -lpthread -o "$out/ts_cuda_tool" 2> "$out/obj/tool.ptxas.log"
 # Resource report: any kernel with a stack frame or spills is a regression (register arrays in local memory).
