@@ -764,6 +764,23 @@ inline float SumFactors1(const float* coeffs, const typename Io<S>::T* f, int64_
   return y;
 }
 
+// The same with 8-bit differences, at offset o of the records r[1..] (and d0 at the same elements): c_0 d_0, then
+// one FMA per difference with its record's coefficient cs[i] = c_i * scale_i (AxpyQ8's operations, so the same
+// bits); 8 elements, and one.
+template <int COUNT>
+inline __m256 SumQ8x8(__m256 c0, const __m256* cs, const uint16_t* d0, const ts_q8_block* const* r, int64_t o) {
+  __m256 y = _mm256_mul_ps(c0, Load8<TS_BF16>(d0));
+  for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(cs[i], Q8Load8(r[i]->q + o), y);
+  return y;
+}
+
+template <int COUNT>
+inline float SumQ81(float c0, const float* cs, const uint16_t* d0, const ts_q8_block* const* r, int64_t o) {
+  float y = c0 * Bf16ToFloat(*d0);
+  for (int i = 1; i < COUNT; ++i) y = std::fma(cs[i], static_cast<float>(r[i]->q[o]), y);
+  return y;
+}
+
 // Plain forecast (no gate), f32 and 16-bit storage: y = c_0 d_0 + ... one FMA per factor, then out.
 template <ts_dtype S, ts_dtype A, int COUNT>
 void ForecastPlainFused(const ts_forecast_entry& e, int64_t begin, int64_t end) {
@@ -799,29 +816,27 @@ void ForecastPlainQ8(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   const __m256 c0 = _mm256_set1_ps(e.coeffs[0]);
   const bool stream = A == TS_F32 && e.n >= kStreamElements && (reinterpret_cast<uintptr_t>(out + begin) & 31) == 0;
   for (int64_t x = begin; x < end; x += TS_Q8_BLOCK) {
-    const int64_t r = x / TS_Q8_BLOCK;
+    const ts_q8_block* r[COUNT];
     float cs[COUNT];
-    for (int i = 1; i < COUNT; ++i) cs[i] = e.coeffs[i] * rec[i][r].scale;
+    for (int i = 1; i < COUNT; ++i) {
+      r[i] = rec[i] + x / TS_Q8_BLOCK;
+      cs[i] = e.coeffs[i] * r[i]->scale;
+    }
     if (x + TS_Q8_BLOCK <= end) {
       __m256 cv[COUNT];
       for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(cs[i]);
-      for (int u = 0; u < 8; ++u) {
-        __m256 y = _mm256_mul_ps(c0, Load8<TS_BF16>(d0 + x + 8 * u));
-        for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(cv[i], Q8Load8(rec[i][r].q + 8 * u), y);
+      for (int u = 0; u < TS_Q8_BLOCK; u += 8) {
+        const __m256 y = SumQ8x8<COUNT>(c0, cv, d0 + x + u, r, u);
         if constexpr (A == TS_F32)
           if (stream) {
-            _mm256_stream_ps(reinterpret_cast<float*>(out + x + 8 * u), y);
+            _mm256_stream_ps(reinterpret_cast<float*>(out + x + u), y);
             continue;
           }
-        Store8<A>(out + x + 8 * u, y);
+        Store8<A>(out + x + u, y);
       }
       continue;
     }
-    for (int64_t t = x; t < end; ++t) {
-      float y = e.coeffs[0] * Bf16ToFloat(d0[t]);
-      for (int i = 1; i < COUNT; ++i) y = std::fma(cs[i], static_cast<float>(rec[i][r].q[t - x]), y);
-      StoreScalar<A>(out + t, y);
-    }
+    for (int64_t t = x; t < end; ++t) StoreScalar<A>(out + t, SumQ81<COUNT>(e.coeffs[0], cs, d0 + t, r, t - x));
   }
   if (stream) StreamFence();
 }
@@ -908,13 +923,18 @@ inline void ChainEntryFusedQ8(const ts_forecast_entry& e, int64_t b, int64_t j, 
   const int64_t dim = e.dim;
   const AT* gate_row = static_cast<const AT*>(e.gate) + b * dim;
   const __m256 c0 = _mm256_set1_ps(e.coeffs[0]);
-  const auto one = [&](const float* gv, int t, int64_t p, float* hx) {
-    float y = e.coeffs[0] * Bf16ToFloat(d0[p]);
+  // Where the record's coefficients are for: elements p (one) or p.. (a vector) of record p / TS_Q8_BLOCK.
+  const auto records = [&](int64_t p, const ts_q8_block** r, float* cs) {
     for (int i = 1; i < COUNT; ++i) {
-      const ts_q8_block& r = rec[i][p / TS_Q8_BLOCK];
-      y = std::fma(e.coeffs[i] * r.scale, static_cast<float>(r.q[p % TS_Q8_BLOCK]), y);
+      r[i] = rec[i] + p / TS_Q8_BLOCK;
+      cs[i] = e.coeffs[i] * r[i]->scale;
     }
-    *hx = std::fma(gv[t], y, *hx);
+  };
+  const auto one = [&](const float* gv, int t, int64_t p, float* hx) {
+    const ts_q8_block* r[COUNT];
+    float cs[COUNT];
+    records(p, r, cs);
+    *hx = std::fma(gv[t], SumQ81<COUNT>(e.coeffs[0], cs, d0 + p, r, p % TS_Q8_BLOCK), *hx);
   };
   for (int k = 0; k < m;) {
     const int64_t col = (j + k) % dim;
@@ -925,14 +945,14 @@ inline void ChainEntryFusedQ8(const ts_forecast_entry& e, int64_t b, int64_t j, 
     while (t + 8 <= len) {
       const int64_t p = j + k + t;
       const ts_q8_block* r[COUNT];
-      for (int i = 1; i < COUNT; ++i) r[i] = rec[i] + p / TS_Q8_BLOCK;
+      float cs[COUNT];
+      records(p, r, cs);
       // A whole record from its start: the coefficients once for its 64 elements; else 8 of them.
       const int w = p % TS_Q8_BLOCK == 0 && t + TS_Q8_BLOCK <= len ? TS_Q8_BLOCK : 8;
       __m256 cv[COUNT];
-      for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(e.coeffs[i] * r[i]->scale);
+      for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(cs[i]);
       for (int u = 0; u < w; u += 8) {
-        __m256 y = _mm256_mul_ps(c0, Load8<TS_BF16>(d0 + p + u));
-        for (int i = 1; i < COUNT; ++i) y = _mm256_fmadd_ps(cv[i], Q8Load8(r[i]->q + p % TS_Q8_BLOCK + u), y);
+        const __m256 y = SumQ8x8<COUNT>(c0, cv, d0 + p + u, r, p % TS_Q8_BLOCK + u);
         float* hx = h + k + t + u;
         _mm256_storeu_ps(hx, _mm256_fmadd_ps(_mm256_loadu_ps(gv + t + u), y, _mm256_loadu_ps(hx)));
       }

@@ -62,7 +62,7 @@ npx tsx scripts/dit-ddim-samples.ts --model fixtures/dit-ddim --per-class 50 --s
 cp "$TMP/C/samples.json" "$OUT/dit-ddim-c500-samples.json"
 for f in "$TMP"/C/*.png; do cp "$f" "$OUT/dit-ddim-c500-$(basename "$f")"; done
 
-"$PY" scripts/train-dit/shape_classifier.py train --out "$OUT/shape-classifier.npz" --seconds 300 > "$OUT/shape-classifier-train.log"
+"$PY" scripts/train-dit/shape_classifier.py train --out "$OUT/shape-classifier.npz" --steps 1500 > "$OUT/shape-classifier-train.log"
 L=$(node -e "process.stdout.write(Array.from({ length: 500 }, (_, i) => Math.floor(i / 50)).join(','))")
 score() { "$PY" scripts/train-dit/shape_classifier.py score --classifier "$OUT/shape-classifier.npz" --labels "$L" "$@"; }
 score --set full="$TMP/C/full.f32" --set n3o3="$TMP/C/n3o3.f32" --set n5o3="$TMP/C/n5o3.f32" --set fixed18="$TMP/C/fixed18.f32" \
