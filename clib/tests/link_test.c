@@ -59,6 +59,32 @@ static float Dequantised(const ts_q8_block* recs, int j) {
   return (float)recs[j / TS_Q8_BLOCK].q[j % TS_Q8_BLOCK] * recs[j / TS_Q8_BLOCK].scale;
 }
 
+/* An update entry of N elements with divisors 6 (the reference's interval), and the forecast 3 steps after
+ * the last full step (coefficients 1, 3, 3^2/2) of its first three factors. */
+static ts_update_entry UpdateEntry(void* factors, const float* fresh) {
+  ts_update_entry u;
+  memset(&u, 0, sizeof u);
+  u.factors = factors;
+  u.fresh = fresh;
+  u.n = N;
+  u.divisors[0] = 6.0f;
+  u.divisors[1] = 6.0f;
+  return u;
+}
+
+static ts_forecast_entry ForecastEntry(const void* factors, float* out) {
+  ts_forecast_entry f;
+  memset(&f, 0, sizeof f);
+  f.factors = factors;
+  f.out = out;
+  f.n = N;
+  f.count = 3;
+  f.coeffs[0] = 1.0f;
+  f.coeffs[1] = 3.0f;
+  f.coeffs[2] = 4.5f;
+  return f;
+}
+
 /* Three full steps of one entry with TS_I8 storage, then a forecast: every byte of the factors and every
  * output against the documented layout and arithmetic, computed here from the values alone. */
 static void TestI8Storage(void) {
@@ -71,13 +97,7 @@ static void TestI8Storage(void) {
     CHECK(0, "out of memory");
     return;
   }
-  ts_update_entry u;
-  memset(&u, 0, sizeof u);
-  u.factors = factors;
-  u.fresh = fresh;
-  u.n = N;
-  u.divisors[0] = 6.0f;
-  u.divisors[1] = 6.0f;
+  ts_update_entry u = UpdateEntry(factors, fresh);
   for (int step = 0; step < 3; ++step) {
     /* Pseudo-random multiples of 1/16 from 1 to 5: exact in bf16, so d_0 holds them unrounded, and varied
      * enough that records get different scales and the rounding of every step shows. */
@@ -107,15 +127,7 @@ static void TestI8Storage(void) {
         "TS_I8: the records of d_2 differ from the documented store");
 
   /* The forecast: y = d_0, then fma(coeff * scale, q, y) per factor. */
-  ts_forecast_entry f;
-  memset(&f, 0, sizeof f);
-  f.factors = factors;
-  f.out = out;
-  f.n = N;
-  f.count = 3;
-  f.coeffs[0] = 1.0f;
-  f.coeffs[1] = 3.0f;
-  f.coeffs[2] = 4.5f;
+  ts_forecast_entry f = ForecastEntry(factors, out);
   const ts_status st = ts_cpu_forecast(&f, 1, TS_I8, TS_F32);
   CHECK(st == TS_OK, "ts_cpu_forecast TS_I8: status %d (%s)", (int)st, ts_cpu_last_error());
   bad = 0;
@@ -155,15 +167,9 @@ static int ExpectRefused(void) {
 int main(int argc, char** argv) {
   if (argc > 1 && strcmp(argv[1], "--expect-refused") == 0) return ExpectRefused();
   printf("ts_cpu_kernels: %s, ts_cpu_threads: %d\n", ts_cpu_kernels(), (int)ts_cpu_threads());
-  /* Three full steps of one entry, f32 storage and activations, divisor 6 (the reference's interval). */
+  /* Three full steps of one entry, f32 storage and activations. */
   static float factors[TS_MAX_FACTORS * N], fresh[N], out[N], want1[N];
-  ts_update_entry u;
-  memset(&u, 0, sizeof u);
-  u.factors = factors;
-  u.fresh = fresh;
-  u.n = N;
-  u.divisors[0] = 6.0f;
-  u.divisors[1] = 6.0f;
+  ts_update_entry u = UpdateEntry(factors, fresh);
   for (int step = 0; step < 3; ++step) {
     for (int j = 0; j < N; ++j) fresh[j] = (float)(j % 17) * 0.25f + (float)(step * step) * 0.5f + 1.0f;
     u.old_count = step;
@@ -181,16 +187,8 @@ int main(int argc, char** argv) {
   }
   CHECK(bad == 0, "update: %d factor values differ from the closed form", bad);
 
-  /* Forecast 3 steps after the last full step: coefficients 1, 3, 3^2/2. */
-  ts_forecast_entry f;
-  memset(&f, 0, sizeof f);
-  f.factors = factors;
-  f.out = out;
-  f.n = N;
-  f.count = 3;
-  f.coeffs[0] = 1.0f;
-  f.coeffs[1] = 3.0f;
-  f.coeffs[2] = 4.5f;
+  /* Forecast 3 steps after the last full step. */
+  ts_forecast_entry f = ForecastEntry(factors, out);
   for (int j = 0; j < N; ++j) out[j] = NAN;
   ts_status st = ts_cpu_forecast(&f, 1, TS_F32, TS_F32);
   CHECK(st == TS_OK, "ts_cpu_forecast: status %d (%s)", (int)st, ts_cpu_last_error());
