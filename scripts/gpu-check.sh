@@ -44,7 +44,7 @@ if [ -s "$G/ort.tar.xz" ] && [ -s "$G/cli.cjs" ]; then
     --noise fixtures/dit-digits/reference/noise.f32 --schedule fixed --interval 5 --order 2 --warmup 3 --repeat 3 \
     --json > '$OUT/cpu_overhead.json'"
 else
-  echo "cpu_overhead skipped (packed without it: TS_GPU_CPU_OVERHEAD=0)" | tee -a "$OUT/stages.txt"
+  echo "cpu_overhead skipped (packed without it: it did not fit what travels, or TS_GPU_CPU_OVERHEAD=0)" | tee -a "$OUT/stages.txt"
 fi
 if [ -s "$G/pytorch_anchors.py" ]; then
   stage anchors 180 env PYTHONUNBUFFERED=1 python3 "$G/pytorch_anchors.py" "$OUT/anchors.json"

@@ -2,13 +2,20 @@
 # Builds the standalone CUDA program ts_cuda_tool (no Node): `test` (kernel checks; host emulation with
 # --emulate) and `bench` (the benchmark, same code as the addon's cuda.bench). Runs here without a GPU.
 #   cuda/tests/build.sh [OUT_DIR]     (default build/cuda-tests, git-ignored)
+# TS_CUDA_GENCODE picks the device code (default: sm_90 machine code plus compute_90 PTX for newer cards;
+# scripts/gpu-pack.sh asks for sm_90 alone, a fifth of the compressed size, for an H100/H200).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build/cuda-tests}
 mkdir -p "$out/obj"
 NVCC=${NVCC:-nvcc}
-FLAGS=(-std=c++17 -O3 -gencode "arch=compute_90,code=[sm_90,compute_90]" --expt-relaxed-constexpr -Xptxas -v
-       -I"$root/cuda")
+GENCODE=${TS_CUDA_GENCODE:-arch=compute_90,code=[sm_90,compute_90]}
+FLAGS=(-std=c++17 -O3 -gencode "$GENCODE" --expt-relaxed-constexpr -Xptxas -v -I"$root/cuda")
+# Objects built with other device code are rebuilt (the source timestamps alone would keep them).
+if [ "$(cat "$out/obj/gencode" 2>/dev/null)" != "$GENCODE" ]; then
+  rm -f "$out"/obj/*.o
+  echo "$GENCODE" > "$out/obj/gencode"
+fi
 jobs=()
 for f in launch update forecast fill eager_baseline bench; do
   src="$root/cuda/$f.cu"
