@@ -43,7 +43,7 @@ else
   if [ ! -s "$G/node.xz" ] || [ "$node_bin" -nt "$G/node.xz" ]; then
     # Symbols stripped: 2 MB less to carry, nothing the run needs.
     tmp_node=$(mktemp)
-    if command -v strip > /dev/null && strip -o "$tmp_node" "$node_bin" 2> /dev/null; then :; else cp "$node_bin" "$tmp_node"; fi
+    strip -o "$tmp_node" "$node_bin" 2> /dev/null || cp "$node_bin" "$tmp_node"
     xz -T2 -6 -c "$tmp_node" > "$G/node.xz"
     rm -f "$tmp_node"
   fi

@@ -3,7 +3,7 @@
 # --emulate) and `bench` (the benchmark, same code as the addon's cuda.bench). Runs here without a GPU.
 #   cuda/tests/build.sh [OUT_DIR]     (default build/cuda-tests, git-ignored)
 # TS_CUDA_GENCODE picks the device code (default: sm_90 machine code plus compute_90 PTX for newer cards;
-# scripts/gpu-pack.sh asks for sm_90 alone, a fifth of the compressed size, for an H100/H200).
+# scripts/gpu-pack.sh asks for sm_90 alone for an H100/H200: 2.6 MB compressed instead of 7.1).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 out=${1:-$root/build/cuda-tests}
