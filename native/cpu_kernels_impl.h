@@ -764,6 +764,16 @@ inline float SumFactors1(const float* coeffs, const typename Io<S>::T* f, int64_
   return y;
 }
 
+// The records of differences 1.. (rec: each difference's first record) that hold element p, and the
+// coefficients c_i * scale_i the sums below take for them.
+template <int COUNT>
+inline void RecordsAt(const ts_q8_block* const* rec, const float* coeffs, int64_t p, const ts_q8_block** r, float* cs) {
+  for (int i = 1; i < COUNT; ++i) {
+    r[i] = rec[i] + p / TS_Q8_BLOCK;
+    cs[i] = coeffs[i] * r[i]->scale;
+  }
+}
+
 // The same with 8-bit differences, at offset o of the records r[1..] (and d0 at the same elements): c_0 d_0, then
 // one FMA per difference with its record's coefficient cs[i] = c_i * scale_i (AxpyQ8's operations, so the same
 // bits); 8 elements, and one.
@@ -818,10 +828,7 @@ void ForecastPlainQ8(const ts_forecast_entry& e, int64_t begin, int64_t end) {
   for (int64_t x = begin; x < end; x += TS_Q8_BLOCK) {
     const ts_q8_block* r[COUNT];
     float cs[COUNT];
-    for (int i = 1; i < COUNT; ++i) {
-      r[i] = rec[i] + x / TS_Q8_BLOCK;
-      cs[i] = e.coeffs[i] * r[i]->scale;
-    }
+    RecordsAt<COUNT>(rec, e.coeffs, x, r, cs);
     if (x + TS_Q8_BLOCK <= end) {
       __m256 cv[COUNT];
       for (int i = 1; i < COUNT; ++i) cv[i] = _mm256_set1_ps(cs[i]);
@@ -923,17 +930,10 @@ inline void ChainEntryFusedQ8(const ts_forecast_entry& e, int64_t b, int64_t j, 
   const int64_t dim = e.dim;
   const AT* gate_row = static_cast<const AT*>(e.gate) + b * dim;
   const __m256 c0 = _mm256_set1_ps(e.coeffs[0]);
-  // Where the record's coefficients are for: elements p (one) or p.. (a vector) of record p / TS_Q8_BLOCK.
-  const auto records = [&](int64_t p, const ts_q8_block** r, float* cs) {
-    for (int i = 1; i < COUNT; ++i) {
-      r[i] = rec[i] + p / TS_Q8_BLOCK;
-      cs[i] = e.coeffs[i] * r[i]->scale;
-    }
-  };
   const auto one = [&](const float* gv, int t, int64_t p, float* hx) {
     const ts_q8_block* r[COUNT];
     float cs[COUNT];
-    records(p, r, cs);
+    RecordsAt<COUNT>(rec, e.coeffs, p, r, cs);
     *hx = std::fma(gv[t], SumQ81<COUNT>(e.coeffs[0], cs, d0 + p, r, p % TS_Q8_BLOCK), *hx);
   };
   for (int k = 0; k < m;) {
@@ -946,7 +946,7 @@ inline void ChainEntryFusedQ8(const ts_forecast_entry& e, int64_t b, int64_t j, 
       const int64_t p = j + k + t;
       const ts_q8_block* r[COUNT];
       float cs[COUNT];
-      records(p, r, cs);
+      RecordsAt<COUNT>(rec, e.coeffs, p, r, cs);
       // A whole record from its start: the coefficients once for its 64 elements; else 8 of them.
       const int w = p % TS_Q8_BLOCK == 0 && t + TS_Q8_BLOCK <= len ? TS_Q8_BLOCK : 8;
       __m256 cv[COUNT];

@@ -148,12 +148,9 @@ static void TestI8Storage(void) {
 
 /* Every call refused while the environment is malformed, with the variable named; nothing written. */
 static int ExpectRefused(void) {
-  float fresh[4] = {1, 2, 3, 4}, factors[4] = {0, 0, 0, 0};
-  ts_update_entry u;
-  memset(&u, 0, sizeof u);
-  u.factors = factors;
-  u.fresh = fresh;
-  u.n = 4;
+  static float fresh[N], factors[N];
+  for (int j = 0; j < N; ++j) fresh[j] = 1.0f;
+  ts_update_entry u = UpdateEntry(factors, fresh);
   u.new_count = 1;
   const ts_status st = ts_cpu_update(&u, 1, TS_F32, TS_F32);
   printf("refused: %s\n", ts_cpu_last_error());
