@@ -111,13 +111,20 @@ def score(args):
     print(json.dumps(out, indent=1))
 
 
+def positive_int(v):
+    n = int(v)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of steps >= 1, got {v}")
+    return n
+
+
 def main():
     torch.set_num_threads(1)
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
     t = sub.add_parser("train")
     t.add_argument("--out", required=True)
-    t.add_argument("--steps", type=int, default=1500, help="optimiser steps of 128 drawn shapes (a fixed count: reproducible weights)")
+    t.add_argument("--steps", type=positive_int, default=1500, help="optimiser steps of 128 drawn shapes (a fixed count: reproducible weights)")
     t.add_argument("--size", type=int, default=16)
     s = sub.add_parser("score")
     s.add_argument("--classifier", required=True)
