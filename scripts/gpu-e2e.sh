@@ -12,8 +12,15 @@
 #   5. memcheck, racecheck        compute-sanitizer on ts_cuda_tool test --quick (the new indirect and
 #                                 graph paths included)
 #   6. summary                    $OUT/e2e-summary.json and the table, printed LAST
+# TS_GPU_E2E_STAGES (default "kernel_test e2e bench sanitizers") picks the stages: scripts/gpu-all.sh runs
+# only "e2e" here, after scripts/gpu-check.sh has run the others.
 set -u
 BUDGET=${TS_GPU_BUDGET_S:-470}
+STAGES=" ${TS_GPU_E2E_STAGES:-kernel_test e2e bench sanitizers} "
+want() { [[ $STAGES == *" $1 "* ]]; }
+for s in $STAGES; do
+  case $s in kernel_test | e2e | bench | sanitizers) ;; *) echo "gpu-e2e: unknown stage '$s' in TS_GPU_E2E_STAGES (kernel_test, e2e, bench, sanitizers)" >&2; exit 2 ;; esac
+done
 # shellcheck source=scripts/gpu-stages.sh
 source "$(dirname "$0")/gpu-stages.sh"
 
@@ -24,8 +31,8 @@ xz -dc "$G/ts_cuda_tool.xz" > "$W/ts_cuda_tool" && chmod +x "$W/ts_cuda_tool"
 xz -dc "$G/libtaylorseer.so.xz" > "$W/libtaylorseer.so"
 export TAYLORSEER_LIB="$W/libtaylorseer.so"
 
-stage kernel_test 90 "$W/ts_cuda_tool" test
-stage e2e 240 env PYTHONUNBUFFERED=1 python3 bench/e2e/run.py --out "$OUT/e2e.json" --reps 2
-stage bench 80 "$W/ts_cuda_tool" bench --no-single --out "$OUT/bench.json"
-sanitizer_stages memcheck racecheck 75
+want kernel_test && stage kernel_test 90 "$W/ts_cuda_tool" test
+want e2e && stage e2e 240 env PYTHONUNBUFFERED=1 python3 bench/e2e/run.py --out "$OUT/e2e.json" --reps 2
+want bench && stage bench 80 "$W/ts_cuda_tool" bench --no-single --out "$OUT/bench.json"
+want sanitizers && sanitizer_stages memcheck racecheck 75
 python3 bench/e2e/summary.py "$OUT"

@@ -4,11 +4,12 @@
 # with .gpu/ to the GPU machine and run the matching script there from the repository root (docs/gpu-checks.md):
 #   scripts/gpu-pack.sh            then: bash scripts/gpu-check.sh
 #   scripts/gpu-pack.sh e2e        then: bash scripts/gpu-e2e.sh (only the tool and libtaylorseer: no Node needed)
+#   scripts/gpu-pack.sh all        then: bash scripts/gpu-all.sh (both, in one device call)
 # .gpu/ receives (e2e: only ts_cuda_tool.xz and libtaylorseer.so.xz; the rest is removed):
 #   node.xz               the node running this script (or TS_GPU_NODE=/path/to/node), stripped
 #   taylorseer.node.xz    the addon built WITH CUDA and the benchmark kernels (TAYLORSEER_ADDON if set, else
 #                         built here with cmake-js into build/gpu-addon, -DTAYLORSEER_BENCH=ON, sm_90 only)
-#   libtaylorseer.so.xz   e2e only: the C library built beside that addon (bench/e2e loads it with ctypes)
+#   libtaylorseer.so.xz   e2e and all: the C library built beside that addon (bench/e2e loads it with ctypes)
 #   ts_cuda_tool.xz       standalone kernel checks + benchmark (cuda/tests/build.sh, sm_90 only)
 #   gpu-tests.cjs         test/gpu/*.test.ts bundled with esbuild, `vitest` aliased to a small shim
 #   cuda-bench.cjs        lib/bench/cuda-bench.ts runner (test/gpu/harness/bench-main.ts)
@@ -22,7 +23,7 @@
 # compressed size (forecast.cu: 1.7 MB with it, 0.3 MB without).
 set -euo pipefail
 mode=${1:-check}
-case "$mode" in check | e2e) ;; *) echo "usage: scripts/gpu-pack.sh [check|e2e]" >&2; exit 2 ;; esac
+case "$mode" in check | e2e | all) ;; *) echo "usage: scripts/gpu-pack.sh [check|e2e|all]" >&2; exit 2 ;; esac
 root=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 cd "$root"
 G=.gpu
@@ -79,8 +80,8 @@ if [ -n "$(find native cuda -newer "$addon" \( -name '*.cc' -o -name '*.h' -o -n
 fi
 [ "$mode" = e2e ] || xz -T2 -6 -c "$addon" > "$G/taylorseer.node.xz"
 
-# 3b. e2e: libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
-if [ "$mode" = e2e ]; then
+# 3b. e2e, all: libtaylorseer from the same build, checked to carry the CUDA kernels (ts_cuda_usable: 3 = not compiled)
+if [ "$mode" != check ]; then
   lib=$(dirname "$addon")/libtaylorseer.so
   [ -f "$lib" ] || { echo "gpu-pack: $lib missing (rebuild: npm run build:native)" >&2; exit 1; }
   python3 -c "import ctypes, os, sys; sys.exit(ctypes.CDLL(os.path.abspath(sys.argv[1])).ts_cuda_usable() == 3)" "$lib" ||
@@ -90,7 +91,7 @@ else
   rm -f "$G/libtaylorseer.so.xz"
 fi
 
-if [ "$mode" = check ]; then
+if [ "$mode" != e2e ]; then
 
 # 4. bundles (esbuild; `vitest` -> the shim)
 esb=node_modules/.bin/esbuild
@@ -121,15 +122,13 @@ fi
 
 # 5. anchors (optional)
 if [ -n "${TS_GPU_ANCHORS:-}" ]; then install -m 644 "$TS_GPU_ANCHORS" "$G/pytorch_anchors.py"; else rm -f "$G/pytorch_anchors.py"; fi
-fi  # check
+fi  # check, all
 
 tree=$(tree_bytes)
 gpu=$(du -cb "$G"/* | tail -1 | cut -f1)
 ls -la "$G"
 echo "gpu-pack: working tree $((tree / 1048576)) MiB + .gpu $((gpu / 1048576)) MiB = $(((tree + gpu) / 1048576)) MiB (limit 64 MiB)"
 [ $((tree + gpu)) -lt "$LIMIT" ] || { echo "gpu-pack: too large to carry" >&2; exit 1; }
-if [ "$mode" = e2e ]; then
-  echo 'gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash scripts/gpu-e2e.sh'
-else
-  echo 'gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash scripts/gpu-check.sh'
-fi
+script=scripts/gpu-check.sh
+[ "$mode" = check ] || script=scripts/gpu-$mode.sh
+echo "gpu-pack: ready. On the GPU machine, from the repository root with .gpu/: bash $script"

@@ -26,9 +26,9 @@ info = load("cudainfo.json")
 rows = bench["rows"] if bench else []
 
 
-def row(name, order, group="flux"):
+def row(name, order, group="flux", storage="bf16"):
     for r in rows:
-        if r["group"] == group and r["name"] == name and r["order"] == order:
+        if r["group"] == group and r["name"] == name and r["order"] == order and r.get("storage", "bf16") == storage:
             return r
     return None
 
@@ -56,6 +56,12 @@ for o in (1, 2):
         }
     g, t2 = row("gated_forecast_fused", o), row("gated_two_step", o)
     d["gated"] = {"fused_ms": g and g["ms"], "two_step_ms": t2 and t2["ms"], "speedup": t2 and t2.get("fused_speedup")}
+    # 'i8' factors of the same step (d_0 bf16, 8-bit differences): time and minimal bytes against bf16's
+    d["i8"] = {}
+    for key, name in (("forecast", "forecast_all"), ("update", "update_all")):
+        q, b = row(name, o, storage="i8"), row(name, o)
+        d["i8"][key] = {"ms": q and q["ms"], "vs_bf16": q and q.get("vs_bf16"),
+                        "bytes_vs_bf16": q and b and q["bytes"] / b["bytes"]}
     rep = row("forecast_all_repeat", o)
     d["forecast_repeat_ms"] = rep and rep["ms"]
     un = row("update_all_norms", o)
@@ -107,6 +113,11 @@ for o in (1, 2):
     un = flux[f"order{o}"]["update_norms"]
     cost = f"{un['cost_pct']:+.1f}%" if un["cost_pct"] is not None else "-"
     print(f"  update o{o} with norms (stats): {ms(un['ms'])} -> cost {cost} (target < 5%)")
+    q8 = flux[f"order{o}"]["i8"]
+    if q8["forecast"]["ms"] is not None:
+        print(f"  i8 o{o}: " + ", ".join(
+            f"{key} {ms(q8[key]['ms'])} = {q8[key]['vs_bf16']:.3f}x bf16's time (bytes {q8[key]['bytes_vs_bf16']:.3f}x)"
+            for key in ("forecast", "update") if q8[key]["ms"] is not None))
 tune = [r for r in rows if r["group"] == "tune"]
 if tune:
     full_f, full_u = row("forecast_all", 2), row("update_all", 2)
@@ -144,4 +155,7 @@ for o in (1, 2):
         checks.append((f"forecast >= 5x eager-style ({f['eager_style_ms'] / f['ms']:.1f}x)", f["eager_style_ms"] / f["ms"] >= 5))
     if d["gated"]["speedup"]:
         checks.append(("gated >= 1.3x two-step", d["gated"]["speedup"] >= 1.3))
+    qf = d["i8"]["forecast"]
+    if qf["vs_bf16"] is not None:
+        checks.append((f"i8 forecast <= 0.6x bf16 ({qf['vs_bf16']:.3f}x; bytes allow {qf['bytes_vs_bf16']:.3f}x)", qf["vs_bf16"] <= 0.6))
     print(f"targets o{o}: " + ", ".join(f"{'OK' if ok else 'MISS'} {t}" for t, ok in checks))
