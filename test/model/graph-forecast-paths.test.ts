@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onnx } from 'onnx-proto';
 import { GraphModel, loadModel, relL2, sample, type SampleOptions } from '../../lib/pipeline';
 import { ROOT } from './helpers';
-import { toyModel, twoBlockGraph, writeTemp, type ToyGraph, type ToyNode } from './toy-graph';
+import { mmditGraph, toyModel, twoBlockGraph, writeTemp, type ToyGraph, type ToyNode } from './toy-graph';
 
 const seer = (steps: number) => ({ schedule: { kind: 'fixed' as const, steps, interval: 5, warmup: 3 }, maxOrder: 2 });
 
@@ -25,7 +25,8 @@ const FIXTURES = [
   { dir: 'fixtures/dit-ddim', path: 'fused', cfg: 'batched' },
   // the gates are Slices whose bounds come from the stream's shape; video samples, plain cross-attention branches
   { dir: 'fixtures/wan-clips', path: 'conditioning', cfg: 'separate' },
-  { dir: 'fixtures/mmdit-shapes', path: 'conditioning', cfg: 'batched' },
+  // three streams: the image and text streams of the double blocks, then their concatenation (a bridge)
+  { dir: 'fixtures/mmdit-shapes', path: 'fused', cfg: 'batched' },
 ] as const;
 
 describe.each(FIXTURES.filter((f) => fs.existsSync(path.join(ROOT, f.dir))))('forecast paths of $dir', ({ dir, path: expected, cfg }) => {
@@ -126,6 +127,25 @@ describe('forecast paths of small graphs, and the fallbacks', () => {
     const { plan, error } = await samples(file);
     expect(plan.path).toBe('conditioning');
     expect(plan.reasons.fused).toMatch(/stream passes through Clip/);
+    expect(error).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("an MMDiT's streams are fused one at a time, the joined stream's start computed from the others' ends by a bridge graph", async () => {
+    const { plan, error } = await samples(writeTemp('mmdit.onnx', toyModel(mmditGraph())));
+    // the head gives the text stream's start (-x); the bridge adds the image and text ends; v is the joined stream's end
+    expect(plan).toMatchObject({ path: 'fused', reasons: {}, streams: 3, nodes: { head: 1, bridges: 1, tail: 0 } });
+    expect(error).toBeLessThanOrEqual(1e-6);
+  });
+
+  it('a stream read inside by the graph between streams is not fused: conditioning only, with the reason', async () => {
+    // the joined stream's start also reads the image stream's value after its first add, which a fused step never forms
+    const g = mmditGraph();
+    const nodes = g.nodes.flatMap((n) =>
+      n.output === 's0' ? [{ ...n, output: 's00' }, { op: 'Max', inputs: ['s00', 'h1'], output: 's0', name: '/Max_join' }] : [n],
+    );
+    const { plan, error } = await samples(writeTemp('mmdit.onnx', toyModel({ ...g, nodes })));
+    expect(plan.path).toBe('conditioning');
+    expect(plan.reasons.fused).toBe('the stream value h1 is read by Max /Max_join besides the next residual add');
     expect(error).toBeLessThanOrEqual(1e-6);
   });
 

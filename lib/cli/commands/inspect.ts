@@ -18,7 +18,9 @@ function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }
       ? `the trunk (${n.trunk} of the graph's ${nodes.full} nodes)`
       : plan.path === 'conditioning'
         ? `the conditioning (${n.conditioning} nodes, batched over the coming steps) and the rest of the trunk (${n.rest} nodes)`
-        : `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into the stream, a tail (${n.tail} nodes)`;
+        : (plan.streams ?? 1) > 1
+          ? `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into its stream (${plan.streams} streams${n.bridges !== undefined ? `, bridged by ${n.bridges} node${n.bridges === 1 ? '' : 's'}` : ''}), a tail (${n.tail} nodes)`
+          : `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into the stream, a tail (${n.tail} nodes)`;
   const why = Object.entries(plan.reasons).map(([path, reason]) => `not ${path}: ${reason}`);
   return `a forecast step (path ${plan.path}) runs ${runs}${why.length > 0 ? `; ${why.join('; ')}` : ''}`;
 }

@@ -58,7 +58,7 @@ export const GRAPH_FLAGS = {
     type: 'string',
     value: 'DIR',
     defaultText: 'kept in memory',
-    description: 'single-graph models: write the derived graphs (<name>.full.onnx, and <name>.trunk.onnx or <name>.conditioning.onnx, .rest.onnx, .head.onnx, .tail.onnx as the forecast path needs) here and load them from there (made if missing)',
+    description: 'single-graph models: write the derived graphs (<name>.full.onnx, and <name>.trunk.onnx or <name>.conditioning.onnx, .rest.onnx, .head.onnx, .bridgeN.onnx, .tail.onnx as the forecast path needs) here and load them from there (made if missing)',
   },
 } as const satisfies OptionSpecs;
 

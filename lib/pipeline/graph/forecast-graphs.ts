@@ -1,7 +1,8 @@
 /**
  * The graphs a forecast step of a single-graph model runs, chosen and opened at load, best first:
- *  - 'fused': conditioning (batched over steps) + head (sample -> h0) + the cache's fused chain
- *    h0 + sum_k gate_k * forecast_k + tail (h_final -> output);
+ *  - 'fused': conditioning (batched over steps) + head (sample -> h0, the gates) + the cache's fused chain
+ *    h0 + sum_k gate_k * forecast_k per residual stream (a bridge graph between streams whose start needs
+ *    other streams' ends) + tail (h_final -> output);
  *  - 'conditioning': conditioning (batched over steps) + the rest of the trunk with the forecasts as inputs;
  *  - 'trunk': the trunk (derive.ts), conditioning included, one run per step.
  * Each step down is taken with its reason (forecast-split.ts for the structure, conditioning.ts for
@@ -27,15 +28,17 @@ export interface ForecastPlan {
   /** why a better path was not taken */
   reasons: { conditioning?: string; fused?: string };
   /** node counts of the graphs a forecast step runs */
-  nodes: { trunk?: number; conditioning?: number; rest?: number; head?: number; tail?: number };
+  nodes: { trunk?: number; conditioning?: number; rest?: number; head?: number; bridges?: number; tail?: number };
+  /** fused: the residual streams a forecast step adds into, one fused pass each */
+  streams?: number;
   /** tensors the conditioning graph hands the sample side */
   frontier?: number;
 }
 
 export interface FusedGraphs {
   split: FusedSplit;
-  /** absent when h0 is the sample itself */
-  head?: Ort.InferenceSession;
+  /** per split.pieces: pieces[0] the head, then the bridges; absent where a piece has nothing to compute */
+  pieces: Array<Ort.InferenceSession | undefined>;
   /** absent when h_final is the graph's output */
   tail?: Ort.InferenceSession;
 }
@@ -130,15 +133,21 @@ export async function openForecastGraphs(a: GraphAnalysis, derived: DerivedGraph
       return result;
     }
     const f = fusedSplit.value;
-    const fused: FusedGraphs = { split: f };
-    if (f.headOutputs.length > 0) fused.head = await opened(encodeSubgraph(a.model, f.headNodes, fedTo(f.headNodes), f.headOutputs.map((n) => ({ name: n }))), 'head');
+    // a graph's inputs and conditioning values, with the stream ends it reads as float inputs
+    const withEnds = (nodes: ReadonlySet<number>, ends: readonly string[]) => [...fedTo(nodes), ...ends.map((e) => floatValue(e))];
+    const fused: FusedGraphs = { split: f, pieces: [] };
+    for (const [level, p] of f.pieces.entries()) {
+      fused.pieces.push(p.outputs.length > 0 ? await opened(encodeSubgraph(a.model, p.nodes, withEnds(p.nodes, p.ends), p.outputs.map((n) => ({ name: n }))), level === 0 ? 'head' : `bridge${level}`) : undefined);
+    }
     if (f.tailNodes.size > 0) {
       const out = outputs.find((o) => o.name === a.io.output)!;
-      fused.tail = await opened(encodeSubgraph(a.model, f.tailNodes, [...fedTo(f.tailNodes).filter((v) => v.name !== f.hLast), floatValue(f.hLast)], [out]), 'tail');
+      fused.tail = await opened(encodeSubgraph(a.model, f.tailNodes, withEnds(f.tailNodes, f.tailEnds), [out]), 'tail');
     }
     result.fused = fused;
     result.plan.path = 'fused';
-    result.plan.nodes = { ...result.plan.nodes, head: f.headNodes.size, tail: f.tailNodes.size };
+    const bridges = f.pieces.slice(1).reduce((n, p) => n + p.nodes.size, 0);
+    result.plan.nodes = { ...result.plan.nodes, head: f.pieces[0].nodes.size, ...(f.pieces.length > 1 ? { bridges } : {}), tail: f.tailNodes.size };
+    result.plan.streams = f.streams.length;
     return result;
   } catch (e) {
     await Promise.all(result.sessions.map((s) => s.release().catch(() => undefined)));
@@ -146,11 +155,11 @@ export async function openForecastGraphs(a: GraphAnalysis, derived: DerivedGraph
   }
 }
 
-/** Steps a plan down from fused to conditioning (the shapes do not fit the fused chain), releasing head and tail. */
+/** Steps a plan down from fused to conditioning (the shapes do not fit the fused chain), releasing its graphs. */
 export async function dropFused(graphs: ForecastGraphs, reason: string): Promise<void> {
   const f = graphs.fused;
   if (!f) return;
-  for (const s of [f.head, f.tail]) {
+  for (const s of [...f.pieces, f.tail]) {
     if (!s) continue;
     graphs.sessions.splice(graphs.sessions.indexOf(s), 1);
     await s.release().catch(() => undefined);
@@ -159,5 +168,7 @@ export async function dropFused(graphs: ForecastGraphs, reason: string): Promise
   graphs.plan.path = 'conditioning';
   graphs.plan.reasons.fused = reason;
   delete graphs.plan.nodes.head;
+  delete graphs.plan.nodes.bridges;
   delete graphs.plan.nodes.tail;
+  delete graphs.plan.streams;
 }

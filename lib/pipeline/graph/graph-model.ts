@@ -25,6 +25,7 @@ import type { Granularity } from '../seer-options';
 import { detectBranches, type Branch, type Detection } from './branches';
 import { deriveGraphs } from './derive';
 import { dropFused, FORECAST_PATHS, openForecastGraphs, type ForecastGraphs, type ForecastPath, type ForecastPlan } from './forecast-graphs';
+import type { FusedStream } from './forecast-split';
 import { chainGate, fusedShapeProblem } from './fused-forecast';
 import type { TensorMap } from './conditioning';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
@@ -305,33 +306,55 @@ export class GraphModel implements DenoiserModel {
     return model;
   }
 
-  /** The fused path's shapes at batch 1 (h0, branches, gates); steps down to 'conditioning' when they do not fit the chain. */
+  /** The fused path's shapes at batch 1 (each stream's h0, branches, gates); steps down to 'conditioning' when they do not fit the chain. */
   private async checkFused(branchDims: number[][]): Promise<void> {
     if (!this.graphs.fused) return;
     const x = new Float32Array(this.imageElements);
     const y = BigInt64Array.from([BigInt(this.arch.nullClass)]);
     const feeds = this.feeds(x, 1, y, 1, 1);
     const cond = await this.graphs.conditioning!.get(1, y, this.guidanceInput ? 1 : undefined);
-    const { h0, values } = await this.runHead(feeds, cond);
-    const problem = fusedShapeProblem(
-      { dims: h0.dims as number[], type: h0.type },
-      this.branches.map((b, k) => ({ key: b.key, dims: branchDims[k] })),
-      this.graphs.fused.split.gates.map((g, k) => (g === undefined ? undefined : { key: this.branches[k].key, dims: values[g].dims as number[], type: values[g].type })),
+    const r = await this.streamEnds(feeds, cond, async (s, h, values) =>
+      fusedShapeProblem(
+        { dims: h.dims as number[], type: h.type },
+        s.branches.map((k) => ({ key: this.branches[k].key, dims: branchDims[k] })),
+        s.gates.map((g, j) => (g === undefined ? undefined : { key: this.branches[s.branches[j]].key, dims: values[g].dims as number[], type: values[g].type })),
+      ),
     );
-    if (problem !== undefined) await dropFused(this.graphs, problem);
+    if ('problem' in r) await dropFused(this.graphs, r.problem);
     else this.chainShapes = branchDims.map((d) => [d.slice(1, -1).reduce((x, y) => x * y, 1), d[d.length - 1]]);
   }
 
-  /** The head's outputs (h0 and the gates the conditioning does not give) with the conditioning values, by name. */
-  private async runHead(feeds: Record<string, Ort.Tensor>, cond: TensorMap): Promise<{ h0: Ort.Tensor; values: Record<string, Ort.Tensor> }> {
-    const { split, head } = this.graphs.fused!;
+  /**
+   * The fused path up to the streams' ends: per level, its piece of the graph (the head: the starts and the
+   * gates; a bridge: starts computed from lower streams' ends), then `add` on each stream of the level, which
+   * adds into h in place or returns why it cannot. A start that is a graph input or a conditioning value is
+   * read again later (other streams, steps), so h is a copy of it.
+   */
+  private async streamEnds(
+    feeds: Record<string, Ort.Tensor>,
+    cond: TensorMap,
+    add: (stream: FusedStream, h: Ort.Tensor, values: Record<string, Ort.Tensor>) => Promise<string | undefined>,
+  ): Promise<{ ends: Record<string, Ort.Tensor> } | { problem: string }> {
+    const { split, pieces } = this.graphs.fused!;
     const values: Record<string, Ort.Tensor> = { ...cond };
-    if (head) {
-      const r = await head.run(pick({ ...feeds, ...cond }, head.inputNames), split.headOutputs);
-      for (const n of split.headOutputs) values[n] = r[n] as Ort.Tensor;
+    const ends: Record<string, Ort.Tensor> = {};
+    for (const [level, piece] of split.pieces.entries()) {
+      const session = pieces[level];
+      if (session) {
+        const r = await session.run(pick({ ...feeds, ...values, ...ends }, session.inputNames), piece.outputs);
+        for (const n of piece.outputs) values[n] = r[n] as Ort.Tensor;
+      }
+      for (const s of split.streams) {
+        if (s.level !== level) continue;
+        const start = s.source === 'input' ? feeds[s.h0] : values[s.h0];
+        if (start === undefined) return { problem: `the stream start ${s.h0} is a graph input the model does not feed` };
+        const h = s.source === 'piece' || start.type !== 'float32' ? start : new (ort().Tensor)('float32', Float32Array.from(start.data as Float32Array), start.dims);
+        const problem = await add(s, h, values);
+        if (problem !== undefined) return { problem };
+        ends[s.hLast] = h;
+      }
     }
-    const h0 = values[split.h0] ?? feeds[split.h0];
-    return { h0, values };
+    return { ends };
   }
 
   get imageElements(): number {
@@ -418,26 +441,29 @@ export class GraphModel implements DenoiserModel {
   }
 
   /**
-   * A forecast step on the fused path: h0 from the head (a copy of the sample when the stream starts there),
-   * every branch's forecast added into it by the cache in one pass with its gate, the tail on the result.
+   * A forecast step on the fused path: every stream's branches' forecasts added into it by the cache in one
+   * pass with their gates (streamEnds), the tail on the ends, or the end that is the output.
    */
   private async runFused(hook: CacheHook & Required<Pick<CacheHook, 'gatedResiduals'>>, feeds: Record<string, Ort.Tensor>, cond: TensorMap, batch: number, opts: ModuleOptions | undefined): Promise<Float32Array> {
-    const { split, tail } = this.graphs.fused!;
-    const { h0, values } = await this.runHead(feeds, cond);
-    const h = h0 === feeds[split.h0] ? Float32Array.from(h0.data as Float32Array) : (h0.data as Float32Array);
-    const rank = h0.dims.length;
-    const dim = h0.dims[rank - 1];
-    let ones = this.ones.get(batch * dim);
-    if (!ones) this.ones.set(batch * dim, (ones = new Float32Array(batch * dim).fill(1)));
+    const { tail } = this.graphs.fused!;
     const refuse = () => Promise.reject(new TaylorSeerError('ERR_STEP', 'the hook asked for the branches on a step it reported as forecast'));
-    const items = this.branches.map((b, k) => {
-      const g = split.gates[k];
-      return { key: b.key, compute: refuse, gate: g === undefined ? ones! : chainGate(values[g], batch, dim, rank) };
+    const r = await this.streamEnds(feeds, cond, async (s, h0, values) => {
+      const h = h0.data as Float32Array;
+      const rank = h0.dims.length;
+      const dim = h0.dims[rank - 1];
+      let ones = this.ones.get(batch * dim);
+      if (!ones) this.ones.set(batch * dim, (ones = new Float32Array(batch * dim).fill(1)));
+      const items = s.branches.map((k, j) => {
+        const g = s.gates[j];
+        return { key: this.branches[k].key, compute: refuse, gate: g === undefined ? ones! : chainGate(values[g], batch, dim, rank) };
+      });
+      await hook.gatedResiduals(items, h, { batch, tokens: h.length / (batch * dim), dim }, opts);
+      return undefined;
     });
-    await hook.gatedResiduals(items, h, { batch, tokens: h.length / (batch * dim), dim }, opts);
-    if (!tail) return h;
-    const r = await tail.run({ ...pick({ ...feeds, ...cond }, tail.inputNames), [split.hLast]: new (ort().Tensor)('float32', h, h0.dims) }, [this.io.output]);
-    return (r[this.io.output] as Ort.Tensor).data as Float32Array;
+    if ('problem' in r) throw new TaylorSeerError('ERR_MODEL', r.problem);
+    if (!tail) return r.ends[this.io.output].data as Float32Array;
+    const out = await tail.run({ ...pick({ ...feeds, ...cond }, tail.inputNames), ...pick(r.ends, tail.inputNames) }, [this.io.output]);
+    return (out[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
   /** Batch 1 full run on zeros at t = 1: the dims of every branch and of the output (for inspect). */
