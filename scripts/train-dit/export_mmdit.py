@@ -9,10 +9,15 @@ weights:
   reference/quality-noise.f32          held-out noise for quality measurements (no reference output)
 
   /usr/bin/python3 scripts/train-dit/export_mmdit.py --weights RUN/weights.npz --out fixtures/mmdit-shapes
+  /usr/bin/python3 scripts/train-dit/export_mmdit.py --random '{"hidden": 512, "heads": 8, "axes_dim": [16, 24, 24], "image_size": 32}' --out .graphs/mmdit-wide
+
+--random ARCH_JSON exports an untrained MMDiT (random weights, gates and output layer not zero), model.onnx only:
+a timing subject.
 
 Runs on the build machine with Debian's python3-torch (1.13) and python3-onnx.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -30,9 +35,15 @@ SEER_REFERENCES = [("module", 6, 3, 1), ("module", 6, 3, 2), ("lite", 5, 3, 2)]
 def main():
     torch.set_num_threads(1)
     p = argparse.ArgumentParser()
-    p.add_argument("--weights", required=True)
+    p.add_argument("--weights")
+    p.add_argument("--random", metavar="ARCH_JSON",
+                   help="instead: an untrained MMDiT of this architecture (random weights, gates not zero), for timing only")
     add_arguments(p, name="mmdit-shapes", labels="3,7", quality_samples=8)
     args = p.parse_args()
+    if args.random:
+        return export_random(json.loads(args.random), args.out)
+    if not args.weights:
+        p.error("needs --weights RUN/weights.npz or --random ARCH_JSON")
     arch = trained_architecture(args, "mmdit", "an MMDiT training run")
     model, m64 = load_models(MMDiT, arch, args.weights)
     S, C = arch["image_size"], arch["channels"]
@@ -55,6 +66,22 @@ def main():
                                  sampler="Euler from t=1 to t=0 on a uniform grid: x <- x + (t_next - t) * v, one forward per step"),
         reference=reference,
     ))
+
+
+def export_random(arch, out):
+    """out/model.onnx of an MMDiT with random weights: adaLN-Zero's zero gates and output layer drawn too, so
+    that every branch reaches the output."""
+    torch.manual_seed(0)
+    model = MMDiT(**arch).eval()
+    mods = [b.img_mod.lin for b in model.double_blocks] + [b.txt_mod.lin for b in model.double_blocks]
+    mods += [b.modulation.lin for b in model.single_blocks]
+    for m in mods + [model.final_layer.adaLN_modulation[1], model.final_layer.linear, model.guidance_in.out_layer]:
+        torch.nn.init.normal_(m.weight, std=0.02)
+    model.requires_grad_(False)
+    os.makedirs(out, exist_ok=True)
+    S, C = model.image_size, model.channels
+    ex = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]), torch.full((2,), GUIDANCE))
+    export_whole(model, ex, ["x", "t", "y", "guidance"], os.path.join(out, "model.onnx"))
 
 
 if __name__ == "__main__":
