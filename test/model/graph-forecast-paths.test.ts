@@ -23,8 +23,9 @@ function unannounced(m: GraphModel): GraphModel {
 const FIXTURES = [
   { dir: 'fixtures/dit-shapes-small-graph', path: 'fused', cfg: 'batched' },
   { dir: 'fixtures/dit-ddim', path: 'fused', cfg: 'batched' },
-  // the gates are Slices whose bounds come from the stream's shape; video samples, plain cross-attention branches
-  { dir: 'fixtures/wan-clips', path: 'conditioning', cfg: 'separate' },
+  // the gates are Slices of a modulation reshaped by the sample's batch size, computed by the head; video
+  // samples, plain cross-attention branches
+  { dir: 'fixtures/wan-clips', path: 'fused', cfg: 'separate' },
   // three streams: the image and text streams of the double blocks, then their concatenation (a bridge)
   { dir: 'fixtures/mmdit-shapes', path: 'fused', cfg: 'batched' },
 ] as const;
@@ -114,6 +115,26 @@ describe('forecast paths of small graphs, and the fallbacks', () => {
   it('a stream that starts at the sample and ends at the output is fused with no head and no tail graph', async () => {
     const { plan, error } = await samples(toy((n) => n));
     expect(plan).toMatchObject({ path: 'fused', reasons: {}, nodes: { head: 0, tail: 0 } });
+    expect(error).toBeLessThanOrEqual(1e-6);
+  });
+
+  it("a gate that reads the sample (not the stream) is computed by the head, and the stream fused", async () => {
+    // g = sigmoid(t) * sigmoid(mean(x)): per sample, from the sample's values
+    const file = toy((nodes) =>
+      nodes.flatMap((n) =>
+        n.output === 'g'
+          ? [
+              { ...n, output: 'gt' },
+              { op: 'ReduceMean', inputs: ['sample'], output: 'xm', attrs: [...keepdims, { name: 'axes', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 2, 3] }] },
+              { op: 'Sigmoid', inputs: ['xm'], output: 'xs' },
+              { op: 'Mul', inputs: ['gt', 'xs'], output: 'g' },
+            ]
+          : [n],
+      ),
+    );
+    const { plan, error } = await samples(file);
+    expect(plan).toMatchObject({ path: 'fused', reasons: {}, streams: 1 });
+    expect(plan.nodes.head).toBeGreaterThanOrEqual(3);
     expect(error).toBeLessThanOrEqual(1e-6);
   });
 

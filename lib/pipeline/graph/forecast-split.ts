@@ -12,8 +12,9 @@
  *    bridge graph the start of a stream computed from other streams' ends (an MMDiT's joint sequence from its
  *    image and text streams), the tail graph the output from the ends. Eligible when each stream's kept
  *    branches are its adds, back to back (each add's skip is the previous add's output, nothing in between),
- *    each stream value, gated product and branch has no other reader in the trunk, no gate depends on the
- *    sample, and nothing outside the streams reads inside one.
+ *    each stream value, gated product and branch has no other reader in the trunk, and nothing outside the
+ *    streams reads inside one (the head computes the gates the conditioning does not give, from the sample
+ *    if they read it, so a gate may not need a branch or a stream value).
  *
  * Each split is either made or refused with the reason, which `inspect --json` prints.
  */
@@ -121,7 +122,6 @@ export function splitFused(g: GraphProto, io: RecognizedIo, branches: readonly B
   const inputs = new Set((g.input ?? []).map((v) => v.name!));
   const trunk = index.needed(outputs, new Set(tensors));
   const trunkReaders = (t: string) => (index.consumers.get(t) ?? []).filter((i) => trunk.has(i));
-  const onSample = dependents(nodes, [io.sample]);
   // nodes of the streams themselves (adds, gated products) and of the branches: no piece may run them
   const inside = new Set<number>();
   const streams: FusedStream[] = [];
@@ -150,7 +150,6 @@ export function splitFused(g: GraphProto, io: RecognizedIo, branches: readonly B
         if (b.gate === undefined) return no(`the gate of ${b.key} is unknown`);
         const gp = index.producer.get(b.gate);
         if (gp === undefined) return no(`the gate of ${b.key} is ${b.gate === io.sample ? 'the sample' : 'a weight or input'}, not a computed value`);
-        if (onSample.has(gp)) return no(`the gate of ${b.key} depends on the sample`);
       }
       const own = mul ?? a;
       if (trunkReaders(b.tensor).some((r) => r !== own)) return no(`the branch ${b.key} is read by more than its ${b.kind === 'gated' ? 'gate' : 'residual add'}`);
