@@ -20,5 +20,5 @@ OUT=$OUT/e2e TS_GPU_BUDGET_S=${TS_GPU_E2E_BUDGET_S:-250} TS_GPU_E2E_STAGES=e2e b
 echo "gpu-all: e2e part exit $? ($(wc -l < "$OUT/e2e.log") lines in e2e.log)"
 
 grep -h "rc=\|skipped" "$OUT/check/stages.txt" "$OUT/e2e/stages.txt"
-python3 scripts/gpu-summary.py "$OUT/check"
-python3 bench/e2e/summary.py "$OUT/e2e"
+python3 "$here/gpu-summary.py" "$OUT/check"
+python3 "$here/../bench/e2e/summary.py" "$OUT/e2e"

@@ -34,6 +34,14 @@ describe('branch detection on the made-small FLUX', () => {
     expect(b.find((x) => x.key === 'single_blocks.2.linear2')!.gate).toMatch(/single_blocks\.2\/modulation/);
   });
 
+  it('inspect says a forecast step adds into the three streams, the joint one started by a bridge graph', async () => {
+    const r = await cli(['inspect', '--model', DIR]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/a forecast step \(path fused\) runs .*, a head \(\d+ nodes\), the fused forecast of every branch into its stream \(3 streams, bridged by 1 node\), a tail \(\d+ nodes\)$/m);
+    const json = JSON.parse((await cli(['inspect', '--model', DIR, '--json'])).stdout) as { forecast: { path: string; streams: number; nodes: { bridges: number } } };
+    expect(json.forecast).toMatchObject({ path: 'fused', streams: 3, nodes: { bridges: 1 } });
+  });
+
   it('recognises the guidance input by its name, beside the timestep', () => {
     const a = analyzeGraph(DIR, { inputs: {} });
     expect(a.io).toMatchObject({ sample: 'x', timestep: 't', label: 'y', guidance: 'guidance', output: 'v', labelRows: 11 });

@@ -10,6 +10,14 @@ import type { Command } from '../command';
 import { formatTable } from '../parse';
 import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG } from './pipeline-shared';
 
+/** The fused path's streams: "the stream", or "its stream (3 streams, bridged by 1 node)". */
+function streamsOf(plan: ForecastPlan): string {
+  const streams = plan.streams ?? 1;
+  if (streams === 1) return 'the stream';
+  const bridges = plan.nodes.bridges;
+  return `its stream (${streams} streams${bridges === undefined ? '' : `, bridged by ${bridges} node${bridges === 1 ? '' : 's'}`})`;
+}
+
 /** What a forecast step runs, and why not a better path. */
 function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }): string {
   const n = plan.nodes;
@@ -18,9 +26,7 @@ function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }
       ? `the trunk (${n.trunk} of the graph's ${nodes.full} nodes)`
       : plan.path === 'conditioning'
         ? `the conditioning (${n.conditioning} nodes, batched over the coming steps) and the rest of the trunk (${n.rest} nodes)`
-        : (plan.streams ?? 1) > 1
-          ? `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into its stream (${plan.streams} streams${n.bridges !== undefined ? `, bridged by ${n.bridges} node${n.bridges === 1 ? '' : 's'}` : ''}), a tail (${n.tail} nodes)`
-          : `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into the stream, a tail (${n.tail} nodes)`;
+        : `the conditioning (${n.conditioning} nodes, batched over the coming steps), a head (${n.head} nodes), the fused forecast of every branch into ${streamsOf(plan)}, a tail (${n.tail} nodes)`;
   const why = Object.entries(plan.reasons).map(([path, reason]) => `not ${path}: ${reason}`);
   return `a forecast step (path ${plan.path}) runs ${runs}${why.length > 0 ? `; ${why.join('; ')}` : ''}`;
 }
