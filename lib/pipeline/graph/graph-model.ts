@@ -5,8 +5,9 @@
  *  - full step: the full graph (the original plus every branch as an extra output), then one cache update
  *    for all branches;
  *  - forecast step, by the best path the graph allows (forecast-graphs.ts): 'fused' (the conditioning
- *    looked up from one batched run over the coming steps, the head to the stream's start, the cache's fused
- *    chain h0 + sum_k gate_k * forecast_k, the tail to the output), 'conditioning' (the conditioning as
+ *    looked up from one batched run over the coming steps, the head to the streams' starts, the cache's fused
+ *    chain h0 + sum_k gate_k * forecast_k per residual stream with a bridge graph before a stream that starts
+ *    from others' ends, the tail to the output), 'conditioning' (the conditioning as
  *    above, one forecast call for all branches, the rest of the trunk) or 'trunk' (one forecast call, then the
  *    trunk: the branches as inputs; the gates, residual adds, embeddings and final layer still run).
  * Granularities: 'module' (the branches) and 'lite' (the graph's output). 'block' is not offered: a block's
