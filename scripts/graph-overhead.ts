@@ -1,10 +1,11 @@
 /*
  * Overhead of TaylorSeer on single-graph models: wall speedup / evaluation speedup at N=5, O=2, W=3 (the
- * reference's fixed schedule, module granularity, labels 3 and 7, 50 steps, guidance 3, batched CFG), and
+ * reference's fixed schedule, module granularity, labels 3 and 7 unless --labels, 50 steps, guidance 3,
+ * batched CFG), and
  * where the accelerated run's time goes. Runs from the TypeScript sources with tsx.
  *
  *   npx tsx scripts/graph-overhead.ts MODEL.onnx|DIR ... [--pieces DIR ...] [--rounds R] [--threads T]
- *     [--storage f32|bf16] [--path fused|conditioning|trunk[,...]] [--json]
+ *     [--storage f32|bf16] [--path fused|conditioning|trunk[,...]] [--labels L,L] [--json]
  *
  * Each round runs full compute and the accelerated run back to back; the ratio uses the fastest of each over
  * the rounds. Beside wall time the script measures the process's CPU time (user + system, all threads):
@@ -30,7 +31,7 @@ import { FORECAST_PATHS, type ForecastPath } from '../lib/pipeline/graph/forecas
 import type { StorageDtype } from '../lib/native';
 
 const STEPS = 50;
-const LABELS = [3, 7];
+const DEFAULT_LABELS = [3, 7];
 const SCHEDULE = { kind: 'fixed', steps: STEPS, interval: 5, warmup: 3 } as const;
 
 interface Timers {
@@ -155,13 +156,13 @@ interface Best {
  * Full compute and the accelerated run of each path, round after round (full compute on the first path's
  * model: every path runs the same full graph); one row per path.
  */
-async function measure(target: string, kind: Row['kind'], paths: readonly ForecastPath[], rounds: number, threads: number | undefined, storage: StorageDtype, log: (s: string) => void): Promise<Row[]> {
+async function measure(target: string, kind: Row['kind'], paths: readonly ForecastPath[], rounds: number, threads: number | undefined, storage: StorageDtype, labels: number[], log: (s: string) => void): Promise<Row[]> {
   const loadStart = os.loadavg()[0];
   const models: DenoiserModel[] = [];
   try {
     for (const forecastPath of kind === 'graph' ? paths : [undefined]) models.push(await loadModel(target, { ...(threads === undefined ? {} : { threads }), ...(forecastPath ? { forecastPath } : {}) }));
-    const noise = gaussianNoise(LABELS.length * models[0].imageElements, 0);
-    const base: SampleOptions = { labels: LABELS, steps: STEPS, guidance: 3, noise };
+    const noise = gaussianNoise(labels.length * models[0].imageElements, 0);
+    const base: SampleOptions = { labels, steps: STEPS, guidance: 3, noise };
     for (const m of models) await sample(m, { ...base, steps: 2 }); // onnxruntime's first-run allocations are not timed
     let fullWall: (SampleResult & { cpuMs: number }) | undefined;
     let cpuFull = Infinity;
@@ -261,7 +262,7 @@ async function main(): Promise<void> {
   try {
     parsed = parseArgs({
       allowPositionals: true,
-      options: { pieces: { type: 'string', multiple: true }, rounds: { type: 'string' }, threads: { type: 'string' }, storage: { type: 'string' }, path: { type: 'string' }, json: { type: 'boolean' } },
+      options: { pieces: { type: 'string', multiple: true }, rounds: { type: 'string' }, threads: { type: 'string' }, storage: { type: 'string' }, path: { type: 'string' }, labels: { type: 'string' }, json: { type: 'boolean' } },
     });
   } catch (e) {
     usage((e as Error).message);
@@ -275,13 +276,15 @@ async function main(): Promise<void> {
   const paths = (values.path ?? FORECAST_PATHS.join(',')).split(',') as ForecastPath[];
   const unknown = paths.find((p) => !FORECAST_PATHS.includes(p));
   if (unknown !== undefined || paths.length === 0) usage(`--path must list some of ${FORECAST_PATHS.join(', ')}, found '${values.path}'`);
+  const labels = values.labels === undefined ? DEFAULT_LABELS : values.labels.split(',').map(Number);
+  if (labels.length === 0 || labels.some((l) => !Number.isInteger(l) || l < 0)) usage(`--labels must be class labels (integers >= 0) separated by commas, found '${values.labels}'`);
   if (positionals.length + pieces.length === 0) usage('name at least one model (an .onnx graph or its directory, or --pieces DIR)');
   const date = new Date().toISOString().slice(0, 10);
   const log = (s: string) => console.error(s);
-  log(`graph-overhead: ${rounds} rounds, paths ${paths.join(',')}, storage ${storage}, N=5 O=2 W=3, labels ${LABELS.join(',')}, ${STEPS} steps, guidance 3, onnxruntime threads ${threads ?? 'default'}, TAYLORSEER_THREADS ${process.env.TAYLORSEER_THREADS ?? 'unset'}, ${os.cpus().length} CPUs (${date})`);
+  log(`graph-overhead: ${rounds} rounds, paths ${paths.join(',')}, storage ${storage}, N=5 O=2 W=3, labels ${labels.join(',')}, ${STEPS} steps, guidance 3, onnxruntime threads ${threads ?? 'default'}, TAYLORSEER_THREADS ${process.env.TAYLORSEER_THREADS ?? 'unset'}, ${os.cpus().length} CPUs (${date})`);
   const rows: Row[] = [];
-  for (const g of positionals) rows.push(...(await measure(g, 'graph', paths, rounds, threads, storage, log)));
-  for (const p of pieces) rows.push(...(await measure(p, 'pieces', paths, rounds, threads, storage, log)));
+  for (const g of positionals) rows.push(...(await measure(g, 'graph', paths, rounds, threads, storage, labels, log)));
+  for (const p of pieces) rows.push(...(await measure(p, 'pieces', paths, rounds, threads, storage, labels, log)));
   if (values.json) for (const r of rows) console.log(JSON.stringify(r));
   else {
     console.log(table(rows));
