@@ -49,8 +49,7 @@ def main():
     S, C = arch["image_size"], arch["channels"]
     out = args.out
     os.makedirs(os.path.join(out, "reference"), exist_ok=True)
-    ex = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]), torch.full((2,), GUIDANCE))
-    export_whole(model, ex, ["x", "t", "y", "guidance"], os.path.join(out, "model.onnx"))
+    write_graph(model, out)
 
     noise = reference_noise(args, (C, S, S))
     labels = noise[0]
@@ -73,12 +72,15 @@ def export_random(arch, out):
     that every branch reaches the output."""
     torch.manual_seed(0)
     model = MMDiT(**arch).eval()
-    mods = [b.img_mod.lin for b in model.double_blocks] + [b.txt_mod.lin for b in model.double_blocks]
-    mods += [b.modulation.lin for b in model.single_blocks]
-    for m in mods + [model.final_layer.adaLN_modulation[1], model.final_layer.linear, model.guidance_in.out_layer]:
+    for m in model.zero_start_layers() + [model.guidance_in.out_layer]:
         torch.nn.init.normal_(m.weight, std=0.02)
     model.requires_grad_(False)
     os.makedirs(out, exist_ok=True)
+    write_graph(model, out)
+
+
+def write_graph(model, out):
+    """out/model.onnx: the whole forward (x, t, y, guidance) -> v."""
     S, C = model.image_size, model.channels
     ex = (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2]), torch.full((2,), GUIDANCE))
     export_whole(model, ex, ["x", "t", "y", "guidance"], os.path.join(out, "model.onnx"))

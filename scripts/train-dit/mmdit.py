@@ -242,12 +242,16 @@ class MMDiT(nn.Module):
             nn.init.normal_(e.out_layer.weight, std=0.02)
         # the guidance embedding starts at zero: a model trained without it is unchanged until distillation
         nn.init.zeros_(self.guidance_in.out_layer.weight)
-        # every gated branch starts closed (adaLN-Zero), the output layer at zero
-        mods = [b.img_mod.lin for b in self.double_blocks] + [b.txt_mod.lin for b in self.double_blocks]
-        mods += [b.modulation.lin for b in self.single_blocks]
-        for m in mods + [self.final_layer.adaLN_modulation[1], self.final_layer.linear]:
+        for m in self.zero_start_layers():
             nn.init.zeros_(m.weight)
             nn.init.zeros_(m.bias)
+
+    def zero_start_layers(self):
+        """The layers adaLN-Zero starts at zero: every block's modulation (each gated branch starts closed) and
+        the output layer's."""
+        mods = [b.img_mod.lin for b in self.double_blocks] + [b.txt_mod.lin for b in self.double_blocks]
+        mods += [b.modulation.lin for b in self.single_blocks]
+        return mods + [self.final_layer.adaLN_modulation[1], self.final_layer.linear]
 
     def forward(self, x, t, y, guidance=None, branch=_run):
         B = x.shape[0]
