@@ -101,9 +101,21 @@ struct Q8Ptr {
 inline float RoundEven(float v) { return (v + 12582912.0f) - 12582912.0f; }
 
 #if TS_USE_F16C
+// 32-bit values to 8 bits with saturating packs (INT_MIN becomes -128), then raised to at least -127: the
+// packs interleave 128-bit lanes, the permute puts the four 8-byte groups back in order.
+inline void PackQ8(const __m256i (&q)[8], int8_t* __restrict d) {
+  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7), lo = _mm256_set1_epi8(-127);
+  for (int k = 0; k < 8; k += 4) {
+    const __m256i a = _mm256_packs_epi32(q[k], q[k + 1]);
+    const __m256i b = _mm256_packs_epi32(q[k + 2], q[k + 3]);
+    const __m256i c = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d + 8 * k), _mm256_max_epi8(c, lo));
+  }
+}
+
 // A whole record (its 64 values in registers) with AVX2, the same values as the scalar form below:
-// max_ps(a, m) keeps m where a is NaN (like the ternary), max_ps(v, -127) turns NaN into -127, and the
-// rounding is to nearest even.
+// max_ps(a, m) keeps m where a is NaN (like the ternary), NaN quantises to -127 (through PackQ8), and the
+// conversion rounds to nearest even (the default rounding mode, which RoundEven assumes too).
 inline void QuantiseRegs(const __m256 (&x)[8], ts_q8_block* __restrict d) {
   const __m256 sign = _mm256_set1_ps(-0.0f);
   __m256 m = _mm256_setzero_ps();
@@ -111,25 +123,24 @@ inline void QuantiseRegs(const __m256 (&x)[8], ts_q8_block* __restrict d) {
   __m128 h = _mm_max_ps(_mm256_extractf128_ps(m, 1), _mm256_castps256_ps128(m));
   h = _mm_max_ps(_mm_movehl_ps(h, h), h);
   h = _mm_max_ss(_mm_movehdup_ps(h), h);
+  // mx / 127 and 127 / mx in one division
+  const __m128 k127 = _mm_set_ss(127.0f);
+  const __m128 r = _mm_div_ps(_mm_unpacklo_ps(h, k127), _mm_unpacklo_ps(k127, h));
   const float mx = _mm_cvtss_f32(h);
-  const float inv = mx > 0.0f ? 127.0f / mx : 0.0f;
-  d->scale = mx / 127.0f;
-  const __m256 iv = _mm256_set1_ps(inv), lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+  d->scale = _mm_cvtss_f32(r);
+  const float inv = mx > 0.0f ? _mm_cvtss_f32(_mm_movehdup_ps(r)) : 0.0f;
+  const __m256 iv = _mm256_set1_ps(inv);
   __m256i q[8];
-  for (int k = 0; k < 8; ++k) {
-    __m256 v = _mm256_mul_ps(x[k], iv);
-    v = _mm256_min_ps(_mm256_max_ps(v, lo), hi);
-    q[k] = _mm256_cvtps_epi32(_mm256_round_ps(v, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+  if (inv < INFINITY) {
+    // |x| <= mx, so |x * inv| <= 127 (1 + 2^-23) converts into [-127, 127] with no clamp (without them
+    // the order-2 update takes 0.85x the time); NaN (an infinity times inv = 0 too) converts to INT_MIN.
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_cvtps_epi32(_mm256_mul_ps(x[k], iv));
+  } else {
+    // mx below 127 / FLT_MAX: x * inv overflows, so clamp first.
+    const __m256 lo = _mm256_set1_ps(-127.0f), hi = _mm256_set1_ps(127.0f);
+    for (int k = 0; k < 8; ++k) q[k] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(x[k], iv), lo), hi));
   }
-  // 32-bit -> 8-bit with saturating packs (values are in [-127, 127]); packs interleave 128-bit lanes,
-  // the permute puts the four 8-byte groups back in order.
-  const __m256i perm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-  for (int k = 0; k < 8; k += 4) {
-    const __m256i a = _mm256_packs_epi32(q[k], q[k + 1]);
-    const __m256i b = _mm256_packs_epi32(q[k + 2], q[k + 3]);
-    const __m256i c = _mm256_permutevar8x32_epi32(_mm256_packs_epi16(a, b), perm);
-    _mm256_storeu_si256(reinterpret_cast<__m256i*>(d->q + 8 * k), c);
-  }
+  PackQ8(q, d->q);
 }
 
 inline void QuantiseRecord(const float* __restrict s, ts_q8_block* __restrict d) {

@@ -7,11 +7,15 @@
  * the ratio of the bytes each moves, the most a memory-bound kernel can gain: bytesRatio counts what is
  * read and written, boundRatio adds the reads a cache makes before it writes a line nobody read (the
  * update's last factor; the forecast's output below 8 Mi elements, from where the kernels stream it).
- * Then the load average while it ran.
+ * Then the load average while it ran. --against OTHER.node also times that build's 'i8' kernel against this
+ * one's, alternated call by call on copies of the same factors, in a pass of their own (`against`: both
+ * medians and speedup = other's CPU time / this build's).
  *
- *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2,3] [--budget-ms 1500]
+ *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2,3] [--budget-ms 1500] [--against OTHER.node]
  */
+import { createRequire } from 'node:module';
 import os from 'node:os';
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 process.env.TAYLORSEER_THREADS ??= '1';
@@ -24,6 +28,7 @@ const { values } = parseArgs({
     sizes: { type: 'string', default: '16,64' },
     orders: { type: 'string', default: '1,2,3' },
     'budget-ms': { type: 'string', default: '1500' },
+    against: { type: 'string' },
   },
 });
 
@@ -38,6 +43,7 @@ async function main(): Promise<void> {
   const { factorBytes, factorUnits, native, writeI8Factor } = await import('../lib/native');
   const { timePair } = await import('../lib/bench/timing');
   const addon = native();
+  const other = values.against ? (createRequire(__filename)(path.resolve(values.against)) as typeof addon) : undefined;
   const budgetMs = Number(values['budget-ms']);
   const load0 = os.loadavg()[0];
   for (const mib of values.sizes.split(',').map(Number)) {
@@ -51,12 +57,14 @@ async function main(): Promise<void> {
       addon.toHalf(src, 'bf16', bf16);
       const i8 = new Uint8Array(factorUnits('i8', n, count));
       for (let i = 0; i < count; i++) writeI8Factor(src.subarray(i * n, (i + 1) * n), i8, i, n);
+      const i8Other = i8.slice();
       const divisors = Array.from({ length: order }, () => 2);
       const coeffs = Array.from({ length: count }, (_, i) => 1 / (i + 1));
       const ops = {
         update: {
           bf16: () => addon.update('bf16', 'f32', [{ factors: bf16, fresh, oldCount: count, newCount: count, divisors }]),
           i8: () => addon.update('i8', 'f32', [{ factors: i8, fresh, oldCount: count, newCount: count, divisors }]),
+          other: () => other?.update('i8', 'f32', [{ factors: i8Other, fresh, oldCount: count, newCount: count, divisors }]),
           // fresh read; d_0..d_{K-1} read; d_0..d_K written
           bytes: (s: 'bf16' | 'i8') => 4 * n + factorBytes(s, n, order) + factorBytes(s, n, count),
           // d_K is written without being read: its lines are read in first
@@ -65,6 +73,7 @@ async function main(): Promise<void> {
         forecast: {
           bf16: () => addon.forecast('bf16', 'f32', [{ factors: bf16, out, count, coeffs }]),
           i8: () => addon.forecast('i8', 'f32', [{ factors: i8, out, count, coeffs }]),
+          other: () => other?.forecast('i8', 'f32', [{ factors: i8Other, out, count, coeffs }]),
           bytes: (s: 'bf16' | 'i8') => factorBytes(s, n, count) + 4 * n,
           allocate: (_s: 'bf16' | 'i8') => (n >= STREAM_ELEMENTS ? 0 : 4 * n),
         },
@@ -77,6 +86,11 @@ async function main(): Promise<void> {
           throughputRatio: +(tb.medianMs / ti.medianMs).toFixed(3), bytesRatio: +(o.bytes('bf16') / o.bytes('i8')).toFixed(3),
           boundRatio: +((o.bytes('bf16') + o.allocate('bf16')) / (o.bytes('i8') + o.allocate('i8'))).toFixed(3), reps: tb.reps,
         };
+        if (other) {
+          const [ta, to] = timePair(o.i8, o.other, budgetMs, 5, 200, cpuMs);
+          const against = { i8CpuMs: +ta.medianMs.toFixed(2), otherI8CpuMs: +to.medianMs.toFixed(2), speedup: +(to.medianMs / ta.medianMs).toFixed(3) };
+          Object.assign(row, { against });
+        }
         process.stdout.write(`${JSON.stringify(row)}\n`);
       }
     }

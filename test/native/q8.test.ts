@@ -139,6 +139,23 @@ describe("'i8' update: the records are the format's definition, byte for byte", 
     expect(view.getFloat32(r + 136, true)).toBe(Number.POSITIVE_INFINITY);
   });
 
+  it('whole records at the edges follow the definition: 127 / max overflowing, an infinity, a NaN', () => {
+    // d_1 = F - 0 (d_0 = 0, divisor 1): each record of F as the format defines it
+    const n = 4 * Q8_BLOCK + 5;
+    const x = smooth(n, 1, 9);
+    for (let t = 0; t < Q8_BLOCK; t++) x[t] = [1e-38, 0, -1e-38, 5e-39, 2e-37, -0][t % 6]; // 127 / 2e-37 = Infinity
+    x[Q8_BLOCK + 3] = Number.POSITIVE_INFINITY; // max Infinity: 127 / max = 0, the infinity itself NaN
+    x[2 * Q8_BLOCK + 7] = Number.NaN;
+    x[3 * Q8_BLOCK + 1] = -3e38; // beyond bf16: saturated first
+    const got = new Uint8Array(factorUnits('i8', n, 2));
+    const want = new Uint8Array(got.length);
+    addon.update('i8', 'f32', [{ factors: got, fresh: x, oldCount: 1, newCount: 2, divisors: [1] }]);
+    referenceUpdate(want, x, 1, 2, [1]);
+    expect(got).toEqual(want);
+    const q = new Int8Array(got.buffer, factorOffset('i8', n, 1) + 4, 6);
+    expect([...q]).toEqual([127, -127, -127, 127, 127, -127]);
+  });
+
   it('d_0 is bf16: the same bits a bf16 store writes, saturating', () => {
     const x = Float32Array.from([1.00390625, -3.5, 3.4e38, Number.NEGATIVE_INFINITY, 1e-3]);
     const q = new Uint8Array(factorUnits('i8', x.length, 1));
