@@ -51,6 +51,15 @@ describe('--help', () => {
     expect(bare.stderr).toContain('usage: taylorseer <command>');
   });
 
+  it('messages are one printable line: control characters in what they quote are escaped', async () => {
+    const { code, stderr } = await cli(['demo\n\u001b[2J', '--x']);
+    expect(code).toBe(2);
+    expect(stderr).toBe(`taylorseer: unknown command 'demo\\n\\x1b[2J' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
+    const option = await cli(['info', '--a\rb\u009b']);
+    expect(option.stderr).toMatch(/^taylorseer info: Unknown option '--a\\rb\\x9b'.*\n$/);
+    expect(option.stderr.trimEnd()).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
   it('--version prints the package version', async () => {
     const pkg = JSON.parse(fs.readFileSync(path.resolve(__dirname, '../package.json'), 'utf8'));
     for (const flag of ['--version', '-V']) {

@@ -12,6 +12,15 @@ import { checkAddonEnvironment } from '../native';
 import { commands } from './commands';
 import { commandHelp, mainHelp, parseArgsOptions } from './help';
 
+/**
+ * A message as one printable line: control characters, which could end the line or drive the terminal (a
+ * name read from a damaged model file, an argument), are written as escapes.
+ */
+export function printable(message: string): string {
+  const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === '--version' || name === '-V' || name === 'version') {
@@ -24,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`taylorseer: unknown command '${name}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
+    process.stderr.write(`taylorseer: unknown command '${printable(name)}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -35,8 +44,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: command.positionals !== undefined });
   } catch (e) {
-    // parseArgs messages are one line, e.g. "Unknown option '--foo'"
-    process.stderr.write(`taylorseer ${name}: ${(e as Error).message.split('\n')[0]} (see taylorseer ${name} --help)\n`);
+    // e.g. "Unknown option '--foo'", which quotes the argument as given
+    process.stderr.write(`taylorseer ${name}: ${printable((e as Error).message)} (see taylorseer ${name} --help)\n`);
     return 2;
   }
   try {
@@ -46,10 +55,10 @@ export async function main(argv: string[]): Promise<number> {
     // A system error that escaped a command's own checks is still an I/O failure with a path: same form.
     const err = e instanceof TaylorSeerError ? e : (e as NodeJS.ErrnoException)?.syscall ? ioError(e, 'access', (e as NodeJS.ErrnoException).path ?? '?') : undefined;
     if (err) {
-      process.stderr.write(`taylorseer ${name}: ${err.message} [${err.code}]\n`);
+      process.stderr.write(`taylorseer ${name}: ${printable(err.message)} [${err.code}]\n`);
       return err.code === 'ERR_INVALID_ARGUMENT' ? 2 : 1;
     }
-    process.stderr.write(`taylorseer ${name}: unexpected failure: ${(e as Error)?.message ?? String(e)}\n`);
+    process.stderr.write(`taylorseer ${name}: unexpected failure: ${printable((e as Error)?.message ?? String(e))}\n`);
     if (process.env.TAYLORSEER_DEBUG) process.stderr.write(`${(e as Error)?.stack}\n`);
     return 1;
   }
@@ -61,7 +70,7 @@ if (require.main === module) {
       process.exitCode = code;
     },
     (e) => {
-      process.stderr.write(`taylorseer: ${(e as Error)?.message ?? String(e)}\n`);
+      process.stderr.write(`taylorseer: ${printable((e as Error)?.message ?? String(e))}\n`);
       process.exitCode = 1;
     },
   );

@@ -240,6 +240,17 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
     expect(await refused(writeTemp('noise.onnx', bytes))).toMatch(/not an ONNX model/);
   });
 
+  it('a name with a control character (a damaged file), quoted with it escaped', async () => {
+    const g = twoBlockGraph();
+    const nodes = g.nodes.map((n, i) => (i === 1 ? { ...n, name: 'blocks.0\n\u001b[2Jattn' } : n));
+    const message = await refused(writeTemp('names.onnx', toyModel({ ...g, nodes })));
+    expect(message).toMatch(/node "blocks\.0\\n\\u001b\[2Jattn" has a control character in its name/);
+    const renamed = g.nodes.map((n, i) => (i === 1 ? { ...n, output: 'a\u009bb' } : n));
+    const second = await refused(writeTemp('values.onnx', toyModel({ ...g, nodes: renamed })));
+    expect(second).toMatch(/value "a\\u009bb" has a control character/);
+    for (const m of [message, second]) expect(m).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
+  });
+
   it('a graph with no residual stream', async () => {
     const g = { ...twoBlockGraph(), nodes: [{ op: 'Tanh', inputs: ['sample'], output: 'v' }] };
     expect(await refused(writeTemp('plain.onnx', toyModel(g)))).toMatch(/no residual stream found/);

@@ -69,11 +69,43 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   if (!g || !g.node || g.node.length === 0 || !g.output || g.output.length === 0) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: not an ONNX model (no graph with nodes and outputs found)`);
   }
+  const named = controlCharacterName(g);
+  if (named) {
+    throw new TaylorSeerError('ERR_MODEL', `${where}: ${named.what} ${quoted(named.name)} has a control character in its name (a damaged file?); names are printed in messages`);
+  }
   const external = (g.initializer ?? []).find((t) => t.dataLocation === proto().TensorProto.DataLocation.EXTERNAL);
   if (external) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: initializer "${external.name}" keeps its data in an external file; export the model with its weights inside`);
   }
   return model;
+}
+
+// C0 controls, DEL and the C1 controls (U+009B starts a terminal escape sequence like ESC [)
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/** A name in quotes, cut to 80 characters, every control character escaped (JSON.stringify leaves DEL and C1). */
+const quoted = (name: string): string =>
+  JSON.stringify(name.slice(0, 80)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+
+/** The first name of a graph's values and nodes with a control character (they reach messages and terminals). */
+function controlCharacterName(g: GraphProto): { what: string; name: string } | undefined {
+  const values: [string, ReadonlyArray<{ name?: string | null }> | null | undefined][] = [
+    ['graph input', g.input],
+    ['graph output', g.output],
+    ['initializer', g.initializer],
+    ['value', g.valueInfo],
+    ['node', g.node],
+  ];
+  for (const [what, list] of values) {
+    const bad = (list ?? []).find((v) => CONTROL.test(v.name ?? ''));
+    if (bad) return { what, name: bad.name! };
+  }
+  for (const n of g.node ?? []) {
+    const bad = [...(n.input ?? []), ...(n.output ?? [])].find((v) => CONTROL.test(v));
+    if (bad !== undefined) return { what: `node ${quoted(n.name ?? '')} value`, name: bad };
+    if (CONTROL.test(n.opType ?? '')) return { what: `node ${quoted(n.name ?? '')} operator`, name: n.opType! };
+  }
+  return undefined;
 }
 
 /** The largest graph file read: protobuf's own 2 GiB message limit (bigger models keep weights outside). */
