@@ -3,6 +3,7 @@
  * per-piece directory format (DitModel) or one exported graph (GraphModel). Both implement it, so every
  * caller works on either unchanged.
  */
+import { TaylorSeerError } from '../errors';
 import type { ModelReference } from './manifest';
 import type { CacheHook } from '../cache-hook';
 import type { Granularity } from './seer-options';
@@ -82,6 +83,23 @@ export interface DenoiserModel {
 export function sampleDims(shape: Pick<ModelShape, 'channels' | 'imageSize' | 'frames'>, batch: number): number[] {
   const { channels: C, imageSize: S, frames } = shape;
   return frames === undefined ? [batch, C, S, S] : [batch, C, frames, S, S];
+}
+
+/**
+ * The most elements one sample may have (C * F * H * W): 2^27, 512 MiB of float32, 17x the largest latent of
+ * the published systems (HunyuanVideo at 720p, 129 frames: 16 x 33 x 90 x 160). The pipelines allocate
+ * samples, noise and outputs of this size per label, so a model description declaring more is refused
+ * before anything is allocated.
+ */
+export const MAX_SAMPLE_ELEMENTS = 2 ** 27;
+
+/** ERR_MODEL (in `where`) when one sample of this shape would exceed MAX_SAMPLE_ELEMENTS. */
+export function checkSampleSize(where: string, shape: Pick<ModelShape, 'channels' | 'imageSize' | 'frames'>): void {
+  const n = sampleElements(shape);
+  if (n > MAX_SAMPLE_ELEMENTS) {
+    const dims = sampleDims(shape, 1).slice(1).join(' x ');
+    throw new TaylorSeerError('ERR_MODEL', `${where}: a sample of ${dims} = ${n} elements is larger than the pipelines allocate (at most ${MAX_SAMPLE_ELEMENTS}, 512 MiB of float32)`);
+  }
 }
 
 /** Elements of one sample: C * H * W, times F for a video model. */

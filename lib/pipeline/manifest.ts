@@ -12,6 +12,7 @@ import * as path from 'node:path';
 import { TaylorSeerError } from '../errors';
 import { readRegularFile } from '../files';
 import { isRecord, show } from '../validate';
+import { checkSampleSize } from './denoiser';
 
 export const MANIFEST_FORMAT = 'taylorseer-dit-onnx/1';
 export const MANIFEST_FILE = 'model.json';
@@ -163,6 +164,7 @@ export function parseManifest(json: unknown, dir: string, where = path.join(dir,
   const heads = int(aw, a, 'heads', 1);
   const classes = int(aw, a, 'classes', 1);
   const nullClass = int(aw, a, 'null_class', 0);
+  checkSampleSize(aw, { channels, imageSize });
   if (imageSize % patch !== 0) bad(aw, `"image_size" (${imageSize}) must be a multiple of "patch" (${patch})`);
   const expectTokens = (imageSize / patch) ** 2;
   const tokens = a.tokens === undefined ? expectTokens : int(aw, a, 'tokens', 1);

@@ -251,6 +251,13 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
     for (const m of [message, second]) expect(m).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 
+  it('a sample larger than the pipelines allocate, before anything is allocated or run', async () => {
+    const g = twoBlockGraph();
+    const big = (v: { dims: Array<number | string> }) => ({ ...v, dims: ['batch', 2, 3, 8192, 8192] });
+    const file = writeTemp('big.onnx', toyModel({ ...g, inputs: g.inputs.map((i) => (i.name === 'sample' ? big(i) : i)), outputs: g.outputs.map(big) }));
+    expect(await refused(file)).toMatch(/a sample of 2 x 3 x 8192 x 8192 = 402653184 elements is larger than the pipelines allocate/);
+  });
+
   it('a graph with no residual stream', async () => {
     const g = { ...twoBlockGraph(), nodes: [{ op: 'Tanh', inputs: ['sample'], output: 'v' }] };
     expect(await refused(writeTemp('plain.onnx', toyModel(g)))).toMatch(/no residual stream found/);

@@ -70,6 +70,11 @@ describe('manifest', () => {
     ['another format', () => loadManifest(modelDir((m) => ({ ...m, format: 'other/2' }))), /"format" must be "taylorseer-dit-onnx\/1", found "other\/2"/],
     ['a non-integer depth', () => loadManifest(modelDir((m) => ((m.architecture.depth = 'six'), m))), /"depth" must be an integer >= 1, found "six"/],
     ['inconsistent tokens', () => loadManifest(modelDir((m) => ((m.architecture.tokens = 100), m))), /"tokens" must be \(image_size \/ patch\)\^2 = 256, found 100/],
+    [
+      'a sample larger than the pipelines allocate',
+      () => loadManifest(modelDir((m) => ((m.architecture.image_size = 8192), (m.architecture.tokens = undefined), m))),
+      /a sample of 3 x 8192 x 8192 = 201326592 elements is larger than the pipelines allocate \(at most 134217728, 512 MiB of float32\)/,
+    ],
     ['hidden not divisible by heads', () => loadManifest(modelDir((m) => ((m.architecture.heads = 3), m))), /multiple of "heads"/],
     ['a null class inside the classes', () => loadManifest(modelDir((m) => ((m.architecture.null_class = 4), m))), /"null_class" must be a label outside/],
     ['too few attention graphs', () => loadManifest(modelDir((m) => ((m.files.attn = m.files.attn.slice(0, 5)), m))), /"files\.attn" must list one graph per block \(depth 6\), found an array of length 5/],

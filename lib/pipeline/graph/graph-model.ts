@@ -17,7 +17,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ort, type Ort } from '../ort';
 import { TaylorSeerError } from '../../errors';
-import { sampleDims, sampleElements, type CacheShape, type DenoiserModel, type ForwardOptions, type ModelInfo, type ModelShape } from '../denoiser';
+import { checkSampleSize, sampleDims, sampleElements, type CacheShape, type DenoiserModel, type ForwardOptions, type ModelInfo, type ModelShape } from '../denoiser';
 import { bad } from '../manifest';
 import { sessionOptions, type LoadModelOptions } from '../session-options';
 import type { CacheHook } from '../../cache-hook';
@@ -186,6 +186,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     const want = video ? '[C, F, H, H] (or "channels", "frames" and "image_size" in model.json)' : '[C, H, H] (or "channels" and "image_size" in model.json)';
     bad(file, `the sample input ${io.sample} has dims [${io.sampleDims.join(', ')}]; expected fixed ${want}`);
   }
+  checkSampleSize(file, { channels, imageSize, frames: video ? frames : undefined });
   const nullClass = options.nullLabel ?? description.nullLabel ?? (io.labelRows !== undefined ? io.labelRows - 1 : undefined);
   if (nullClass === undefined) {
     bad(file, 'cannot tell the label range (no label embedding table found): give the unconditional label (--null-label N, or "null_label" in model.json)');
