@@ -29,6 +29,9 @@ export function sessionOptions(options: LoadModelOptions): ort.InferenceSession.
     executionProviders: ['cpu'],
     interOpNumThreads: 1,
     executionMode: 'sequential',
+    // fatal only: onnxruntime's errors reach the caller in the ERR_MODEL (or rejected run) that carries its
+    // message; logged as well, they were a second, multi-line and colour-coded copy on stderr
+    logSeverityLevel: 4,
     ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
     // session.intra_op.allow_spinning (onnxruntime_session_options_config_keys.h)
     extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },

@@ -3,8 +3,10 @@
  * on a graph as on a model directory, and an unusable graph is one line on stderr, a non-zero exit, no stack
  * trace and no file written.
  */
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { onnx } from 'onnx-proto';
 import { describe, expect, it } from 'vitest';
 import { cli } from '../helpers/cli-run';
 import { ROOT } from './helpers';
@@ -137,6 +139,19 @@ describe('unusable graphs on the command line', () => {
     const out = path.join(tmp(), 'out.f32');
     oneLine(await cli(['eval', '--model', bad, '--labels', '1', '--out', out]), /\[ERR_MODEL\]/);
     expect(fs.existsSync(out)).toBe(false);
+  });
+
+  it("a graph that fails on its first run: onnxruntime's own log of the failure stays off stderr", () => {
+    // the sample declares 1 channel where the patch embedding takes 3: it loads, then fails to run. In a
+    // process of its own: onnxruntime writes its log to the process's stderr, past any JavaScript capture.
+    const model = onnx.ModelProto.decode(fs.readFileSync(GRAPH));
+    model.graph!.input![0].type!.tensorType!.shape!.dim![1] = { dimValue: 1 };
+    const file = path.join(tmp(), 'one-channel.onnx');
+    fs.writeFileSync(file, onnx.ModelProto.encode(model).finish());
+    const script = `require('tsx/cjs/api').register();
+      require(${JSON.stringify(path.join(ROOT, 'lib/cli/main.ts'))}).main(['inspect', ${JSON.stringify(file)}]).then((c) => (process.exitCode = c));`;
+    const r = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+    oneLine({ code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr }, /onnxruntime cannot run it on a batch-1 input \(.*Conv.*\) \[ERR_MODEL\]\n$/);
   });
 
   it('a cache pattern that matches nothing', async () => {
