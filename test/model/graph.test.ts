@@ -253,7 +253,7 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
 
   it('a sample larger than the pipelines allocate, before anything is allocated or run', async () => {
     const g = twoBlockGraph();
-    const big = (v: { dims: Array<number | string> }) => ({ ...v, dims: ['batch', 2, 3, 8192, 8192] });
+    const big = <V extends { dims: Array<number | string> }>(v: V): V => ({ ...v, dims: ['batch', 2, 3, 8192, 8192] });
     const file = writeTemp('big.onnx', toyModel({ ...g, inputs: g.inputs.map((i) => (i.name === 'sample' ? big(i) : i)), outputs: g.outputs.map(big) }));
     expect(await refused(file)).toMatch(/a sample of 2 x 3 x 8192 x 8192 = 402653184 elements is larger than the pipelines allocate/);
   });
