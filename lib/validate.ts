@@ -17,8 +17,16 @@ export function requireSteps(value: unknown): number {
 }
 
 /** A short, safe rendering of a received value for error messages. */
+/**
+ * A string in double quotes with every control character escaped (JSON.stringify escapes the C0 ones, not DEL
+ * and the C1 ones such as U+009B, a terminal's escape-sequence start): names from files can reach a terminal.
+ */
+export function quote(s: string): string {
+  return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
 export function show(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value);
+  if (typeof value === 'string') return quote(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';

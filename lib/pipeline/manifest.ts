@@ -11,7 +11,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../errors';
 import { readRegularFile } from '../files';
-import { isRecord, show } from '../validate';
+import { isRecord, quote, show } from '../validate';
 import { checkSampleSize } from './denoiser';
 
 export const MANIFEST_FORMAT = 'taylorseer-dit-onnx/1';
@@ -82,24 +82,24 @@ export function file(where: string, dir: string, key: string, rel: unknown): str
   if (typeof rel !== 'string' || rel.length === 0) {
     bad(where, `"${key}" must be a file name relative to the model directory, found ${show(rel)}`);
   }
-  if (path.isAbsolute(rel)) bad(where, `"${key}" must be relative to the model directory, found absolute path "${rel}"`);
+  if (path.isAbsolute(rel)) bad(where, `"${key}" must be relative to the model directory, found absolute path ${quote(rel)}`);
   const abs = path.resolve(dir, rel);
   const inside = path.relative(dir, abs);
   if (inside.startsWith('..') || path.isAbsolute(inside)) {
-    bad(where, `"${key}" must stay inside the model directory, found "${rel}"`);
+    bad(where, `"${key}" must stay inside the model directory, found ${quote(rel)}`);
   }
   let st: fs.Stats;
   try {
     st = fs.statSync(abs);
   } catch {
-    bad(where, `"${key}" names "${rel}", which does not exist in ${dir}`);
+    bad(where, `"${key}" names ${quote(rel)}, which does not exist in ${dir}`);
   }
-  if (!st.isFile()) bad(where, `"${key}" names "${rel}", which is not a regular file`);
+  if (!st.isFile()) bad(where, `"${key}" names ${quote(rel)}, which is not a regular file`);
   // The name stays inside; a symbolic link on the way must too (the directory is what was vetted).
   const real = fs.realpathSync(abs);
   const realInside = path.relative(fs.realpathSync(dir), real);
   if (realInside.startsWith('..') || path.isAbsolute(realInside)) {
-    bad(where, `"${key}" names "${rel}", a symbolic link to ${real} outside the model directory (copy the file into the directory)`);
+    bad(where, `"${key}" names ${quote(rel)}, a symbolic link to ${real} outside the model directory (copy the file into the directory)`);
   }
   return abs;
 }

@@ -286,7 +286,8 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
 
   it('an input override naming a missing input or one of the wrong type', async () => {
     const file = writeTemp('toy.onnx', toyModel(twoBlockGraph()));
-    expect(await refused(file, { inputs: { label: 'labels' } })).toMatch(/no input "labels"/);
+    expect(await refused(file, { inputs: { label: 'labels' } })).toMatch(/the label input "labels" \(--inputs, or "inputs" in model.json\) is not an input of the graph/);
+    expect(await refused(file, { inputs: { label: 'a\u001b[2J\u009b' } })).toMatch(/the label input "a\\u001b\[2J\\u009b" \(--inputs/);
     expect(await refused(file, { inputs: { timestep: 'class_labels' } })).toMatch(/cannot be the timestep: expected float32 of rank 1/);
   });
 

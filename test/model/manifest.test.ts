@@ -79,6 +79,7 @@ describe('manifest', () => {
     ['a null class inside the classes', () => loadManifest(modelDir((m) => ((m.architecture.null_class = 4), m))), /"null_class" must be a label outside/],
     ['too few attention graphs', () => loadManifest(modelDir((m) => ((m.files.attn = m.files.attn.slice(0, 5)), m))), /"files\.attn" must list one graph per block \(depth 6\), found an array of length 5/],
     ['a missing graph file', () => loadManifest(modelDir((m) => ((m.files.final = 'nope.onnx'), m))), /"files\.final" names "nope\.onnx", which does not exist/],
+    ['a file name with control characters, quoted with them escaped', () => loadManifest(modelDir((m) => ((m.files.final = '\u001b[2J\u009b.onnx'), m))), /"files\.final" names "\\u001b\[2J\\u009b\.onnx", which does not exist/],
     ['a path escaping the directory', () => loadManifest(modelDir((m) => ((m.files.embed = '../embed.onnx'), m))), /must stay inside the model directory/],
     ['a bad reference', () => loadManifest(modelDir((m) => ((m.reference.labels = [3, 42]), m))), /"labels" must be a non-empty array of class labels 0\.\.9/],
     ['a non-object', () => parseManifest([], MODEL_DIR), /expected a JSON object, found an array/],

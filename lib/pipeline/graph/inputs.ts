@@ -12,6 +12,7 @@
  * Gather on a constant table, so the label range can be known without a manifest.
  */
 import { TaylorSeerError } from '../../errors';
+import { quote } from '../../validate';
 import { GraphIndex } from './graph-index';
 import { ELEM, elemName, initializerNames, realInputs, toNumber, valueType, type Dim, type GraphProto, type ValueInfoProto } from './onnx-file';
 
@@ -77,7 +78,7 @@ export function recognizeIo(graph: GraphProto, names: InputNames = {}): Recogniz
     const name = names[role];
     if (name === undefined) continue;
     const v = inputs.find((i) => i.name === name);
-    if (!v) throw new TaylorSeerError('ERR_MODEL', `--inputs ${role}=${name}: the graph has no input "${name}" (its inputs: ${found})`);
+    if (!v) throw new TaylorSeerError('ERR_MODEL', `the ${role} input ${quote(name)} (--inputs, or "inputs" in model.json) is not an input of the graph (its inputs: ${found})`);
     if (!fits(v, role)) {
       throw new TaylorSeerError('ERR_MODEL', `input ${describe(v)} cannot be the ${role}: expected ${elemName(EXPECT[role].elem)} of ${rankText(role)}`);
     }

@@ -9,6 +9,7 @@ import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
 import { readRegularFile } from '../../files';
 import { requireOptional } from '../../optional';
+import { quote } from '../../validate';
 
 /** onnx-proto (an optional peer dependency, lib/optional.ts), loaded when a graph is first read or written. */
 function proto(): typeof onnx {
@@ -83,9 +84,8 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
 // C0 controls, DEL and the C1 controls (U+009B starts a terminal escape sequence like ESC [)
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
-/** A name in quotes, cut to 80 characters, every control character escaped (JSON.stringify leaves DEL and C1). */
-const quoted = (name: string): string =>
-  JSON.stringify(name.slice(0, 80)).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+/** A name in quotes, cut to 80 characters, every control character escaped. */
+const quoted = (name: string): string => quote(name.slice(0, 80));
 
 /** The first name of a graph's values and nodes with a control character (they reach messages and terminals). */
 function controlCharacterName(g: GraphProto): { what: string; name: string } | undefined {
