@@ -25,6 +25,20 @@ export function quote(s: string): string {
   return JSON.stringify(s).replace(/[\u007f-\u009f]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
 }
 
+/**
+ * A message as one printable line: control characters, which could end the line or drive the terminal (a
+ * name read from a damaged model file, an argument), written as escapes.
+ */
+export function printable(message: string): string {
+  const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
+  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** The first line of another library's message, printable: it may quote names from the file it read. */
+export function firstLine(message: string): string {
+  return printable(message.split('\n')[0]);
+}
+
 export function show(value: unknown): string {
   if (typeof value === 'string') return quote(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);

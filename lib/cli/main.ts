@@ -9,17 +9,9 @@ import { TaylorSeerError } from '../errors';
 import { ioError } from '../files';
 import { packageVersion } from '../info';
 import { checkAddonEnvironment } from '../native';
+import { printable } from '../validate';
 import { commands } from './commands';
 import { commandHelp, mainHelp, parseArgsOptions } from './help';
-
-/**
- * A message as one printable line: control characters, which could end the line or drive the terminal (a
- * name read from a damaged model file, an argument), are written as escapes.
- */
-export function printable(message: string): string {
-  const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-}
 
 export async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;

@@ -15,6 +15,7 @@ import { GRANULARITIES } from './seer-options';
 import { sessionOptions, type LoadModelOptions } from './session-options';
 import { cacheKeys, forward } from './transformer';
 import { getPreset, listPresets, presetFits } from '../presets';
+import { firstLine } from '../validate';
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
 export interface ModelCounters {
@@ -122,7 +123,7 @@ export class DitModel implements DenoiserModel {
       try {
         s = await InferenceSession.create(file, so);
       } catch (e) {
-        throw new TaylorSeerError('ERR_MODEL', `${file} (${piece}): onnxruntime cannot load it (${(e as Error).message.split('\n')[0]})`);
+        throw new TaylorSeerError('ERR_MODEL', `${file} (${piece}): onnxruntime cannot load it (${firstLine((e as Error).message)})`);
       }
       checkIo(piece, file, 'input', s.inputMetadata, s.inputNames, inputs);
       checkIo(piece, file, 'output', s.outputMetadata, s.outputNames, outputs);

@@ -16,7 +16,7 @@
  */
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
-import { isRecord, show } from '../../validate';
+import { firstLine, isRecord, show } from '../../validate';
 import { readRegularFile } from '../../files';
 import { MANIFEST_FILE, MAX_MANIFEST_BYTES, bad, file, int, parseReference, type ModelReference } from '../manifest';
 import { INPUT_ROLES, type InputNames } from './inputs';
@@ -112,7 +112,7 @@ export function loadDescription(dir: string): GraphDescription {
     json = JSON.parse(readRegularFile(where, { maxBytes: MAX_MANIFEST_BYTES, what: `a "${GRAPH_FORMAT}" description` }).toString('utf8'));
   } catch (e) {
     if (e instanceof TaylorSeerError) throw e;
-    throw new TaylorSeerError('ERR_MODEL', `${where}: cannot read it as JSON (${(e as Error).message.split('\n')[0]})`);
+    throw new TaylorSeerError('ERR_MODEL', `${where}: cannot read it as JSON (${firstLine((e as Error).message)})`);
   }
   if (!isRecord(json)) bad(where, `expected a JSON object, found ${show(json)}`);
   if (json.format !== GRAPH_FORMAT) bad(where, `"format" must be "${GRAPH_FORMAT}", found ${show(json.format)}`);

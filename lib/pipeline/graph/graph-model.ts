@@ -34,6 +34,7 @@ import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
 import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
 import type { Scheduler } from '../diffusion-scheduler';
+import { firstLine } from '../../validate';
 
 /** TensorProto.DataType BFLOAT16 */
 const ELEM_BFLOAT16 = 16;
@@ -283,7 +284,7 @@ export class GraphModel implements DenoiserModel {
       try {
         return typeof src === 'string' ? await ort().InferenceSession.create(src, so) : await ort().InferenceSession.create(src, so);
       } catch (e) {
-        bad(a.file, `onnxruntime cannot load its ${what} graph (${(e as Error).message.split('\n')[0]})`);
+        bad(a.file, `onnxruntime cannot load its ${what} graph (${firstLine((e as Error).message)})`);
       }
     };
     const full = await open(derived.full, 'full');
@@ -293,7 +294,7 @@ export class GraphModel implements DenoiserModel {
     } catch (e) {
       void full.release().catch(() => undefined);
       if (e instanceof TaylorSeerError) throw e;
-      bad(a.file, `onnxruntime cannot run its derived graphs (${(e as Error).message.split('\n')[0]})`);
+      bad(a.file, `onnxruntime cannot run its derived graphs (${firstLine((e as Error).message)})`);
     }
     const model = new GraphModel(a, { full, graphs }, { full: derived.nodes, trunk: derived.trunkNodes });
     try {
@@ -303,7 +304,7 @@ export class GraphModel implements DenoiserModel {
     } catch (e) {
       await model.dispose();
       if (e instanceof TaylorSeerError) throw e;
-      bad(a.file, `onnxruntime cannot run it on a batch-1 input (${(e as Error).message.split('\n')[0]})`);
+      bad(a.file, `onnxruntime cannot run it on a batch-1 input (${firstLine((e as Error).message)})`);
     }
     return model;
   }

@@ -9,7 +9,7 @@ import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
 import { readRegularFile } from '../../files';
 import { requireOptional } from '../../optional';
-import { quote } from '../../validate';
+import { firstLine, quote } from '../../validate';
 
 /** onnx-proto (an optional peer dependency, lib/optional.ts), loaded when a graph is first read or written. */
 function proto(): typeof onnx {
@@ -64,7 +64,7 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   try {
     model = proto().ModelProto.decode(bytes);
   } catch (e) {
-    throw new TaylorSeerError('ERR_MODEL', `${where}: not an ONNX model (protobuf decoding failed: ${(e as Error).message.split('\n')[0]})`);
+    throw new TaylorSeerError('ERR_MODEL', `${where}: not an ONNX model (protobuf decoding failed: ${firstLine((e as Error).message)})`);
   }
   const g = model.graph;
   if (!g || !g.node || g.node.length === 0 || !g.output || g.output.length === 0) {
