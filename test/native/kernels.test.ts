@@ -125,6 +125,25 @@ describe('update kernel', () => {
     }
     expect(Array.from(factors.subarray(2 * n)).every((v) => v === 2)).toBe(true);
   });
+  it.each(combos)('storage %s, activation %s: values beyond the storage range in a few lanes of each vector saturate as one by one', (s, a) => {
+    // The vector path skips its clamps when no lane needs them; here every 8 values hold some that do:
+    // finite values past the largest finite value, infinities, NaN, and differences that overflow.
+    const big = s === 'f16' ? 65504 : 3.3895e38;
+    const edge = [2 * big, -3 * big, Infinity, -Infinity, NaN, big, -big, 0.5 * big];
+    const n = 8 * 9 + 5;
+    const next = rng(7);
+    const fresh = decode(a, encode(a, Float64Array.from({ length: n }, (_, j) => (j % 3 === 0 ? edge[(j / 3) % edge.length] : (next() * 2 - 1) * big))));
+    const old = Array.from({ length: 5 }, (_, i) => decode(s, encode(s, Float64Array.from({ length: n }, (_, j) => (j % 4 === i % 4 ? -edge[j % edge.length] : (next() * 2 - 1) * big)))));
+    const divisors = [0.25, 3, 0.5, 1];
+    const factors = stored(s, old);
+    addon.update(s, a, [{ factors, fresh: encode(a, fresh), oldCount: 5, newCount: 5, divisors }]);
+    const got = factorSlices(s, factors, n, 5);
+    const want = oracleUpdate(fresh, old, 5, divisors, s);
+    for (let i = 0; i < 5; i++) {
+      const j = firstMismatch(got[i], want[i]);
+      if (j >= 0) expect.fail(`factor ${i} element ${j}: got ${got[i][j]}, want ${want[i][j]}`);
+    }
+  });
 });
 
 describe('forecast kernel', () => {
