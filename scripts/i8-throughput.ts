@@ -7,9 +7,9 @@
  * the ratio of the bytes each moves, the most a memory-bound kernel can gain: bytesRatio counts what is
  * read and written, boundRatio adds the reads a cache makes before it writes a line nobody read (the
  * update's last factor; the forecast's output below 8 Mi elements, from where the kernels stream it).
- * Then the load average while it ran. --against OTHER.node also times that build's 'i8' kernel against this
- * one's, alternated call by call on copies of the same factors, in a pass of their own (`against`: both
- * medians and speedup = other's CPU time / this build's).
+ * Then the load average while it ran. --against OTHER.node also times that build's kernels against this
+ * one's, per storage alternated call by call on copies of the same factors, in a pass of their own
+ * (`against.bf16`, `against.i8`: both medians and speedup = other's CPU time / this build's).
  *
  *   npx tsx scripts/i8-throughput.ts [--sizes 16,64] [--orders 1,2,3] [--budget-ms 1500] [--against OTHER.node]
  */
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
       addon.toHalf(src, 'bf16', bf16);
       const i8 = new Uint8Array(factorUnits('i8', n, count));
       for (let i = 0; i < count; i++) writeI8Factor(src.subarray(i * n, (i + 1) * n), i8, i, n);
+      const bf16Other = bf16.slice();
       const i8Other = i8.slice();
       const divisors = Array.from({ length: order }, () => 2);
       const coeffs = Array.from({ length: count }, (_, i) => 1 / (i + 1));
@@ -64,7 +65,10 @@ async function main(): Promise<void> {
         update: {
           bf16: () => addon.update('bf16', 'f32', [{ factors: bf16, fresh, oldCount: count, newCount: count, divisors }]),
           i8: () => addon.update('i8', 'f32', [{ factors: i8, fresh, oldCount: count, newCount: count, divisors }]),
-          other: () => other?.update('i8', 'f32', [{ factors: i8Other, fresh, oldCount: count, newCount: count, divisors }]),
+          other: {
+            bf16: () => other?.update('bf16', 'f32', [{ factors: bf16Other, fresh, oldCount: count, newCount: count, divisors }]),
+            i8: () => other?.update('i8', 'f32', [{ factors: i8Other, fresh, oldCount: count, newCount: count, divisors }]),
+          },
           // fresh read; d_0..d_{K-1} read; d_0..d_K written
           bytes: (s: 'bf16' | 'i8') => 4 * n + factorBytes(s, n, order) + factorBytes(s, n, count),
           // d_K is written without being read: its lines are read in first
@@ -73,7 +77,10 @@ async function main(): Promise<void> {
         forecast: {
           bf16: () => addon.forecast('bf16', 'f32', [{ factors: bf16, out, count, coeffs }]),
           i8: () => addon.forecast('i8', 'f32', [{ factors: i8, out, count, coeffs }]),
-          other: () => other?.forecast('i8', 'f32', [{ factors: i8Other, out, count, coeffs }]),
+          other: {
+            bf16: () => other?.forecast('bf16', 'f32', [{ factors: bf16Other, out, count, coeffs }]),
+            i8: () => other?.forecast('i8', 'f32', [{ factors: i8Other, out, count, coeffs }]),
+          },
           bytes: (s: 'bf16' | 'i8') => factorBytes(s, n, count) + 4 * n,
           allocate: (_s: 'bf16' | 'i8') => (n >= STREAM_ELEMENTS ? 0 : 4 * n),
         },
@@ -87,8 +94,11 @@ async function main(): Promise<void> {
           boundRatio: +((o.bytes('bf16') + o.allocate('bf16')) / (o.bytes('i8') + o.allocate('i8'))).toFixed(3), reps: tb.reps,
         };
         if (other) {
-          const [ta, to] = timePair(o.i8, o.other, budgetMs, 5, 200, cpuMs);
-          const against = { i8CpuMs: +ta.medianMs.toFixed(2), otherI8CpuMs: +to.medianMs.toFixed(2), speedup: +(to.medianMs / ta.medianMs).toFixed(3) };
+          const against: Record<string, { cpuMs: number; otherCpuMs: number; speedup: number }> = {};
+          for (const s of ['bf16', 'i8'] as const) {
+            const [ta, to] = timePair(o[s], o.other[s], budgetMs, 5, 200, cpuMs);
+            against[s] = { cpuMs: +ta.medianMs.toFixed(2), otherCpuMs: +to.medianMs.toFixed(2), speedup: +(to.medianMs / ta.medianMs).toFixed(3) };
+          }
           Object.assign(row, { against });
         }
         process.stdout.write(`${JSON.stringify(row)}\n`);
