@@ -260,6 +260,14 @@ describe('f16 / bf16 conversion', () => {
     expect(d1[7]).toBe(-Infinity); // (60000 - Infinity) / 0.01: Infinity is kept
   });
 
+  it("bf16 keeps a NaN's sign and top payload bits, made quiet, in any lane of a vector and in the tail", () => {
+    const nans = [0x7f800001, 0xffc00000, 0x7fa00000, 0xff812345, 0x7fffffff];
+    const bits = Uint32Array.from({ length: 8 * 3 + 3 }, (_, i) => (i % 5 === 2 ? nans[(i / 5) | 0] : 0x3f800000 + i));
+    const got = new Uint16Array(bits.length);
+    addon.toHalf(new Float32Array(bits.buffer), 'bf16', got);
+    bits.forEach((u, i) => expect(got[i], `lane ${i}`).toBe(i % 5 === 2 ? (u >>> 16) | 0x40 : u >>> 16));
+  });
+
   it.each(['f16', 'bf16'] as const)('fromHalf is exact for every 16-bit pattern (%s)', (dtype) => {
     const all = Uint16Array.from({ length: 65536 }, (_, i) => i);
     const got = new Float32Array(65536);
