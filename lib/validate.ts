@@ -16,7 +16,9 @@ export function requireSteps(value: unknown): number {
   return requireInt('schedule.steps', value, 1, MAX_STEPS);
 }
 
-/** A short, safe rendering of a received value for error messages. */
+// C0 controls, DEL and the C1 controls (U+009B starts a terminal escape sequence, like ESC [)
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
 /**
  * A string in double quotes with every control character escaped (JSON.stringify escapes the C0 ones, not DEL
  * and the C1 ones such as U+009B, a terminal's escape-sequence start): names from files can reach a terminal.
@@ -31,7 +33,12 @@ export function quote(s: string): string {
  */
 export function printable(message: string): string {
   const named: Record<string, string> = { '\n': '\\n', '\r': '\\r', '\t': '\\t' };
-  return message.replace(/[\u0000-\u001f\u007f-\u009f]/g, (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+  return message.replace(new RegExp(CONTROL, 'g'), (c) => named[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+}
+
+/** Whether a string holds a control character (C0, DEL or C1). */
+export function hasControlCharacter(s: string): boolean {
+  return CONTROL.test(s);
 }
 
 /** The first line of another library's message, printable: it may quote names from the file it read. */
@@ -39,6 +46,7 @@ export function firstLine(message: string): string {
   return printable(message.split('\n')[0]);
 }
 
+/** A short, safe rendering of a received value for error messages. */
 export function show(value: unknown): string {
   if (typeof value === 'string') return quote(value.length > 40 ? `${value.slice(0, 40)}...` : value);
   if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return String(value);

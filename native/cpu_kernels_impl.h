@@ -523,7 +523,7 @@ inline __m128i Bf16Bits8(__m256 x) {
     const __m256i top = _mm256_cmpeq_epi32(_mm256_and_si256(r, _mm256_set1_epi32(0x7fff)), _mm256_set1_epi32(0x7f80));
     r = _mm256_add_epi32(r, _mm256_and_si256(_mm256_cmpgt_epi32(exp, a), top));  // overflow: - 1
   }
-  // NaN: its top half, made quiet (rare: the blend only where a lane is one, 0.9-0.95x the bf16 update's time)
+  // NaN: its top half, made quiet; blended only in a vector holding one (0.9-0.95x the bf16 update's time)
   const __m256i nan = _mm256_cmpgt_epi32(a, exp);
   if (!_mm256_testz_si256(nan, nan)) r = _mm256_blendv_epi8(r, _mm256_or_si256(hi, _mm256_set1_epi32(0x40)), nan);
   return _mm_packus_epi32(_mm256_castsi256_si128(r), _mm256_extracti128_si256(r, 1));

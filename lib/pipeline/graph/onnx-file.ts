@@ -9,7 +9,7 @@ import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
 import { readRegularFile } from '../../files';
 import { requireOptional } from '../../optional';
-import { firstLine, quote } from '../../validate';
+import { firstLine, hasControlCharacter, quote } from '../../validate';
 
 /** onnx-proto (an optional peer dependency, lib/optional.ts), loaded when a graph is first read or written. */
 function proto(): typeof onnx {
@@ -81,9 +81,6 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   return model;
 }
 
-// C0 controls, DEL and the C1 controls (U+009B starts a terminal escape sequence like ESC [)
-const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
-
 /** A name in quotes, cut to 80 characters, every control character escaped. */
 const quoted = (name: string): string => quote(name.slice(0, 80));
 
@@ -97,13 +94,13 @@ function controlCharacterName(g: GraphProto): { what: string; name: string } | u
     ['node', g.node],
   ];
   for (const [what, list] of values) {
-    const bad = (list ?? []).find((v) => CONTROL.test(v.name ?? ''));
+    const bad = (list ?? []).find((v) => hasControlCharacter(v.name ?? ''));
     if (bad) return { what, name: bad.name! };
   }
   for (const n of g.node ?? []) {
-    const bad = [...(n.input ?? []), ...(n.output ?? [])].find((v) => CONTROL.test(v));
+    const bad = [...(n.input ?? []), ...(n.output ?? [])].find(hasControlCharacter);
     if (bad !== undefined) return { what: `node ${quoted(n.name ?? '')} value`, name: bad };
-    if (CONTROL.test(n.opType ?? '')) return { what: `node ${quoted(n.name ?? '')} operator`, name: n.opType! };
+    if (hasControlCharacter(n.opType ?? '')) return { what: `node ${quoted(n.name ?? '')} operator`, name: n.opType! };
   }
   return undefined;
 }
