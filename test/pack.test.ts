@@ -7,7 +7,10 @@
  *   CommonJS, ESM and the CLI, which asks for the pipeline's packages by name;
  * - without a prebuild for the platform, one command builds the addon from source (node-gyp, CPU only);
  * - installed with the pipeline's optional packages and the model package, `taylorseer/pipeline` imports
- *   from ESM and `taylorseer eval` runs on the demo model.
+ *   from ESM and `taylorseer eval` runs on the demo model;
+ * - where TAYLORSEER_ARM64_TEST=1 (the aarch64 cross compiler and qemu-user installed, see test/arm64.test.ts):
+ *   it packs a linux-arm64 prebuild too, and installed for linux-arm64 with no build tools on the PATH, the
+ *   hook runs on it in an emulated arm64 Node.
  * Slow (a CUDA build of the prebuild, installs), so it runs where TAYLORSEER_PACK_TEST=1 (CI sets it).
  * It prints the sizes and times it measures; none of them is asserted.
  */
@@ -17,9 +20,12 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PIPELINE_PACKAGES, peerRange } from '../lib/optional';
+import * as cross from '../scripts/cross-arm64.js';
 
 const ROOT = path.resolve(__dirname, '..');
 const PREBUILD = 'prebuilds/linux-x64/taylorseer.napi.glibc.node';
+const PREBUILD_ARM64 = 'prebuilds/linux-arm64/taylorseer.napi.glibc.node';
+const arm64 = process.env.TAYLORSEER_ARM64_TEST === '1';
 // Build tools a user's machine may lack; hidden from the core install's PATH.
 const BUILD_TOOLS = /^(cmake|make|gmake|nvcc|cc|c\+\+|gcc|g\+\+|clang|clang\+\+|x86_64-linux-gnu-(gcc|g\+\+|c\+\+))(-[\d.]+)?$/;
 const HOOK = `const s = new t.TaylorSeer({ schedule: { kind: 'fixed', steps: 6, interval: 3, warmup: 1 }, maxOrder: 1 });
@@ -179,6 +185,37 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
       expect(r.build).toMatchObject({ prebuilt: false, cuda: false, system: 'node-gyp' });
       console.log(`source build in a consumer (node-gyp, CPU only): ${build.seconds.toFixed(0)} s`);
     }, 900_000);
+  });
+
+  describe.runIf(arm64)('installed on linux-arm64 (emulated), with no build tools on the PATH', () => {
+    it('packs the linux-arm64 prebuild, CPU kernels only', () => {
+      expect(files).toContain(PREBUILD_ARM64);
+    });
+
+    it('installs for arm64 and runs the hook on the prebuilt addon in an arm64 Node', { timeout: 600_000 }, () => {
+      const dir = project('arm64');
+      const coreEnv = { ...env, PATH: pathWithoutBuildTools() };
+      const r = run('npm', [...installFlags, '--os=linux', '--cpu=arm64', tarball], dir, coreEnv);
+      ok(r);
+      expect(npmWarnings(r)).toEqual([]);
+      const node = cross.node(path.join(ROOT, 'build-arm64'));
+      const t0 = process.hrtime.bigint();
+      const hook = cross.runNode(node, ['-e', `const t = require('taylorseer');\n${HOOK.replace('build: t.info().build', 'build: t.info().build, arch: process.arch, cpu: t.info().cpu')}`], {
+        cwd: dir,
+        env: coreEnv,
+      });
+      const got = JSON.parse(ok(hook)) as { out: number[]; skipped: number; arch: string; cpu: { vector: string }; build: { prebuilt: boolean; cuda: boolean; file: string } };
+      expect(got.out).toEqual([0, 0, 0, 6, 8, 10]);
+      expect(got.skipped).toBeGreaterThan(0);
+      expect(got.arch).toBe('arm64');
+      expect(got.cpu.vector).toBe('neon (128-bit)');
+      expect(got.build).toMatchObject({ prebuilt: true, cuda: false });
+      expect(fs.realpathSync(got.build.file)).toBe(fs.realpathSync(path.join(dir, 'node_modules/taylorseer', PREBUILD_ARM64)));
+      console.log(
+        `arm64 install (prebuild, no build tools): ${r.seconds.toFixed(1)} s; the hook under emulation ${(Number(process.hrtime.bigint() - t0) / 1e9).toFixed(1)} s; ` +
+          `prebuild ${du(path.join(dir, 'node_modules/taylorseer', PREBUILD_ARM64))}`,
+      );
+    });
   });
 
   it('installed with the pipeline packages and the model, runs `taylorseer eval` on the demo model', () => {
