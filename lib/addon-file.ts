@@ -37,7 +37,7 @@ export function locateAddon(root: string, env: NodeJS.ProcessEnv = process.env):
     throw new TaylorSeerError(
       'ERR_DEVICE',
       `no taylorseer addon for ${process.platform}-${process.arch} (Node-API ${process.versions.napi}): prebuilt binaries ` +
-        `ship for linux-x64 with glibc, and no source build was found in ${path.join(root, 'build')}. ` +
+        `ship for linux-x64 and linux-arm64 with glibc, and no source build was found in ${path.join(root, 'build')}. ` +
         `Build it once with \`${buildCommand(root)}\` (${BUILD_NEEDS})`,
     );
   }

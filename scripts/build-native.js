@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Builds the native addon from source into build/Release: cmake-js when it and cmake are available (CUDA
 // kernels when nvcc is found), else node-gyp with binding.gyp (CPU only). The repository's `prepare` runs
-// it (npm install in a clone); the published package has no install script (linux-x64 loads the prebuild
-// in prebuilds/), so elsewhere a user runs it once: `npm explore taylorseer -- npm run build:native`.
+// it (npm install in a clone); the published package has no install script (linux-x64 and linux-arm64
+// load the prebuilds in prebuilds/), so elsewhere a user runs it once:
+// `npm explore taylorseer -- npm run build:native`.
 // It prints one line per decision and hides the tools' own chatter unless a step fails.
 'use strict';
 const { spawnSync } = require('node:child_process');

@@ -93,7 +93,7 @@ describe('no addon for this platform', () => {
     const e = loadError(root);
     expect(e.code).toBe('ERR_DEVICE');
     expect(e.message).toContain(`no taylorseer addon for ${process.platform}-${process.arch}`);
-    expect(e.message).toContain('prebuilt binaries ship for linux-x64 with glibc');
+    expect(e.message).toContain('prebuilt binaries ship for linux-x64 and linux-arm64 with glibc');
     // inside a consumer's node_modules the repository's npm scripts are reached through npm explore
     expect(e.message).toContain('`npm explore taylorseer -- npm run build:native`');
   });
