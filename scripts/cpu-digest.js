@@ -14,16 +14,14 @@ const path = require('node:path');
 const ts = require(path.join(__dirname, '..', 'dist', 'index.js'));
 const addon = ts.native();
 
-// xorshift32: the same numbers under every Node and processor (no Math.random, no transcendental functions).
+// mulberry32: the same numbers under every Node and processor (integer arithmetic only, no Math.random).
 function rng(seed) {
-  let s = seed >>> 0 || 1;
+  let a = seed >>> 0;
   return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 

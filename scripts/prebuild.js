@@ -1,15 +1,17 @@
 #!/usr/bin/env node
-// Builds the prebuilt addons that the npm package ships (node-gyp-build's prebuilds/ layout). linux-x64:
-// the CUDA kernels as sm_80 and sm_90 machine code plus compute_90 PTX (newer GPUs JIT it),
-// cudart linked statically so one file loads with or without a driver. libstdc++ stays dynamic: linking
-// it in (gcc 12) would raise the glibc floor from 2.34 to 2.36 (its random_device needs arc4random). Needs cmake and nvcc (no GPU). Then checks the result
-// in a fresh process: it must load, have the kernels, and run a CPU kernel. linux-arm64: the CPU kernels
-// (NEON), cross-compiled with g++-aarch64-linux-gnu (scripts/cross-arm64.js), checked under emulation
-// (qemu-user, an arm64 Node from the npm registry) where qemu-aarch64 is installed.
-// Runs as `prepack`, so every `npm pack` / `npm publish` tarball carries a fresh prebuild. Where nvcc or
+// Builds the prebuilt addons that the npm package ships (node-gyp-build's prebuilds/ layout).
+// - linux-x64: the CUDA kernels as sm_80 and sm_90 machine code plus compute_90 PTX (newer GPUs JIT it),
+//   cudart linked statically so one file loads with or without a driver. libstdc++ stays dynamic: linking
+//   it in (gcc 12) would raise the glibc floor from 2.34 to 2.36 (its random_device needs arc4random).
+//   Needs cmake and nvcc (no GPU). Checked in a fresh process: it must load, have the kernels, and run a
+//   CPU kernel.
+// - linux-arm64: the CPU kernels (NEON), cross-compiled with g++-aarch64-linux-gnu (scripts/cross-arm64.js),
+//   checked the same way under emulation (qemu-user, an arm64 Node from the npm registry) where
+//   qemu-aarch64 is installed.
+// Runs as `prepack`, so every `npm pack` / `npm publish` tarball carries fresh prebuilds. Where nvcc or
 // cmake is missing (a git dependency built on a laptop) it packs none and says so in one line, and the
-// tarball builds from source; with --required (`npm publish`) that is an error instead. The same holds for
-// the arm64 cross compiler and the linux-arm64 prebuild.
+// tarball builds from source; where the cross compiler is missing it packs linux-x64 alone. With
+// --required (`npm publish`) either is an error instead.
 'use strict';
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');

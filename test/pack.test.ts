@@ -61,6 +61,7 @@ function project(name: string, extra: Record<string, unknown> = {}): string {
 /** A PATH with every program of this one except the build tools, as on a machine without them. */
 function pathWithoutBuildTools(): string {
   const bin = path.join(tmp, 'bin');
+  if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(bin);
   for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
     let names: string[] = [];
