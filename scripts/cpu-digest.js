@@ -2,10 +2,10 @@
 // Prints a digest (SHA-256 per case, JSON) of what the CPU kernels and the hook compute from fixed inputs:
 // every storage x activation dtype, update and forecast (plain, gated, chained), the 16-bit conversions and
 // a short hooked run, on lengths around the vector widths, the 64-element records and the parallel split,
-// with NaN, infinities, values past f16's range, subnormals and -0 among the inputs. The kernels give the
-// same bits on every processor, so two builds (AVX2 and portable on x86-64, NEON on arm64) must print the
-// same digests; test/arm64.test.ts compares them. Plain JavaScript on the built package (dist/), so it runs
-// under any Node, an emulated one included.
+// with NaN, infinities, values past f16's range, subnormals and -0 among the inputs. Every build whose
+// processor has an FMA gives the same bits (AVX2 on x86-64, NEON on arm64), so they must print the same
+// digests (test/arm64.test.ts compares them); SSE2 rounds a * b + y twice and differs in about 130 cases.
+// Plain JavaScript on the built package (dist/), so it runs under any Node, an emulated one included.
 //   node scripts/cpu-digest.js [--seed N]   (TAYLORSEER_ADDON / TAYLORSEER_CPU_KERNELS pick the build;
 //                                            another seed draws other inputs for the same cases)
 'use strict';
@@ -24,7 +24,7 @@ if (!Number.isInteger(SEED) || SEED < 0) {
 
 // mulberry32: the same numbers under every Node and processor (integer arithmetic only, no Math.random).
 function rng(seed) {
-  let a = (seed + SEED * 0x9e3779b9) >>> 0;
+  let a = (seed + Math.imul(SEED, 0x9e3779b9)) >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
     let t = Math.imul(a ^ (a >>> 15), a | 1);
