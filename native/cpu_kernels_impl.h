@@ -26,9 +26,10 @@ constexpr int kBlock = 2048;
 inline int64_t Min(int64_t a, int64_t b) { return a < b ? a : b; }
 
 // a * b + y, rounded once where the processor has an FMA (this AVX2 build, arm64) and twice where it has
-// none (SSE2). Written out rather than left to the compiler's contraction, which fused some of these loops
-// and not others (GCC 12: the update's scalar tails here, a staged sum on arm64), so that every build with
-// an FMA gives the same bits (test/arm64.test.ts).
+// none (SSE2). Written out rather than left to the compiler's contraction: GCC 12 fused some of these sums
+// and not others, differently in each build (the AVX2 update's scalar tails stayed unfused, one of the
+// staged sums on arm64 too), and the factor norms differed in the last bit. Now every build with an FMA
+// gives the same bits (test/arm64.test.ts).
 #if TS_USE_F16C || defined(__FMA__) || defined(__ARM_FEATURE_FMA)
 inline float MulAdd(float a, float b, float y) { return std::fma(a, b, y); }
 #else
@@ -632,7 +633,6 @@ struct SquareSums {
         for (int u = 0; u < 4; ++u) _mm256_storeu_ps(lanes[i].v + 8 * u, v[i][u]);
   }
 };
-
 
 // The update of one element, scalar: the tail of a range (fewer than 32 elements).
 template <ts_dtype S, ts_dtype A, int NEW, bool STATS>
