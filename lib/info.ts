@@ -1,6 +1,7 @@
 /** What was built and what is usable on this machine: the data behind `taylorseer info`. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { buildCommand } from './addon-file';
 import { TaylorSeerError } from './errors';
 import { native, type BuildInfo, type CpuInfo, type CudaInfo } from './native';
 
@@ -38,6 +39,16 @@ export function cLibrary(): CLibraryInfo {
   ];
   for (const c of candidates) if (c && fs.existsSync(c)) return { path: path.resolve(c), include };
   return { path: null, include };
+}
+
+/**
+ * How to build libtaylorseer where this install has none (the prebuilt package carries the addon alone):
+ * cmake-js with cmake, which node-gyp cannot replace; `--lib` leaves the addon in use as it is.
+ */
+export function cLibraryBuildCommand(): string {
+  const root = path.resolve(__dirname, '..');
+  const command = `${buildCommand(root)} -- --lib`;
+  return root.split(path.sep).includes('node_modules') ? `npm install cmake-js && ${command}` : command;
 }
 
 export function packageVersion(): string {

@@ -21,6 +21,11 @@ const installed = root.split(path.sep).includes('node_modules');
 const rerun = installed ? '`npm explore taylorseer -- npm run build:native`' : '`npm run build:native`';
 
 const say = (line) => console.error(`taylorseer: ${line}`);
+// --lib: libtaylorseer alone (taylorseer.h's functions as a shared library, build/Release/libtaylorseer.so)
+// for an install whose addon is prebuilt, which stays the addon in use. cmake-js only: node-gyp builds the
+// addon alone.
+const libOnly = args.includes('--lib');
+const what = libOnly ? 'libtaylorseer' : 'the addon';
 
 function onPath(cmd) {
   return (env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -42,25 +47,29 @@ function tryCmake() {
   try {
     cli = require.resolve('cmake-js/bin/cmake-js', { paths: [root] });
   } catch {
+    if (libOnly) return false;
     say('cmake-js is not installed; building the CPU-only addon with node-gyp (for the CUDA kernels: npm install cmake-js, then ' + rerun + ')');
     return false;
   }
   // Checked here so cmake-js does not print its own alarming error before the fallback.
   if (!onPath('cmake')) {
-    say('cmake is not on the PATH; building the CPU-only addon with node-gyp');
+    if (!libOnly) say('cmake is not on the PATH; building the CPU-only addon with node-gyp');
     return false;
   }
   const extra = [];
   const cudaOff = env.TAYLORSEER_CUDA === '0' || env.TAYLORSEER_CUDA === 'OFF';
   if (cudaOff) extra.push('--CDTAYLORSEER_CUDA=OFF');
   const cuda = !cudaOff && onPath('nvcc');
-  say(`building the addon from source with cmake-js (${cuda ? 'CUDA kernels with nvcc' : 'CPU only: no nvcc on the PATH'}; a few minutes)`);
+  const kernels = cuda ? 'CUDA kernels with nvcc' : cudaOff ? `CPU only: TAYLORSEER_CUDA=${env.TAYLORSEER_CUDA}` : 'CPU only: no nvcc on the PATH';
+  say(`building ${what} from source with cmake-js (${kernels}; a few minutes)`);
+  if (libOnly) extra.push('--target', 'taylorseer_c');
   // The CUDA benchmark and baseline kernels (`taylorseer bench --device cuda`) are for development only.
   if (env.TAYLORSEER_BENCH === '1' || env.TAYLORSEER_BENCH === 'ON') extra.push('--CDTAYLORSEER_BENCH=ON');
   // `compile` configures when needed and rebuilds incrementally; --force starts from a clean build tree.
-  const verb = args.includes('--force') ? 'rebuild' : 'compile';
+  // --lib keeps the tree: a clean one would take a source-built addon with it.
+  const verb = args.includes('--force') && !libOnly ? 'rebuild' : 'compile';
   if (run(process.execPath, [cli, verb, '--out', 'build', ...extra])) return true;
-  say('the cmake-js build failed (output above); trying node-gyp (CPU only)');
+  if (!libOnly) say('the cmake-js build failed (output above); trying node-gyp (CPU only)');
   return false;
 }
 
@@ -89,6 +98,17 @@ function tryGyp() {
   return run(process.execPath, [cli, 'rebuild']);
 }
 
+if (libOnly) {
+  if (!tryCmake()) {
+    say(
+      `could not build libtaylorseer: it needs cmake-js (${installed ? 'npm install cmake-js in your project' : 'npm install'}), ` +
+        `cmake (>= 3.18) and a C++17 compiler, and nvcc on the PATH for the CUDA kernels; then run ${rerun.slice(0, -1)} -- --lib\`.`,
+    );
+    process.exit(1);
+  }
+  say(`built libtaylorseer in ${path.join('build', 'Release')} (taylorseer info --lib prints its path)`);
+  process.exit(0);
+}
 if (!tryCmake() && !tryGyp()) {
   say(
     'could not build the native addon. Install cmake (>= 3.18) or python3 and make, and a C++17 compiler ' +

@@ -5,6 +5,8 @@
  * - installed for the hook alone on a machine with no cmake, make, compiler or nvcc on the PATH, it
  *   compiles nothing, prints no npm warning, brings two small packages beside itself, and works from
  *   CommonJS, ESM and the CLI, which asks for the pipeline's packages by name;
+ * - with cmake-js added, one command builds libtaylorseer (the C library) beside the prebuilt addon, which
+ *   stays the addon in use; `taylorseer info` says how where it is missing;
  * - without a prebuild for the platform, one command builds the addon from source (node-gyp, CPU only);
  * - installed with the pipeline's optional packages and the model package, `taylorseer/pipeline` imports
  *   from ESM and `taylorseer eval` runs on the demo model;
@@ -163,12 +165,27 @@ describe.runIf(process.env.TAYLORSEER_PACK_TEST === '1')('the npm package', () =
     it('answers `taylorseer info` and asks for the pipeline packages by name', () => {
       const info = run('npx', ['taylorseer', 'info'], dir, coreEnv);
       expect(ok(info)).toMatch(/native addon: .*prebuilds\/linux-x64\/taylorseer\.napi\.glibc\.node \(prebuilt; /);
+      expect(info.stdout).toContain('c library: not in this install (to build it: npm install cmake-js && npm explore taylorseer -- npm run build:native -- --lib)');
       expect(npmWarnings(info)).toEqual([]);
       const e = run('npx', ['taylorseer', 'eval'], dir, coreEnv);
       expect(e.status).toBe(1);
       expect(e.stderr).toContain('[ERR_DEPENDENCY]');
       for (const name of PIPELINE_PACKAGES) expect(e.stderr).toContain(` ${name}@${peerRange(name)}`);
     });
+
+    it('builds libtaylorseer with one command where it is wanted, and the prebuilt addon stays in use', () => {
+      const lib = project('core-lib');
+      ok(run('npm', [...installFlags, tarball, `cmake-js@${peerRange('cmake-js')}`], lib, env));
+      // CPU only, to keep the test short; with nvcc on the PATH the same command adds the CUDA kernels
+      const build = run('npm', ['explore', 'taylorseer', '--', 'npm', 'run', 'build:native', '--', '--lib'], lib, { ...env, TAYLORSEER_CUDA: '0' });
+      ok(build);
+      expect(build.stderr).toContain('taylorseer: built libtaylorseer in build/Release');
+      const where = ok(run('npx', ['taylorseer', 'info', '--lib'], lib, env)).trim();
+      expect(fs.realpathSync(where)).toBe(fs.realpathSync(path.join(lib, 'node_modules/taylorseer/build/Release/libtaylorseer.so')));
+      const addon = JSON.parse(ok(run('node', ['-e', "console.log(JSON.stringify(require('taylorseer').info().build))"], lib, env)));
+      expect(addon).toMatchObject({ prebuilt: true, cuda: true });
+      console.log(`libtaylorseer built in a consumer (cmake-js, CPU only): ${build.seconds.toFixed(0)} s`);
+    }, 900_000);
 
     it('without a prebuild for the platform, says so and builds from source with one command', () => {
       const installed = path.join(dir, 'node_modules/taylorseer');

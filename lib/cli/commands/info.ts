@@ -1,4 +1,4 @@
-import { cLibrary, info } from '../../info';
+import { cLibrary, cLibraryBuildCommand, info } from '../../info';
 import type { Command } from '../command';
 
 function formatBytes(n: number): string {
@@ -18,7 +18,9 @@ export const infoCommand: Command = {
       // Only the path, for build scripts: cc app.c -L"$(dirname "$(taylorseer info --lib)")" -ltaylorseer
       const lib = cLibrary();
       if (!lib.path) {
-        process.stderr.write('libtaylorseer is not built in this install (run `npm run build:native` with cmake)\n');
+        process.stderr.write(
+          `libtaylorseer is not in this install (the prebuilt package carries the Node addon alone); build it once with cmake and a C++17 compiler (nvcc on the PATH adds the CUDA kernels): ${cLibraryBuildCommand()}\n`,
+        );
         return 1;
       }
       process.stdout.write(`${lib.path}\n`);
@@ -44,7 +46,7 @@ export const infoCommand: Command = {
     } else {
       lines.push(`cuda device: not usable (${i.cuda.reason})`);
     }
-    lines.push(`c library: ${i.library.path ?? 'not built'} (header ${i.library.include}/taylorseer.h)`);
+    lines.push(`c library: ${i.library.path ?? `not in this install (to build it: ${cLibraryBuildCommand()})`} (header ${i.library.include}/taylorseer.h)`);
     process.stdout.write(`${lines.join('\n')}\n`);
     return i.build ? 0 : 1;
   },
