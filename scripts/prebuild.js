@@ -98,14 +98,17 @@ function main() {
   fs.rmSync(path.join(root, 'prebuilds'), { recursive: true, force: true });
   fs.mkdirSync(outDir, { recursive: true });
   const out = path.join(outDir, FILE);
-  // Symbols are for debugging a local build; the published file is stripped.
-  const strip = spawnSync('strip', ['--strip-unneeded', '-o', out, built], { stdio: 'inherit' });
-  if (strip.status !== 0) fs.copyFileSync(built, out);
+  stripInto(built, out, 'strip');
 
   const got = probe(out, (args) => spawnSync(process.execPath, args, { encoding: 'utf8' }));
   if (!got.build.cuda) die('the prebuild has no CUDA kernels');
   report(out, got, seconds);
   arm64();
+}
+
+// Symbols are for debugging a local build; the published file is stripped (copied as it is where strip fails).
+function stripInto(built, out, strip) {
+  if (spawnSync(strip, ['--strip-unneeded', '-o', out, built], { stdio: 'inherit' }).status !== 0) fs.copyFileSync(built, out);
 }
 
 // Checks in a fresh process what a user's require() will see: the file loads and computes 2 * 1.
@@ -152,8 +155,7 @@ function arm64() {
   const dir = path.join(root, 'prebuilds', ARM64);
   fs.mkdirSync(dir, { recursive: true });
   const out = path.join(dir, FILE);
-  const strip = spawnSync(cross.TOOLS.strip, ['--strip-unneeded', '-o', out, built.addon], { stdio: 'inherit' });
-  if (strip.status !== 0) fs.copyFileSync(built.addon, out);
+  stripInto(built.addon, out, cross.TOOLS.strip);
   if (!cross.isArm64Elf(out)) die(`${path.relative(root, out)} is not an arm64 ELF file`);
   // Run it where the emulator is installed; the file's format was checked above either way.
   let got = { build: { cuda: false }, cpu: null };
