@@ -17,8 +17,13 @@ export interface AddonFile {
 }
 
 /** The command that builds the addon from source, as it must be typed where the package sits. */
+/** True when the package at root is installed in a project (under node_modules), not a clone. */
+export function installedAsDependency(root: string): boolean {
+  return root.split(path.sep).includes('node_modules');
+}
+
 export function buildCommand(root: string): string {
-  return root.split(path.sep).includes('node_modules')
+  return installedAsDependency(root)
     ? 'npm explore taylorseer -- npm run build:native'
     : 'npm run build:native';
 }

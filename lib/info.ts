@@ -1,7 +1,7 @@
 /** What was built and what is usable on this machine: the data behind `taylorseer info`. */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { buildCommand } from './addon-file';
+import { buildCommand, installedAsDependency } from './addon-file';
 import { TaylorSeerError } from './errors';
 import { native, type BuildInfo, type CpuInfo, type CudaInfo } from './native';
 
@@ -48,7 +48,7 @@ export function cLibrary(): CLibraryInfo {
 export function cLibraryBuildCommand(): string {
   const root = path.resolve(__dirname, '..');
   const command = `${buildCommand(root)} -- --lib`;
-  return root.split(path.sep).includes('node_modules') ? `npm install cmake-js && ${command}` : command;
+  return installedAsDependency(root) ? `npm install cmake-js && ${command}` : command;
 }
 
 export function packageVersion(): string {

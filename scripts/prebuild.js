@@ -27,8 +27,6 @@ const buildDir = path.join(root, 'build-prebuild');
 const outDir = path.join(root, 'prebuilds', TARGET);
 const ARM64 = 'linux-arm64';
 const arm64BuildDir = path.join(root, 'build-prebuild-arm64');
-// The arm64 Node the emulated check runs, cached beside the arm64 test's build (git-ignored).
-const arm64NodeCache = path.join(root, 'build-arm64');
 
 const required = process.argv.includes('--required');
 
@@ -162,7 +160,7 @@ function arm64() {
   if (cross.missing('run').length === 0) {
     let node;
     try {
-      node = cross.node(arm64NodeCache);
+      node = cross.node();
     } catch (e) {
       if (required) die(e.message);
       console.error(`taylorseer prebuild: ${e.message}; ${path.relative(root, out)} is packed without the emulated check`);
