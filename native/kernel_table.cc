@@ -211,8 +211,8 @@ void ParseUpdateEntry(Napi::Env env, const RawEntry& r, uint32_t i, bool& first,
     u.Read(fresh);
     t.uses.push_back(u);
   }
-  // The kernel reads and writes the first new_count factors only.
-  factors.length = e.new_count * n;
+  // The kernel reads and writes the first new_count factors only (in the storage's units: bytes for 'i8').
+  factors.length = FactorUnits(t.storage, n, e.new_count);
   t.keep.Add(r.factors, factors, true, true, i, "factors");
   t.keep.Add(r.tensor, fresh, true, false, i, "fresh");
 }
@@ -272,7 +272,7 @@ void ParseForecastEntry(Napi::Env env, const RawEntry& r, uint32_t i, bool& firs
   e.n = n;
   t.forecasts.push_back(e);
   if (t.device) t.uses.push_back(use);
-  factors.length = e.count * n;  // the factors the kernel reads
+  factors.length = FactorUnits(t.storage, n, e.count);  // the factors the kernel reads, in the storage's units
   t.keep.Add(r.factors, factors, true, false, i, "factors");
   t.keep.Add(r.tensor, out, out_read, true, i, "out");
 }

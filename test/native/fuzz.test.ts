@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { TaylorSeerError, type TaylorSeerErrorCode } from '../../lib/errors';
-import { native } from '../../lib/native';
+import { factorUnits, native, type StorageDtype } from '../../lib/native';
 
 const addon = native();
 const codes: TaylorSeerErrorCode[] = ['ERR_INVALID_ARGUMENT', 'ERR_DTYPE', 'ERR_LENGTH', 'ERR_SHAPE', 'ERR_NON_FINITE', 'ERR_DEVICE'];
@@ -139,6 +139,45 @@ describe('native boundary fuzzing', () => {
     fc.assert(
       fc.property(value, dtype, value, (src, d, dst) => check(() => addon.fromHalf(src as never, d as never, dst as never), [{ dst }])),
       { numRuns: 1000 },
+    );
+  });
+
+  // The async forms copy what a call reads and writes into staging buffers and back: the staged spans must
+  // be exactly the kernel's, in the storage's units (bytes for 'i8'), or the kernel runs past them.
+  it('async calls write exactly the bytes the synchronous calls write, every storage (300 random tables)', async () => {
+    const storages: StorageDtype[] = ['f32', 'f16', 'bf16', 'i8'];
+    const valid = fc.record({
+      s: fc.constantFrom(...storages),
+      a: dtypeName,
+      rows: fc.integer({ min: 1, max: 40 }),
+      dim: fc.constantFrom(1, 3, 64, 100),
+      cap: fc.integer({ min: 1, max: 5 }),
+      steps: fc.integer({ min: 1, max: 6 }),
+      gated: fc.boolean(),
+    });
+    await fc.assert(
+      fc.asyncProperty(valid, async ({ s, a, rows, dim, cap, steps, gated }) => {
+        const n = rows * dim;
+        const factors = (): Float32Array | Uint16Array | Uint8Array =>
+          s === 'i8' ? new Uint8Array(factorUnits('i8', n, cap)) : s === 'f32' ? new Float32Array(cap * n) : new Uint16Array(cap * n);
+        const sync = factors();
+        const staged = factors();
+        for (let k = 0; k < steps; k++) {
+          const fresh = a === 'f32' ? Float32Array.from({ length: n }, (_, i) => Math.sin(i + k) * (k + 1)) : tensor(a, n).map((v, i) => v + ((i * k) % 7));
+          const entry = { fresh, oldCount: Math.min(k, cap), newCount: Math.min(k + 1, cap), divisors: [1, 2, 0.5, 3] };
+          addon.update(s, a, [{ ...entry, factors: sync }]);
+          await addon.updateAsync(s, a, [{ ...entry, factors: staged }]);
+          expect(new Uint8Array(staged.buffer)).toEqual(new Uint8Array(sync.buffer));
+        }
+        const count = Math.min(steps, cap);
+        const coeffs = [1, 0.5, 0.25, 0.125, 0.0625];
+        const [o1, o2] = [tensor(a, n), tensor(a, n)];
+        const gate = gated ? { gate: tensor(a, dim), tokens: rows, dim } : {};
+        addon.forecast(s, a, [{ factors: sync, out: o1, count, coeffs, ...(gated ? { ...gate, residual: o1 } : {}) }]);
+        await addon.forecastAsync(s, a, [{ factors: staged, out: o2, count, coeffs, ...(gated ? { ...gate, residual: o2 } : {}) }]);
+        expect(new Uint8Array(o2.buffer)).toEqual(new Uint8Array(o1.buffer));
+      }),
+      { numRuns: 300 },
     );
   });
 });
