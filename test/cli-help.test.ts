@@ -42,21 +42,21 @@ describe('--help', () => {
     }
   });
 
-  it('taylorseer --help lists every command with its summary; no command is usage on stderr and exit 1', async () => {
+  it('taylorseer --help lists every command with its summary; no command is usage on stderr and exit 2 (a bad command line)', async () => {
     const { code, stdout } = await cli(['--help']);
     expect(code).toBe(0);
     for (const c of commands) expect(stdout).toContain(c.summary);
     const bare = await cli([]);
-    expect(bare.code).toBe(1);
+    expect(bare.code).toBe(2);
     expect(bare.stderr).toContain('usage: taylorseer <command>');
   });
 
   it('messages are one printable line: control characters in what they quote are escaped', async () => {
     const { code, stderr } = await cli(['demo\n\u001b[2J', '--x']);
     expect(code).toBe(2);
-    expect(stderr).toBe(`taylorseer: unknown command 'demo\\n\\x1b[2J' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
+    expect(stderr).toBe(`taylorseer: unknown command 'demo\\n\\x1b[2J' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help) [ERR_INVALID_ARGUMENT]\n`);
     const option = await cli(['info', '--a\rb\u009b']);
-    expect(option.stderr).toMatch(/^taylorseer info: Unknown option '--a\\rb\\x9b'.*\n$/);
+    expect(option.stderr).toMatch(/^taylorseer info: Unknown option '--a\\rb\\x9b'.* \[ERR_INVALID_ARGUMENT\]\n$/);
     expect(option.stderr.trimEnd()).not.toMatch(/[\u0000-\u001f\u007f-\u009f]/);
   });
 

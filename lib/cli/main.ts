@@ -20,12 +20,13 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   }
   if (!name || name === '--help' || name === '-h' || name === 'help') {
+    // no command at all is a bad command line: the help goes to stderr with exit status 2
     (name ? process.stdout : process.stderr).write(`${mainHelp(commands, packageVersion())}\n`);
-    return name ? 0 : 1;
+    return name ? 0 : 2;
   }
   const command = commands.find((c) => c.name === name);
   if (!command) {
-    process.stderr.write(`taylorseer: unknown command '${printable(name)}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help)\n`);
+    process.stderr.write(`taylorseer: unknown command '${printable(name)}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help) [ERR_INVALID_ARGUMENT]\n`);
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
@@ -37,7 +38,7 @@ export async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: command.positionals !== undefined });
   } catch (e) {
     // e.g. "Unknown option '--foo'", which quotes the argument as given
-    process.stderr.write(`taylorseer ${name}: ${printable((e as Error).message)} (see taylorseer ${name} --help)\n`);
+    process.stderr.write(`taylorseer ${name}: ${printable((e as Error).message)} (see taylorseer ${name} --help) [ERR_INVALID_ARGUMENT]\n`);
     return 2;
   }
   try {

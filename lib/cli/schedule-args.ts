@@ -12,8 +12,8 @@ export const SCHEDULE_FLAGS = {
   full: { type: 'string', value: '0,a,b,...', description: 'mask (required): the full steps, including step 0' },
   budget: { type: 'string', value: 'K', description: 'adaptive: exactly K full steps per run (give --budget or --tolerance)' },
   tolerance: { type: 'string', value: 'E', description: 'adaptive: run a step in full when the estimated relative forecast error passes E, e.g. 0.05' },
-  'min-interval': { type: 'string', value: 'A', defaultText: '1', description: 'adaptive: at least A steps between full steps' },
-  'max-interval': { type: 'string', value: 'B', defaultText: 'no bound', description: 'adaptive: at most B steps between full steps' },
+  'min-interval': { type: 'string', value: 'A', defaultText: '1 with --tolerance; 0.6x the even pace with --budget', description: 'adaptive: at least A steps between full steps' },
+  'max-interval': { type: 'string', value: 'B', defaultText: '10 with --tolerance; 1.6x the even pace with --budget', description: 'adaptive: at most B steps between full steps' },
   weighting: { type: 'string', value: 'sampler|none', defaultText: 'sampler', description: "adaptive: weigh the error estimate by the sampler's step sizes, or not" },
 } as const satisfies OptionSpecs;
 
