@@ -156,6 +156,16 @@ export function isHostTensorOf(value: unknown, dtype: Dtype): value is HostTenso
   return dtype === 'f32' ? value instanceof Float32Array : value instanceof Uint16Array;
 }
 
+/**
+ * The kernels refuse a view on a resizable ArrayBuffer (it could shrink while they run); callers that change
+ * state before their kernel call check it first. A SharedArrayBuffer only grows: accepted.
+ */
+export function requireFixedBuffer(what: string, t: ArrayBufferView): void {
+  if ((t.buffer as ArrayBuffer & { resizable?: boolean }).resizable === true) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} is a view on a resizable ArrayBuffer, which could shrink while a kernel uses it; pass one of fixed length`);
+  }
+}
+
 export function describeHostType(dtype: Dtype): string {
   return dtype === 'f32' ? 'a Float32Array' : `a Uint16Array (${dtype} bits)`;
 }
@@ -276,6 +286,7 @@ export class FactorCache {
       if (!isHostTensorOf(fresh, activation)) {
         throw new TaylorSeerError('ERR_DTYPE', `the output of "${key}" must be ${describeHostType(activation)} (activation '${activation}'), got ${show(fresh)}`);
       }
+      requireFixedBuffer(`the output of "${key}"`, fresh);
       if (!Array.isArray(shape) || shape.length === 0) throw new TaylorSeerError('ERR_SHAPE', `the shape of "${key}" must be a non-empty array of positive integers, got ${show(shape)}`);
       shape.forEach((d, i) => requireInt(`shape[${i}] of "${key}"`, d, 0, undefined, 'ERR_SHAPE'));
       const length = shape.reduce((a, b) => a * b, 1);
@@ -312,14 +323,18 @@ export class FactorCache {
         layout = step.target;
       }
     }
-    for (const step of downgrades) this.relayoutHost(step.target, step);
-    const { storage, maxOrder } = this.options;
+    // Every entry's plan at the layout the downgrades end in (a downgrade keeps at most maxOrder + 1
+    // factors), before any of them is applied: a spacing the kernels cannot divide by fails here.
     const jobs = checked.map((c) => {
       const e = this.entries.get(c.id);
-      const oldCount = e && sameShape(e.shape, c.shape) ? e.count : 0;
+      const oldCount = e && sameShape(e.shape, c.shape) ? Math.min(e.count, layout.maxOrder + 1) : 0;
       const history = oldCount > 0 ? e!.history : [];
-      return { ...c, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, maxOrder, warmup) };
+      return { ...c, history, oldCount, old: e, plan: updatePlan(variable, history, oldCount, node, layout.maxOrder, warmup) };
     });
+    // (on 'cuda' only entries without factors are relaid here, their device buffers replaced: not undone)
+    const undo = downgrades.length > 0 && this.options.device !== 'cuda' ? this.snapshotHost() : undefined;
+    for (const step of downgrades) this.relayoutHost(step.target, step);
+    const { storage } = this.options;
     // Allocate before releasing old buffers so a failed allocation leaves every entry intact.
     const fresh: Entry[] = [];
     const targets: Entry[] = [];
@@ -348,6 +363,7 @@ export class FactorCache {
       native().update(storage, activation, table, rows.every((r) => r !== undefined) ? rows[0] : undefined);
     } catch (err) {
       for (const e of fresh) this.release(e);
+      undo?.();
       throw err;
     }
     return jobs.map((j, k) => {
@@ -700,6 +716,22 @@ export class FactorCache {
       x.count = keep;
     }
     this.record(from, target, at.needed, at.entries);
+  }
+
+  /**
+   * Host factors: what a relayoutHost changes (the layout, the log, every entry's factors and count), and a
+   * function that puts it back, for an update that fails after its downgrades were applied. A relayout
+   * replaces host arrays without writing the old ones, so keeping the references is enough.
+   */
+  private snapshotHost(): () => void {
+    const options = this.options;
+    const logged = this.downgradeLog.length;
+    const held = [...this.entries.values()].map((x) => ({ x, factors: x.factors, count: x.count }));
+    return () => {
+      this.options = options;
+      this.downgradeLog.length = logged;
+      for (const h of held) Object.assign(h.x, { factors: h.factors, count: h.count });
+    };
   }
 
   private record(from: Layout, to: Layout, needed: number, entries: number): void {

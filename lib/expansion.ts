@@ -45,6 +45,14 @@ function coordinate(variable: Variable, node: Node): number {
   return variable === 'step' ? node.step : node.t;
 }
 
+/** history must be an array of nodes and current a node: these are public functions. */
+function checkNodes(history: unknown, current: unknown): void {
+  if (!Array.isArray(history)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `history must be an array of { step, t } nodes, got ${show(history)}`);
+  for (const [what, n] of [['current', current], ...history.map((h, i) => [`history[${i}]`, h] as const)] as const) {
+    if (typeof n !== 'object' || n === null) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} must be a { step, t } node, got ${show(n)}`);
+  }
+}
+
 /** The warm-up rule: a full step grows the order (adds a node) only after step W-2; earlier ones restart. */
 export function growsOrder(step: number, warmup: number): boolean {
   return step > warmup - 2;
@@ -64,6 +72,7 @@ export function updatePlan(
   warmup: number,
 ): UpdatePlan {
   requireOneOf('variable', variable, VARIABLES);
+  checkNodes(history, current);
   requireInt('maxOrder', maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
   requireInt('oldCount', oldCount, 0, maxOrder + 1, 'ERR_ORDER');
   if (history.length < oldCount) {
@@ -77,11 +86,13 @@ export function updatePlan(
     // 'step'/'time': the latest spacing for every order; 'newton': the span of the new divided difference.
     const back = variable === 'newton' ? i : 0;
     const d = x - coordinate(variable, history[history.length - 1 - back]);
-    if (!Number.isFinite(d) || d === 0) {
+    // the kernels divide in float32: a spacing that rounds to 0 or overflows there is as unusable as 0
+    const f = Math.fround(d);
+    if (!Number.isFinite(f) || f === 0) {
       throw new TaylorSeerError(
         'ERR_STEP',
         `cannot difference ${variable === 'step' ? 'step' : 't'} ${x} against the earlier node ${coordinate(variable, history[history.length - 1 - back])}: ` +
-          'full steps must have distinct, finite coordinates',
+          `full steps must have distinct, finite coordinates whose spacing is a non-zero float32 (got ${d})`,
       );
     }
     divisors.push(d);
@@ -92,6 +103,7 @@ export function updatePlan(
 /** Forecast coefficients for an entry holding `count` factors computed at the last `count` nodes of `history`. */
 export function forecastCoeffs(variable: Variable, history: readonly Node[], count: number, current: Node): number[] {
   requireOneOf('variable', variable, VARIABLES);
+  checkNodes(history, current);
   requireInt('count', count, 1, MAX_ORDER + 1, 'ERR_ORDER');
   if (history.length < count) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `history has ${history.length} nodes but the entry holds ${count} factors`);

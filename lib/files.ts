@@ -37,7 +37,7 @@ function kindOf(st: fs.Stats): string {
   if (st.isFIFO()) return 'a FIFO (named pipe)';
   if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
   if (st.isSocket()) return 'a socket';
-  return 'not a regular file';
+  return st.isFile() ? 'a regular file' : 'another kind of file';
 }
 
 export interface ReadOptions {

@@ -38,7 +38,18 @@ function i8D0Bytes(n: number): number {
  * Typed-array elements `count` factors of n elements take: count * n, or for 'i8' the bytes of d_0 (bf16)
  * and count - 1 factors of records.
  */
+/** The size helpers are public: a storage they do not know or a count that is no count is an error, not NaN. */
+function checkFactorArgs(storage: unknown, n: unknown, count: unknown): void {
+  if (!STORAGE_DTYPES.includes(storage as StorageDtype)) {
+    throw new TaylorSeerError('ERR_DTYPE', `storage must be one of ${STORAGE_DTYPES.join(', ')}, got ${typeof storage === 'string' ? JSON.stringify(storage) : typeof storage}`);
+  }
+  for (const [what, v] of [['n', n], ['count', count]] as const) {
+    if (!Number.isSafeInteger(v) || (v as number) < 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `${what} must be a non-negative integer, got ${String(v)}`);
+  }
+}
+
 export function factorUnits(storage: StorageDtype, n: number, count = 1): number {
+  checkFactorArgs(storage, n, count);
   if (storage !== 'i8') return count * n;
   return count <= 0 ? 0 : i8D0Bytes(n) + (count - 1) * Math.ceil(n / Q8_BLOCK) * Q8_RECORD_BYTES;
 }
@@ -50,6 +61,7 @@ export function factorOffset(storage: StorageDtype, n: number, i: number): numbe
 
 /** Bytes `count` factors of n elements take in `storage`. */
 export function factorBytes(storage: StorageDtype, n: number, count = 1): number {
+  checkFactorArgs(storage, n, count);
   return storage === 'i8' ? factorUnits('i8', n, count) : count * n * (storage === 'f32' ? 4 : 2);
 }
 

@@ -11,7 +11,7 @@
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, forecastCoeffs, updatePlan, type Node, type Variable } from './expansion';
 import type { Schedule } from './schedule';
-import { requireFinite, requireInt, show } from './validate';
+import { requireFinite, requireInt, requireSteps, show } from './validate';
 
 /** Floats per step in RunPlan.values: one per factor (TS_MAX_FACTORS). */
 export const PLAN_ROW = MAX_ORDER + 1;
@@ -41,31 +41,35 @@ export interface RunPlanOptions {
 }
 
 export function planRun(schedule: Schedule, options: RunPlanOptions): RunPlan {
-  const full = schedule.fullSteps();
+  // read once and bounded: a custom schedule's getters could answer differently on every read
+  const stepCount = requireSteps(schedule.steps);
+  const warmup = requireInt('schedule.warmup', schedule.warmup, 0, stepCount);
+  const full: unknown = schedule.fullSteps();
   if (full === null) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule ${schedule.describe()} decides online: a run plan needs the full steps in advance (fixed or mask)`);
   }
+  if (!Array.isArray(full)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `schedule.fullSteps() must return an array of step indices or null, got ${show(full)}`);
   const maxOrder = requireInt('maxOrder', options.maxOrder, 0, MAX_ORDER, 'ERR_ORDER');
   const { variable, times } = options;
   if (variable !== 'step') {
-    if (!Array.isArray(times) || times.length < schedule.steps) {
-      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `variable '${variable}' needs times: the sampler's t of all ${schedule.steps} steps, got ${show(times)}`);
+    if (!Array.isArray(times) || times.length < stepCount) {
+      throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `variable '${variable}' needs times: the sampler's t of all ${stepCount} steps, got ${show(times)}`);
     }
-    times.slice(0, schedule.steps).forEach((t, i) => requireFinite(`times[${i}]`, t));
+    times.slice(0, stepCount).forEach((t, i) => requireFinite(`times[${i}]`, t));
   }
-  const isFull = new Array<boolean>(schedule.steps).fill(false);
-  for (const s of full) isFull[requireInt('schedule.fullSteps() entry', s, 0, schedule.steps - 1)] = true;
+  const isFull = new Array<boolean>(stepCount).fill(false);
+  for (const s of full) isFull[requireInt('schedule.fullSteps() entry', s, 0, stepCount - 1)] = true;
   if (!isFull[0]) throw new TaylorSeerError('ERR_STEP', 'the schedule makes step 0 a forecast step, but a run must start with a full step');
 
   const steps: StepPlan[] = [];
-  const values = new Float32Array(schedule.steps * PLAN_ROW);
+  const values = new Float32Array(stepCount * PLAN_ROW);
   let history: Node[] = [];
   let count = 0;
-  for (let s = 0; s < schedule.steps; s++) {
+  for (let s = 0; s < stepCount; s++) {
     const node: Node = { step: s, t: times ? times[s] : Number.NaN };
     let row: number[];
     if (isFull[s]) {
-      const plan = updatePlan(variable, history, count, node, maxOrder, schedule.warmup);
+      const plan = updatePlan(variable, history, count, node, maxOrder, warmup);
       row = plan.divisors;
       steps.push({ step: s, full: true, oldCount: count, count: plan.newCount, values: row });
       history = [...history.slice(history.length - (plan.newCount - 1)), node];

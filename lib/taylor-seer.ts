@@ -25,7 +25,7 @@
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
 import type { CacheHook, GatedItem } from './cache-hook';
-import { FactorCache, allocHost, describeHostType, isHostTensorOf, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
+import { FactorCache, allocHost, describeHostType, isHostTensorOf, requireFixedBuffer, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
 import { MAX_ORDER, VARIABLES, type Node, type Variable } from './expansion';
 import { DTYPES, STORAGE_DTYPES, native, type Dtype, type HostTensor, type StorageDtype } from './native';
@@ -501,7 +501,9 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     const checked = items.map((it, i) => {
       const o = requireObject(`items[${i}]`, it);
       requireKnownKeys(`items[${i}]`, o, ['key', 'compute', 'gate']);
-      return { ...this.beginCall(o.key, o.compute, opts), key: o.key as string, compute: o.compute as () => ActivationTensor<A>, gate: o.gate as ActivationTensor<A> };
+      // each field read once: what is checked is what is used
+      const { key, compute, gate } = o;
+      return { ...this.beginCall(key, compute, opts), key: key as string, compute: compute as () => ActivationTensor<A>, gate: gate as ActivationTensor<A> };
     });
     const ids = new Set(checked.map((c) => c.id));
     if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'items name the same (context, key) twice; each is used once per step');
@@ -591,9 +593,10 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     if (opts !== undefined) {
       const o = requireObject('options', opts);
       requireKnownKeys('options', o, ['context']);
-      if (o.context !== undefined) {
-        if (typeof o.context !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.context must be a string, got ${show(o.context)}`);
-        context = o.context;
+      const c = o.context; // read once: a getter must not pass the check with one value and be kept with another
+      if (c !== undefined) {
+        if (typeof c !== 'string') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `options.context must be a string, got ${show(c)}`);
+        context = c;
       }
     }
     const id = JSON.stringify([context, key]);
@@ -650,6 +653,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
       if (!isHostTensorOf(value, this.activation)) {
         throw new TaylorSeerError('ERR_DTYPE', `${name} must be ${describeHostType(this.activation)} (activation '${this.activation}'), got ${show(value)}`);
       }
+      requireFixedBuffer(name, value);
     }
     const hh = h as HostTensor;
     const n = batch * tokens * dim;

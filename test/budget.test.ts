@@ -3,6 +3,7 @@ import { TaylorSeerBudgetError, TaylorSeerError } from '../lib/errors';
 import { TaylorSeer, type TaylorSeerOptions } from '../lib/taylor-seer';
 import { downgradeLadder } from '../lib/cache';
 import { codeOf } from './helpers/code-of';
+import { ResizableArrayBuffer } from './helpers/resizable';
 
 const N = 1000; // elements per entry: f32 order 2 = 12,000 bytes, bf16 order 2 = 6,000
 const schedule = { kind: 'fixed', steps: 20, interval: 3, warmup: 2 } as const;
@@ -184,6 +185,38 @@ describe('maxBytes in a batched update (modulesAsync: one graph run returns ever
       rest.push((await seer.modulesAsync(keys(), async () => [feature(s, 'a')])).map((t) => Array.from(t)));
     }
     expect(rest).toEqual(run(make({}), keys).slice(1));
+  });
+});
+
+describe("with 'degrade', an update rejected after its downgrade was planned leaves the cache as it was", () => {
+  // 'a' holds 12,000 bytes of f32 factors; 'b' would take the cache to 24,000 > 20,000: a bf16 downgrade
+  const started = () => {
+    const seer = make({ maxBytes: 20_000, onBudget: 'degrade', variable: 'time' });
+    seer.beginStep(0, 0);
+    seer.module('a', () => feature(0, 'a'));
+    return seer;
+  };
+  const unchanged = (seer: TaylorSeer) => {
+    expect(seer.stats.layout).toEqual({ storage: 'f32', maxOrder: 2 });
+    expect(seer.stats.budget.downgrades).toEqual([]);
+    expect(seer.stats.bytesByEntry.map((e) => [e.key, e.bytes])).toEqual([['a', 12_000]]);
+  };
+
+  it('an output the kernels refuse (a view on a resizable ArrayBuffer)', () => {
+    const seer = started();
+    const resizable = new Float32Array(new ResizableArrayBuffer(4 * N, { maxByteLength: 8 * N }), 0, N);
+    expect(codeOf(() => seer.module('b', () => resizable))).toBe('ERR_INVALID_ARGUMENT');
+    unchanged(seer);
+  });
+
+  it('a spacing of the sampler times that is 0 in float32 (1e-46)', async () => {
+    const seer = started();
+    seer.beginStep(1, 1e-46);
+    const err = await seer.modulesAsync(['a', 'b'], async () => [feature(1, 'a'), feature(1, 'b')]).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TaylorSeerError);
+    expect((err as TaylorSeerError).code).toBe('ERR_STEP');
+    expect((err as Error).message).toMatch(/spacing is a non-zero float32 \(got 1e-46\)/);
+    unchanged(seer);
   });
 });
 

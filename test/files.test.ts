@@ -70,6 +70,8 @@ describe('output paths', () => {
     expect(e.code).toBe('ERR_IO');
     expect(e.message).toContain(file);
     expect(e.message).toMatch(/not a directory/);
+    // the file itself named as the directory: said as it is
+    expect(taylorSeerErrorOf(() => prepareOutputDir(file)).message).toMatch(/plain is a regular file, not a directory/);
     expect(taylorSeerErrorOf(() => prepareOutputFile(path.join(file, 'sub', 'x.f32'))).code).toBe('ERR_IO');
     expect(taylorSeerErrorOf(() => prepareOutputFile(tmp())).message).toMatch(/it is a directory, not a file/);
   });

@@ -65,6 +65,14 @@ describe('planRun', () => {
     expect(codeOf(() => planRun(fixed50, { maxOrder: 5, variable: 'step' }))).toBe('ERR_ORDER');
     const custom = { kind: 'custom', steps: 3, warmup: 1, isFull: () => true, fullSteps: () => [1, 2], describe: () => 'custom' };
     expect(codeOf(() => planRun(custom, { maxOrder: 1, variable: 'step' }))).toBe('ERR_STEP');
+    expect(codeOf(() => planRun({ ...custom, fullSteps: () => 'all' as never }, { maxOrder: 1, variable: 'step' }))).toBe('ERR_INVALID_ARGUMENT');
+  });
+
+  it("reads a custom schedule's steps once and bounds them: a getter that grows after construction allocates nothing", () => {
+    let reads = 0;
+    const growing = { kind: 'custom', warmup: 1, isFull: () => true, fullSteps: () => [0], describe: () => 'growing', get steps() { return ++reads <= 2 ? 10 : 4e8; } };
+    const seer = new TaylorSeer({ schedule: growing, maxOrder: 1 });
+    expect(codeOf(() => seer.prepareRun())).toBe('ERR_INVALID_ARGUMENT');
   });
 });
 

@@ -4,6 +4,7 @@ import { native, type Dtype } from '../lib/native';
 import type { Schedule, StepObservation } from '../lib/schedule';
 import { fromHost, referenceRun, relErr, toHost, variantRun } from './oracle/reference';
 import { typedCodeOf as codeOf } from './helpers/code-of';
+import { ResizableArrayBuffer } from './helpers/resizable';
 
 vi.mock('../lib/native', async (importOriginal) => {
   const mod = await importOriginal<typeof import('../lib/native')>();
@@ -368,6 +369,17 @@ describe('errors leave everything unchanged', () => {
   const f = (s: number) => () => feature(s, 'a');
   const h = () => new Float32Array(n);
   const gate = () => new Float32Array(B * D);
+  /** a copy of `t` on a resizable ArrayBuffer */
+  const onResizable = (t: Float32Array) => {
+    const r = new Float32Array(new ResizableArrayBuffer(t.byteLength, { maxByteLength: 2 * t.byteLength + 4 }));
+    r.set(t);
+    return r;
+  };
+  /** { [field]: a getter answering `values` in turn } */
+  const answers = (field: string, ...values: unknown[]) => {
+    let k = 0;
+    return Object.defineProperty({}, field, { enumerable: true, get: () => values[Math.min(k++, values.length - 1)] }) as never;
+  };
 
   it('step lifecycle misuse is ERR_STEP (or ERR_INVALID_ARGUMENT for a non-integer)', async () => {
     await lockstep({
@@ -418,6 +430,12 @@ describe('errors leave everything unchanged', () => {
         ['h of the wrong dtype', (x) => x.gatedResidual('g', f(1), new Uint16Array(n) as never, gate(), shape), 'ERR_DTYPE'],
         ['compute returning h itself', (x) => { const hh = h(); return x.gatedResidual('g', () => hh, hh, gate(), shape); }, 'ERR_INVALID_ARGUMENT'],
         ['the other shape of the same size', (x) => x.gatedResidual('g', () => feature(1, 'g', n), h(), new Float32Array(3 * 1), { batch: 3, tokens: 2, dim: 1 }), 'ERR_SHAPE'],
+        // the kernels refuse views on resizable buffers (they could shrink mid-kernel): refused before the fold
+        ['an output on a resizable ArrayBuffer', (x) => x.module('a', () => onResizable(feature(1, 'a'))), 'ERR_INVALID_ARGUMENT'],
+        ['h on a resizable ArrayBuffer', (x) => x.gatedResidual('g', () => feature(1, 'g', n), onResizable(h()), gate(), shape), 'ERR_INVALID_ARGUMENT'],
+        ['gate on a resizable ArrayBuffer', (x) => x.gatedResidual('g', () => feature(1, 'g', n), h(), onResizable(gate()), shape), 'ERR_INVALID_ARGUMENT'],
+        // options are read once: a getter cannot pass the check with one value and be used with another
+        ['a context getter answering a symbol, then a string', (x) => x.module('a', f(1), answers('context', Symbol('c'), 'y', Symbol('c'))), 'ERR_INVALID_ARGUMENT'],
       ],
     });
   });
@@ -572,6 +590,20 @@ describe('gatedResiduals: several gated residuals into one h', () => {
     // the keys are still free in this step
     await seer.gatedResiduals([{ key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }, { key: 'y', compute: () => out(1, 1), gate: gateOf(1, 1) }], h, shape);
     expect(seer.stats.computesSkipped).toBe(2);
+  });
+
+  it("reads each item's key once: a getter answering another key on a second read cannot forecast one key twice", async () => {
+    const seer = new TaylorSeer({ schedule: { kind: 'fixed', steps: 4, interval: 2, warmup: 1 }, maxOrder: 1 });
+    const h = new Float32Array(n).fill(2);
+    seer.beginStep(0);
+    await seer.gatedResiduals([{ key: 'x', compute: () => out(0, 0), gate: gateOf(0, 0) }], h, shape);
+    seer.beginStep(1);
+    const before = Float32Array.from(h);
+    let reads = 0;
+    const shifty = { get key() { return reads++ === 0 ? 'elsewhere' : 'x'; }, compute: () => out(1, 0), gate: gateOf(1, 0) };
+    await expect(seer.gatedResiduals([shifty, { key: 'x', compute: () => out(1, 0), gate: gateOf(1, 0) }], h, shape)).rejects.toMatchObject({ code: 'ERR_NO_FACTORS' });
+    expect(h).toEqual(before);
+    expect(seer.stats.computesSkipped).toBe(0);
   });
 
   it('checks every item before any compute runs on a full step too', async () => {

@@ -15,7 +15,7 @@ import { GRANULARITIES } from './seer-options';
 import { sessionOptions, type LoadModelOptions } from './session-options';
 import { cacheKeys, forward } from './transformer';
 import { getPreset, listPresets, presetFits } from '../presets';
-import { firstLine } from '../validate';
+import { firstLine, requireKnownKeys, requireObject } from '../validate';
 
 /** How many times each piece ran since the last resetCounters(); `moduleEvals` = attn + mlp runs. */
 export interface ModelCounters {
@@ -280,6 +280,8 @@ export type { LoadModelOptions } from './session-options';
 export type Model = DitModel | GraphModel;
 
 const GRAPH_ONLY = ['forecastPath', 'inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+/** every option loadModel knows: a misspelt one is refused, not ignored */
+const LOAD_OPTIONS = ['threads', 'graphOptimizationLevel', 'spinning', 'preset', ...GRAPH_ONLY] as const;
 
 /**
  * A per-piece DiT caches attn and mlp per block, whatever is asked: a preset applies to it when its module
@@ -321,6 +323,11 @@ function isGraphTarget(target: string): boolean {
 export function loadModel(target: string, options: LoadGraphOptions = {}): Promise<Model> {
   if (typeof target !== 'string' || target.length === 0) {
     return Promise.reject(new TaylorSeerError('ERR_MODEL', `model must be a non-empty path (a model directory or an .onnx file), found ${String(target)}`));
+  }
+  try {
+    requireKnownKeys('loadModel options', requireObject('loadModel options', options), LOAD_OPTIONS);
+  } catch (e) {
+    return Promise.reject(e);
   }
   if (isGraphTarget(target)) return GraphModel.load(target, options);
   const extra = GRAPH_ONLY.filter((k) => options[k] !== undefined);

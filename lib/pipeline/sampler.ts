@@ -20,6 +20,7 @@ import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-option
 import { getPreset, presetSeer, type Preset, type PresetId } from '../presets';
 import { diffusionPlan, resolveScheduler, type Scheduler, type SchedulerSpec, type StepCoefficients } from './diffusion-scheduler';
 import { Rng } from './noise';
+import { firstLine, isRecord, MAX_STEPS, requireObject, show } from '../validate';
 
 /** `seer: { preset: 'flux-dev' }`: the preset's schedule and order, and its granularity and CFG mode unless given. */
 export interface PresetRequest {
@@ -116,7 +117,7 @@ function diffusionUpdate(x: Float32Array, ec: Float32Array, eu: Float32Array, of
 
 /** t_0 = 1 .. t_steps = 0, uniform, then shifted: t' = s t / (1 + (s - 1) t). */
 export function timesteps(steps: number, shift = 1): number[] {
-  if (!Number.isInteger(steps) || steps < 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `steps must be a positive integer, found ${steps}`);
+  if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `steps must be an integer in 1..${MAX_STEPS}, found ${show(steps)}`);
   if (!Number.isFinite(shift) || shift <= 0) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `shift must be a finite number > 0, found ${shift}`);
   const out: number[] = [];
   for (let s = 0; s <= steps; s++) {
@@ -126,10 +127,19 @@ export function timesteps(steps: number, shift = 1): number[] {
   return out;
 }
 
+/** The most sample elements one run holds (its batch of samples, before guidance doubles it): 4 GiB of float32. */
+export const MAX_BATCH_ELEMENTS = 2 ** 30;
+
 function checkLabels(model: DenoiserModel, labels: readonly number[]): BigInt64Array {
   const { classes, nullClass } = model.arch;
   if (!Array.isArray(labels) || labels.length === 0) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', 'labels must be a non-empty array of class labels');
+  }
+  if (labels.length * model.imageElements > MAX_BATCH_ELEMENTS) {
+    throw new TaylorSeerError(
+      'ERR_INVALID_ARGUMENT',
+      `${labels.length} labels of ${model.imageElements} elements each would hold ${labels.length * model.imageElements} sample elements at once, more than ${MAX_BATCH_ELEMENTS} (4 GiB of float32): sample in smaller batches`,
+    );
   }
   return BigInt64Array.from(
     labels.map((l) => {
@@ -143,6 +153,13 @@ function checkLabels(model: DenoiserModel, labels: readonly number[]): BigInt64A
 
 /** Generates samples. Errors are TaylorSeerErrors (ERR_INVALID_ARGUMENT for bad options). */
 export async function sample(model: DenoiserModel, options: SampleOptions): Promise<SampleResult> {
+  requireObject('sample options', options);
+  if (options.seer !== undefined && !isRecord(options.seer)) {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `seer must be TaylorSeer options, { preset } or a hook, got ${show(options.seer)}`);
+  }
+  if (options.onStep !== undefined && typeof options.onStep !== 'function') {
+    throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `onStep must be a function, got ${show(options.onStep)}`);
+  }
   const preset = presetOf(options.seer);
   const { steps, guidance = 1, shift = 1, seed = 0, onStep } = options;
   const granularity = options.granularity ?? preset?.granularity ?? 'module';
@@ -221,6 +238,16 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   let forwards = 0;
   const evals0 = model.counters.moduleEvals;
   const stats0 = hook && !owned ? { ...hook.stats } : undefined;
+  // A failure inside the model (onnxruntime's own errors, e.g. an index outside a table) is the model's:
+  // ERR_MODEL with its first line and the step, rather than another library's error type.
+  const forward = async (s: number, ...args: Parameters<DenoiserModel['forward']>): Promise<Float32Array> => {
+    try {
+      return await model.forward(...args);
+    } catch (e) {
+      if (e instanceof TaylorSeerError) throw e;
+      throw new TaylorSeerError('ERR_MODEL', `${model.manifest.name} failed at step ${s}: ${firstLine(String((e as Error)?.message ?? e))}`);
+    }
+  };
   const t0 = performance.now();
   try {
     for (let s = 0; s < steps; s++) {
@@ -230,7 +257,7 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
       const full = hook ? hook.isFull : true;
       if (full) fullStepList.push(s);
       if (!guided) {
-        const v = await model.forward(x, t, y, B, { hook, granularity, ...fed });
+        const v = await forward(s, x, t, y, B, { hook, granularity, ...fed });
         forwards++;
         if (plan) diffusionUpdate(x, v, v, 0, 1, plan.coefficients[s], rng);
         else for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
@@ -241,12 +268,12 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
         if (cfg === 'batched') {
           xBatched.set(x, 0);
           xBatched.set(x, B * per);
-          vc = vu = await model.forward(xBatched, t, yBatched, 2 * B, { hook, granularity });
+          vc = vu = await forward(s, xBatched, t, yBatched, 2 * B, { hook, granularity });
           off = B * per;
           forwards++;
         } else {
-          vc = await model.forward(x, t, y, B, { hook, granularity, context: 'cond' });
-          vu = await model.forward(x, t, nullY, B, { hook, granularity, context: 'uncond' });
+          vc = await forward(s, x, t, y, B, { hook, granularity, context: 'cond' });
+          vu = await forward(s, x, t, nullY, B, { hook, granularity, context: 'uncond' });
           forwards += 2;
         }
         if (plan) {

@@ -58,5 +58,12 @@ describe('CFG batched vs separate', () => {
     expect(await code(sample(model, { labels: [1], steps: 2, granularity: 'layer' as never, seer: seer() }))).toBe('ERR_INVALID_ARGUMENT');
     // the schedule must cover the sampler's steps
     expect(await code(sample(model, { labels: [1], steps: 4, seer: seer() }))).toBe('ERR_INVALID_ARGUMENT');
+    // what a mistaken call passes: no options, seer or onStep of the wrong kind, more steps or samples than are held
+    expect(await code(sample(model, null as never))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await code(sample(model, { labels: [1], steps: 2, seer: null as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await code(sample(model, { labels: [1], steps: 2, seer: 'fast' as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await code(sample(model, { labels: [1], steps: 2, onStep: 5 as never }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await code(sample(model, { labels: [1], steps: 2 ** 31 }))).toBe('ERR_INVALID_ARGUMENT');
+    expect(await code(sample(model, { labels: new Array(1e7).fill(0), steps: 1 }))).toBe('ERR_INVALID_ARGUMENT');
   });
 });

@@ -303,6 +303,12 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
     expect(await refused(writeTemp('bf16.onnx', toyModel(out)))).toMatch(/not supported: v \(bfloat16\)/);
   });
 
+  it('a model.json claiming more classes than the label table holds', async () => {
+    const dir = path.dirname(writeTemp('model.onnx', fs.readFileSync(path.join(GRAPH_DIR, 'model.onnx'))));
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'taylorseer-graph/1', graph: 'model.onnx', classes: 50, null_label: 10 }));
+    expect(await refused(dir)).toMatch(/50 classes do not fit the label table's 11 rows \(labels 0\.\.10\)/);
+  });
+
   it('an extra input the sampler cannot feed', async () => {
     const g = { ...twoBlockGraph(), inputs: [...STANDARD_INPUTS, { name: 'mask', elem: I64, dims: ['batch', 4] }] };
     expect(await refused(writeTemp('extra.onnx', toyModel(g)))).toMatch(/inputs besides sample, timestep and label: mask/);

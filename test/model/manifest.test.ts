@@ -7,7 +7,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { loadManifest, loadModel, parseManifest, TaylorSeerError } from './imports';
+import { loadManifest, loadModel, parseManifest, sample, TaylorSeerError } from './imports';
 import { MODEL_DIR } from './helpers';
 import { tempDirOfFile } from '../helpers/temp-dir';
 
@@ -124,5 +124,25 @@ describe('manifest', () => {
       code: 'ERR_MODEL',
       message: expect.stringMatching(/must have shape \[batch, 256, 512\].*found \[batch, 256, 256\]/),
     });
+  });
+
+  it("a manifest claiming more classes than the embedding table holds: sampling one is the model's ERR_MODEL, naming the step", async () => {
+    const more = modelDir((m) => ((m.architecture.classes = 50), (m.architecture.null_class = 50), m));
+    const model = await loadModel(more, { threads: 1 });
+    try {
+      await expect(sample(model, { labels: [30], steps: 2 })).rejects.toMatchObject({
+        code: 'ERR_MODEL',
+        message: expect.stringMatching(/^dit-digits failed at step 0: .*Gather/),
+      });
+    } finally {
+      await model.dispose();
+    }
+  });
+});
+
+describe('loadModel options', () => {
+  it('must be an object of the options it knows: a misspelt one is refused, not ignored', async () => {
+    await expect(loadModel(MODEL_DIR, null as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/loadModel options must be an object/) });
+    await expect(loadModel(MODEL_DIR, { thread: 1 } as never)).rejects.toMatchObject({ code: 'ERR_INVALID_ARGUMENT', message: expect.stringMatching(/"thread"/) });
   });
 });

@@ -11,6 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { TaylorSeerError } from '../../lib/errors';
 import { native } from '../../lib/native';
 import { codeOf, typedCodeOf } from '../helpers/code-of';
+import { GrowableSharedArrayBuffer, ResizableArrayBuffer } from '../helpers/resizable';
 
 const addon = native();
 
@@ -20,10 +21,6 @@ function transfer(a: Float32Array): ArrayBuffer {
   return structuredClone(buffer, { transfer: [buffer] });
 }
 
-// Resizable ArrayBuffers and growable SharedArrayBuffers (ES2024; not in this TypeScript lib)
-type Sized = new (bytes: number, options: { maxByteLength: number }) => ArrayBuffer & { resize(bytes: number): void };
-const ResizableArrayBuffer = ArrayBuffer as unknown as Sized;
-const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (bytes: number, options: { maxByteLength: number }) => SharedArrayBuffer;
 
 function resizable(n: number): Float32Array {
   return new Float32Array(new ResizableArrayBuffer(n * 4, { maxByteLength: n * 4 }));
@@ -92,7 +89,7 @@ describe('resizable and growable buffers', () => {
   it('views on resizable ArrayBuffers are refused, sync and async, even when a getter shrinks them', async () => {
     const n = 1 << 16;
     const out = resizable(n);
-    const rab = out.buffer as InstanceType<Sized>;
+    const rab = out.buffer as InstanceType<typeof ResizableArrayBuffer>;
     const entry = { factors: new Float32Array(n).fill(1), out, count: 1, coeffs: [2] };
     expect(codeOf(() => addon.forecast('f32', 'f32', [entry], { get chain() { rab.resize(0); return false; } }))).toBe('ERR_INVALID_ARGUMENT');
     expect(codeOf(() => addon.forecast('f32', 'f32', [{ ...entry, out: resizable(n) }]))).toBe('ERR_INVALID_ARGUMENT');

@@ -214,6 +214,14 @@ describe("'i8' arguments", () => {
     expect(factorBytes('i8', 3072, 3) / factorBytes('bf16', 3072, 3)).toBeCloseTo(0.6875, 6);
   });
 
+  it('the size helpers refuse a storage they do not know and counts that are no counts', () => {
+    expect(codeOf(() => factorUnits('bogus' as never, 4, 2))).toBe('ERR_DTYPE');
+    expect(codeOf(() => factorBytes('f32', Number.NaN))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => factorUnits('i8', -5, 3))).toBe('ERR_INVALID_ARGUMENT');
+    expect(codeOf(() => factorOffset('bf16', 8, 1.5))).toBe('ERR_INVALID_ARGUMENT');
+    expect(factorOffset('i8', 100, 0)).toBe(0);
+  });
+
   it('rejects a buffer that is not whole factors, the wrong array type, and i8 as an activation', () => {
     const fresh = new Float32Array(100);
     expect(codeOf(() => addon.update('i8', 'f32', [{ factors: new Uint8Array(100), fresh, oldCount: 0, newCount: 1 }]))).toBe('ERR_LENGTH');

@@ -83,7 +83,7 @@ function parseScheduler(where: string, json: Record<string, unknown>): Scheduler
     if (!isRecord(scheduler)) bad(where, `"scheduler" must be an object such as {"kind": "ddim", "beta_schedule": "linear"}, found ${show(scheduler)}`);
     spec = {};
     for (const [k, v] of Object.entries(scheduler)) {
-      if (!(k in SCHEDULER_KEYS)) bad(where, `"scheduler".${k} is not a scheduler field (expected some of ${Object.keys(SCHEDULER_KEYS).join(', ')})`);
+      if (!Object.hasOwn(SCHEDULER_KEYS, k)) bad(where, `"scheduler".${k} is not a scheduler field (expected some of ${Object.keys(SCHEDULER_KEYS).join(', ')})`);
       spec[SCHEDULER_KEYS[k]] = v;
     }
   }

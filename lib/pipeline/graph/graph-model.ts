@@ -79,8 +79,9 @@ function locate(target: string): { file: string; dir: string; description: Graph
   let st: fs.Stats;
   try {
     st = fs.statSync(abs);
-  } catch {
-    bad(abs, 'does not exist (expected an .onnx file or a model directory)');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    bad(abs, code === 'ENOENT' || code === 'ENOTDIR' ? 'does not exist (expected an .onnx file or a model directory)' : `cannot be read (${code ?? (e as Error).message}; expected an .onnx file or a model directory)`);
   }
   const dir = st.isDirectory() ? abs : path.dirname(abs);
   const hasDescription = manifestFormat(dir) === GRAPH_FORMAT;
@@ -193,6 +194,9 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     bad(file, 'cannot tell the label range (no label embedding table found): give the unconditional label (--null-label N, or "null_label" in model.json)');
   }
   const classes = description.classes ?? (io.labelRows !== undefined && nullClass < io.labelRows - 1 ? io.labelRows : nullClass);
+  if (io.labelRows !== undefined && classes > io.labelRows) {
+    bad(file, `${classes} classes do not fit the label table's ${io.labelRows} rows (labels 0..${io.labelRows - 1}): "classes" in model.json is wrong`);
+  }
   if (io.labelRows !== undefined && nullClass >= io.labelRows) {
     bad(file, `the null label ${nullClass} is outside the label table's ${io.labelRows} rows (labels 0..${io.labelRows - 1})`);
   }
