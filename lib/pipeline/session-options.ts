@@ -17,8 +17,12 @@ export interface LoadModelOptions {
   spinning?: boolean;
 }
 
-/** Checks the options (ERR_INVALID_ARGUMENT) and returns onnxruntime's: CPU, sequential, no spinning by default. */
-export function sessionOptions(options: LoadModelOptions): ort.InferenceSession.SessionOptions {
+/**
+ * Checks the options (ERR_INVALID_ARGUMENT) and returns onnxruntime's: CPU, sequential, no spinning by default.
+ * `externalDataDir`: where the graph's external data files are (its own directory), for graphs derived from it
+ * and loaded from memory or from another directory.
+ */
+export function sessionOptions(options: LoadModelOptions, externalDataDir?: string): ort.InferenceSession.SessionOptions {
   const { threads, graphOptimizationLevel = 'all', spinning = false } = options;
   if (typeof spinning !== 'boolean') throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `spinning must be a boolean, found ${String(spinning)}`);
   if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) {
@@ -33,7 +37,13 @@ export function sessionOptions(options: LoadModelOptions): ort.InferenceSession.
     // message; logged as well, they were a second, multi-line and colour-coded copy on stderr
     logSeverityLevel: 4,
     ...(threads !== undefined ? { intraOpNumThreads: threads } : {}),
-    // session.intra_op.allow_spinning (onnxruntime_session_options_config_keys.h)
-    extra: { session: { intra_op: { allow_spinning: spinning ? '1' : '0' } } },
+    // session.intra_op.allow_spinning and session.model_external_initializers_file_folder_path
+    // (onnxruntime_session_options_config_keys.h)
+    extra: {
+      session: {
+        intra_op: { allow_spinning: spinning ? '1' : '0' },
+        ...(externalDataDir !== undefined ? { model_external_initializers_file_folder_path: externalDataDir } : {}),
+      },
+    },
   };
 }

@@ -12,6 +12,10 @@ rebuilt model must reproduce that directory's float64 reference before anything 
   /usr/bin/python3 scripts/train-dit/export.py --graph --from-pieces fixtures/dit-shapes-small --out fixtures/dit-shapes-small-graph
   /usr/bin/python3 scripts/train-dit/export.py --graph --random '{"hidden": 512, "depth": 4, "heads": 8, "patch": 2}' --out .graphs/wide
 
+DiT-XL/2 at 256x256 (latent 32x32x4), float32: 2.7 GB of weights, which torch writes as external data files:
+
+  /usr/bin/python3 scripts/train-dit/export.py --graph --f32 --random '{"image_size": 32, "channels": 4, "patch": 2, "hidden": 1152, "depth": 28, "heads": 16, "classes": 1000}' --out .graphs/dit-xl
+
 An eps-prediction run (train.py --objective eps) exports as one graph straight from its weights: the graph takes
 the integer timestep 0..999 as a float (model.json: "prediction", "scheduler", timestep_scale 1000), the
 references are DDIM (eta 0) with batched CFG, full compute and the reference TaylorSeer (reference_seer.py):
@@ -42,11 +46,11 @@ from train import ARCH  # noqa: E402
 EPS_STEPS, EPS_GUIDANCE = 50, 4.0
 EPS_SEER_REFERENCES = [("module", 4, 2, 4), ("module", 3, 2, 3), ("module", 5, 2, 3)]
 
-def write_graph(model, out):
-    """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast."""
+def write_graph(model, out, f16=True):
+    """out/model.onnx: the whole forward (x, t, y) -> v, dynamic batch, float16 weights + Cast (or float32)."""
     a = model.cfg
     S, C = a["image_size"], a["channels"]
-    export_whole(model, (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2])), ["x", "t", "y"], os.path.join(out, "model.onnx"))
+    export_whole(model, (torch.randn(2, C, S, S), torch.rand(2), torch.tensor([1, 2])), ["x", "t", "y"], os.path.join(out, "model.onnx"), f16=f16)
 
 
 def export_graph(model, manifest, source, out):
@@ -200,6 +204,8 @@ def main_graph():
     p.add_argument("--from-pieces", help="a taylorseer-dit-onnx/1 directory with a float64 reference")
     p.add_argument("--random", metavar="ARCH_JSON",
                    help="instead: an untrained DiT of this architecture (random weights, gates not zero) for timing only")
+    p.add_argument("--f32", action="store_true",
+                   help="with --random: float32 weights as torch.onnx.export writes them (past 2 GiB: external data files)")
     args = p.parse_args()
     if args.random:
         torch.manual_seed(0)
@@ -208,7 +214,7 @@ def main_graph():
             torch.nn.init.normal_(m.weight, std=0.02)
         model.requires_grad_(False)
         os.makedirs(args.out, exist_ok=True)
-        write_graph(model, args.out)
+        write_graph(model, args.out, f16=not args.f32)
         return
     if args.weights:
         cfg_path, run = run_config(args)

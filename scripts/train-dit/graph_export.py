@@ -64,20 +64,23 @@ class Call(torch.nn.Module):
         return self.model(*inputs)
 
 
-def export_onnx(fn, example, names, path, outputs=("v",)):
-    """path: fn as one graph (inputs `names`, outputs `outputs`), dynamic batch, float16 weights + Cast."""
+def export_onnx(fn, example, names, path, outputs=("v",), f16=True):
+    """path: fn as one graph (inputs `names`, outputs `outputs`), dynamic batch, float16 weights + Cast
+    (f16=False: float32 weights as torch.onnx.export writes them, beside the graph in external data files
+    when they pass protobuf's 2 GiB)."""
     outputs = list(outputs)
     with torch.no_grad():
         torch.onnx.export(Call(fn), example, path, input_names=names, output_names=outputs,
                           dynamic_axes={n: {0: "batch"} for n in names + outputs}, opset_version=OPSET,
                           do_constant_folding=True)
-    to_f16_initializers(path)
+    if f16:
+        to_f16_initializers(path)
 
 
-def export_whole(model, example, names, path):
+def export_whole(model, example, names, path, f16=True):
     """path: the model's whole forward as one graph (inputs `names`, output v)."""
-    export_onnx(model, example, names, path)
-    print("wrote", path, os.path.getsize(path), "bytes")
+    export_onnx(model, example, names, path, f16=f16)
+    print("wrote", path, os.path.getsize(path), "bytes", "" if f16 else f"and {len(os.listdir(os.path.dirname(path))) - 1} side files")
 
 
 def add_arguments(p, name, labels, quality_samples):

@@ -5,9 +5,10 @@
  */
 import { TaylorSeerError } from '../../errors';
 import { GraphModel } from '../../pipeline/graph/graph-model';
+import type { ExternalData } from '../../pipeline/graph/external-data';
 import type { ForecastPlan } from '../../pipeline/graph/forecast-graphs';
 import type { Command } from '../command';
-import { formatTable } from '../parse';
+import { formatBytes, formatTable } from '../parse';
 import { GRAPH_FLAGS, graphOptions, MODEL_FLAG, parseThreads, str, THREADS_FLAG } from './pipeline-shared';
 
 /** The fused path's streams: "the stream", or "its stream (3 streams, bridged by 1 node)". */
@@ -19,6 +20,11 @@ function streamsOf(plan: ForecastPlan): string {
 }
 
 /** What a forecast step runs, and why not a better path. */
+function externalLine(e: ExternalData): string {
+  const files = e.files.length === 1 ? `1 file beside the graph (${e.files[0].location})` : `${e.files.length} files beside the graph`;
+  return `weights: ${e.tensors} tensors (${formatBytes(e.bytes)}) in external data, ${files}; every derived graph reads them from there`;
+}
+
 function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }): string {
   const n = plan.nodes;
   const runs =
@@ -74,6 +80,7 @@ export const inspectCommand: Command = {
         branches,
         nodes: model.nodes,
         forecast: model.forecastPlan,
+        ...(model.externalData ? { externalData: model.externalData } : {}),
       };
       if (v.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -83,6 +90,7 @@ export const inspectCommand: Command = {
         `${report.name}: ${branches.length} branches (${gated} gated, ${branches.length - gated} plain) in ${streams} residual stream${streams === 1 ? '' : 's'}`,
         `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
         forecastLine(report.forecast, model.nodes),
+        ...(model.externalData ? [externalLine(model.externalData)] : []),
         '',
         formatTable(
           ['block', 'stream', 'key', 'kind', 'shape (batch 1)', 'tensor'],

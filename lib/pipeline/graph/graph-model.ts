@@ -31,6 +31,7 @@ import { chainGate, fusedShapeProblem } from './fused-forecast';
 import type { TensorMap } from './conditioning';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
+import { checkExternalData, type ExternalData } from './external-data';
 import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
 import type { Scheduler } from '../diffusion-scheduler';
@@ -164,6 +165,8 @@ export interface GraphAnalysis {
   file: string;
   model: ModelProto;
   dir: string;
+  /** the weights kept in side files beside the graph, when it has any */
+  externalData?: ExternalData;
   description: GraphDescription;
   io: RecognizedIo;
   detection: Detection;
@@ -176,6 +179,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   const { cache } = checkOptions(options);
   const { file, dir, description } = locate(target);
   const { model } = readModel(file);
+  const externalData = checkExternalData(model.graph!, path.dirname(file), file);
   refuseHalfIo(file, model);
   const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
   const detection = detectBranches(model.graph!, cache ? { cache } : {});
@@ -206,6 +210,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     file,
     model,
     dir,
+    ...(externalData ? { externalData } : {}),
     description,
     io,
     detection,
@@ -228,6 +233,8 @@ export class GraphModel implements DenoiserModel {
   cacheShape: CacheShape = { modules: 0, elements: 0 };
   /** node counts of the original graph and of its trunk */
   readonly nodes: { full: number; trunk: number };
+  /** the weights kept in side files beside the graph (read from there by every derived graph), when it has any */
+  readonly externalData?: ExternalData;
   private readonly sFull: Ort.InferenceSession;
   private readonly graphs: ForecastGraphs;
   /**
@@ -261,6 +268,7 @@ export class GraphModel implements DenoiserModel {
     this.sFull = s.full;
     this.graphs = s.graphs;
     this.nodes = nodes;
+    if (a.externalData) this.externalData = a.externalData;
   }
 
   /** Which graphs a forecast step runs, and why a better path was not taken (for inspect). */
@@ -270,8 +278,10 @@ export class GraphModel implements DenoiserModel {
 
   /** Loads an exported graph (a .onnx file, or a directory holding one). Errors: ERR_MODEL, ERR_IO, ERR_INVALID_ARGUMENT. */
   static async load(target: string, options: LoadGraphOptions = {}): Promise<GraphModel> {
-    const so = sessionOptions(options);
+    sessionOptions(options);
     const a = analyzeGraph(target, options);
+    // derived graphs load from memory or the cache directory: their external data stays beside the original
+    const so = sessionOptions(options, a.externalData ? path.dirname(a.file) : undefined);
     const derived = deriveGraphs(a.model, a.detection.branches.map((b) => b.tensor));
     const base = options.cacheDir === undefined ? undefined : path.join(path.resolve(options.cacheDir), path.basename(a.file, '.onnx'));
     const open = async (bytes: Uint8Array, what: string) => {

@@ -3,7 +3,7 @@
  * vocabulary the graph code shares: tensor names, element types, dims as plain numbers.
  *
  * Limits: the schema is ONNX IR 8 (onnx 1.10); fields of newer IR versions are not kept when a graph is
- * rewritten, and models with external data (weights in side files, > 2 GB) are not supported.
+ * rewritten. Weights in side files (external data) stay there: external-data.ts.
  */
 import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
@@ -74,10 +74,6 @@ export function decodeModel(bytes: Uint8Array, where: string): ModelProto {
   if (named) {
     throw new TaylorSeerError('ERR_MODEL', `${where}: ${named.what} ${quoted(named.name)} has a control character in its name (a damaged file?); names are printed in messages`);
   }
-  const external = (g.initializer ?? []).find((t) => t.dataLocation === proto().TensorProto.DataLocation.EXTERNAL);
-  if (external) {
-    throw new TaylorSeerError('ERR_MODEL', `${where}: initializer "${external.name}" keeps its data in an external file; export the model with its weights inside`);
-  }
   return model;
 }
 
@@ -108,9 +104,12 @@ function controlCharacterName(g: GraphProto): { what: string; name: string } | u
 /** The largest graph file read: protobuf's own 2 GiB message limit (bigger models keep weights outside). */
 export const MAX_GRAPH_BYTES = 2 ** 31 - 1;
 
-/** Reads and parses an ONNX file (a regular file of at most 2 GiB). Errors: ERR_IO (unreadable), ERR_MODEL (not ONNX). */
+/**
+ * Reads and parses an ONNX file (a regular file of at most 2 GiB; bigger models keep their weights in side
+ * files, external-data.ts). Errors: ERR_IO (unreadable), ERR_MODEL (not ONNX).
+ */
 export function readModel(file: string): { model: ModelProto; bytes: Uint8Array } {
-  const bytes = readRegularFile(file, { maxBytes: MAX_GRAPH_BYTES, what: 'an ONNX model with its weights inside' });
+  const bytes = readRegularFile(file, { maxBytes: MAX_GRAPH_BYTES, what: 'an ONNX model of at most 2 GiB, weights past that in external data files' });
   return { model: decodeModel(bytes, file), bytes };
 }
 
