@@ -26,6 +26,15 @@ describe('package.json', () => {
     }
   });
 
+  it("the install commands of the README and docs/install.md name every pipeline package", () => {
+    const commands = [
+      ...fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8').matchAll(/^npm install onnxruntime-node .*$/gm),
+      ...fs.readFileSync(path.join(ROOT, 'docs/install.md'), 'utf8').matchAll(/`npm install taylorseer onnxruntime-node [^`]*`/g),
+    ].map((m) => m[0]);
+    expect(commands).toHaveLength(2);
+    for (const c of commands) for (const name of PIPELINE_PACKAGES.filter((n) => n !== 'taylorseer-dit-digits')) expect(c.split(/[\s`]+/), name).toContain(name);
+  });
+
   it('keeps the hook-only install to the addon loader and the headers of a source build', () => {
     expect(Object.keys(pkg.dependencies).sort()).toEqual(['node-addon-api', 'node-gyp-build']);
   });
