@@ -24,6 +24,7 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CacheHook, GatedItem } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, requireFixedBuffer, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
@@ -154,6 +155,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   private readonly pending = new Set<string>();
   /** Per buffer of an h: the last gated call queued to write it (writes land in call order). */
   private readonly hTurns = new WeakMap<ArrayBufferLike, Promise<void>>();
+  /** the h buffers whose write turn the computes running in this async context hold (see gatedResidual) */
+  private readonly heldTurns = new AsyncLocalStorage<ReadonlySet<ArrayBufferLike>>();
   private counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
 
   constructor(options: TaylorSeerOptions<A>) {
@@ -429,11 +432,13 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   async gatedResidual(...[key, compute, h, gate, shape, opts]: Parameters<CacheHook<A>['gatedResidual']>): Promise<void> {
     const { id, context, step } = this.beginCall(key, compute, opts);
     const { batch, tokens, dim, n } = this.checkGated(h, [gate], shape);
+    this.refuseOwnTurn(h);
     this.pending.add(id);
     const turn = this.queueWrite(h);
     try {
       if (step.full) {
-        const fresh: unknown = await compute();
+        const held = new Set(this.heldTurns.getStore() ?? []).add(h.buffer);
+        const fresh: unknown = await this.heldTurns.run(held, compute);
         await turn.ready;
         this.checkAlive();
         // By address: an output that aliases h through another SharedArrayBuffer object counts too. Checked
@@ -474,6 +479,18 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * they were called, whatever order their computes finish in, so the bytes equal those of awaiting them one
    * by one. Computes still run concurrently. `ready` settles when every earlier call for that buffer is done.
    */
+  /**
+   * A gated call into h from inside the compute of a gated call into the same h (awaited there) would wait
+   * for that call's turn, which waits for the compute: ERR_BUSY at once instead of a promise that never
+   * settles. Known through the async context the compute runs in, so it also holds for calls made deeper
+   * inside it.
+   */
+  private refuseOwnTurn(h: HostTensor): void {
+    if (this.heldTurns.getStore()?.has(h.buffer)) {
+      throw new TaylorSeerError('ERR_BUSY', 'a gated call into h from inside the compute of a gated call into the same h would wait for itself (gated calls write h in call order); compute the module without writing h');
+    }
+  }
+
   private queueWrite(h: HostTensor): { ready: Promise<void>; done: () => void } {
     const key = h.buffer;
     const ready = this.hTurns.get(key) ?? Promise.resolve();
@@ -508,6 +525,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     const ids = new Set(checked.map((c) => c.id));
     if (ids.size !== checked.length) throw new TaylorSeerError('ERR_STEP', 'items name the same (context, key) twice; each is used once per step');
     const { batch, tokens, dim } = this.checkGated(h, checked.map((c) => c.gate), shape);
+    this.refuseOwnTurn(h as HostTensor);
     if (step.full) {
       for (const c of checked) await this.gatedResidual(c.key, c.compute, h, c.gate, shape, opts);
       return;

@@ -83,4 +83,30 @@ describe('gated calls in flight together', () => {
   it('write h in call order: the bytes equal those of awaiting the calls one by one, on full and forecast steps', async () => {
     expect(await run(true)).toEqual(await run(false));
   });
+
+  it('a compute that awaits a gated call into its own h (which would wait for it) gets ERR_BUSY at once, and the outer call completes', async () => {
+    const seer = new TaylorSeer({ schedule, maxOrder: 2 });
+    const h = new Float32Array(N).fill(0.25);
+    const other = new Float32Array(N).fill(0.5);
+    seer.beginStep(0);
+    const inner: string[] = [];
+    await seer.gatedResidual(
+      'outer',
+      async () => {
+        await Promise.resolve(); // deeper inside the compute's async work, too
+        inner.push(String(await codeOf(() => seer.gatedResidual('inner', () => fresh(0, 1), h, gate(0), shape))));
+        inner.push(String(await codeOf(() => seer.gatedResiduals([{ key: 'inner2', compute: () => fresh(0, 2), gate: gate(0) }], h, shape))));
+        // another h is free: its turn is not held
+        await seer.gatedResidual('elsewhere', () => fresh(0, 3), other, gate(0), shape);
+        return fresh(0, 0);
+      },
+      h,
+      gate(0),
+      shape,
+    );
+    expect(inner).toEqual(['ERR_BUSY', 'ERR_BUSY']);
+    expect(seer.inspect().map((e) => e.key).sort()).toEqual(['elsewhere', 'outer']);
+    // the refused keys are still free in this step
+    await seer.gatedResidual('inner', () => fresh(0, 1), h, gate(0), shape);
+  });
 });
