@@ -117,6 +117,7 @@ describe('side-file entries that cannot be used are ERR_MODEL, before anything i
     ['an absolute location', (t) => setEntry(t, 'location', '/etc/hostname'), /location "\/etc\/hostname" is not a file inside the graph's directory \(expected a relative path/],
     ["a location that climbs out of the graph's directory", (t) => setEntry(t, 'location', 'sub/../../model.onnx.data'), /location "sub\/\.\.\/\.\.\/model\.onnx\.data" is not a file inside the graph's directory/],
     ['a missing file', (t) => setEntry(t, 'location', 'weights.bin'), /"weights\.bin" cannot be read beside the graph \(ENOENT\); keep the graph's side files in its directory/],
+    ['a symbolic link out of the directory', (t, dir) => (fs.symlinkSync(path.join(SOURCE, 'model.onnx'), path.join(dir, 'elsewhere.data')), setEntry(t, 'location', 'elsewhere.data')), /"elsewhere\.data" is a symbolic link out of the graph's directory/],
     ['a directory', (t, dir) => (fs.mkdirSync(path.join(dir, 'sub')), setEntry(t, 'location', 'sub')), /"sub" beside the graph is not a regular file/],
     ['a range past the end of the file', (t) => setEntry(t, 'offset', String(2 ** 40)), /it reads bytes 1099511627776\.\.\d+ of "model\.onnx\.data", which has \d+/],
     ['a length that does not match the shape', (t) => setEntry(t, 'length', '4'), /its shape \[[\d, ]+\] takes \d+ bytes and its external data 4/],

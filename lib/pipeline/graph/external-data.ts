@@ -105,6 +105,9 @@ export function checkExternalData(g: GraphProto, dir: string, where: string): Ex
         fail(`${quote(location)} cannot be read beside the graph (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); keep the graph's side files in its directory`);
       }
       if (!st.isFile()) fail(`${quote(location)} beside the graph is not a regular file`);
+      // as for model.json's files: a symbolic link on the way must stay inside the directory too
+      const real = path.relative(fs.realpathSync(dir), fs.realpathSync(full));
+      if (real.startsWith('..') || path.isAbsolute(real)) fail(`${quote(location)} is a symbolic link out of the graph's directory`);
       file = { size: st.size, bytes: 0 };
       files.set(normal, file);
     }
