@@ -279,7 +279,7 @@ export type { LoadModelOptions } from './session-options';
 /** Either kind of model: a `taylorseer-dit-onnx/1` directory or one exported graph. */
 export type Model = DitModel | GraphModel;
 
-const GRAPH_ONLY = ['forecastPath', 'inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir'] as const;
+const GRAPH_ONLY = ['forecastPath', 'inputs', 'cache', 'nullLabel', 'timestepScale', 'cacheDir', 'conditions'] as const;
 /** every option loadModel knows: a misspelt one is refused, not ignored */
 const LOAD_OPTIONS = ['threads', 'graphOptimizationLevel', 'spinning', 'preset', ...GRAPH_ONLY] as const;
 

@@ -5,6 +5,7 @@
  */
 import { TaylorSeerError } from '../../errors';
 import { GraphModel } from '../../pipeline/graph/graph-model';
+import type { AppliedConditions } from '../../pipeline/graph/conditions';
 import type { ExternalData } from '../../pipeline/graph/external-data';
 import type { ForecastPlan } from '../../pipeline/graph/forecast-graphs';
 import type { Command } from '../command';
@@ -23,6 +24,14 @@ function streamsOf(plan: ForecastPlan): string {
 function externalLine(e: ExternalData): string {
   const files = e.files.length === 1 ? `1 file beside the graph (${e.files[0].location})` : `${e.files.length} files beside the graph`;
   return `weights: ${e.tensors} tensors (${formatBytes(e.bytes)}) in external data, ${files}; every derived graph reads them from there`;
+}
+
+function conditionsLine(c: AppliedConditions): string {
+  const parts = [
+    ...(c.tables.length > 0 ? [`${c.prompts} prompts in ${c.tables.join(', ')} (a label is a prompt's row)`] : []),
+    ...(c.constants.length > 0 ? [`constant ${c.constants.join(', ')}`] : []),
+  ];
+  return `conditions: ${parts.join('; ')}`;
 }
 
 function forecastLine(plan: ForecastPlan, nodes: { full: number; trunk: number }): string {
@@ -81,6 +90,7 @@ export const inspectCommand: Command = {
         nodes: model.nodes,
         forecast: model.forecastPlan,
         ...(model.externalData ? { externalData: model.externalData } : {}),
+        ...(model.conditions.tables.length + model.conditions.constants.length > 0 ? { conditions: model.conditions } : {}),
       };
       if (v.json) {
         process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -91,6 +101,7 @@ export const inspectCommand: Command = {
         `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
         forecastLine(report.forecast, model.nodes),
         ...(model.externalData ? [externalLine(model.externalData)] : []),
+        ...(model.conditions.tables.length + model.conditions.constants.length > 0 ? [conditionsLine(model.conditions)] : []),
         '',
         formatTable(
           ['block', 'stream', 'key', 'kind', 'shape (batch 1)', 'tensor'],

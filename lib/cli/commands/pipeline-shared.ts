@@ -12,6 +12,7 @@ import { FORECAST_PATHS } from '../../pipeline/graph/forecast-graphs';
 import { requireOptional } from '../../optional';
 import { f32FromBytes, gaussianNoise } from '../../pipeline/noise';
 import { readRegularFile } from '../../files';
+import { quote } from '../../validate';
 import { sample, type CfgMode } from '../../pipeline/sampler';
 import type { OptionSpec, OptionSpecs, OptionValues } from '../command';
 import { formatBytes, parseChoice, parseInteger, parseList, parseNumber } from '../parse';
@@ -54,6 +55,13 @@ export const GRAPH_FLAGS = {
     defaultText: 'fused',
     description: "single-graph models: the best forecast path to take where the graph allows it, else the next (inspect prints the path taken and why); the paths differ in speed only",
   },
+  condition: {
+    type: 'string',
+    value: 'NAME=FILE',
+    multiple: true,
+    description:
+      'single-graph models: feed input NAME from FILE (float32 or int64 little-endian, as the input): a table of prompts, one row per label, when its first dim is the batch (text embeddings); a constant when every dim is fixed (position ids); repeatable, adds to model.json\'s "conditions"',
+  },
   'cache-dir': {
     type: 'string',
     value: 'DIR',
@@ -62,7 +70,7 @@ export const GRAPH_FLAGS = {
   },
 } as const satisfies OptionSpecs;
 
-/** --inputs, --cache, --null-label, --timestep-scale, --cache-dir, --forecast-path as loadModel options (only those given). */
+/** --inputs, --cache, --null-label, --timestep-scale, --condition, --cache-dir, --forecast-path as loadModel options (only those given). */
 export function graphOptions(values: Values): LoadGraphOptions {
   const out: LoadGraphOptions = {};
   const inputs = str(values, 'inputs');
@@ -83,6 +91,16 @@ export function graphOptions(values: Values): LoadGraphOptions {
   if (nullLabel !== undefined) out.nullLabel = parseInteger('null-label', nullLabel, 0, 1 << 30);
   const scale = str(values, 'timestep-scale');
   if (scale !== undefined) out.timestepScale = parseNumber('timestep-scale', scale, Number.MIN_VALUE, 1e9);
+  const conditions = values.condition;
+  if (conditions !== undefined) {
+    const files: Record<string, string> = {};
+    for (const pair of (Array.isArray(conditions) ? conditions : [conditions]).map(String)) {
+      const at = pair.indexOf('=');
+      if (at <= 0 || at === pair.length - 1) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `--condition expects NAME=FILE, found ${quote(pair)}`);
+      files[pair.slice(0, at)] = pair.slice(at + 1);
+    }
+    out.conditions = files;
+  }
   const cacheDir = str(values, 'cache-dir');
   if (cacheDir !== undefined) out.cacheDir = checkCacheDir(cacheDir, '--cache-dir');
   const forecastPath = str(values, 'forecast-path');

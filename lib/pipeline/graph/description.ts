@@ -6,6 +6,7 @@
  *     "inputs": { "sample": "x", "timestep": "t", "label": "y" },
  *     "classes": 10, "null_label": 10, "timestep_scale": 1, "image_size": 16, "channels": 3, "frames": 4,
  *     "sampler": { "steps": 50, "guidance": 3, "labels": [3, 7] },
+ *     "conditions": { "encoder_hidden_states": "prompts/t5.f32", "img_ids": "ids.f32" },
  *     "reference": { "labels": [3, 7], "steps": 50, "guidance": 3, "noise": "...", "output": "..." } }
  *
  * A noise-prediction model (DiT as trained by its paper) says so, and how it was trained:
@@ -40,6 +41,8 @@ export interface GraphDescription {
   sampler?: { steps?: number; guidance?: number; labels?: number[] };
   /** "prediction" and "scheduler": how the model is sampled (absent: rectified flow) */
   scheduler?: Scheduler;
+  /** inputs given as tensors (conditions.ts): input name -> absolute path of its file */
+  conditions?: Record<string, string>;
   /** raw, checked once the label range is known */
   reference?: unknown;
 }
@@ -136,6 +139,12 @@ export function loadDescription(dir: string): GraphDescription {
     };
   }
   const scheduler = parseScheduler(where, json);
+  let conditions: Record<string, string> | undefined;
+  if (json.conditions !== undefined) {
+    if (!isRecord(json.conditions)) bad(where, `"conditions" must map input names to files, found ${show(json.conditions)}`);
+    conditions = {};
+    for (const [k, v] of Object.entries(json.conditions)) conditions[k] = file(where, dir, `conditions.${k}`, v);
+  }
   return {
     ...(typeof json.name === 'string' && json.name ? { name: json.name } : {}),
     ...(json.graph !== undefined ? { graph: file(where, dir, 'graph', json.graph) } : {}),
@@ -148,6 +157,7 @@ export function loadDescription(dir: string): GraphDescription {
     ...(json.frames !== undefined ? { frames: int(where, json, 'frames', 1) } : {}),
     ...(sampler ? { sampler } : {}),
     ...(scheduler ? { scheduler } : {}),
+    ...(conditions ? { conditions } : {}),
     ...(json.reference !== undefined ? { reference: json.reference } : {}),
   };
 }

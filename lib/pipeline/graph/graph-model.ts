@@ -31,11 +31,12 @@ import { chainGate, fusedShapeProblem } from './fused-forecast';
 import type { TensorMap } from './conditioning';
 import { descriptionReference, loadDescription, manifestFormat, GRAPH_FORMAT, type GraphDescription } from './description';
 import { recognizeIo, type InputNames, type RecognizedIo } from './inputs';
+import { applyConditions, type AppliedConditions, type ConditionSource } from './conditions';
 import { checkExternalData, type ExternalData } from './external-data';
 import { ELEM, elemName, readModel, realInputs, valueType, type ModelProto } from './onnx-file';
 import { getPreset, presetPatterns, type PresetId } from '../../presets';
 import type { Scheduler } from '../diffusion-scheduler';
-import { firstLine } from '../../validate';
+import { firstLine, isRecord, show } from '../../validate';
 
 /** TensorProto.DataType BFLOAT16 */
 const ELEM_BFLOAT16 = 16;
@@ -51,6 +52,12 @@ export interface LoadGraphOptions extends LoadModelOptions {
   timestepScale?: number;
   /** write the derived full and trunk graphs here (default: kept in memory only) */
   cacheDir?: string;
+  /**
+   * Inputs given as tensors instead of fed per step (a text encoder's embeddings, pooled vectors, position
+   * ids): per input name, a file or the values. An input whose first dim is the batch is a table of prompts
+   * (its rows are the labels), one with every dim fixed a constant (conditions.ts). Adds to model.json's.
+   */
+  conditions?: Readonly<Record<string, ConditionSource>>;
   /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
   preset?: PresetId;
   /**
@@ -114,6 +121,14 @@ export function checkCacheDir(dir: unknown, what = 'cacheDir'): string {
 }
 
 function checkOptions(o: LoadGraphOptions): { cache?: RegExp[] } {
+  if (o.conditions !== undefined) {
+    if (!isRecord(o.conditions)) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `conditions must map input names to files or arrays, found ${show(o.conditions)}`);
+    for (const [name, v] of Object.entries(o.conditions)) {
+      if (typeof v !== 'string' && !(v instanceof Float32Array) && !(v instanceof BigInt64Array)) {
+        throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `conditions.${name} must be a file path, a Float32Array or a BigInt64Array, found ${show(v)}`);
+      }
+    }
+  }
   if (o.forecastPath !== undefined && !FORECAST_PATHS.includes(o.forecastPath)) {
     throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `forecastPath must be ${FORECAST_PATHS.join(', ')}, found ${String(o.forecastPath)}`);
   }
@@ -167,6 +182,8 @@ export interface GraphAnalysis {
   dir: string;
   /** the weights kept in side files beside the graph, when it has any */
   externalData?: ExternalData;
+  /** the inputs given as tensors (conditions.ts): tables of prompts and constants */
+  conditions: AppliedConditions;
   description: GraphDescription;
   io: RecognizedIo;
   detection: Detection;
@@ -178,10 +195,18 @@ export interface GraphAnalysis {
 export function analyzeGraph(target: string, options: LoadGraphOptions = {}): GraphAnalysis {
   const { cache } = checkOptions(options);
   const { file, dir, description } = locate(target);
-  const { model } = readModel(file);
-  const externalData = checkExternalData(model.graph!, path.dirname(file), file);
+  const read = readModel(file).model;
+  const externalData = checkExternalData(read.graph!, path.dirname(file), file);
+  const { model, applied } = applyConditions(read, { ...description.conditions, ...options.conditions }, file);
   refuseHalfIo(file, model);
-  const io = recognizeIo(model.graph!, { ...description.inputs, ...options.inputs });
+  const names = { ...description.inputs, ...options.inputs };
+  if (applied.label !== undefined) {
+    // the tables' rows are the labels: a label input of the graph's own would be a second one
+    if (names.label !== undefined) bad(file, `the conditions ${applied.tables.join(', ')} are tables of prompts, whose rows are the labels; the label input ${names.label} cannot be named as well`);
+    names.label = applied.label;
+  }
+  const recognized = recognizeIo(model.graph!, names);
+  const io = applied.prompts !== undefined ? { ...recognized, labelRows: applied.prompts } : recognized;
   const detection = detectBranches(model.graph!, cache ? { cache } : {});
   const video = io.sampleDims.length === 5;
   const [C, F, H, W] = video ? io.sampleDims.slice(1) : [io.sampleDims[1], 1, ...io.sampleDims.slice(2)];
@@ -211,6 +236,7 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
     model,
     dir,
     ...(externalData ? { externalData } : {}),
+    conditions: applied,
     description,
     io,
     detection,
@@ -235,6 +261,8 @@ export class GraphModel implements DenoiserModel {
   readonly nodes: { full: number; trunk: number };
   /** the weights kept in side files beside the graph (read from there by every derived graph), when it has any */
   readonly externalData?: ExternalData;
+  /** the inputs given as tensors: tables of prompts (whose rows are the labels) and constants */
+  readonly conditions: AppliedConditions;
   private readonly sFull: Ort.InferenceSession;
   private readonly graphs: ForecastGraphs;
   /**
@@ -269,6 +297,7 @@ export class GraphModel implements DenoiserModel {
     this.graphs = s.graphs;
     this.nodes = nodes;
     if (a.externalData) this.externalData = a.externalData;
+    this.conditions = a.conditions;
   }
 
   /** Which graphs a forecast step runs, and why a better path was not taken (for inspect). */
