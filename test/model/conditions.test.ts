@@ -10,8 +10,10 @@ import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import * as ort from 'onnxruntime-node';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyzeGraph, errorCode, loadModel, readF32, sample, type GraphModel, type SampleOptions } from './imports';
+import { analyzeGraph, loadModel, type GraphModel } from './imports';
+import { mmditSettings } from './reference-model';
 import { ROOT } from './helpers';
+import { taylorSeerErrorOf } from '../helpers/code-of';
 import { tempDirOfFile } from '../helpers/temp-dir';
 import { cli } from '../helpers/cli-run';
 
@@ -76,19 +78,12 @@ function textVariant(dir: string, table: Float32Array, description?: Record<stri
 
 describe('a text-conditioned graph with its prompts as a table', () => {
   let table: Float32Array;
-  const base: Pick<SampleOptions, 'labels' | 'steps' | 'guidance' | 'noise'> = { labels: [3, 7], steps: 50, guidance: 3.5 };
-  const settings: Record<string, Partial<SampleOptions>> = { 'full compute': {}, 'the flux-dev preset': { seer: { preset: 'flux-dev' } } };
-  const original: Record<string, Float32Array> = {};
+  const runs = mmditSettings(SOURCE);
+  let original: Record<string, Float32Array>;
 
   beforeAll(async () => {
     table = await promptTable();
-    base.noise = readF32(path.join(SOURCE, 'reference/noise.f32'));
-    const model = await loadModel(SOURCE, { threads: 1 });
-    try {
-      for (const [name, s] of Object.entries(settings)) original[name] = (await sample(model, { ...base, ...s })).images;
-    } finally {
-      await model.dispose();
-    }
+    original = await runs.original();
   });
 
   it('samples the bits of the class-conditional original, full and accelerated, with the label a prompt row', async () => {
@@ -98,10 +93,7 @@ describe('a text-conditioned graph with its prompts as a table', () => {
       expect(model.conditions).toMatchObject({ prompts: 11, tables: ['encoder_hidden_states'], constants: ['rope'] });
       expect(model.arch).toMatchObject({ classes: 10, nullClass: 10 });
       expect(model.forecastPlan.path).toBe('fused');
-      for (const [name, s] of Object.entries(settings)) {
-        const r = await sample(model, { ...base, ...s });
-        expect({ name, images: r.images }).toEqual({ name, images: original[name] });
-      }
+      expect(await runs.run(model)).toEqual(original);
     } finally {
       await model.dispose();
     }
@@ -133,15 +125,10 @@ describe('a text-conditioned graph with its prompts as a table', () => {
       const dir = path.join(tmp(), `wrong-${what.replace(/\W+/g, '-')}`);
       fs.mkdirSync(dir, { recursive: true });
       textVariant(dir, table, { format: 'taylorseer-graph/1', graph: 'model.onnx', conditions: conditions(dir) });
-      let error: unknown;
-      try {
-        analyzeGraph(dir);
-      } catch (e) {
-        error = e;
-      }
-      expect(errorCode(error)).toBe('ERR_MODEL');
-      expect((error as Error).message).toMatch(message);
-      expect((error as Error).message).not.toMatch(/\n/);
+      const error = taylorSeerErrorOf(() => analyzeGraph(dir));
+      expect(error.code).toBe('ERR_MODEL');
+      expect(error.message).toMatch(message);
+      expect(error.message).not.toMatch(/\n/);
     });
   }
 

@@ -9,8 +9,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { onnx } from 'onnx-proto';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { analyzeGraph, errorCode, loadModel, readF32, sample, type GraphModel, type SampleOptions } from './imports';
+import { analyzeGraph, loadModel, type GraphModel } from './imports';
+import { mmditSettings } from './reference-model';
 import { ROOT } from './helpers';
+import { taylorSeerErrorOf } from '../helpers/code-of';
 import { tempDirOfFile } from '../helpers/temp-dir';
 import { cli } from '../helpers/cli-run';
 
@@ -64,18 +66,11 @@ function setEntry(t: onnx.ITensorProto, key: string, value: string): void {
 }
 
 describe('a graph with its weights in side files', () => {
-  const base: Pick<SampleOptions, 'labels' | 'steps' | 'guidance' | 'noise'> = { labels: [3, 7], steps: 50, guidance: 3.5 };
-  const inline: Record<string, Float32Array> = {};
-  const settings: Record<string, Partial<SampleOptions>> = { 'full compute': {}, 'the flux-dev preset': { seer: { preset: 'flux-dev' } } };
+  const runs = mmditSettings(SOURCE);
+  let inline: Record<string, Float32Array>;
 
   beforeAll(async () => {
-    base.noise = readF32(path.join(SOURCE, 'reference/noise.f32'));
-    const model = await loadModel(SOURCE, { threads: 1 });
-    try {
-      for (const [name, s] of Object.entries(settings)) inline[name] = (await sample(model, { ...base, ...s })).images;
-    } finally {
-      await model.dispose();
-    }
+    inline = await runs.original();
   });
 
   const cases: Array<[Layout, { cacheDir?: boolean }]> = [
@@ -90,10 +85,7 @@ describe('a graph with its weights in side files', () => {
       try {
         expect(model.externalData).toMatchObject({ tensors: 39 });
         expect(model.externalData!.files).toHaveLength(layout === 'one file' ? 1 : 39);
-        for (const [name, s] of Object.entries(settings)) {
-          const r = await sample(model, { ...base, ...s });
-          expect({ name, images: r.images }).toEqual({ name, images: inline[name] });
-        }
+        expect(await runs.run(model)).toEqual(inline);
       } finally {
         await model.dispose();
       }
@@ -135,14 +127,9 @@ describe('side-file entries that cannot be used are ERR_MODEL, before anything i
         target = t.name!;
         edit(t, dir);
       });
-      let error: unknown;
-      try {
-        analyzeGraph(dir);
-      } catch (e) {
-        error = e;
-      }
-      expect(errorCode(error)).toBe('ERR_MODEL');
-      const m = (error as Error).message;
+      const error = taylorSeerErrorOf(() => analyzeGraph(dir));
+      expect(error.code).toBe('ERR_MODEL');
+      const m = error.message;
       expect(m).toContain(`tensor "${target}" keeps its data in an external file, but `);
       expect(m).toMatch(message);
       expect(m).not.toMatch(/\n/);

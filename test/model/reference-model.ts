@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll } from 'vitest';
-import { GraphModel, loadModel, readF32, type Granularity, type SampleOptions } from '../../lib/pipeline';
+import { GraphModel, loadModel, readF32, sample, type Granularity, type SampleOptions } from '../../lib/pipeline';
 
 /** One run of the reference TaylorSeer (scripts/train-dit/reference_seer.py) as model.json lists it. */
 export interface SeerReference {
@@ -45,3 +45,31 @@ export function referenceModel(dir: string, extra: Pick<SampleOptions, 'cfg'> = 
   });
   return loaded;
 }
+
+/**
+ * What a graph made from fixtures/mmdit-shapes (its weights moved, its label cut into text embeddings) must
+ * reproduce bit for bit: labels 3 and 7, 50 steps, guidance 3.5, the fixture's noise, full compute and the
+ * flux-dev preset. `run(model)` samples both on a model; `original()` on the fixture itself.
+ */
+export function mmditSettings(source: string): {
+  run: (model: GraphModel) => Promise<Record<string, Float32Array>>;
+  original: () => Promise<Record<string, Float32Array>>;
+} {
+  const settings: Record<string, Partial<SampleOptions>> = { 'full compute': {}, 'the flux-dev preset': { seer: { preset: 'flux-dev' } } };
+  const run = async (model: GraphModel) => {
+    const base = { labels: [3, 7], steps: 50, guidance: 3.5, noise: readF32(path.join(source, 'reference/noise.f32')) };
+    const out: Record<string, Float32Array> = {};
+    for (const [name, s] of Object.entries(settings)) out[name] = (await sample(model, { ...base, ...s })).images;
+    return out;
+  };
+  const original = async () => {
+    const model = (await loadModel(source, { threads: 1 })) as GraphModel;
+    try {
+      return await run(model);
+    } finally {
+      await model.dispose();
+    }
+  };
+  return { run, original };
+}
+
