@@ -51,6 +51,18 @@ describe('--help', () => {
     expect(bare.stderr).toContain('usage: taylorseer <command>');
   });
 
+  it('a flag given twice is refused unless it is repeatable; numbers are decimal; after -- even --help is a positional', async () => {
+    const twice = await cli(['plan', '--preset', 'flux-dev', '--order', '1', '--order', '2']);
+    expect(twice.code).toBe(2);
+    expect(twice.stderr).toMatch(/^taylorseer plan: Option '--order' given more than once; give it once .*\[ERR_INVALID_ARGUMENT\]\n$/);
+    const hex = await cli(['plan', '--preset', 'flux-dev', '--order', '0x1']);
+    expect(hex.code).toBe(2);
+    expect(hex.stderr).toMatch(/--order 0x1: expected a number in \[0, 4\]/);
+    const dashed = await cli(['inspect', '--', '--help']);
+    expect(dashed.stdout).not.toContain('usage:');
+    expect(dashed.stderr).toMatch(/--help: does not exist \(expected an \.onnx file or a model directory\) \[ERR_MODEL\]/);
+  });
+
   it('messages are one printable line: control characters in what they quote are escaped', async () => {
     const { code, stderr } = await cli(['demo\n\u001b[2J', '--x']);
     expect(code).toBe(2);

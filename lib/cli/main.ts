@@ -29,13 +29,22 @@ export async function main(argv: string[]): Promise<number> {
     process.stderr.write(`taylorseer: unknown command '${printable(name)}' (expected one of: ${commands.map((c) => c.name).join(', ')}; see taylorseer --help) [ERR_INVALID_ARGUMENT]\n`);
     return 2;
   }
-  if (rest.includes('--help') || rest.includes('-h')) {
+  // after "--" everything is a positional, "--help" too
+  const flags = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest;
+  if (flags.includes('--help') || flags.includes('-h')) {
     process.stdout.write(`${commandHelp(command)}\n`);
     return 0;
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: command.positionals !== undefined });
+    parsed = parseArgs({ args: rest, options: parseArgsOptions(command.options), strict: true, allowPositionals: command.positionals !== undefined, tokens: true });
+    // a flag given twice would silently take its last value: refused unless it is repeatable
+    const seen = new Set<string>();
+    for (const t of parsed.tokens ?? []) {
+      if (t.kind !== 'option' || command.options[t.name]?.multiple) continue;
+      if (seen.has(t.name)) throw new Error(`Option '--${t.name}' given more than once; give it once`);
+      seen.add(t.name);
+    }
   } catch (e) {
     // e.g. "Unknown option '--foo'", which quotes the argument as given
     process.stderr.write(`taylorseer ${name}: ${printable((e as Error).message)} (see taylorseer ${name} --help) [ERR_INVALID_ARGUMENT]\n`);
