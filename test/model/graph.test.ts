@@ -309,6 +309,12 @@ describe('graphs that cannot be used are refused with one-line ERR_MODEL errors'
     expect(await refused(dir)).toMatch(/50 classes do not fit the label table's 11 rows \(labels 0\.\.10\)/);
   });
 
+  it("a model.json contradicting the graph's fixed sample dims", async () => {
+    const dir = path.dirname(writeTemp('model.onnx', fs.readFileSync(path.join(GRAPH_DIR, 'model.onnx'))));
+    fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify({ format: 'taylorseer-graph/1', graph: 'model.onnx', image_size: 1e9 }));
+    expect(await refused(dir)).toMatch(/model\.json says "image_size": 1000000000, but the sample input x \[batch, 3, 16, 16\] has 16/);
+  });
+
   it('an extra input the sampler cannot feed', async () => {
     const g = { ...twoBlockGraph(), inputs: [...STANDARD_INPUTS, { name: 'mask', elem: I64, dims: ['batch', 4] }] };
     expect(await refused(writeTemp('extra.onnx', toyModel(g)))).toMatch(/inputs besides sample, timestep and label: mask/);

@@ -213,6 +213,10 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   const channels = typeof C === 'number' ? C : description.channels;
   const imageSize = typeof H === 'number' && H === W ? H : description.imageSize;
   const frames = typeof F === 'number' ? F : description.frames;
+  // model.json speaks for what the graph leaves open; where both say it, they must agree
+  for (const [key, mine, graph] of [['channels', description.channels, C], ['image_size', description.imageSize, H === W ? H : undefined], ['frames', description.frames, video ? F : 1]] as const) {
+    if (mine !== undefined && typeof graph === 'number' && mine !== graph) bad(file, `model.json says "${key}": ${mine}, but the sample input ${io.sample} [${io.sampleDims.join(', ')}] has ${graph}`);
+  }
   if (channels === undefined || imageSize === undefined || frames === undefined) {
     const want = video ? '[C, F, H, H] (or "channels", "frames" and "image_size" in model.json)' : '[C, H, H] (or "channels" and "image_size" in model.json)';
     bad(file, `the sample input ${io.sample} has dims [${io.sampleDims.join(', ')}]; expected fixed ${want}`);
