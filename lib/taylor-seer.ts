@@ -160,7 +160,8 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   private counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
 
   constructor(options: TaylorSeerOptions<A>) {
-    const o = requireObject('TaylorSeer options', options);
+    // a plain copy, each field read once: a getter cannot pass a check with one value and be kept with another
+    const o = { ...requireObject('TaylorSeer options', options) };
     requireKnownKeys('TaylorSeer options', o, OPTION_KEYS);
     this.schedule = createSchedule(o.schedule as ScheduleOptions | Schedule);
     this.maxOrder = requireInt('maxOrder', o.maxOrder, 0, MAX_ORDER, 'ERR_ORDER');

@@ -501,6 +501,8 @@ describe('errors leave everything unchanged', () => {
     ['an unknown device', { schedule: fixed50, maxOrder: 1, device: 'gpu' }, 'ERR_INVALID_ARGUMENT'],
     ['an unknown shape policy', { schedule: fixed50, maxOrder: 1, onShapeChange: 'ignore' }, 'ERR_INVALID_ARGUMENT'],
     ['an unknown option', { schedule: fixed50, maxOrder: 1, order: 2 }, 'ERR_INVALID_ARGUMENT'],
+    // each option read once: a getter answering a boolean to the check and a string afterwards is refused
+    ['a checkFinite getter answering a string on its second read', (() => { let k = 0; return { schedule: fixed50, maxOrder: 1, get checkFinite() { return k++ === 0 ? 'yes' : true; } }; })(), 'ERR_INVALID_ARGUMENT'],
     ['a bad schedule', { schedule: { kind: 'fixed', steps: 50, interval: 0, warmup: 3 }, maxOrder: 1 }, 'ERR_INVALID_ARGUMENT'],
   ])('the constructor rejects %s', async (_, options, code) => {
     expect(await codeOf(() => new TaylorSeer(options as never))).toBe(code);
