@@ -24,7 +24,6 @@
  * back asynchronously: use moduleAsync() and gatedResidual() (module() is ERR_DEVICE there). 'auto' picks
  * 'cuda' when the addon reports a usable GPU, else 'cpu'.
  */
-import { AsyncLocalStorage } from 'node:async_hooks';
 import type { CacheHook, GatedItem } from './cache-hook';
 import { FactorCache, allocHost, describeHostType, isHostTensorOf, requireFixedBuffer, type BudgetDowngrade, type BudgetPolicy, type CacheEntryInfo, type Device, type ShapeChangePolicy } from './cache';
 import { TaylorSeerError } from './errors';
@@ -155,8 +154,12 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
   private readonly pending = new Set<string>();
   /** Per buffer of an h: the last gated call queued to write it (writes land in call order). */
   private readonly hTurns = new WeakMap<ArrayBufferLike, Promise<void>>();
-  /** the h buffers whose write turn the computes running in this async context hold (see gatedResidual) */
-  private readonly heldTurns = new AsyncLocalStorage<ReadonlySet<ArrayBufferLike>>();
+  /**
+   * The h buffers whose gated computes are being called right now (until each returns its value or promise):
+   * see refuseOwnTurn. Not an AsyncLocalStorage: on Node 20 one turns on promise hooks for the whole process
+   * (every await elsewhere measured 3x slower after the first gated call).
+   */
+  private readonly callingComputeOf = new Set<ArrayBufferLike>();
   private counters = { fullSteps: 0, forecastSteps: 0, computes: 0, computesSkipped: 0 };
 
   constructor(options: TaylorSeerOptions<A>) {
@@ -438,8 +441,7 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
     const turn = this.queueWrite(h);
     try {
       if (step.full) {
-        const held = new Set(this.heldTurns.getStore() ?? []).add(h.buffer);
-        const fresh: unknown = await this.heldTurns.run(held, compute);
+        const fresh: unknown = await this.callCompute(h.buffer, compute);
         await turn.ready;
         this.checkAlive();
         // By address: an output that aliases h through another SharedArrayBuffer object counts too. Checked
@@ -481,14 +483,24 @@ export class TaylorSeer<A extends Dtype = 'f32'> implements CacheHook<A> {
    * by one. Computes still run concurrently. `ready` settles when every earlier call for that buffer is done.
    */
   /**
-   * A gated call into h from inside the compute of a gated call into the same h (awaited there) would wait
-   * for that call's turn, which waits for the compute: ERR_BUSY at once instead of a promise that never
-   * settles. Known through the async context the compute runs in, so it also holds for calls made deeper
-   * inside it.
+   * A gated call into h made inside the compute of a gated call into the same h would wait for that call's
+   * turn, which waits for the compute. Made while the compute is being called (an async compute's first
+   * line, before its first await) it is ERR_BUSY at once; after an await it cannot be told apart from a
+   * concurrent call, so the contract says not to.
    */
   private refuseOwnTurn(h: HostTensor): void {
-    if (this.heldTurns.getStore()?.has(h.buffer)) {
+    if (this.callingComputeOf.has(h.buffer)) {
       throw new TaylorSeerError('ERR_BUSY', 'a gated call into h from inside the compute of a gated call into the same h would wait for itself (gated calls write h in call order); compute the module without writing h');
+    }
+  }
+
+  private callCompute(buffer: ArrayBufferLike, compute: () => unknown): unknown {
+    const nested = this.callingComputeOf.has(buffer);
+    this.callingComputeOf.add(buffer);
+    try {
+      return compute();
+    } finally {
+      if (!nested) this.callingComputeOf.delete(buffer);
     }
   }
 

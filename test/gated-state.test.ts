@@ -84,7 +84,7 @@ describe('gated calls in flight together', () => {
     expect(await run(true)).toEqual(await run(false));
   });
 
-  it('a compute that awaits a gated call into its own h (which would wait for it) gets ERR_BUSY at once, and the outer call completes', async () => {
+  it('a compute that starts with a gated call into its own h (which would wait for it) gets ERR_BUSY at once, and the outer call completes', async () => {
     const seer = new TaylorSeer({ schedule, maxOrder: 2 });
     const h = new Float32Array(N).fill(0.25);
     const other = new Float32Array(N).fill(0.5);
@@ -93,11 +93,15 @@ describe('gated calls in flight together', () => {
     await seer.gatedResidual(
       'outer',
       async () => {
-        await Promise.resolve(); // deeper inside the compute's async work, too
-        inner.push(String(await codeOf(() => seer.gatedResidual('inner', () => fresh(0, 1), h, gate(0), shape))));
-        inner.push(String(await codeOf(() => seer.gatedResiduals([{ key: 'inner2', compute: () => fresh(0, 2), gate: gate(0) }], h, shape))));
+        // before the compute's first await: the calls are known to be made from inside it
+        const calls = [
+          seer.gatedResidual('inner', () => fresh(0, 1), h, gate(0), shape),
+          seer.gatedResiduals([{ key: 'inner2', compute: () => fresh(0, 2), gate: gate(0) }], h, shape),
+        ].map((p) => p.then(() => 'resolved', (e: { code?: string }) => String(e.code)));
         // another h is free: its turn is not held
-        await seer.gatedResidual('elsewhere', () => fresh(0, 3), other, gate(0), shape);
+        const elsewhere = seer.gatedResidual('elsewhere', () => fresh(0, 3), other, gate(0), shape);
+        inner.push(...(await Promise.all(calls)));
+        await elsewhere;
         return fresh(0, 0);
       },
       h,
