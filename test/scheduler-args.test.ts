@@ -41,6 +41,8 @@ describe('--scheduler', () => {
     ['ddim,beta_end=', /beta_end must be a number in \(0, 1\), found ""/],
     ['ddim,train_timesteps=2.5', /train_timesteps must be an integer in 2\.\.100000/],
     ['ddim,train_timesteps=1', /train_timesteps must be an integer/],
+    ['ddim,train_timesteps=0x10', /train_timesteps must be an integer in 2\.\.100000, found "0x10"/],
+    ['ddim,beta_start=0b1', /beta_start must be a number in \(0, 1\), found "0b1"/],
     ['ddim,eta=1', /expected FIELD=VALUE with FIELD one of beta_schedule, beta_start, beta_end, train_timesteps, found "eta=1"/],
     ['ddim,cosine', /expected FIELD=VALUE/],
     ['ddim,beta_start=0.1=2', /expected FIELD=VALUE/],

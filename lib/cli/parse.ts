@@ -8,9 +8,13 @@ function bad(option: string, value: string, expected: string): never {
 /** A decimal number as people write one: 3, -0.5, 1e-3 (Number() alone also reads 0x10, 0b1 and " "). */
 const DECIMAL = /^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i;
 
+export function isDecimal(value: string): boolean {
+  return DECIMAL.test(value);
+}
+
 export function parseNumber(option: string, value: string, min = -Infinity, max = Infinity): number {
   const v = Number(value);
-  if (!DECIMAL.test(value) || !Number.isFinite(v) || v < min || v > max) bad(option, value, `a number in [${min}, ${max}]`);
+  if (!isDecimal(value) || !Number.isFinite(v) || v < min || v > max) bad(option, value, `a number in [${min}, ${max}]`);
   return v;
 }
 

@@ -7,6 +7,7 @@ import { TaylorSeerError } from '../errors';
 import { BETA_SCHEDULES, DIFFUSION_KINDS, type DiffusionScheduler, type SchedulerSpec } from '../pipeline/diffusion-scheduler';
 import { MAX_STEPS } from '../validate';
 import type { OptionSpec } from './command';
+import { isDecimal } from './parse';
 
 export const SCHEDULER_FLAG = {
   type: 'string',
@@ -27,14 +28,14 @@ const FIELDS: Record<string, (value: string, bad: (expected: string) => never) =
   beta_end: (v, bad) => ({ betaEnd: beta(v, bad) }),
   train_timesteps: (v, bad) => {
     const n = Number(v);
-    if (v.trim() === '' || !Number.isInteger(n) || n < 2 || n > MAX_STEPS) bad(`an integer in 2..${MAX_STEPS}`);
+    if (!isDecimal(v) || !Number.isInteger(n) || n < 2 || n > MAX_STEPS) bad(`an integer in 2..${MAX_STEPS}`);
     return { trainSteps: n };
   },
 };
 
 function beta(v: string, bad: (expected: string) => never): number {
   const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || n <= 0 || n >= 1) bad('a number in (0, 1)');
+  if (!isDecimal(v) || !Number.isFinite(n) || n <= 0 || n >= 1) bad('a number in (0, 1)');
   return n;
 }
 

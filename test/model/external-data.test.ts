@@ -93,6 +93,12 @@ describe('a graph with its weights in side files', () => {
     });
   }
 
+  it("a side file whose name starts with two dots is still a file inside the graph's directory", async () => {
+    const dir = externalCopy(path.join(tmp(), 'dots'), 'one file', (t) => setEntry(t, 'location', '..model.onnx.data'));
+    fs.copyFileSync(path.join(dir, 'model.onnx.data'), path.join(dir, '..model.onnx.data'));
+    expect(analyzeGraph(dir).externalData).toMatchObject({ tensors: 39 });
+  });
+
   it('inspect names the side file and what it holds; --json gives it as externalData', async () => {
     const dir = externalCopy(path.join(tmp(), 'inspect'), 'one file');
     const r = await cli(['inspect', dir, '--threads', '1']);

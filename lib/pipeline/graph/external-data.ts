@@ -107,7 +107,7 @@ export function checkExternalData(g: GraphProto, dir: string, where: string): Ex
       if (!st.isFile()) fail(`${quote(location)} beside the graph is not a regular file`);
       // as for model.json's files: a symbolic link on the way must stay inside the directory too
       const real = path.relative(fs.realpathSync(dir), fs.realpathSync(full));
-      if (real.startsWith('..') || path.isAbsolute(real)) fail(`${quote(location)} is a symbolic link out of the graph's directory`);
+      if (real === '..' || real.startsWith(`..${path.sep}`) || path.isAbsolute(real)) fail(`${quote(location)} is a symbolic link out of the graph's directory`);
       file = { size: st.size, bytes: 0 };
       files.set(normal, file);
     }
