@@ -132,6 +132,21 @@ describe('a text-conditioned graph with its prompts as a table', () => {
     });
   }
 
+  it('an open first dim that is not the batch is a constant whose size the tensor gives (position ids exported with a dynamic length)', async () => {
+    const dir = textVariant(path.join(tmp(), 'open'), table);
+    const model = onnx.ModelProto.decode(fs.readFileSync(path.join(dir, 'model.onnx')));
+    const rope = model.graph!.input!.find((i) => i.name === 'rope')!;
+    rope.type!.tensorType!.shape!.dim![0] = { dimParam: 'rope_len' };
+    fs.writeFileSync(path.join(dir, 'model.onnx'), onnx.ModelProto.encode(model).finish());
+    const loaded = (await loadModel(dir, { threads: 1 })) as GraphModel;
+    try {
+      expect(loaded.conditions).toMatchObject({ prompts: 11, tables: ['encoder_hidden_states'], constants: ['rope'] });
+      expect(await runs.run(loaded)).toEqual(original);
+    } finally {
+      await loaded.dispose();
+    }
+  });
+
   it('refuses tables of different prompt counts and a label input named besides the tables', () => {
     const dir = textVariant(path.join(tmp(), 'two'), table);
     // the rope table has no batch dim, so a second table comes from a graph input that has one: guidance
@@ -139,5 +154,7 @@ describe('a text-conditioned graph with its prompts as a table', () => {
     expect(() => analyzeGraph(dir, { conditions: { guidance } })).toThrow(/condition "guidance" holds 5 prompts, the other tables 11/);
     expect(() => analyzeGraph(dir, { inputs: { label: 'y' } })).toThrow(/are tables of prompts, whose rows are the labels; the label input y cannot be named as well/);
     expect(() => analyzeGraph(dir, { conditions: { rope: new BigInt64Array(560) } })).toThrow(/condition "rope" must be \[70, 8\] float32 values/);
+    // one prompt leaves no row for the unconditional pass
+    expect(() => analyzeGraph(dir, { conditions: { encoder_hidden_states: table.slice(0, 6 * 32) } })).toThrow(/holds 1 prompt; a table holds the unconditional prompt's row too \(at least 2 rows\)/);
   });
 });

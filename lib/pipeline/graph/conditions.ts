@@ -7,7 +7,8 @@
  *    input's other dims, and the input is replaced by Gather(table, label) on a new int64 label input. A label
  *    is then a prompt's row; the unconditional (empty or negative) prompt is a row too (`null_label`, default
  *    the last). Every table must have the same rows.
- *  - an input with every dimension fixed is a constant (e.g. FLUX's position ids) and becomes an initializer.
+ *  - any other input is a constant (e.g. FLUX's position ids) and becomes an initializer: its dims fixed, or
+ *    one of them open and given by the tensor's size.
  *
  * Everything the pipeline does with labels (batched or separate guidance, the conditioning batched over
  * steps, forecast paths) then works unchanged, and the tables are the label table the loader reads the label
@@ -77,6 +78,12 @@ export function applyConditions(model: ModelProto, conditions: Readonly<Record<s
   const constants: string[] = [];
   let prompts: number | undefined;
   const label = freshName(g, 'taylorseer_prompt');
+  // the batch dim's names: the first dim of the outputs and of the sample-like (rank 4 or 5) float inputs
+  const batch = new Set(
+    [...(g.output ?? []), ...inputs.filter((i) => { const v = valueType(i); return v.elem === ELEM.float && (v.dims?.length === 4 || v.dims?.length === 5); })]
+      .map((v) => valueType(v).dims?.[0])
+      .filter((d): d is string => typeof d === 'string' && d !== '?'),
+  );
   for (const name of names) {
     const fail = (why: string): never => {
       throw new TaylorSeerError('ERR_MODEL', `${where}: condition ${quote(name)} ${why}`);
@@ -85,20 +92,27 @@ export function applyConditions(model: ModelProto, conditions: Readonly<Record<s
     if (!input) fail(`is not an input of the graph (its inputs: ${inputs.map((i) => i.name).join(', ')})`);
     const { elem, dims } = valueType(input!);
     if (elem === undefined || BYTES[elem] === undefined) fail(`is ${elemName(elem)}; conditions are float32 or int64`);
-    if (!dims || dims.length === 0 || dims.slice(1).some((d) => typeof d !== 'number')) {
-      fail(`has dims [${(dims ?? []).join(', ')}]; expected fixed dims after the first (the batch, for a table of prompts)`);
+    if (!dims || dims.length === 0) fail('has no declared shape; expected [batch, ...] for a table of prompts, or the dims of a constant');
+    const open = dims!.flatMap((d, i) => (typeof d === 'number' ? [] : [i]));
+    // a table's first dim is the batch (the sample's and the output's); any other open dim is a constant's
+    const table = open[0] === 0 && batch.has(dims![0] as string);
+    if (open.length > 1) {
+      fail(`has dims [${dims!.join(', ')}]; expected fixed dims after the batch (${[...batch].join(', ') || 'the sample\'s first dim'}) for a table of prompts, or at most one open dim for a constant`);
     }
+    const fixed = dims!.filter((d): d is number => typeof d === 'number');
     const rest = dims!.slice(1) as number[];
-    const table = typeof dims![0] !== 'number';
-    const shape = table ? rest : (dims as number[]);
-    const elements = shape.reduce((a, b) => a * b, 1);
-    const unit = elements * BYTES[elem!];
+    const unit = (table ? rest : fixed).reduce((a, b) => a * b, 1) * BYTES[elem!];
     const kind = elem === ELEM.int64 ? 'int64' : 'float32';
-    const what = table ? `rows of [${rest.join(', ')}] ${kind} values, ${unit} bytes each (one per prompt)` : `[${shape.join(', ')}] ${kind} values (${unit} bytes)`;
+    const what = table
+      ? `rows of [${rest.join(', ')}] ${kind} values, ${unit} bytes each (one per prompt)`
+      : `[${dims!.join(', ')}] ${kind} values (${open.length === 0 ? `${unit} bytes` : `a multiple of ${unit} bytes`})`;
     const bytes = bytesOf(conditions[name], elem!, unit, what, fail);
-    if (!table && bytes.byteLength !== unit) fail(`has every dim fixed, so it is one constant of ${what}; found ${bytes.byteLength} bytes`);
+    if (!table && open.length === 0 && bytes.byteLength !== unit) fail(`has every dim fixed, so it is one constant of ${what}; found ${bytes.byteLength} bytes`);
     const rows = bytes.byteLength / unit;
+    // a constant's one open dim is what its file holds
+    const shape = table ? rest : dims!.map((d) => (typeof d === 'number' ? d : rows));
     if (table) {
+      if (rows < 2) fail(`holds ${rows} prompt; a table holds the unconditional prompt's row too (at least 2 rows)`);
       if (prompts !== undefined && rows !== prompts) fail(`holds ${rows} prompts, the other tables ${prompts}; every table needs a row for each prompt`);
       prompts = rows;
       const tableName = freshName({ ...g, initializer: [...(g.initializer ?? []), ...initializers] }, `taylorseer_conditions.${name}`);
@@ -110,7 +124,7 @@ export function applyConditions(model: ModelProto, conditions: Readonly<Record<s
       constants.push(name);
     }
   }
-  const labelInput: onnx.IValueInfoProto = { name: label, type: { tensorType: { elemType: ELEM.int64, shape: { dim: [{ dimParam: 'batch' }] } } } };
+  const labelInput: onnx.IValueInfoProto = { name: label, type: { tensorType: { elemType: ELEM.int64, shape: { dim: [{ dimParam: [...batch][0] ?? 'batch' }] } } } };
   const rewritten: ModelProto = {
     ...model,
     graph: {
