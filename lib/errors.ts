@@ -23,8 +23,8 @@ export type TaylorSeerErrorCode =
 
 export class TaylorSeerError extends Error {
   readonly code: TaylorSeerErrorCode;
-  constructor(code: TaylorSeerErrorCode, message: string) {
-    super(message);
+  constructor(code: TaylorSeerErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
     this.name = 'TaylorSeerError';
     this.code = code;
   }

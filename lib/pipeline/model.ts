@@ -5,7 +5,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ort, type Ort } from './ort';
+import { ort, runSession, type Ort } from './ort';
 import { TaylorSeerError } from '../errors';
 import type { CacheShape, DenoiserModel, ForwardOptions } from './denoiser';
 import { GRAPH_FORMAT, manifestFormat } from './graph/description';
@@ -201,20 +201,22 @@ export class DitModel implements DenoiserModel {
     this.check('x', x, batch * C * S * S);
     this.check('t', t, batch);
     this.check('y', y, batch);
-    const r = await this.sEmbed.run({
-      x: f32(x, [batch, C, S, S]),
-      t: f32(t, [batch]),
-      y: new (ort().Tensor)('int64', y, [batch]),
-    });
+    const feeds = { x: f32(x, [batch, C, S, S]), t: f32(t, [batch]), y: new (ort().Tensor)('int64', y, [batch]) };
+    const r = await runSession(this.sEmbed, feeds, undefined, this.piece('embed'));
     this.counters.embed++;
     return { h: DitModel.out(r, 'h'), c: DitModel.out(r, 'c') };
+  }
+
+  /** How messages name one of the model's graphs: "dit-digits (embed)". */
+  private piece(name: string): string {
+    return `${this.manifest.name} (${name})`;
   }
 
   /** c [B, D] -> mod [B, depth, 6, D]. */
   async modulation(c: Float32Array, batch: number): Promise<Float32Array> {
     this.live();
     this.check('c', c, batch * this.arch.hidden);
-    const r = await this.sMod.run({ c: f32(c, [batch, this.arch.hidden]) });
+    const r = await runSession(this.sMod, { c: f32(c, [batch, this.arch.hidden]) }, undefined, this.piece('modulation'));
     this.counters.modulation++;
     return DitModel.out(r, 'mod');
   }
@@ -229,7 +231,7 @@ export class DitModel implements DenoiserModel {
     this.check('shift', shift, batch * D);
     this.check('scale', scale, batch * D);
     const s = which === 'attn' ? this.sAttn[i] : this.sMlp[i];
-    const r = await s.run({ h: f32(h, [batch, L, D]), shift: f32(shift, [batch, D]), scale: f32(scale, [batch, D]) });
+    const r = await runSession(s, { h: f32(h, [batch, L, D]), shift: f32(shift, [batch, D]), scale: f32(scale, [batch, D]) }, undefined, this.piece(`${which}[${i}]`));
     this.counters[which]++;
     this.counters.moduleEvals++;
     return DitModel.out(r, 'out');
@@ -251,7 +253,7 @@ export class DitModel implements DenoiserModel {
     const { tokens: L, hidden: D, channels: C, imageSize: S } = this.arch;
     this.check('h', h, batch * L * D);
     this.check('c', c, batch * D);
-    const r = await this.sFinal.run({ h: f32(h, [batch, L, D]), c: f32(c, [batch, D]) });
+    const r = await runSession(this.sFinal, { h: f32(h, [batch, L, D]), c: f32(c, [batch, D]) }, undefined, this.piece('final'));
     this.counters.final++;
     return DitModel.out(r, 'v');
   }

@@ -20,7 +20,7 @@ import { GRANULARITIES, type Granularity, type SeerOptions } from './seer-option
 import { getPreset, presetSeer, type Preset, type PresetId } from '../presets';
 import { diffusionPlan, resolveScheduler, type Scheduler, type SchedulerSpec, type StepCoefficients } from './diffusion-scheduler';
 import { Rng } from './noise';
-import { firstLine, isRecord, MAX_STEPS, requireObject, show } from '../validate';
+import { isRecord, MAX_STEPS, requireObject, show } from '../validate';
 
 /** `seer: { preset: 'flux-dev' }`: the preset's schedule and order, and its granularity and CFG mode unless given. */
 export interface PresetRequest {
@@ -238,16 +238,6 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
   let forwards = 0;
   const evals0 = model.counters.moduleEvals;
   const stats0 = hook && !owned ? { ...hook.stats } : undefined;
-  // A failure inside the model (onnxruntime's own errors, e.g. an index outside a table) is the model's:
-  // ERR_MODEL with its first line and the step, rather than another library's error type.
-  const forward = async (s: number, ...args: Parameters<DenoiserModel['forward']>): Promise<Float32Array> => {
-    try {
-      return await model.forward(...args);
-    } catch (e) {
-      if (e instanceof TaylorSeerError) throw e;
-      throw new TaylorSeerError('ERR_MODEL', `${model.manifest.name} failed at step ${s}: ${firstLine(String((e as Error)?.message ?? e))}`);
-    }
-  };
   const t0 = performance.now();
   try {
     for (let s = 0; s < steps; s++) {
@@ -257,7 +247,7 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
       const full = hook ? hook.isFull : true;
       if (full) fullStepList.push(s);
       if (!guided) {
-        const v = await forward(s, x, t, y, B, { hook, granularity, ...fed });
+        const v = await model.forward(x, t, y, B, { hook, granularity, ...fed });
         forwards++;
         if (plan) diffusionUpdate(x, v, v, 0, 1, plan.coefficients[s], rng);
         else for (let i = 0; i < x.length; i++) x[i] += dt * v[i];
@@ -268,12 +258,12 @@ export async function sample(model: DenoiserModel, options: SampleOptions): Prom
         if (cfg === 'batched') {
           xBatched.set(x, 0);
           xBatched.set(x, B * per);
-          vc = vu = await forward(s, xBatched, t, yBatched, 2 * B, { hook, granularity });
+          vc = vu = await model.forward(xBatched, t, yBatched, 2 * B, { hook, granularity });
           off = B * per;
           forwards++;
         } else {
-          vc = await forward(s, x, t, y, B, { hook, granularity, context: 'cond' });
-          vu = await forward(s, x, t, nullY, B, { hook, granularity, context: 'uncond' });
+          vc = await model.forward(x, t, y, B, { hook, granularity, context: 'cond' });
+          vu = await model.forward(x, t, nullY, B, { hook, granularity, context: 'uncond' });
           forwards += 2;
         }
         if (plan) {

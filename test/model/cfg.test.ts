@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { relL2, sample, errorCode, type DitModel, type SeerOptions } from './imports';
 import { openModel, referenceNoise } from './helpers';
+import { TaylorSeer } from '../../lib/taylor-seer';
 
 let model: DitModel;
 beforeAll(async () => {
@@ -44,6 +45,24 @@ describe('CFG batched vs separate', () => {
     const r = await sample(model, { labels: [1], steps: 2, guidance: 1, seed: 3 });
     expect(r.forwards).toBe(2);
     expect(r.moduleEvals).toBe(2 * 2 * model.arch.depth);
+  });
+
+  it("passes the caller's own exceptions through unchanged: a hook that throws, an onStep that throws", async () => {
+    class Cancelled extends Error {}
+    // inside the model's forward: the per-piece DiT hands every block's attention to gatedResidual on full steps
+    class CancellingHook extends TaylorSeer {
+      override async gatedResidual(...args: Parameters<TaylorSeer['gatedResidual']>): Promise<void> {
+        if (this.step === 1) throw new Cancelled('cancelled at step 1');
+        return super.gatedResidual(...args);
+      }
+    }
+    const hook = new CancellingHook(seer());
+    await expect(sample(model, { labels: [1], steps, seer: hook })).rejects.toBeInstanceOf(Cancelled);
+    hook.dispose();
+    const onStep = () => {
+      throw new Cancelled('from onStep');
+    };
+    await expect(sample(model, { labels: [1], steps: 2, onStep })).rejects.toBeInstanceOf(Cancelled);
   });
 
   it('rejects bad options with ERR_INVALID_ARGUMENT / ERR_LENGTH', async () => {

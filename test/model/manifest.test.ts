@@ -126,13 +126,13 @@ describe('manifest', () => {
     });
   });
 
-  it("a manifest claiming more classes than the embedding table holds: sampling one is the model's ERR_MODEL, naming the step", async () => {
+  it("a manifest claiming more classes than the embedding table holds: sampling one is ERR_MODEL naming the graph onnxruntime failed in", async () => {
     const more = modelDir((m) => ((m.architecture.classes = 50), (m.architecture.null_class = 50), m));
     const model = await loadModel(more, { threads: 1 });
     try {
       await expect(sample(model, { labels: [30], steps: 2 })).rejects.toMatchObject({
         code: 'ERR_MODEL',
-        message: expect.stringMatching(/^dit-digits failed at step 0: .*Gather/),
+        message: expect.stringMatching(/^dit-digits \(embed\): onnxruntime failed: .*Gather/),
       });
     } finally {
       await model.dispose();

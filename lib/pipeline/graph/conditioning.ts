@@ -9,7 +9,7 @@
  * of an announced step computes that step and the next announced ones in one run, as many as fit in
  * CHUNK_BYTES of outputs, and drops what earlier steps left unused (full steps never look theirs up).
  */
-import { ort, type Ort } from '../ort';
+import { ort, runSession, type Ort } from '../ort';
 import { TaylorSeerError } from '../../errors';
 
 /** The most output bytes one batched run holds (the slices of the steps it covers). */
@@ -135,7 +135,7 @@ export class ConditioningCache {
       if (guidance === undefined) throw new TaylorSeerError('ERR_INVALID_ARGUMENT', `the graph's guidance input ${this.names.guidance} needs a guidance scale`);
       feeds[this.names.guidance] = new Tensor('float32', new Float32Array(total).fill(guidance), [total]);
     }
-    const out = await this.session.run(feeds, [...this.frontier]);
+    const out = await runSession(this.session, feeds, [...this.frontier], 'the conditioning graph');
     this.counters.runs++;
     this.counters.computed += rows.length;
     const result: TensorMap[] = rows.map(() => ({}));

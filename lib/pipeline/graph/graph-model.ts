@@ -15,7 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ort, type Ort } from '../ort';
+import { ort, runSession, type Ort } from '../ort';
 import { TaylorSeerError } from '../../errors';
 import { checkSampleSize, sampleDims, sampleElements, type CacheShape, type DenoiserModel, type ForwardOptions, type ModelInfo, type ModelShape } from '../denoiser';
 import { bad } from '../manifest';
@@ -304,6 +304,11 @@ export class GraphModel implements DenoiserModel {
     this.conditions = a.conditions;
   }
 
+  /** How messages name one of the graphs derived from the model: "mmdit-shapes (its full graph)". */
+  private graphName(kind: string): string {
+    return `${this.manifest.name} (its ${kind} graph)`;
+  }
+
   /** Which graphs a forecast step runs, and why a better path was not taken (for inspect). */
   get forecastPlan(): ForecastPlan {
     return { ...this.graphs.plan, reasons: { ...this.graphs.plan.reasons }, nodes: { ...this.graphs.plan.nodes } };
@@ -391,7 +396,7 @@ export class GraphModel implements DenoiserModel {
     for (const [level, piece] of split.pieces.entries()) {
       const session = pieces[level];
       if (session) {
-        const r = await session.run(pick({ ...feeds, ...values, ...ends }, session.inputNames), piece.outputs);
+        const r = await runSession(session, pick({ ...feeds, ...values, ...ends }, session.inputNames), piece.outputs, this.graphName(level === 0 ? 'head' : `bridge${level}`));
         for (const n of piece.outputs) values[n] = r[n] as Ort.Tensor;
       }
       for (const s of split.streams) {
@@ -437,7 +442,7 @@ export class GraphModel implements DenoiserModel {
 
   /** The graph's prediction only (full compute, no branch outputs fetched). */
   private async runPlain(feeds: Record<string, Ort.Tensor>): Promise<Float32Array> {
-    const r = await this.sFull.run(feeds, [this.io.output]);
+    const r = await runSession(this.sFull, feeds, [this.io.output], this.graphName('full'));
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
     return (r[this.io.output] as Ort.Tensor).data as Float32Array;
@@ -446,7 +451,7 @@ export class GraphModel implements DenoiserModel {
   /** Full graph with every branch fetched: the prediction and the branches, in `branches` order. */
   private async runFull(feeds: Record<string, Ort.Tensor>, batch: number): Promise<{ v: Float32Array; branches: Float32Array[] }> {
     const names = this.branches.map((b) => b.tensor);
-    const r = await this.sFull.run(feeds, [this.io.output, ...names]);
+    const r = await runSession(this.sFull, feeds, [this.io.output, ...names], this.graphName('full'));
     this.counters.fullRuns++;
     this.counters.moduleEvals += this.branches.length;
     const tensors = names.map((n) => r[n] as Ort.Tensor);
@@ -486,7 +491,7 @@ export class GraphModel implements DenoiserModel {
       // a hook without modulesAsync returns arrays of its own
       trunkFeeds[b.tensor] = forecasts[k] === target.buffers[k] ? target.tensors[k] : new (ort().Tensor)('float32', forecasts[k], dims[k]);
     });
-    const r = await session.run(trunkFeeds, [this.io.output]);
+    const r = await runSession(session, trunkFeeds, [this.io.output], this.graphName('trunk'));
     return (r[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
@@ -512,7 +517,7 @@ export class GraphModel implements DenoiserModel {
     });
     if ('problem' in r) throw new TaylorSeerError('ERR_MODEL', r.problem);
     if (!tail) return r.ends[this.io.output].data as Float32Array;
-    const out = await tail.run({ ...pick({ ...feeds, ...cond }, tail.inputNames), ...pick(r.ends, tail.inputNames) }, [this.io.output]);
+    const out = await runSession(tail, { ...pick({ ...feeds, ...cond }, tail.inputNames), ...pick(r.ends, tail.inputNames) }, [this.io.output], this.graphName('tail'));
     return (out[this.io.output] as Ort.Tensor).data as Float32Array;
   }
 
@@ -520,7 +525,7 @@ export class GraphModel implements DenoiserModel {
   async probe(): Promise<{ branches: number[][]; output: number[] }> {
     this.live();
     const x = new Float32Array(this.imageElements);
-    const r = await this.sFull.run(this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1, 1), [this.io.output, ...this.branches.map((b) => b.tensor)]);
+    const r = await runSession(this.sFull, this.feeds(x, 1, BigInt64Array.from([BigInt(this.arch.nullClass)]), 1, 1), [this.io.output, ...this.branches.map((b) => b.tensor)], this.graphName('full'));
     return { branches: this.branches.map((b) => [...(r[b.tensor] as Ort.Tensor).dims]), output: [...(r[this.io.output] as Ort.Tensor).dims] };
   }
 
