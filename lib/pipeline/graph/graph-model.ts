@@ -249,6 +249,13 @@ export function analyzeGraph(target: string, options: LoadGraphOptions = {}): Gr
   };
 }
 
+/** Loading: onnxruntime's message (runSession keeps it as the cause); any other error goes on as it is. */
+function onnxruntimeMessage(e: unknown): string {
+  if (!(e instanceof TaylorSeerError)) return String((e as Error)?.message ?? e);
+  if (e.cause === undefined) throw e;
+  return String((e.cause as Error)?.message ?? e.cause);
+}
+
 export class GraphModel implements DenoiserModel {
   readonly manifest: ModelInfo & { format: typeof GRAPH_FORMAT; file: string; sampler?: GraphDescription['sampler'] };
   readonly arch: ModelShape;
@@ -345,8 +352,7 @@ export class GraphModel implements DenoiserModel {
       graphs = await openForecastGraphs(a, derived, open, options.forecastPath ?? 'fused');
     } catch (e) {
       void full.release().catch(() => undefined);
-      if (e instanceof TaylorSeerError) throw e;
-      bad(a.file, `onnxruntime cannot run its derived graphs (${firstLine((e as Error).message)})`);
+      bad(a.file, `onnxruntime cannot run its derived graphs (${firstLine(onnxruntimeMessage(e))})`);
     }
     const model = new GraphModel(a, { full, graphs }, { full: derived.nodes, trunk: derived.trunkNodes });
     try {
@@ -355,8 +361,7 @@ export class GraphModel implements DenoiserModel {
       await model.checkFused(dims);
     } catch (e) {
       await model.dispose();
-      if (e instanceof TaylorSeerError) throw e;
-      bad(a.file, `onnxruntime cannot run it on a batch-1 input (${firstLine((e as Error).message)})`);
+      bad(a.file, `onnxruntime cannot run it on a batch-1 input (${firstLine(onnxruntimeMessage(e))})`);
     }
     return model;
   }
