@@ -106,7 +106,7 @@ describe('a text-conditioned graph with its prompts as a table', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^conditions: 11 prompts in encoder_hidden_states \(a label is a prompt's row\); constant rope$/m);
     // the null label defaults to the last row, as for a class table
-    expect(r.stdout).toMatch(/classes 0\.\.9, null 10/);
+    expect(r.stdout).toMatch(/label=a prompt row \(classes 0\.\.9, null 10\)/);
     const evalArgs = ['eval', '--model', dir, ...flags, '--preset', 'flux-dev', '--guidance', '3.5', '--labels', '3,7', '--noise', path.join(SOURCE, 'reference/noise.f32'), '--json'];
     const text = JSON.parse((await cli(evalArgs)).stdout) as { psnr: number };
     const orig = JSON.parse((await cli([...evalArgs.slice(0, 2), SOURCE, ...evalArgs.slice(7)])).stdout) as { psnr: number };

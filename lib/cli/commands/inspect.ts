@@ -98,7 +98,7 @@ export const inspectCommand: Command = {
       }
       const lines = [
         `${report.name}: ${branches.length} branches (${gated} gated, ${branches.length - gated} plain) in ${streams} residual stream${streams === 1 ? '' : 's'}`,
-        `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${report.inputs.label} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
+        `inputs: sample=${report.inputs.sample} timestep=${report.inputs.timestep} (x ${report.timestepScale}) label=${model.conditions.label === undefined ? report.inputs.label : 'a prompt row'} (classes 0..${report.classes - 1}, null ${report.nullLabel})${model.io.guidance ? ` guidance=${model.io.guidance} (distilled: the scale is an input)` : ''}; output ${report.output.name} [${shapes.output.join(', ')}]`,
         forecastLine(report.forecast, model.nodes),
         ...(model.externalData ? [externalLine(model.externalData)] : []),
         ...(model.conditions.tables.length + model.conditions.constants.length > 0 ? [conditionsLine(model.conditions)] : []),
