@@ -55,7 +55,7 @@ export interface LoadGraphOptions extends LoadModelOptions {
   /**
    * Inputs given as tensors instead of fed per step (a text encoder's embeddings, pooled vectors, position
    * ids): per input name, a file or the values. An input whose first dim is the batch is a table of prompts
-   * (its rows are the labels), one with every dim fixed a constant (conditions.ts). Adds to model.json's.
+   * (its rows are the labels), any other a constant (conditions.ts). Adds to model.json's.
    */
   conditions?: Readonly<Record<string, ConditionSource>>;
   /** cache the branches of a preset's module map (its name patterns); excludes `cache` */
