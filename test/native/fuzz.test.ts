@@ -49,29 +49,35 @@ const forecastEntry = fc.record(
   { factors: value, out: value, count: fc.oneof(fc.integer({ min: -1, max: 6 }), weird), coeffs: numberList, residual: value, gate: value, tokens: fc.oneof(fc.integer({ min: 0, max: 8 }), weird), dim: fc.oneof(fc.integer({ min: 0, max: 8 }), weird), n: fc.oneof(fc.integer({ min: 0, max: 20 }), weird) },
   { requiredKeys: ['factors', 'out', 'count', 'coeffs'] },
 );
-const dtype = fc.oneof(fc.constantFrom('f32', 'f16', 'bf16'), weird);
+const dtype = fc.oneof(fc.constantFrom('f32', 'f16', 'bf16', 'i8'), weird);
 const dtypeName = fc.constantFrom('f32', 'f16', 'bf16');
+const storageName = fc.constantFrom('f32', 'f16', 'bf16', 'i8');
 
 function tensor(d: string, n: number): Float32Array | Uint16Array {
   return d === 'f32' ? new Float32Array(n).map((_, i) => i * 0.5 - 1) : new Uint16Array(n).map((_, i) => 0x3c00 + (i % 64));
 }
 
+/** `cap` factors of n elements in storage s ('i8': its bytes, records of 64 with a scale each). */
+function factorsOf(s: string, n: number, cap: number): Float32Array | Uint16Array | Uint8Array {
+  return s === 'i8' ? new Uint8Array(factorUnits('i8', n, cap)).map((_, i) => (i * 37) & 0x7f) : tensor(s, cap * n);
+}
+
 // A well-formed call, then at most one field replaced by an arbitrary value: most rejections then come
 // from deep checks (lengths, counts, aliasing) rather than the first argument.
 const nearlyValidUpdate = fc
-  .record({ s: dtypeName, a: dtypeName, n: fc.integer({ min: 1, max: 40 }), cap: fc.integer({ min: 1, max: 5 }), old: fc.nat(5), grow: fc.nat(5), divisors: fc.array(fc.double({ min: 0.1, max: 4, noNaN: true }), { minLength: 4, maxLength: 4 }), field: fc.constantFrom('none', 'none', 'factors', 'fresh', 'oldCount', 'newCount', 'divisors', 'n'), replacement: value })
+  .record({ s: storageName, a: dtypeName, n: fc.integer({ min: 1, max: 40 }), cap: fc.integer({ min: 1, max: 5 }), old: fc.nat(5), grow: fc.nat(5), divisors: fc.array(fc.double({ min: 0.1, max: 4, noNaN: true }), { minLength: 4, maxLength: 4 }), field: fc.constantFrom('none', 'none', 'factors', 'fresh', 'oldCount', 'newCount', 'divisors', 'n'), replacement: value })
   .map(({ s, a, n, cap, old, grow, divisors, field, replacement }) => {
     const oldCount = Math.min(old, cap);
-    const entry: Record<string, unknown> = { factors: tensor(s, cap * n), fresh: tensor(a, n), oldCount, newCount: Math.max(1, Math.min(grow, oldCount + 1, cap)), divisors };
+    const entry: Record<string, unknown> = { factors: factorsOf(s, n, cap), fresh: tensor(a, n), oldCount, newCount: Math.max(1, Math.min(grow, oldCount + 1, cap)), divisors };
     if (field !== 'none') entry[field] = replacement;
     return { s, a, entries: [entry] };
   });
 
 const nearlyValidForecast = fc
-  .record({ s: dtypeName, a: dtypeName, rows: fc.integer({ min: 1, max: 6 }), dim: fc.integer({ min: 1, max: 6 }), cap: fc.integer({ min: 1, max: 5 }), count: fc.nat(5), gated: fc.boolean(), coeffs: fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 5, maxLength: 5 }), field: fc.constantFrom('none', 'none', 'factors', 'out', 'count', 'coeffs', 'gate', 'residual', 'tokens', 'dim'), replacement: value })
+  .record({ s: storageName, a: dtypeName, rows: fc.integer({ min: 1, max: 6 }), dim: fc.integer({ min: 1, max: 6 }), cap: fc.integer({ min: 1, max: 5 }), count: fc.nat(5), gated: fc.boolean(), coeffs: fc.array(fc.double({ min: -4, max: 4, noNaN: true }), { minLength: 5, maxLength: 5 }), field: fc.constantFrom('none', 'none', 'factors', 'out', 'count', 'coeffs', 'gate', 'residual', 'tokens', 'dim'), replacement: value })
   .map(({ s, a, rows, dim, cap, count, gated, coeffs, field, replacement }) => {
     const n = rows * dim;
-    const entry: Record<string, unknown> = { factors: tensor(s, cap * n), out: tensor(a, n), count: Math.max(1, Math.min(count, cap)), coeffs };
+    const entry: Record<string, unknown> = { factors: factorsOf(s, n, cap), out: tensor(a, n), count: Math.max(1, Math.min(count, cap)), coeffs };
     if (gated) Object.assign(entry, { gate: tensor(a, dim), residual: tensor(a, n), tokens: rows, dim });
     if (field !== 'none') entry[field] = replacement;
     return { s, a, entries: [entry] };
@@ -158,10 +164,8 @@ describe('native boundary fuzzing', () => {
     await fc.assert(
       fc.asyncProperty(valid, async ({ s, a, rows, dim, cap, steps, gated }) => {
         const n = rows * dim;
-        const factors = (): Float32Array | Uint16Array | Uint8Array =>
-          s === 'i8' ? new Uint8Array(factorUnits('i8', n, cap)) : s === 'f32' ? new Float32Array(cap * n) : new Uint16Array(cap * n);
-        const sync = factors();
-        const staged = factors();
+        const sync = factorsOf(s, n, cap);
+        const staged = factorsOf(s, n, cap);
         for (let k = 0; k < steps; k++) {
           const fresh = a === 'f32' ? Float32Array.from({ length: n }, (_, i) => Math.sin(i + k) * (k + 1)) : tensor(a, n).map((v, i) => v + ((i * k) % 7));
           const entry = { fresh, oldCount: Math.min(k, cap), newCount: Math.min(k + 1, cap), divisors: [1, 2, 0.5, 3] };
