@@ -8,7 +8,7 @@
 'use strict';
 if (typeof globalThis.gc !== 'function') throw new Error('run with --expose-gc');
 require('tsx/cjs/api').register();
-const { native } = require('../../lib/native.ts');
+const { factorUnits, native } = require('../../lib/native.ts');
 const { TaylorSeerError } = require('../../lib/errors.ts');
 
 const calls = Number(process.argv[2] ?? 20000);
@@ -42,6 +42,7 @@ function makeArray(Ctor, n, pool) {
   else buffer = new ArrayBuffer(bytes, { maxByteLength: 2 * bytes });
   const a = kind === 'rab-fixed' ? new Ctor(buffer, 0, n) : new Ctor(buffer);
   if (Ctor === Float32Array) a.fill(0.5);
+  else if (Ctor === Uint8Array) a.fill(1);
   else a.fill(0x3c00);
   pool.push(a);
   return a;
@@ -98,9 +99,9 @@ function numberList(count, pool) {
 
 function buildCall() {
   const pool = [];
-  const s = pick(['f32', 'f16', 'bf16']);
+  const s = pick(['f32', 'f16', 'bf16', 'i8']);
   const a = pick(['f32', 'f16', 'bf16']);
-  const SC = s === 'f32' ? Float32Array : Uint16Array;
+  const SC = s === 'f32' ? Float32Array : s === 'i8' ? Uint8Array : Uint16Array;
   const AC = a === 'f32' ? Float32Array : Uint16Array;
   const update = chance(0.5);
   const n = size();
@@ -113,7 +114,7 @@ function buildCall() {
   for (let i = 0; i < count; i++) {
     const e = {};
     const cap = 1 + Math.floor(rand() * 3);
-    field(e, 'factors', makeArray(SC, cap * n, pool), pool);
+    field(e, 'factors', makeArray(SC, factorUnits(s, n, cap), pool), pool);
     if (update) {
       field(e, 'fresh', makeArray(AC, n, pool), pool);
       const old = Math.floor(rand() * (cap + 1));
