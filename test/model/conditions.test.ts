@@ -118,7 +118,8 @@ describe('a text-conditioned graph with its prompts as a table', () => {
     ['a constant of the wrong size', (dir) => (fs.writeFileSync(path.join(dir, 'short.f32'), new Float32Array(8)), { encoder_hidden_states: 'prompts.f32', rope: 'short.f32' }), /condition "rope" is read from .*short\.f32, which has 32 bytes; expected \[70, 8\] float32 values \(2240 bytes\)/],
     ['a constant file holding two', (dir) => (fs.writeFileSync(path.join(dir, 'twice.f32'), new Float32Array(2 * 70 * 8)), { encoder_hidden_states: 'prompts.f32', rope: 'twice.f32' }), /condition "rope" has every dim fixed, so it is one constant of \[70, 8\] float32 values \(2240 bytes\); found 4480 bytes/],
     ['a name that is not an input', () => ({ encoder_hidden_states: 'prompts.f32', rope: 'rope.f32', pooled: 'rope.f32' }), /condition "pooled" is not an input of the graph/],
-    ['the graph still needing an input', () => ({ encoder_hidden_states: 'prompts.f32' }), /inputs besides sample, timestep and label: rope/],
+    ['the graph still needing an input', () => ({ encoder_hidden_states: 'prompts.f32' }), /inputs besides sample, timestep and label: rope .*--condition NAME=FILE/],
+    ['no conditions at all: the message says how to give them', () => ({}), /no int64 input of rank 1 for the label .*a text-conditioned graph takes its text embeddings and fixed inputs as tensors: --condition NAME=FILE/],
   ];
   for (const [what, conditions, message] of wrong) {
     it(`refuses ${what} (ERR_MODEL, one line)`, () => {

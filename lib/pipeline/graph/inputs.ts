@@ -67,7 +67,8 @@ function fits(v: ValueInfoProto, role: InputRole): boolean {
 
 const WANT =
   `expected a float32 sample of ${SAMPLE_RANKS}, a float32 rank-1 timestep and an int64 rank-1 class label ` +
-  '(and, for a guidance-distilled model, a float32 rank-1 input named like "guidance", or --inputs guidance=NAME)';
+  '(and, for a guidance-distilled model, a float32 rank-1 input named like "guidance", or --inputs guidance=NAME); ' +
+  'a text-conditioned graph takes its text embeddings and fixed inputs as tensors: --condition NAME=FILE ("conditions" in model.json)';
 
 /** Errors: ERR_MODEL naming what was found and what was expected. */
 export function recognizeIo(graph: GraphProto, names: InputNames = {}): RecognizedIo {
