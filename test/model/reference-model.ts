@@ -15,6 +15,8 @@ export interface SeerReference {
   schedule: { kind: 'fixed'; steps: number; interval: number; warmup: number; cooldown: number };
   maxOrder: number;
   fullSteps: number[];
+  /** how far the reference's samples are from full compute (relL2) */
+  relL2ToFull: number;
 }
 
 /** A fixture's model.json, typed as far as a test reads it: `T` and the reference TaylorSeer runs. */

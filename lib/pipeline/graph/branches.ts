@@ -105,7 +105,9 @@ function labelOf(index: GraphIndex, c: Candidate): string {
   const parts = name.split('/').filter((p) => p.length > 0);
   const scopes = parts.length > 1 ? parts.slice(0, -1) : parts;
   const b = scopes.findIndex((s) => BLOCK_NAME.test(`/${s}`));
-  const pick = b >= 0 && b + 1 < scopes.length ? scopes[b + 1] : scopes[scopes.length - 1] ?? 'branch';
+  // HiDream keeps each block one level down (`double_stream_blocks.0.block.attn1`): that wrapper names nothing
+  const first = b >= 0 && scopes[b + 1] === 'block' && b + 2 < scopes.length ? b + 2 : b + 1;
+  const pick = b >= 0 && first < scopes.length ? scopes[first] : scopes[scopes.length - 1] ?? 'branch';
   return pick.replace(/_\d+$/, '').replace(/[^A-Za-z0-9_.-]/g, '_') || 'branch';
 }
 
