@@ -18,13 +18,12 @@ import type { onnx } from 'onnx-proto';
 import { TaylorSeerError } from '../../errors';
 import { readRegularFile } from '../../files';
 import { quote, show } from '../../validate';
-import { ELEM, elemName, realInputs, valueType, type ModelProto } from './onnx-file';
+import { ELEM, elemBytes, elemName, realInputs, valueType, type ModelProto } from './onnx-file';
+import { MAX_F32_FILE_BYTES } from '../noise';
 
 /** A condition's tensor: a file (float32 or int64 little-endian, as the input's type) or the values themselves. */
 export type ConditionSource = string | Float32Array | BigInt64Array;
 
-/** The largest condition file read (the same bound as the pipeline's other .f32 files). */
-const MAX_CONDITION_BYTES = 2 ** 30;
 
 export interface AppliedConditions {
   /** the int64 label input added for the tables (absent when every condition is a constant) */
@@ -35,13 +34,14 @@ export interface AppliedConditions {
   constants: string[];
 }
 
-const BYTES: Record<number, number> = { [ELEM.float]: 4, [ELEM.int64]: 8 };
+/** conditions are float32 or int64 */
+const CONDITION_ELEMS: readonly number[] = [ELEM.float, ELEM.int64];
 
 /** The tensor's bytes: read from its file, or copied from the array given. Errors: ERR_MODEL (through `fail`), ERR_IO. */
 function bytesOf(source: ConditionSource, elem: number, unit: number, what: string, fail: (why: string) => never): Uint8Array {
   if (typeof source === 'string') {
     return readRegularFile(source, {
-      maxBytes: MAX_CONDITION_BYTES,
+      maxBytes: MAX_F32_FILE_BYTES, // the bound of the pipeline's other tensor files
       what,
       checkSize: (n) => {
         if (n === 0 || n % unit !== 0) fail(`is read from ${source}, which has ${n} bytes; expected ${what}`);
@@ -91,7 +91,7 @@ export function applyConditions(model: ModelProto, conditions: Readonly<Record<s
     const input = inputs.find((i) => i.name === name);
     if (!input) fail(`is not an input of the graph (its inputs: ${inputs.map((i) => i.name).join(', ')})`);
     const { elem, dims } = valueType(input!);
-    if (elem === undefined || BYTES[elem] === undefined) fail(`is ${elemName(elem)}; conditions are float32 or int64`);
+    if (elem === undefined || !CONDITION_ELEMS.includes(elem)) fail(`is ${elemName(elem)}; conditions are float32 or int64`);
     if (!dims || dims.length === 0) fail('has no declared shape; expected [batch, ...] for a table of prompts, or the dims of a constant');
     const open = dims!.flatMap((d, i) => (typeof d === 'number' ? [] : [i]));
     // a table's first dim is the batch (the sample's and the output's); any other open dim is a constant's
@@ -101,7 +101,7 @@ export function applyConditions(model: ModelProto, conditions: Readonly<Record<s
     }
     const fixed = dims!.filter((d): d is number => typeof d === 'number');
     const rest = dims!.slice(1) as number[];
-    const unit = (table ? rest : fixed).reduce((a, b) => a * b, 1) * BYTES[elem!];
+    const unit = (table ? rest : fixed).reduce((a, b) => a * b, 1) * elemBytes(elem)!;
     const kind = elem === ELEM.int64 ? 'int64' : 'float32';
     const what = table
       ? `rows of [${rest.join(', ')}] ${kind} values, ${unit} bytes each (one per prompt)`

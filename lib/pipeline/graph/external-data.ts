@@ -14,15 +14,10 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { TaylorSeerError } from '../../errors';
 import { hasControlCharacter, quote } from '../../validate';
-import { toNumber, type GraphProto } from './onnx-file';
+import { elemBytes, toNumber, type GraphProto } from './onnx-file';
 
 /** TensorProto.DataLocation.EXTERNAL */
 const EXTERNAL = 1;
-
-/** Bytes per element of TensorProto.DataType (strings and the packed 4-bit types have no fixed size: not here). */
-const ELEMENT_BYTES: Record<number, number> = {
-  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1,
-};
 
 /** The keys ONNX defines for an external tensor (onnx/external_data_helper.py). */
 const KEYS = new Set(['location', 'offset', 'length', 'checksum']);
@@ -114,7 +109,7 @@ export function checkExternalData(g: GraphProto, dir: string, where: string): Ex
     const offset = entries.has('offset') ? byteCount(entries.get('offset')!, fail, 'offset') : 0;
     const length = entries.has('length') ? byteCount(entries.get('length')!, fail, 'length') : file.size - offset;
     if (offset + length > file.size) fail(`it reads bytes ${offset}..${offset + length} of ${quote(location)}, which has ${file.size}`);
-    const size = ELEMENT_BYTES[t.dataType ?? 0];
+    const size = elemBytes(t.dataType);
     if (size === undefined) fail(`its element type ${t.dataType ?? 'unknown'} has no fixed size (external data holds numbers only)`);
     const elements = (t.dims ?? []).reduce<number>((n, d) => n * toNumber(d), 1);
     if (!Number.isSafeInteger(elements) || elements < 0 || elements * size !== length) {

@@ -37,6 +37,16 @@ const ELEM_NAMES: Record<number, string> = {
   16: 'bfloat16',
 };
 
+/** Bytes per element of TensorProto.DataType (strings and the packed 4-bit types have no fixed size: not here). */
+const ELEM_BYTES: Record<number, number> = {
+  1: 4, 2: 1, 3: 1, 4: 2, 5: 2, 6: 4, 7: 8, 9: 1, 10: 2, 11: 8, 12: 4, 13: 8, 14: 8, 15: 16, 16: 2, 17: 1, 18: 1, 19: 1, 20: 1,
+};
+
+/** The element size of a data type in bytes, undefined where it has none. */
+export function elemBytes(code: number | null | undefined): number | undefined {
+  return ELEM_BYTES[code ?? 0];
+}
+
 export function elemName(code: number | null | undefined): string {
   return code === undefined || code === null ? 'unknown' : ELEM_NAMES[code] ?? `type ${code}`;
 }
